@@ -66,5 +66,247 @@ LogicalResult MatMulOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Shared checks
+//===----------------------------------------------------------------------===//
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Checks that `axis` indexes a dimension of a rank-`rank` tensor.
+static LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank,
+                                StringRef what = "axis") {
+  if (axis < 0 || axis >= rank)
+    return op->emitOpError() << what << " " << axis << " is out of range for rank "
+                             << rank << " (the importer normalises axes)";
+  return success();
+}
+
+/// Checks that the result shape is compatible with `expected`.
+static LogicalResult verifyResultShape(Operation *op,
+                                       ArrayRef<int64_t> expected) {
+  ArrayRef<int64_t> result = shapeOf(op->getResult(0));
+  if (!isCompatibleShape(result, expected))
+    return op->emitOpError("result shape ")
+           << shapeString(result) << " does not match the expected shape "
+           << shapeString(expected);
+  return success();
+}
+
+/// Checks a list of axes: in range, strictly increasing.
+static LogicalResult verifyAxes(Operation *op, ArrayRef<int64_t> axes,
+                                int64_t rank) {
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    if (failed(verifyAxis(op, axis, rank)))
+      return failure();
+    if (i > 0 && axes[i - 1] >= axis)
+      return op->emitOpError("axes must be sorted and unique");
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// WhereOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WhereOp::verify() {
+  auto ab = broadcastShapes(shapeOf(getOnTrue()), shapeOf(getOnFalse()));
+  std::optional<SmallVector<int64_t>> all =
+      ab ? broadcastShapes(shapeOf(getCondition()), *ab) : std::nullopt;
+  if (!all)
+    return emitOpError("operands don't have broadcast-compatible shapes");
+  return verifyResultShape(*this, *all);
+}
+
+//===----------------------------------------------------------------------===//
+// SoftmaxOp, ReduceMeanOp, LayerNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::verify() {
+  return verifyAxis(*this, getAxis(), getType().getRank());
+}
+
+LogicalResult ReduceMeanOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  if (getAxes().empty())
+    return emitOpError("requires at least one axis");
+  if (failed(verifyAxes(*this, getAxes(), in.size())))
+    return failure();
+  SmallVector<int64_t> expected;
+  for (auto [i, d] : llvm::enumerate(in)) {
+    if (!llvm::is_contained(getAxes(), (int64_t)i))
+      expected.push_back(d);
+    else if (getKeepdims())
+      expected.push_back(1);
+  }
+  return verifyResultShape(*this, expected);
+}
+
+LogicalResult LayerNormOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  if (failed(verifyAxis(*this, getAxis(), in.size())))
+    return failure();
+  ArrayRef<int64_t> normalized = in.drop_front(getAxis());
+  for (Value param : {getScale(), getBias()}) {
+    if (!param)
+      continue;
+    auto b = broadcastShapes(normalized, shapeOf(param));
+    if (!b || !isCompatibleShape(*b, normalized))
+      return emitOpError("scale and bias must broadcast to the normalised "
+                         "shape ")
+             << shapeString(normalized);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherOp::verify() {
+  ArrayRef<int64_t> data = shapeOf(getData());
+  if (failed(verifyAxis(*this, getAxis(), data.size())))
+    return failure();
+  SmallVector<int64_t> expected(data.take_front(getAxis()));
+  llvm::append_range(expected, shapeOf(getIndices()));
+  llvm::append_range(expected, data.drop_front(getAxis() + 1));
+  return verifyResultShape(*this, expected);
+}
+
+LogicalResult TransposeOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  ArrayRef<int64_t> perm = getPerm();
+  if (perm.size() != in.size())
+    return emitOpError("perm has ")
+           << perm.size() << " entries for an input of rank " << in.size();
+  SmallVector<bool> seen(in.size(), false);
+  SmallVector<int64_t> expected;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= (int64_t)in.size() || seen[p])
+      return emitOpError("perm is not a permutation of 0..")
+             << (int64_t)in.size() - 1;
+    seen[p] = true;
+    expected.push_back(in[p]);
+  }
+  return verifyResultShape(*this, expected);
+}
+
+LogicalResult ReshapeOp::verify() {
+  ArrayRef<int64_t> shape = shapeOf(getShape());
+  if (shape.size() != 1)
+    return emitOpError("shape operand must be 1-D");
+  int64_t rank = getType().getRank();
+  if (!ShapedType::isDynamic(shape[0]) && shape[0] != rank)
+    return emitOpError("shape operand has ")
+           << shape[0] << " elements but the result has rank " << rank;
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (in.hasStaticShape() && getType().hasStaticShape() &&
+      in.getNumElements() != getType().getNumElements())
+    return emitOpError("reshape from ")
+           << shapeString(in.getShape()) << " to "
+           << shapeString(getType().getShape())
+           << " changes the number of elements";
+  return success();
+}
+
+LogicalResult ExpandOp::verify() {
+  ArrayRef<int64_t> shape = shapeOf(getShape());
+  if (shape.size() != 1)
+    return emitOpError("shape operand must be 1-D");
+  int64_t rank = getType().getRank();
+  int64_t inRank = shapeOf(getInput()).size();
+  if (!ShapedType::isDynamic(shape[0]) &&
+      rank != std::max<int64_t>(inRank, shape[0]))
+    return emitOpError("result rank ")
+           << rank << " is not max(input rank, shape length) = "
+           << std::max<int64_t>(inRank, shape[0]);
+  // Every static input dimension is either 1 or kept.
+  auto b = broadcastShapes(shapeOf(getInput()), getType().getShape());
+  if (!b || !isCompatibleShape(*b, getType().getShape()))
+    return emitOpError("input does not broadcast to the result shape");
+  return success();
+}
+
+LogicalResult UnsqueezeOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  int64_t rank = in.size() + getAxes().size();
+  if (failed(verifyAxes(*this, getAxes(), rank)))
+    return failure();
+  SmallVector<int64_t> expected;
+  const int64_t *next = in.begin();
+  for (int64_t i = 0; i < rank; ++i)
+    expected.push_back(llvm::is_contained(getAxes(), i) ? 1 : *next++);
+  return verifyResultShape(*this, expected);
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("requires at least one input");
+  SmallVector<int64_t> expected(shapeOf(getInputs().front()));
+  if (failed(verifyAxis(*this, getAxis(), expected.size())))
+    return failure();
+  int64_t axis = getAxis();
+  for (Value in : getInputs().drop_front()) {
+    ArrayRef<int64_t> s = shapeOf(in);
+    if (s.size() != expected.size())
+      return emitOpError("inputs must have the same rank");
+    for (auto [i, d] : llvm::enumerate(s)) {
+      int64_t &e = expected[i];
+      if ((int64_t)i == axis) {
+        e = ShapedType::isDynamic(e) || ShapedType::isDynamic(d)
+                ? ShapedType::kDynamic
+                : e + d;
+      } else if (!ShapedType::isDynamic(d) && !ShapedType::isDynamic(e) &&
+                 d != e) {
+        return emitOpError("inputs differ in dimension ")
+               << i << " (" << e << " vs " << d << ")";
+      } else if (ShapedType::isDynamic(e)) {
+        e = d;
+      }
+    }
+  }
+  return verifyResultShape(*this, expected);
+}
+
+LogicalResult CastOp::verify() {
+  if (!isCompatibleShape(shapeOf(getInput()), getType().getShape()))
+    return emitOpError("cannot change the shape");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Shape computations
+//===----------------------------------------------------------------------===//
+
+LogicalResult ShapeOp::verify() {
+  int64_t rank = shapeOf(getInput()).size();
+  int64_t start = 0, end = rank;
+  if (std::optional<ArrayRef<int64_t>> range = getRange()) {
+    if (range->size() != 2 || (*range)[0] < 0 || (*range)[0] > (*range)[1] ||
+        (*range)[1] > rank)
+      return emitOpError("range must be [start, end] with 0 <= start <= end "
+                         "<= rank");
+    start = (*range)[0];
+    end = (*range)[1];
+  }
+  return verifyResultShape(*this, {end - start});
+}
+
+LogicalResult ConstantOfShapeOp::verify() {
+  if (getValue().getNumElements() != 1)
+    return emitOpError("value must hold exactly one element");
+  if (getValue().getElementType() != getType().getElementType())
+    return emitOpError("value element type must be the result element type");
+  ArrayRef<int64_t> shape = shapeOf(getShape());
+  if (shape.size() != 1)
+    return emitOpError("shape operand must be 1-D");
+  if (!ShapedType::isDynamic(shape[0]) && shape[0] != getType().getRank())
+    return emitOpError("shape operand has ")
+           << shape[0] << " elements but the result has rank "
+           << getType().getRank();
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "actsparse/Dialect/ActSparseOps.cpp.inc"

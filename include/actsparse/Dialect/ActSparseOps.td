@@ -227,4 +227,375 @@ def ActSparse_MatMulOp : ActSparse_Op<"matmul", [Pure,
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Comparison and selection
+//===----------------------------------------------------------------------===//
+
+def ActSparse_BoolTensor : RankedTensorOf<[I1]>;
+
+class ActSparse_CompareOp<string mnemonic, string onnxName, string relation>
+    : ActSparse_Op<mnemonic, [Pure, ResultsBroadcastableShape,
+                              AllElementTypesMatch<["lhs", "rhs"]>]> {
+  let summary = "elementwise " # onnxName # " with ONNX broadcasting";
+  let description = [{
+    Behaves like ONNX `}] # onnxName # [{`: `lhs }] # relation # [{ rhs`
+    elementwise after numpy broadcasting; the result is a tensor of `i1`.
+
+    Example:
+
+    ```mlir
+    %m = actsparse.}] # mnemonic # [{ %a, %b
+        : (tensor<?x1xi64>, tensor<1x?xi64>) -> tensor<?x?xi1>
+    ```
+  }];
+  let arguments = (ins ActSparse_NumericTensor:$lhs,
+                       ActSparse_NumericTensor:$rhs);
+  let results = (outs ActSparse_BoolTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def ActSparse_EqualOp : ActSparse_CompareOp<"equal", "Equal", "==">;
+def ActSparse_LessOp : ActSparse_CompareOp<"less", "Less", "<">;
+def ActSparse_LessOrEqualOp
+    : ActSparse_CompareOp<"less_or_equal", "LessOrEqual", "<=">;
+def ActSparse_GreaterOp : ActSparse_CompareOp<"greater", "Greater", ">">;
+def ActSparse_GreaterOrEqualOp
+    : ActSparse_CompareOp<"greater_or_equal", "GreaterOrEqual", ">=">;
+
+def ActSparse_WhereOp : ActSparse_Op<"where", [Pure,
+    AllElementTypesMatch<["on_true", "on_false", "result"]>]> {
+  let summary = "ONNX Where: elementwise select with broadcasting";
+  let description = [{
+    Behaves like ONNX `Where`: `condition ? on_true : on_false` elementwise,
+    all three operands broadcast numpy-style.
+
+    Example:
+
+    ```mlir
+    %m = actsparse.where %c, %zero, %ninf
+        : (tensor<?x?xi1>, tensor<f32>, tensor<f32>) -> tensor<?x?xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_BoolTensor:$condition,
+                       AnyRankedTensor:$on_true, AnyRankedTensor:$on_false);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $condition `,` $on_true `,` $on_false attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisation and reductions
+//===----------------------------------------------------------------------===//
+
+def ActSparse_SoftmaxOp : ActSparse_Op<"softmax",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "ONNX Softmax (opset >= 13) along one axis";
+  let description = [{
+    `y = exp(x - max(x)) / sum(exp(x - max(x)))` along `axis`, which the
+    importer normalises to `0 <= axis < rank`.
+
+    Example:
+
+    ```mlir
+    %p = actsparse.softmax %scores, axis = 3 : tensor<?x8x?x?xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = "$input `,` `axis` `=` $axis attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def ActSparse_ReduceMeanOp : ActSparse_Op<"reduce_mean", [Pure,
+    SameOperandsAndResultElementType]> {
+  let summary = "ONNX ReduceMean over a set of axes";
+  let description = [{
+    Arithmetic mean over `axes` (normalised, sorted, unique). With
+    `keepdims` the reduced dimensions stay as size 1, otherwise they are
+    removed.
+
+    Example:
+
+    ```mlir
+    %m = actsparse.reduce_mean %x, axes = [2], keepdims
+        : tensor<?x?x64xf32> -> tensor<?x?x1xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input,
+                       DenseI64ArrayAttr:$axes, UnitAttr:$keepdims);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` `axes` `=` $axes (`keepdims` $keepdims^)? attr-dict `:`
+    type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_LayerNormOp : ActSparse_Op<"layer_norm", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "ONNX LayerNormalization (opset 17)";
+  let description = [{
+    Normalises over the dimensions `axis ..< rank` to zero mean and unit
+    variance (`epsilon` added to the variance), then multiplies by `scale` and
+    adds `bias` when present. Only the `Y` output of the ONNX op is
+    represented; models that use `Mean` or `InvStdDev` are rejected at
+    import.
+
+    Example:
+
+    ```mlir
+    %y = actsparse.layer_norm %x, %g, %b, axis = 2, epsilon = 9.99999974E-6
+        : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input,
+                       ActSparse_FloatTensor:$scale,
+                       Optional<ActSparse_FloatTensor>:$bias,
+                       I64Attr:$axis, F32Attr:$epsilon);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale (`,` $bias^)? `,` `axis` `=` $axis `,` `epsilon` `=`
+    $epsilon attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+def ActSparse_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+def ActSparse_GatherOp : ActSparse_Op<"gather", [Pure,
+    AllElementTypesMatch<["data", "result"]>]> {
+  let summary = "ONNX Gather along one axis";
+  let description = [{
+    `result[i..., j..., k...] = data[i..., indices[j...], k...]` with
+    `i...` the dimensions before `axis`. Negative indices count from the end
+    of the axis, as in ONNX. Embedding lookups are gathers on axis 0.
+
+    Example:
+
+    ```mlir
+    %e = actsparse.gather %table, %ids, axis = 0
+        : (tensor<512x64xf32>, tensor<?x?xi64>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$data, ActSparse_IndexTensor:$indices,
+                       I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $data `,` $indices `,` `axis` `=` $axis attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_TransposeOp : ActSparse_Op<"transpose", [Pure,
+    AllElementTypesMatch<["input", "result"]>]> {
+  let summary = "ONNX Transpose: permute dimensions";
+  let description = [{
+    `result` dimension `i` is `input` dimension `perm[i]`.
+
+    Example:
+
+    ```mlir
+    %t = actsparse.transpose %x, perm = [0, 2, 1, 3]
+        : tensor<?x?x8x8xf32> -> tensor<?x8x?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` `perm` `=` $perm attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_ReshapeOp : ActSparse_Op<"reshape", [Pure,
+    AllElementTypesMatch<["input", "result"]>]> {
+  let summary = "ONNX Reshape (allowzero = 0)";
+  let description = [{
+    Reshapes `input` to the dimensions in the 1-D `shape` tensor, where `0`
+    copies the input's dimension at that position and one `-1` is inferred
+    from the element count. The result rank is the length of `shape`.
+
+    Example:
+
+    ```mlir
+    %r = actsparse.reshape %x, %s
+        : (tensor<?x?x64xf32>, tensor<4xi64>) -> tensor<?x?x8x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       RankedTensorOf<[I64]>:$shape);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $shape attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_ExpandOp : ActSparse_Op<"expand", [Pure,
+    AllElementTypesMatch<["input", "result"]>]> {
+  let summary = "ONNX Expand: broadcast to a shape";
+  let description = [{
+    Broadcasts `input` and the 1-D `shape` tensor against each other
+    (numpy rules, so `shape` may also contain 1s that keep the input's
+    dimension).
+
+    Example:
+
+    ```mlir
+    %e = actsparse.expand %k, %s
+        : (tensor<?x4x1x?x8xf32>, tensor<5xi64>) -> tensor<?x4x2x?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, RankedTensorOf<[I64]>:$shape);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $shape attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_UnsqueezeOp : ActSparse_Op<"unsqueeze", [Pure,
+    AllElementTypesMatch<["input", "result"]>]> {
+  let summary = "ONNX Unsqueeze: insert size-1 dimensions";
+  let description = [{
+    Inserts a dimension of size 1 at each of `axes` (positions in the
+    result, normalised and sorted).
+
+    Example:
+
+    ```mlir
+    %u = actsparse.unsqueeze %x, axes = [0, 2] : tensor<4x8xf32> -> tensor<1x4x1x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` `axes` `=` $axes attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_ConcatOp : ActSparse_Op<"concat", [Pure,
+    SameOperandsAndResultElementType]> {
+  let summary = "ONNX Concat along one axis";
+  let description = [{
+    Joins the inputs along `axis` (normalised); every other dimension must
+    agree. The KV cache grows with one of these per layer.
+
+    Example:
+
+    ```mlir
+    %kv = actsparse.concat %past, %new axis = 2
+        : (tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>) -> tensor<?x4x?x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs, I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $inputs `axis` `=` $axis attr-dict `:` functional-type($inputs, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_CastOp : ActSparse_Op<"cast", [Pure]> {
+  let summary = "ONNX Cast: convert the element type";
+  let description = [{
+    Converts every element to the result's element type with ONNX `Cast`
+    semantics (float to integer truncates toward zero; to `i1`, non-zero is
+    true).
+
+    Example:
+
+    ```mlir
+    %f = actsparse.cast %i : tensor<?xi64> to tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Shape computations
+//===----------------------------------------------------------------------===//
+
+def ActSparse_ShapeOp : ActSparse_Op<"shape", [Pure]> {
+  let summary = "ONNX Shape: the dimensions of a tensor as a 1-D i64 tensor";
+  let description = [{
+    Returns dimensions `start ..< end` of `input` (ONNX 15 `start`/`end`,
+    normalised by the importer; the whole shape by default).
+
+    Example:
+
+    ```mlir
+    %s = actsparse.shape %x : tensor<?x?x64xf32> -> tensor<3xi64>
+    %t = actsparse.shape %x [1, 3] : tensor<?x?x64xf32> -> tensor<2xi64>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       OptionalAttr<DenseI64ArrayAttr>:$range);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = [{
+    $input ($range^)? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_ConstantOfShapeOp : ActSparse_Op<"constant_of_shape", [Pure]> {
+  let summary = "ONNX ConstantOfShape: a tensor filled with one value";
+  let description = [{
+    A tensor whose dimensions are the elements of the 1-D `shape` operand,
+    every element equal to the one-element `value`.
+
+    Example:
+
+    ```mlir
+    %z = actsparse.constant_of_shape %s, value = dense<0> : tensor<1xi64>
+        : (tensor<2xi64>) -> tensor<?x?xi64>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I64]>:$shape, ElementsAttr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $shape `,` `value` `=` $value attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_RangeOp : ActSparse_Op<"range", [Pure,
+    AllElementTypesMatch<["start", "limit", "delta", "result"]>]> {
+  let summary = "ONNX Range: start, start + delta, ... up to limit";
+  let description = [{
+    The 1-D tensor `start + i * delta` for `i` in
+    `0 ..< max(ceil((limit - start) / delta), 0)`; the operands are scalars.
+
+    Example:
+
+    ```mlir
+    %r = actsparse.range %start, %limit, %delta
+        : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[AnyFloat, AnySignlessInteger]>:$start,
+                       0DTensorOf<[AnyFloat, AnySignlessInteger]>:$limit,
+                       0DTensorOf<[AnyFloat, AnySignlessInteger]>:$delta);
+  let results = (outs 1DTensorOf<[AnyFloat, AnySignlessInteger]>:$result);
+  let assemblyFormat = [{
+    $start `,` $limit `,` $delta attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
 #endif // ACTSPARSE_DIALECT_ACTSPARSEOPS_TD

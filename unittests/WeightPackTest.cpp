@@ -1,0 +1,207 @@
+//===- WeightPackTest.cpp - weight pack round trip and corruption ---------===//
+//
+// A pack written by WeightPackWriter reads back bit for bit, and every kind of
+// damage to the file is reported by name rather than read as weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/runtime/WeightPack.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <numeric>
+#include <unistd.h>
+
+using namespace actsparse::runtime;
+
+namespace {
+
+class WeightPackTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/actsparse-pack-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    path = dir + "/model.weights";
+    a.resize(3 * 5);
+    std::iota(a.begin(), a.end(), -7.5f);
+    b = {1, -2, 300000000000LL};
+  }
+  void TearDown() override {
+    std::remove(path.c_str());
+    std::remove((path + ".partial").c_str());
+    rmdir(dir.c_str());
+  }
+
+  void writePack() {
+    Status s;
+    auto w = WeightPackWriter::create(path, s);
+    ASSERT_TRUE(w) << s.message();
+    ASSERT_TRUE(w->add("a", DType::F32, {3, 5}, a.data(), a.size() * 4))
+        << "add a";
+    // A tensor streamed in pieces, as the importer does for external data.
+    ASSERT_TRUE(w->begin("b", DType::I64, {3}, 24));
+    ASSERT_TRUE(w->append(b.data(), 8));
+    ASSERT_TRUE(w->append(b.data() + 1, 16));
+    ASSERT_TRUE(w->end());
+    ASSERT_TRUE(w->add("empty", DType::F32, {0, 4}, nullptr, 0));
+    ASSERT_TRUE(w->finish());
+    ASSERT_TRUE(w->commit());
+    packId = w->packId();
+  }
+
+  std::string readFile() {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  void writeFile(const std::string &bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), bytes.size());
+  }
+  /// Opens the (damaged) pack and returns the error, or "" if it opened.
+  std::string openError() {
+    Status s;
+    auto p = WeightPack::open(path, s);
+    EXPECT_EQ(p == nullptr, !s.ok());
+    return s.message();
+  }
+
+  std::string dir, path;
+  std::vector<float> a;
+  std::vector<int64_t> b;
+  uint64_t packId = 0;
+};
+
+TEST_F(WeightPackTest, RoundTrip) {
+  writePack();
+  Status s;
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  EXPECT_EQ(pack->packId(), packId);
+  ASSERT_EQ(pack->tensors().size(), 3u);
+  const TensorInfo *ta = pack->find("a");
+  ASSERT_TRUE(ta);
+  EXPECT_EQ(ta->dtype, DType::F32);
+  EXPECT_EQ(ta->shape, (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(ta->offset % kWeightPackAlignment, 0u);
+  std::vector<float> ra(15);
+  ASSERT_TRUE(pack->read(*ta, ra.data()));
+  EXPECT_EQ(ra, a);
+  const TensorInfo *tb = pack->find("b");
+  ASSERT_TRUE(tb);
+  EXPECT_EQ(tb->offset % kWeightPackAlignment, 0u);
+  std::vector<int64_t> rb(3);
+  ASSERT_TRUE(pack->read(*tb, rb.data()));
+  EXPECT_EQ(rb, b);
+  EXPECT_EQ(pack->find("empty")->size, 0u);
+  EXPECT_EQ(pack->find("missing"), nullptr);
+  EXPECT_TRUE(pack->verifyData());
+}
+
+TEST_F(WeightPackTest, NothingUnderFinalNameUntilCommit) {
+  {
+    Status s;
+    auto w = WeightPackWriter::create(path, s);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->add("a", DType::F32, {3, 5}, a.data(), a.size() * 4));
+    ASSERT_TRUE(w->finish());
+    EXPECT_NE(access((path + ".partial").c_str(), F_OK), -1);
+  } // Destroyed without commit(): an abandoned import.
+  EXPECT_EQ(access(path.c_str(), F_OK), -1);
+  EXPECT_EQ(access((path + ".partial").c_str(), F_OK), -1);
+}
+
+TEST_F(WeightPackTest, WriterRejectsBadTensors) {
+  Status s;
+  auto w = WeightPackWriter::create(path, s);
+  ASSERT_TRUE(w);
+  EXPECT_NE(w->add("x", DType::F32, {4}, a.data(), 12).message().find(
+                "do not match its shape"),
+            std::string::npos);
+  ASSERT_TRUE(w->add("y", DType::F32, {1}, a.data(), 4));
+  EXPECT_NE(w->add("y", DType::F32, {1}, a.data(), 4).message().find(
+                "duplicate tensor name 'y'"),
+            std::string::npos);
+  ASSERT_TRUE(w->begin("z", DType::F32, {2}, 8));
+  EXPECT_NE(w->end().message().find("received 0 of its 8 bytes"),
+            std::string::npos);
+}
+
+TEST_F(WeightPackTest, MissingFile) {
+  EXPECT_NE(openError().find("cannot open"), std::string::npos);
+}
+
+TEST_F(WeightPackTest, BadMagic) {
+  writePack();
+  std::string f = readFile();
+  f[0] = 'X';
+  writeFile(f);
+  EXPECT_NE(openError().find("bad magic"), std::string::npos);
+}
+
+TEST_F(WeightPackTest, WrongVersion) {
+  writePack();
+  std::string f = readFile();
+  f[8] = 2; // version field
+  writeFile(f);
+  EXPECT_NE(openError().find("format version 2"), std::string::npos);
+}
+
+TEST_F(WeightPackTest, DamagedHeader) {
+  writePack();
+  std::string f = readFile();
+  f[30] ^= 0x10; // inside tableOffset
+  writeFile(f);
+  EXPECT_NE(openError().find("header checksum mismatch"), std::string::npos);
+}
+
+TEST_F(WeightPackTest, Truncated) {
+  writePack();
+  std::string f = readFile();
+  writeFile(f.substr(0, f.size() - 10));
+  EXPECT_NE(openError().find("(truncated)"), std::string::npos);
+  writeFile(f.substr(0, 20));
+  EXPECT_NE(openError().find("too small"), std::string::npos);
+}
+
+TEST_F(WeightPackTest, TrailingGarbage) {
+  writePack();
+  writeFile(readFile() + "junk");
+  EXPECT_NE(openError().find("but its header says"), std::string::npos);
+}
+
+TEST_F(WeightPackTest, DamagedTable) {
+  writePack();
+  std::string f = readFile();
+  f[f.size() - 3] ^= 0x01; // last entry's checksum bytes
+  writeFile(f);
+  EXPECT_NE(openError().find("tensor table checksum mismatch"),
+            std::string::npos);
+}
+
+TEST_F(WeightPackTest, DamagedDataIsCaughtOnRead) {
+  writePack();
+  std::string f = readFile();
+  f[kWeightPackAlignment + 5] ^= 0x40; // inside tensor "a"
+  writeFile(f);
+  Status s;
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message(); // Data is checked when read.
+  std::vector<float> ra(15);
+  Status r = pack->read(*pack->find("a"), ra.data());
+  EXPECT_NE(r.message().find("tensor 'a': checksum mismatch"),
+            std::string::npos);
+  EXPECT_NE(pack->verifyData().message().find("tensor 'a'"),
+            std::string::npos);
+  std::vector<int64_t> rb(3); // Undamaged tensors still read.
+  EXPECT_TRUE(pack->read(*pack->find("b"), rb.data()));
+}
+
+TEST_F(WeightPackTest, NotAPackAtAll) {
+  writeFile(std::string(100, 'z'));
+  EXPECT_NE(openError().find("bad magic"), std::string::npos);
+}
+
+} // namespace
