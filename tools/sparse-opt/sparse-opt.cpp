@@ -1,27 +1,142 @@
 //===- sparse-opt.cpp - the ActSparse compiler driver ---------------------===//
 //
-// Thin main over MlirOptMain: registers only the dialects and passes that
-// ActSparse uses, so the tool stays small and fast to link.
+// An mlir-opt style driver over the ActSparse libraries. `.onnx` / `.onnxtxt`
+// inputs are imported first (weights go to a weight pack beside the output),
+// `.mlir` inputs are parsed; then the passes named on the command line run.
+// Registers only the dialects and passes that ActSparse uses.
 //
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/Dialect/ActSparseDialect.h"
+#include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory importCategory("ONNX import options");
+
+static cl::opt<std::string> weightPackPath(
+    "weight-pack",
+    cl::desc("Where to write the weight pack of an imported ONNX model "
+             "(default: the output path with extension .weights, or "
+             "<input stem>.weights when writing to stdout)"),
+    cl::value_desc("path"), cl::cat(importCategory));
+
+static cl::opt<int64_t> inlineLimit(
+    "inline-limit",
+    cl::desc("Initializers with at most this many elements stay in the IR as "
+             "actsparse.constant; larger ones go to the weight pack"),
+    cl::init(16), cl::cat(importCategory));
+
+static cl::opt<bool> quiet("quiet",
+                           cl::desc("No progress output while importing"),
+                           cl::init(false), cl::cat(importCategory));
+
+/// Chooses the pack path and how the IR refers to it.
+static std::pair<std::string, std::string>
+choosePackPath(StringRef input, StringRef output) {
+  llvm::SmallString<256> pack;
+  if (!weightPackPath.empty()) {
+    pack = weightPackPath;
+  } else if (output == "-") {
+    pack = llvm::sys::path::stem(input);
+    pack += ".weights";
+  } else {
+    pack = output;
+    llvm::sys::path::replace_extension(pack, ".weights");
+  }
+  // Beside the IR file, the IR names the pack by file name only so the pair
+  // can be moved together; anywhere else, by absolute path.
+  llvm::SmallString<256> ref(pack);
+  StringRef outDir = output == "-" ? "" : llvm::sys::path::parent_path(output);
+  if (output != "-" && llvm::sys::path::parent_path(pack) == outDir)
+    ref = llvm::sys::path::filename(pack);
+  else
+    llvm::sys::fs::make_absolute(ref);
+  return {std::string(pack), std::string(ref)};
+}
 
 int main(int argc, char **argv) {
-  mlir::DialectRegistry registry;
-  registry.insert<mlir::actsparse::ActSparseDialect, mlir::func::FuncDialect>();
-
+  DialectRegistry registry;
+  registry.insert<mlir::actsparse::ActSparseDialect, func::FuncDialect>();
   mlir::actsparse::registerActSparsePasses();
   mlir::actsparse::registerActSparsePipelines();
-  mlir::registerCanonicalizerPass();
-  mlir::registerCSEPass();
-  mlir::registerSymbolDCEPass();
+  registerCanonicalizerPass();
+  registerCSEPass();
+  registerSymbolDCEPass();
 
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "ActSparse compiler driver\n", registry));
+  auto [inputFile, outputFile] = registerAndParseCLIOptions(
+      argc, argv,
+      "ActSparse compiler driver\n\n"
+      "Reads .mlir, or imports .onnx (binary, with external data) and "
+      ".onnxtxt (ONNX text format),\nthen runs the passes named on the "
+      "command line.\n",
+      registry);
+  MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
+
+  std::string error;
+  auto output = openOutputFile(outputFile, &error);
+  if (!output) {
+    llvm::errs() << "sparse-opt: " << error << "\n";
+    return 1;
+  }
+
+  std::unique_ptr<llvm::MemoryBuffer> buffer;
+  std::unique_ptr<::actsparse::runtime::WeightPackWriter> pack;
+  if (mlir::actsparse::isOnnxPath(inputFile)) {
+    auto [packPath, packRef] = choosePackPath(inputFile, outputFile);
+    if (llvm::sys::path::filename(packPath) ==
+            llvm::sys::path::filename(outputFile) &&
+        llvm::sys::path::parent_path(packPath) ==
+            llvm::sys::path::parent_path(outputFile)) {
+      llvm::errs() << "sparse-opt: the weight pack would overwrite the "
+                      "output file; choose another --weight-pack\n";
+      return 1;
+    }
+    mlir::actsparse::OnnxImportOptions options;
+    options.weightPackPath = packPath;
+    options.weightPackReference = packRef;
+    options.inlineElementLimit = inlineLimit;
+    options.progress = !quiet;
+    MLIRContext context(registry);
+    auto imported = mlir::actsparse::importOnnxFile(context, inputFile, options);
+    if (failed(imported))
+      return 1;
+    // Hand the module to MlirOptMain as text, with locations, so that the
+    // pass pipeline, printing and diagnostics behave as for .mlir input.
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    imported->module->print(os, OpPrintingFlags().enableDebugInfo());
+    buffer = llvm::MemoryBuffer::getMemBufferCopy(text, inputFile);
+    pack = std::move(imported->pack);
+  } else {
+    buffer = openInputFile(inputFile, &error);
+    if (!buffer) {
+      llvm::errs() << "sparse-opt: " << error << "\n";
+      return 1;
+    }
+  }
+
+  if (failed(MlirOptMain(output->os(), std::move(buffer), registry, config)))
+    return 1;
+  if (pack) {
+    if (auto s = pack->commit(); !s) {
+      llvm::errs() << "sparse-opt: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  output->keep();
+  return 0;
 }

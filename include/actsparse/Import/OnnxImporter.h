@@ -1,0 +1,59 @@
+//===- OnnxImporter.h - ONNX to actsparse -----------------------*- C++ -*-===//
+//
+// Imports an ONNX model (binary protobuf with optional external data, or
+// libonnx's text format) into a builtin.module holding one func.func @main in
+// the actsparse dialect. Initializers above a small size go to a weight pack
+// instead of the IR; the module records which pack it needs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_IMPORT_ONNXIMPORTER_H
+#define ACTSPARSE_IMPORT_ONNXIMPORTER_H
+
+#include "actsparse/runtime/WeightPack.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Support/LLVM.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::actsparse {
+
+struct OnnxImportOptions {
+  /// Where the weight pack is written (finished, not yet committed).
+  std::string weightPackPath;
+  /// How the IR names the pack (module attribute actsparse.weight_pack):
+  /// relative to the IR file's directory, or absolute.
+  std::string weightPackReference;
+  /// Initializers with at most this many elements stay in the IR as
+  /// actsparse.constant; larger ones go to the weight pack.
+  int64_t inlineElementLimit = 16;
+  /// Print progress to stderr while writing weights of large models.
+  bool progress = true;
+};
+
+struct OnnxImportResult {
+  OwningOpRef<ModuleOp> module;
+  /// The finished pack under a temporary name: commit() it once the module
+  /// has been written, or drop it to leave nothing behind.
+  std::unique_ptr<::actsparse::runtime::WeightPackWriter> pack;
+};
+
+/// True for paths sparse-opt should import rather than parse as MLIR:
+/// `.onnx` (binary) and `.onnxtxt` (text format).
+bool isOnnxPath(StringRef path);
+
+/// Imports the model at `path`. Errors are reported through the context's
+/// diagnostic handler, located at the offending node where there is one.
+FailureOr<OnnxImportResult> importOnnxFile(MLIRContext &context,
+                                           StringRef path,
+                                           const OnnxImportOptions &options);
+
+/// Module attributes written by the importer.
+constexpr StringLiteral kWeightPackAttr = "actsparse.weight_pack";
+constexpr StringLiteral kWeightPackIdAttr = "actsparse.weight_pack_id";
+
+} // namespace mlir::actsparse
+
+#endif // ACTSPARSE_IMPORT_ONNXIMPORTER_H
