@@ -281,15 +281,13 @@ LogicalResult CastOp::verify() {
 
 LogicalResult ShapeOp::verify() {
   int64_t rank = shapeOf(getInput()).size();
-  int64_t start = 0, end = rank;
-  if (std::optional<ArrayRef<int64_t>> range = getRange()) {
-    if (range->size() != 2 || (*range)[0] < 0 || (*range)[0] > (*range)[1] ||
-        (*range)[1] > rank)
-      return emitOpError("range must be [start, end] with 0 <= start <= end "
-                         "<= rank");
-    start = (*range)[0];
-    end = (*range)[1];
-  }
+  if (getStart().has_value() != getEnd().has_value())
+    return emitOpError("start and end must be given together");
+  int64_t start = getStart().value_or(0), end = getEnd().value_or(rank);
+  if (start < 0 || start > end || end > rank)
+    return emitOpError("range [")
+           << start << " : " << end << "] must satisfy 0 <= start <= end <= "
+           << rank;
   return verifyResultShape(*this, {end - start});
 }
 

@@ -1183,12 +1183,14 @@ LogicalResult Importer::shape(NodeCtx &n) {
   int64_t start = clampIndex(intAttr(n.node, "start", 0));
   int64_t end = clampIndex(intAttr(n.node, "end", rank));
   end = std::max(start, end);
-  DenseI64ArrayAttr range;
-  if (start != 0 || end != rank)
-    range = b.getDenseI64ArrayAttr({start, end});
+  IntegerAttr startAttr, endAttr;
+  if (start != 0 || end != rank) {
+    startAttr = b.getI64IntegerAttr(start);
+    endAttr = b.getI64IntegerAttr(end);
+  }
   Value r = ShapeOp::create(
       b, n.loc, RankedTensorType::get({end - start}, b.getI64Type()), n.in(0),
-      range);
+      startAttr, endAttr);
   Known k;
   for (int64_t d : in.slice(start, end - start))
     k.push_back(ShapedType::isDynamic(d) ? std::nullopt

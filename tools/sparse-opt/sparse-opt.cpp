@@ -11,6 +11,7 @@
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
@@ -111,6 +112,25 @@ int main(int argc, char **argv) {
     options.inlineElementLimit = inlineLimit;
     options.progress = !quiet;
     MLIRContext context(registry);
+    // Import errors name the file and the ONNX node, not a text position:
+    // the input is usually a binary protobuf.
+    ScopedDiagnosticHandler diagnostics(&context, [](Diagnostic &d) {
+      std::string node, file;
+      d.getLocation()->walk([&](Location l) {
+        if (auto name = dyn_cast<NameLoc>(l); name && node.empty())
+          node = name.getName().str();
+        if (auto flc = dyn_cast<FileLineColLoc>(l))
+          file = flc.getFilename().str();
+        return WalkResult::advance();
+      });
+      llvm::errs() << file << ": ";
+      if (!node.empty())
+        llvm::errs() << "node '" << node << "': ";
+      llvm::errs() << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
+                                                                   : "warning: ")
+                   << d.str() << "\n";
+      return success();
+    });
     auto imported = mlir::actsparse::importOnnxFile(context, inputFile, options);
     if (failed(imported))
       return 1;

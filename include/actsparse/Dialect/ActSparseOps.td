@@ -349,7 +349,7 @@ def ActSparse_LayerNormOp : ActSparse_Op<"layer_norm", [Pure,
     Example:
 
     ```mlir
-    %y = actsparse.layer_norm %x, %g, %b, axis = 2, epsilon = 9.99999974E-6
+    %y = actsparse.layer_norm %x, %g, %b axis = 2, epsilon = 9.99999974E-6
         : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
     ```
   }];
@@ -359,7 +359,7 @@ def ActSparse_LayerNormOp : ActSparse_Op<"layer_norm", [Pure,
                        I64Attr:$axis, F32Attr:$epsilon);
   let results = (outs ActSparse_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $scale (`,` $bias^)? `,` `axis` `=` $axis `,` `epsilon` `=`
+    $input `,` $scale (`,` $bias^)? `axis` `=` $axis `,` `epsilon` `=`
     $epsilon attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -534,20 +534,21 @@ def ActSparse_ShapeOp : ActSparse_Op<"shape", [Pure]> {
   let summary = "ONNX Shape: the dimensions of a tensor as a 1-D i64 tensor";
   let description = [{
     Returns dimensions `start ..< end` of `input` (ONNX 15 `start`/`end`,
-    normalised by the importer; the whole shape by default).
+    normalised by the importer; the whole shape when absent).
 
     Example:
 
     ```mlir
     %s = actsparse.shape %x : tensor<?x?x64xf32> -> tensor<3xi64>
-    %t = actsparse.shape %x [1, 3] : tensor<?x?x64xf32> -> tensor<2xi64>
+    %t = actsparse.shape %x [1 : 3] : tensor<?x?x64xf32> -> tensor<2xi64>
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$input,
-                       OptionalAttr<DenseI64ArrayAttr>:$range);
+  let arguments = (ins AnyRankedTensor:$input, OptionalAttr<I64Attr>:$start,
+                       OptionalAttr<I64Attr>:$end);
   let results = (outs RankedTensorOf<[I64]>:$result);
   let assemblyFormat = [{
-    $input ($range^)? attr-dict `:` type($input) `->` type($result)
+    $input (`[` $start^ `:` $end `]`)? attr-dict `:` type($input) `->`
+    type($result)
   }];
   let hasVerifier = 1;
 }
