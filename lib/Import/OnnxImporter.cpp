@@ -102,7 +102,7 @@ private:
   Value constant(DenseElementsAttr attr, Location loc);
 
   // Nodes.
-  LogicalResult importNode(const onnx::NodeProto &node);
+  LogicalResult importNode(const onnx::NodeProto &node, int index);
   RankedTensorType refine(RankedTensorType ours, const std::string &name,
                           Location loc, bool &ok);
   std::optional<Known> known(Value v) const;
@@ -526,7 +526,7 @@ FailureOr<OnnxImportResult> Importer::run() {
     if (failed(importInitializer(t)))
       return failure();
   for (const auto &node : g.node())
-    if (failed(importNode(node)))
+    if (failed(importNode(node, &node - &*g.node().begin())))
       return failure();
 
   SmallVector<Value> results;
@@ -560,10 +560,12 @@ FailureOr<OnnxImportResult> Importer::run() {
   return OnnxImportResult{std::move(module), std::move(pack)};
 }
 
-LogicalResult Importer::importNode(const onnx::NodeProto &node) {
-  Location loc = NameLoc::get(
-      b.getStringAttr(node.name().empty() ? node.op_type() : node.name()),
-      fileLoc);
+LogicalResult Importer::importNode(const onnx::NodeProto &node, int index) {
+  // Unnamed nodes are identified by their position in the graph.
+  std::string label = node.name().empty()
+                          ? "#" + std::to_string(index) + " " + node.op_type()
+                          : node.name();
+  Location loc = NameLoc::get(b.getStringAttr(label), fileLoc);
   StringRef domain = node.domain();
   auto it = handlers().find(node.op_type());
   if ((!domain.empty() && domain != "ai.onnx") || it == handlers().end()) {
@@ -575,7 +577,7 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
                           << "' (domain '"
                           << (domain.empty() ? "ai.onnx" : domain)
                           << "', opset " << version << ") in node '"
-                          << node.name() << "'";
+                          << label << "'";
   }
   NodeCtx n{node, loc, {}, {}};
   for (const std::string &name : node.input()) {
@@ -585,8 +587,8 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
     }
     auto v = values.find(name);
     if (v == values.end())
-      return emitError(loc) << "input '" << name << "' of node '"
-                            << node.name() << "' is not defined";
+      return emitError(loc) << "input '" << name << "' of node '" << label
+                            << "' is not defined";
     n.inputs.push_back(v->second);
   }
   if (failed((this->*it->second)(n)))
@@ -719,8 +721,8 @@ LogicalResult Importer::expectInputs(NodeCtx &n, unsigned min, unsigned max) {
       llvm::any_of(ArrayRef<Value>(n.inputs).take_front(min),
                    [](Value v) { return !v; }))
     return emitError(n.loc) << n.node.op_type() << " expects " << min
-                            << (min == max ? "" : "+") << " inputs, node '"
-                            << n.node.name() << "' has " << present;
+                            << (min == max ? "" : " to " + std::to_string(max))
+                            << " inputs, the node has " << present;
   return success();
 }
 
