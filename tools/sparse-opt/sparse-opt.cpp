@@ -69,7 +69,22 @@ choosePackPath(StringRef input, StringRef output) {
   return {std::string(pack), std::string(ref)};
 }
 
+/// libLLVM registers hundreds of backend options (AMDGPU, Polly, ...) that
+/// mean nothing to sparse-opt users. Everything registered before MLIR's own
+/// options is hidden from --help unless it is ours; it still works, and
+/// --help-hidden lists it.
+static void hideUnrelatedLLVMOptions() {
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *opt = entry.second;
+    StringRef name = entry.first;
+    bool ours = llvm::is_contained(opt->Categories, &importCategory);
+    if (!ours && name != "help" && name != "version")
+      opt->setHiddenFlag(cl::ReallyHidden);
+  }
+}
+
 int main(int argc, char **argv) {
+  hideUnrelatedLLVMOptions();
   DialectRegistry registry;
   registry.insert<mlir::actsparse::ActSparseDialect, func::FuncDialect>();
   mlir::actsparse::registerActSparsePasses();
