@@ -97,3 +97,156 @@ func.func @constant_type_mismatch() {
   %0 = "actsparse.constant"() {value = dense<1.0> : tensor<2xf32>} : () -> tensor<3xf32>
   return
 }
+
+// -----
+
+// Reshape: the shape operand's length is the result rank.
+func.func @reshape_rank(%x: tensor<2x3xf32>, %s: tensor<3xi64>) {
+  // expected-error @below {{shape operand has 3 elements but the result has rank 2}}
+  %0 = actsparse.reshape %x, %s : (tensor<2x3xf32>, tensor<3xi64>) -> tensor<3x2xf32>
+  return
+}
+
+// -----
+
+// Reshape keeps the element count.
+func.func @reshape_count(%x: tensor<2x3xf32>, %s: tensor<2xi64>) {
+  // expected-error @below {{changes the number of elements}}
+  %0 = actsparse.reshape %x, %s : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+// Transpose needs a permutation.
+func.func @transpose_not_permutation(%x: tensor<2x3xf32>) {
+  // expected-error @below {{perm is not a permutation of 0..1}}
+  %0 = actsparse.transpose %x, perm = [0, 0] : tensor<2x3xf32> -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+// Transpose result dimensions follow the permutation.
+func.func @transpose_result(%x: tensor<2x3xf32>) {
+  // expected-error @below {{result shape [2x3] does not match the expected shape [3x2]}}
+  %0 = actsparse.transpose %x, perm = [1, 0] : tensor<2x3xf32> -> tensor<2x3xf32>
+  return
+}
+
+// -----
+
+// Gather: data[:axis] + indices + data[axis+1:].
+func.func @gather_result(%t: tensor<10x4xf32>, %i: tensor<5xi64>) {
+  // expected-error @below {{result shape [5] does not match the expected shape [5x4]}}
+  %0 = actsparse.gather %t, %i, axis = 0 : (tensor<10x4xf32>, tensor<5xi64>) -> tensor<5xf32>
+  return
+}
+
+// -----
+
+// Axes are normalised by the importer: no negative values in the IR.
+func.func @gather_axis(%t: tensor<10x4xf32>, %i: tensor<5xi64>) {
+  // expected-error @below {{axis -1 is out of range for rank 2}}
+  %0 = actsparse.gather %t, %i, axis = -1 : (tensor<10x4xf32>, tensor<5xi64>) -> tensor<10x5xf32>
+  return
+}
+
+// -----
+
+// Concat: non-axis dimensions agree.
+func.func @concat_mismatch(%a: tensor<2x3xf32>, %b: tensor<4x3xf32>) {
+  // expected-error @below {{inputs differ in dimension 0 (2 vs 4)}}
+  %0 = actsparse.concat %a, %b axis = 1 : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+// Concat: the axis dimension is the sum.
+func.func @concat_sum(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) {
+  // expected-error @below {{result shape [2x5] does not match the expected shape [2x6]}}
+  %0 = actsparse.concat %a, %b axis = 1 : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x5xf32>
+  return
+}
+
+// -----
+
+// Unsqueeze axes are sorted and unique.
+func.func @unsqueeze_unsorted(%x: tensor<3xf32>) {
+  // expected-error @below {{axes must be sorted and unique}}
+  %0 = actsparse.unsqueeze %x, axes = [1, 0] : tensor<3xf32> -> tensor<1x1x3xf32>
+  return
+}
+
+// -----
+
+// ReduceMean with keepdims keeps a 1.
+func.func @reduce_mean_result(%x: tensor<2x3xf32>) {
+  // expected-error @below {{result shape [2] does not match the expected shape [2x1]}}
+  %0 = actsparse.reduce_mean %x, axes = [1] keepdims : tensor<2x3xf32> -> tensor<2xf32>
+  return
+}
+
+// -----
+
+// LayerNorm scale covers the normalised dimensions.
+func.func @layer_norm_scale(%x: tensor<2x6xf32>, %g: tensor<5xf32>) {
+  // expected-error @below {{scale and bias must broadcast to the normalised shape [6]}}
+  %0 = actsparse.layer_norm %x, %g axis = 1, epsilon = 1.0e-5 : (tensor<2x6xf32>, tensor<5xf32>) -> tensor<2x6xf32>
+  return
+}
+
+// -----
+
+// Softmax axis in range.
+func.func @softmax_axis(%x: tensor<2x6xf32>) {
+  // expected-error @below {{axis 2 is out of range for rank 2}}
+  %0 = actsparse.softmax %x, axis = 2 : tensor<2x6xf32>
+  return
+}
+
+// -----
+
+// Where broadcasts all three operands.
+func.func @where_broadcast(%c: tensor<3xi1>, %a: tensor<4xf32>, %b: tensor<4xf32>) {
+  // expected-error @below {{operands don't have broadcast-compatible shapes}}
+  %0 = actsparse.where %c, %a, %b : (tensor<3xi1>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Shape returns end - start dimensions.
+func.func @shape_range(%x: tensor<?x?x8xf32>) {
+  // expected-error @below {{range [2 : 4] must satisfy 0 <= start <= end <= 3}}
+  %0 = actsparse.shape %x [2 : 4] : tensor<?x?x8xf32> -> tensor<2xi64>
+  return
+}
+
+// -----
+
+// ConstantOfShape fills with one value.
+func.func @constant_of_shape_value(%s: tensor<2xi64>) {
+  // expected-error @below {{value must hold exactly one element}}
+  %0 = actsparse.constant_of_shape %s, value = dense<[1.0, 2.0]> : tensor<2xf32> : (tensor<2xi64>) -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+// Cast changes the element type only.
+func.func @cast_shape(%x: tensor<2x3xi64>) {
+  // expected-error @below {{cannot change the shape}}
+  %0 = actsparse.cast %x : tensor<2x3xi64> to tensor<3x2xf32>
+  return
+}
+
+// -----
+
+// Comparisons give i1.
+func.func @compare_result(%a: tensor<3xi64>, %b: tensor<3xi64>) {
+  // expected-error @below {{result #0 must be ranked tensor of 1-bit signless integer values}}
+  %0 = actsparse.less %a, %b : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi64>
+  return
+}

@@ -84,3 +84,44 @@ func.func @matmul(%x: tensor<?x?x64xf32>, %w: tensor<64x172xf32>, %v: tensor<64x
   %2 = actsparse.matmul %q, %k : (tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @graph_ops
+func.func @graph_ops(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %ids: tensor<?x?xi64>,
+                     %t: tensor<512x64xf32>, %c: tensor<?x?xi1>) {
+  // CHECK: actsparse.shape %{{.*}}[1 : 3] : tensor<?x?x64xf32> -> tensor<2xi64>
+  %s = actsparse.shape %x [1 : 3] : tensor<?x?x64xf32> -> tensor<2xi64>
+  // CHECK: actsparse.shape %{{.*}} : tensor<?x?x64xf32> -> tensor<3xi64>
+  %s3 = actsparse.shape %x : tensor<?x?x64xf32> -> tensor<3xi64>
+  // CHECK: actsparse.layer_norm %{{.*}}, %{{.*}} axis = 2, epsilon = 9.99999974E-6 : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  %n = actsparse.layer_norm %x, %g axis = 2, epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  // CHECK: actsparse.layer_norm %{{.*}}, %{{.*}}, %{{.*}} axis = 2
+  %nb = actsparse.layer_norm %x, %g, %g axis = 2, epsilon = 1.0e-5 : (tensor<?x?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  // CHECK: actsparse.gather %{{.*}}, %{{.*}}, axis = 0 : (tensor<512x64xf32>, tensor<?x?xi64>) -> tensor<?x?x64xf32>
+  %e = actsparse.gather %t, %ids, axis = 0 : (tensor<512x64xf32>, tensor<?x?xi64>) -> tensor<?x?x64xf32>
+  // CHECK: actsparse.reshape %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<3xi64>) -> tensor<?x?x64xf32>
+  %r = actsparse.reshape %x, %s3 : (tensor<?x?x64xf32>, tensor<3xi64>) -> tensor<?x?x64xf32>
+  // CHECK: actsparse.transpose %{{.*}}, perm = [1, 0, 2] : tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  %tr = actsparse.transpose %x, perm = [1, 0, 2] : tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  // CHECK: actsparse.unsqueeze %{{.*}}, axes = [1] : tensor<?x?x64xf32> -> tensor<?x1x?x64xf32>
+  %u = actsparse.unsqueeze %x, axes = [1] : tensor<?x?x64xf32> -> tensor<?x1x?x64xf32>
+  // CHECK: actsparse.concat %{{.*}}, %{{.*}} axis = 1 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  %cc = actsparse.concat %x, %x axis = 1 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  // CHECK: actsparse.softmax %{{.*}}, axis = 2 : tensor<?x?x64xf32>
+  %sm = actsparse.softmax %x, axis = 2 : tensor<?x?x64xf32>
+  // CHECK: actsparse.reduce_mean %{{.*}}, axes = [2] keepdims : tensor<?x?x64xf32> -> tensor<?x?x1xf32>
+  %m = actsparse.reduce_mean %x, axes = [2] keepdims : tensor<?x?x64xf32> -> tensor<?x?x1xf32>
+  // CHECK: actsparse.expand %{{.*}}, %{{.*}} : (tensor<?x?x1xf32>, tensor<3xi64>) -> tensor<?x?x?xf32>
+  %ex = actsparse.expand %m, %s3 : (tensor<?x?x1xf32>, tensor<3xi64>) -> tensor<?x?x?xf32>
+  // CHECK: actsparse.constant_of_shape %{{.*}}, value = dense<0> : tensor<1xi64> : (tensor<2xi64>) -> tensor<?x?xi64>
+  %z = actsparse.constant_of_shape %s, value = dense<0> : tensor<1xi64> : (tensor<2xi64>) -> tensor<?x?xi64>
+  // CHECK: actsparse.cast %{{.*}} : tensor<?x?xi64> to tensor<?x?xf32>
+  %f = actsparse.cast %z : tensor<?x?xi64> to tensor<?x?xf32>
+  // CHECK: actsparse.where %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x?xi1>, tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?xf32>
+  %w = actsparse.where %c, %f, %f : (tensor<?x?xi1>, tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?xf32>
+  %zero = actsparse.constant dense<0> : tensor<i64>
+  // CHECK: actsparse.range %{{.*}}, %{{.*}}, %{{.*}} : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %rg = actsparse.range %zero, %zero, %zero : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  return
+}
