@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/Transforms/Passes.h"
@@ -89,6 +90,9 @@ int main(int argc, char **argv) {
   registry.insert<mlir::actsparse::ActSparseDialect, func::FuncDialect>();
   mlir::actsparse::registerActSparsePasses();
   mlir::actsparse::registerActSparsePipelines();
+  mlir::actsparse::registerActSparseConversionPasses();
+  mlir::actsparse::registerLoweringPipelines();
+  mlir::actsparse::registerLoweringDialects(registry);
   registerCanonicalizerPass();
   registerCSEPass();
   registerSymbolDCEPass();

@@ -1,0 +1,61 @@
+//===- Passes.h - actsparse lowering passes and pipelines -------*- C++ -*-===//
+//
+// The lowering passes (generated from Passes.td), their patterns, and the
+// pipeline that takes imported IR all the way to the LLVM dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_CONVERSION_PASSES_H
+#define ACTSPARSE_CONVERSION_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir {
+class DialectRegistry;
+class RewritePatternSet;
+namespace arith {
+class ArithDialect;
+}
+namespace linalg {
+class LinalgDialect;
+}
+namespace math {
+class MathDialect;
+}
+namespace tensor {
+class TensorDialect;
+}
+namespace func {
+class FuncDialect;
+}
+
+namespace actsparse {
+
+#define GEN_PASS_DECL
+#include "actsparse/Conversion/Passes.h.inc"
+
+/// Argument attribute naming the weight-pack tensor a lowered function
+/// expects in that argument.
+constexpr StringLiteral kWeightArgAttr = "actsparse.weight";
+
+/// actsparse graph ops -> linalg / tensor / arith / math on tensors.
+void populateActSparseToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Imported actsparse IR -> LLVM dialect ready for translation: clean-up,
+/// lowering to linalg, one-shot bufferization with buffer deallocation,
+/// loops, and the conversions to LLVM.
+void buildLowerToLLVMPipeline(OpPassManager &pm);
+
+/// Registers `actsparse-lower-to-llvm` and the dialect extensions
+/// (bufferization models) its passes need.
+void registerLoweringPipelines();
+void registerLoweringDialects(DialectRegistry &registry);
+
+#define GEN_PASS_REGISTRATION
+#include "actsparse/Conversion/Passes.h.inc"
+
+} // namespace actsparse
+} // namespace mlir
+
+#endif // ACTSPARSE_CONVERSION_PASSES_H

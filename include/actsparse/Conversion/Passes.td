@@ -1,0 +1,49 @@
+//===- Passes.td - actsparse lowering passes ---------------*- tablegen -*-===//
+//
+// Lowering from the actsparse graph IR to upstream MLIR, and from there (by
+// pipelines in C++) to the LLVM dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_CONVERSION_PASSES_TD
+#define ACTSPARSE_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LowerToLinalg : Pass<"actsparse-lower-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lower actsparse graph ops to linalg, tensor, arith and math";
+  let description = [{
+    Every actsparse graph op becomes tensor-level upstream IR: elementwise
+    ops and broadcasting become `linalg.generic` with broadcasting indexing
+    maps, MatMul one `linalg.generic` with a reduction dimension, Softmax,
+    ReduceMean and LayerNormalization reductions plus elementwise generics,
+    Gather a generic that extracts from the table, Reshape a
+    `tensor.reshape` whose ONNX 0 / -1 entries are resolved at run time,
+    Concat a chain of `tensor.insert_slice`.
+
+    ONNX broadcasting is resolved statically: a dimension that is statically
+    1 broadcasts; dynamic dimensions are assumed to agree at run time.
+
+    `actsparse.weight` ops become trailing arguments of their function, one
+    per distinct name, each tagged `{actsparse.weight = "name"}`, and every
+    function gets `llvm.emit_c_interface`: this is the entry ABI that the
+    runtime calls (`runtime/include/actsparse/runtime/Abi.h`).
+
+    Example:
+
+    ```mlir
+    %w = actsparse.weight "w" : tensor<4x5xf32>
+    %y = actsparse.relu %x : tensor<?x4xf32>
+    ```
+
+    becomes a function argument `%w: tensor<4x5xf32> {actsparse.weight =
+    "w"}` and a `linalg.generic` computing `select(x > 0, x, 0)`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::func::FuncDialect"
+  ];
+}
+
+#endif // ACTSPARSE_CONVERSION_PASSES_TD

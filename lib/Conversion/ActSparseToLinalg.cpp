@@ -1,0 +1,1079 @@
+//===- ActSparseToLinalg.cpp - actsparse ops to linalg/tensor/arith -------===//
+//
+// Lowers the ONNX-semantics graph ops to upstream tensor-level IR (linalg,
+// tensor, arith, math) that one-shot bufferization and the LLVM pipeline take
+// from there. Broadcasting follows ONNX: a dimension that is statically 1 is
+// broadcast; dynamic dimensions are assumed to agree at run time, as ONNX
+// shape inference assumes. Weight references become trailing arguments of
+// the function, tagged with their weight-pack names: that is the entry ABI
+// the runtime calls (runtime/include/actsparse/runtime/Abi.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/Conversion/Passes.h"
+#include "actsparse/Dialect/ActSparseOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::actsparse {
+#define GEN_PASS_DEF_LOWERTOLINALG
+#include "actsparse/Conversion/Passes.h.inc"
+} // namespace mlir::actsparse
+
+using namespace mlir;
+using namespace mlir::actsparse;
+
+namespace {
+
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+RankedTensorType tensorTypeOf(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+Value indexConst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value scalarConst(OpBuilder &b, Location loc, Type t, double v) {
+  if (isa<FloatType>(t))
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
+  return arith::ConstantOp::create(b, loc, b.getIntegerAttr(t, (int64_t)v));
+}
+
+Value toIndex(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isIndex())
+    return v;
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+
+/// Size of dimension `d` of `v`, static when known.
+OpFoldResult dimOf(OpBuilder &b, Location loc, Value v, int64_t d) {
+  return tensor::getMixedSize(b, loc, v, d);
+}
+
+Value dimValue(OpBuilder &b, Location loc, Value v, int64_t d) {
+  return getValueOrCreateConstantIndexOp(b, loc, dimOf(b, loc, v, d));
+}
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elt) {
+  return tensor::EmptyOp::create(b, loc, sizes, elt);
+}
+
+/// Result sizes of an ONNX broadcast of `operands` to `type`: static dims as
+/// given, dynamic ones from an operand whose aligned dimension is not 1.
+SmallVector<OpFoldResult> broadcastSizes(OpBuilder &b, Location loc,
+                                         RankedTensorType type,
+                                         ValueRange operands) {
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!type.isDynamicDim(i)) {
+      sizes.push_back(b.getIndexAttr(type.getDimSize(i)));
+      continue;
+    }
+    OpFoldResult size;
+    for (Value v : operands) {
+      auto t = tensorTypeOf(v);
+      int64_t d = i - (rank - t.getRank());
+      if (d < 0 || t.getDimSize(d) == 1)
+        continue;
+      size = dimOf(b, loc, v, d);
+      break;
+    }
+    sizes.push_back(size ? size : b.getIndexAttr(1));
+  }
+  return sizes;
+}
+
+/// The map reading `operand` inside a broadcast to rank `rank`.
+AffineMap broadcastMap(OpBuilder &b, RankedTensorType operand,
+                       RankedTensorType result) {
+  int64_t rank = result.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < operand.getRank(); ++d) {
+    int64_t i = d + rank - operand.getRank();
+    if (operand.getDimSize(d) == 1 && result.getDimSize(i) != 1)
+      exprs.push_back(b.getAffineConstantExpr(0));
+    else
+      exprs.push_back(b.getAffineDimExpr(i));
+  }
+  return AffineMap::get(rank, 0, exprs, b.getContext());
+}
+
+/// An elementwise linalg.generic over `operands` broadcast to `type`.
+Value elementwise(OpBuilder &b, Location loc, RankedTensorType type,
+                  ValueRange operands, BodyFn body) {
+  SmallVector<AffineMap> maps;
+  for (Value v : operands)
+    maps.push_back(broadcastMap(b, tensorTypeOf(v), type));
+  maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
+  Value init = emptyTensor(b, loc, broadcastSizes(b, loc, type, operands),
+                           type.getElementType());
+  SmallVector<utils::IteratorType> iters(type.getRank(),
+                                         utils::IteratorType::parallel);
+  auto op = linalg::GenericOp::create(
+      b, loc, type, operands, init, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value r = body(nb, nl, args.drop_back());
+        linalg::YieldOp::create(nb, nl, r);
+      });
+  return op.getResult(0);
+}
+
+/// Reduces `input` over the sorted `axes`, dropping them from the result.
+Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
+             Value init, BodyFn combine) {
+  auto type = tensorTypeOf(input);
+  int64_t rank = type.getRank();
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<OpFoldResult> sizes;
+  SmallVector<int64_t> shape;
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool reduced = llvm::is_contained(axes, i);
+    iters.push_back(reduced ? utils::IteratorType::reduction
+                            : utils::IteratorType::parallel);
+    if (reduced)
+      continue;
+    outExprs.push_back(b.getAffineDimExpr(i));
+    sizes.push_back(dimOf(b, loc, input, i));
+    shape.push_back(type.getDimSize(i));
+  }
+  auto outType = RankedTensorType::get(shape, type.getElementType());
+  Value filled =
+      linalg::FillOp::create(b, loc, init,
+                             emptyTensor(b, loc, sizes, type.getElementType()))
+          .getResult(0);
+  SmallVector<AffineMap> maps = {
+      b.getMultiDimIdentityMap(rank),
+      AffineMap::get(rank, 0, outExprs, b.getContext())};
+  auto op = linalg::GenericOp::create(
+      b, loc, outType, input, filled, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, combine(nb, nl, args));
+      });
+  return op.getResult(0);
+}
+
+/// Map reading a tensor reduced over `axes` from the full iteration space.
+AffineMap droppedAxesMap(OpBuilder &b, int64_t rank, ArrayRef<int64_t> axes) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!llvm::is_contained(axes, i))
+      exprs.push_back(b.getAffineDimExpr(i));
+  return AffineMap::get(rank, 0, exprs, b.getContext());
+}
+
+/// Number of elements over `axes` of `v`, as a float of type `t`.
+Value countOf(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> axes,
+              Type t) {
+  Value n = indexConst(b, loc, 1);
+  for (int64_t a : axes)
+    n = arith::MulIOp::create(b, loc, n, dimValue(b, loc, v, a));
+  Value i = arith::IndexCastOp::create(b, loc, b.getI64Type(), n);
+  return arith::SIToFPOp::create(b, loc, t, i);
+}
+
+/// Mean over `axes` (sorted), without the reduced dimensions.
+Value meanOver(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> axes) {
+  Type t = tensorTypeOf(x).getElementType();
+  Value sum = reduce(b, loc, x, axes, scalarConst(b, loc, t, 0.0),
+                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                       return arith::AddFOp::create(nb, nl, a[0], a[1]);
+                     });
+  Value count = countOf(b, loc, x, axes, t);
+  return elementwise(b, loc, tensorTypeOf(sum), sum,
+                     [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                       return arith::DivFOp::create(nb, nl, a[0], count);
+                     });
+}
+
+Value sigmoidScalar(OpBuilder &b, Location loc, Value x) {
+  Value one = scalarConst(b, loc, x.getType(), 1.0);
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, one,
+                               arith::AddFOp::create(b, loc, one, e));
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise patterns
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy, typename FloatOp, typename IntOp>
+struct BinaryLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    bool isFloat = isa<FloatType>(op.getType().getElementType());
+    Value r = elementwise(
+        rewriter, op.getLoc(), op.getType(),
+        {adaptor.getLhs(), adaptor.getRhs()},
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          if (isFloat)
+            return FloatOp::create(b, loc, a[0], a[1]);
+          return IntOp::create(b, loc, a[0], a[1]);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct PowLowering : OpConversionPattern<PowOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(PowOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, elementwise(rewriter, op.getLoc(), op.getType(),
+                        {adaptor.getLhs(), adaptor.getRhs()},
+                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                          return math::PowFOp::create(b, loc, a[0], a[1]);
+                        }));
+    return success();
+  }
+};
+
+template <typename OpTy>
+struct CompareLowering : OpConversionPattern<OpTy> {
+  CompareLowering(MLIRContext *ctx, arith::CmpFPredicate f,
+                  arith::CmpIPredicate i)
+      : OpConversionPattern<OpTy>(ctx), fpred(f), ipred(i) {}
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value r = elementwise(
+        rewriter, op.getLoc(), op.getType(),
+        {adaptor.getLhs(), adaptor.getRhs()},
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          if (isa<FloatType>(a[0].getType()))
+            return arith::CmpFOp::create(b, loc, fpred, a[0], a[1]);
+          return arith::CmpIOp::create(b, loc, ipred, a[0], a[1]);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+  arith::CmpFPredicate fpred;
+  arith::CmpIPredicate ipred;
+};
+
+/// Unary ops whose scalar body is given by a function of the input.
+template <typename OpTy>
+struct UnaryLowering : OpConversionPattern<OpTy> {
+  using Fn = Value (*)(OpTy, OpBuilder &, Location, Value);
+  UnaryLowering(MLIRContext *ctx, Fn fn)
+      : OpConversionPattern<OpTy>(ctx), fn(fn) {}
+  LogicalResult
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value r = elementwise(
+        rewriter, op.getLoc(), op.getType(), adaptor.getOperands(),
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          return fn(op, b, loc, a[0]);
+        });
+    rewriter.replaceOp(op, r);
+    return success();
+  }
+  Fn fn;
+};
+
+Value reluScalar(OpBuilder &b, Location loc, Value x, Value threshold) {
+  Value zero = scalarConst(b, loc, x.getType(), 0.0);
+  Value gt =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, threshold);
+  return arith::SelectOp::create(b, loc, gt, x, zero);
+}
+
+Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhForm) {
+  Type t = x.getType();
+  Value half = scalarConst(b, loc, t, 0.5);
+  Value one = scalarConst(b, loc, t, 1.0);
+  Value inner;
+  if (tanhForm) {
+    Value x3 = arith::MulFOp::create(b, loc, x,
+                                     arith::MulFOp::create(b, loc, x, x));
+    Value poly = arith::AddFOp::create(
+        b, loc, x,
+        arith::MulFOp::create(b, loc, scalarConst(b, loc, t, 0.044715), x3));
+    inner = math::TanhOp::create(
+        b, loc,
+        arith::MulFOp::create(
+            b, loc, scalarConst(b, loc, t, 0.7978845608028654), poly));
+  } else {
+    inner = math::ErfOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, x,
+                              scalarConst(b, loc, t, 0.7071067811865476)));
+  }
+  return arith::MulFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, half, x),
+      arith::AddFOp::create(b, loc, one, inner));
+}
+
+Value castScalar(OpBuilder &b, Location loc, Value x, Type to) {
+  Type from = x.getType();
+  if (from == to)
+    return x;
+  bool fromF = isa<FloatType>(from), toF = isa<FloatType>(to);
+  if (to.isInteger(1)) {
+    Value zero = scalarConst(b, loc, from, 0);
+    return fromF ? (Value)arith::CmpFOp::create(
+                       b, loc, arith::CmpFPredicate::UNE, x, zero)
+                 : (Value)arith::CmpIOp::create(
+                       b, loc, arith::CmpIPredicate::ne, x, zero);
+  }
+  if (from.isInteger(1))
+    return toF ? (Value)arith::UIToFPOp::create(b, loc, to, x)
+               : (Value)arith::ExtUIOp::create(b, loc, to, x);
+  if (fromF && toF)
+    return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
+               ? (Value)arith::ExtFOp::create(b, loc, to, x)
+               : (Value)arith::TruncFOp::create(b, loc, to, x);
+  if (fromF)
+    return arith::FPToSIOp::create(b, loc, to, x);
+  if (toF)
+    return arith::SIToFPOp::create(b, loc, to, x);
+  return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
+             ? (Value)arith::ExtSIOp::create(b, loc, to, x)
+             : (Value)arith::TruncIOp::create(b, loc, to, x);
+}
+
+struct WhereLowering : OpConversionPattern<WhereOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(WhereOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, elementwise(rewriter, op.getLoc(), op.getType(),
+                        adaptor.getOperands(),
+                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                          return arith::SelectOp::create(b, loc, a[0], a[1],
+                                                         a[2]);
+                        }));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+struct ConstantLowering : OpConversionPattern<ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConstantOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(
+        op, cast<TypedAttr>(op.getValue()));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Linear algebra and reductions
+//===----------------------------------------------------------------------===//
+
+/// ONNX MatMul as one linalg.generic: iteration space = result dims + k.
+struct MatMulLowering : OpConversionPattern<MatMulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
+    RankedTensorType type = op.getType();
+    int64_t rank = type.getRank();
+    int64_t k = rank; // the reduction dimension comes last
+    bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
+    int64_t batch = rank - (lVec ? 0 : 1) - (rVec ? 0 : 1);
+    int64_t mDim = batch, nDim = batch + (lVec ? 0 : 1);
+    MLIRContext *ctx = rewriter.getContext();
+    auto batchExprs = [&](RankedTensorType t, int64_t own) {
+      SmallVector<AffineExpr> e;
+      for (int64_t d = 0; d < own; ++d) {
+        int64_t i = d + batch - own;
+        e.push_back(t.getDimSize(d) == 1 && type.getDimSize(i) != 1
+                        ? rewriter.getAffineConstantExpr(0)
+                        : rewriter.getAffineDimExpr(i));
+      }
+      return e;
+    };
+    SmallVector<AffineExpr> le = batchExprs(lt, lVec ? 0 : lt.getRank() - 2);
+    if (!lVec)
+      le.push_back(rewriter.getAffineDimExpr(mDim));
+    le.push_back(rewriter.getAffineDimExpr(k));
+    SmallVector<AffineExpr> re = batchExprs(rt, rVec ? 0 : rt.getRank() - 2);
+    re.push_back(rewriter.getAffineDimExpr(k));
+    if (!rVec)
+      re.push_back(rewriter.getAffineDimExpr(nDim));
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(rank + 1, 0, le, ctx),
+        AffineMap::get(rank + 1, 0, re, ctx),
+        AffineMap::getMultiDimIdentityMap(rank + 1, ctx).getMajorSubMap(rank)};
+    // Result sizes: batch dims broadcast, then m and n.
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!type.isDynamicDim(i)) {
+        sizes.push_back(rewriter.getIndexAttr(type.getDimSize(i)));
+        continue;
+      }
+      OpFoldResult s = rewriter.getIndexAttr(1);
+      if (i < batch) {
+        for (auto [v, t, own] :
+             {std::tuple(lhs, lt, lVec ? 0 : lt.getRank() - 2),
+              std::tuple(rhs, rt, rVec ? 0 : rt.getRank() - 2)}) {
+          int64_t d = i - (batch - own);
+          if (d >= 0 && t.getDimSize(d) != 1) {
+            s = dimOf(rewriter, loc, v, d);
+            break;
+          }
+        }
+      } else if (i == mDim && !lVec) {
+        s = dimOf(rewriter, loc, lhs, lt.getRank() - 2);
+      } else {
+        s = dimOf(rewriter, loc, rhs, rt.getRank() - 1);
+      }
+      sizes.push_back(s);
+    }
+    Type elt = type.getElementType();
+    Value init = linalg::FillOp::create(
+                     rewriter, loc, scalarConst(rewriter, loc, elt, 0.0),
+                     emptyTensor(rewriter, loc, sizes, elt))
+                     .getResult(0);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    iters.push_back(utils::IteratorType::reduction);
+    bool isFloat = isa<FloatType>(elt);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, ValueRange{lhs, rhs}, init, maps, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value prod = isFloat ? (Value)arith::MulFOp::create(b, l, a[0], a[1])
+                               : (Value)arith::MulIOp::create(b, l, a[0], a[1]);
+          Value sum = isFloat ? (Value)arith::AddFOp::create(b, l, a[2], prod)
+                              : (Value)arith::AddIOp::create(b, l, a[2], prod);
+          linalg::YieldOp::create(b, l, sum);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    Type t = type.getElementType();
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    Value ninf = arith::ConstantOp::create(
+        b, loc, b.getFloatAttr(t, -std::numeric_limits<double>::infinity()));
+    Value max = reduce(b, loc, x, {axis}, ninf,
+                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         return arith::MaximumFOp::create(nb, nl, a[0], a[1]);
+                       });
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    AffineMap drop = droppedAxesMap(b, rank, {axis});
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    auto exps = linalg::GenericOp::create(
+        b, loc, type, ValueRange{x, max}, emptyTensor(b, loc, sizes, t),
+        ArrayRef<AffineMap>{id, drop, id}, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
+          linalg::YieldOp::create(nb, nl,
+                                  (Value)math::ExpOp::create(nb, nl, d));
+        });
+    Value sum = reduce(b, loc, exps.getResult(0), {axis},
+                       scalarConst(b, loc, t, 0.0),
+                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         return arith::AddFOp::create(nb, nl, a[0], a[1]);
+                       });
+    auto out = linalg::GenericOp::create(
+        b, loc, type, ValueRange{exps.getResult(0), sum},
+        emptyTensor(b, loc, sizes, t), ArrayRef<AffineMap>{id, drop, id},
+        iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, nl, (Value)arith::DivFOp::create(nb, nl, a[0], a[1]));
+        });
+    b.replaceOp(op, out.getResult(0));
+    return success();
+  }
+};
+
+/// Inserts size-1 dimensions at `unitAxes` (positions in `type`) into `src`,
+/// whose dimensions are the other ones of `type`, in order.
+Value insertUnitDims(OpBuilder &b, Location loc, Value src,
+                     ArrayRef<int64_t> unitAxes, RankedTensorType type) {
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<OpFoldResult> outShape;
+  SmallVector<int64_t> leading;
+  int64_t next = 0;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    if (llvm::is_contained(unitAxes, i)) {
+      outShape.push_back(b.getIndexAttr(1));
+      // A unit dimension joins the group of the dimension before it, or of
+      // the first one when it leads.
+      if (groups.empty())
+        leading.push_back(i);
+      else
+        groups.back().push_back(i);
+      continue;
+    }
+    outShape.push_back(dimOf(b, loc, src, next++));
+    groups.emplace_back(leading.begin(), leading.end());
+    leading.clear();
+    groups.back().push_back(i);
+  }
+  // All dimensions are units: a rank-0 source expands with no groups.
+  return tensor::ExpandShapeOp::create(b, loc, type, src, groups, outShape);
+}
+
+struct ReduceMeanLowering : OpConversionPattern<ReduceMeanOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReduceMeanOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Value mean = meanOver(b, op.getLoc(), adaptor.getInput(), op.getAxes());
+    if (op.getKeepdims())
+      mean = insertUnitDims(b, op.getLoc(), mean, op.getAxes(), op.getType());
+    b.replaceOp(op, mean);
+    return success();
+  }
+};
+
+struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    Type t = type.getElementType();
+    int64_t rank = type.getRank();
+    SmallVector<int64_t> axes;
+    for (int64_t i = op.getAxis(); i < rank; ++i)
+      axes.push_back(i);
+    Value mean = meanOver(b, loc, x, axes);
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    AffineMap drop = droppedAxesMap(b, rank, axes);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    Value centered =
+        linalg::GenericOp::create(
+            b, loc, type, ValueRange{x, mean}, emptyTensor(b, loc, sizes, t),
+            ArrayRef<AffineMap>{id, drop, id}, iters,
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              linalg::YieldOp::create(
+                  nb, nl, (Value)arith::SubFOp::create(nb, nl, a[0], a[1]));
+            })
+            .getResult(0);
+    Value sq = elementwise(b, loc, type, centered,
+                           [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                             return arith::MulFOp::create(nb, nl, a[0], a[0]);
+                           });
+    Value var = meanOver(b, loc, sq, axes);
+    Value eps = scalarConst(b, loc, t, op.getEpsilon().convertToDouble());
+    SmallVector<Value> ins = {centered, var, adaptor.getScale()};
+    SmallVector<AffineMap> maps = {id, drop,
+                                   broadcastMap(b, tensorTypeOf(ins[2]), type)};
+    if (adaptor.getBias()) {
+      ins.push_back(adaptor.getBias());
+      maps.push_back(broadcastMap(b, tensorTypeOf(ins[3]), type));
+    }
+    maps.push_back(id);
+    bool hasBias = (bool)adaptor.getBias();
+    auto out = linalg::GenericOp::create(
+        b, loc, type, ins, emptyTensor(b, loc, sizes, t), maps, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value denom = math::SqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, a[1], eps));
+          Value y = arith::MulFOp::create(
+              nb, nl, arith::DivFOp::create(nb, nl, a[0], denom), a[2]);
+          if (hasBias)
+            y = arith::AddFOp::create(nb, nl, y, a[3]);
+          linalg::YieldOp::create(nb, nl, y);
+        });
+    b.replaceOp(op, out.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+struct GatherLowering : OpConversionPattern<GatherOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatherOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value data = adaptor.getData(), indices = adaptor.getIndices();
+    auto type = op.getType();
+    int64_t axis = op.getAxis(), rank = type.getRank();
+    int64_t idxRank = tensorTypeOf(indices).getRank();
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < axis; ++i)
+      sizes.push_back(dimOf(b, loc, data, i));
+    for (int64_t i = 0; i < idxRank; ++i)
+      sizes.push_back(dimOf(b, loc, indices, i));
+    for (int64_t i = axis + 1; i < tensorTypeOf(data).getRank(); ++i)
+      sizes.push_back(dimOf(b, loc, data, i));
+    SmallVector<AffineExpr> idxExprs;
+    for (int64_t i = 0; i < idxRank; ++i)
+      idxExprs.push_back(b.getAffineDimExpr(axis + i));
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(rank, 0, idxExprs, b.getContext()),
+        b.getMultiDimIdentityMap(rank)};
+    Value axisSize = dimValue(b, loc, data, axis);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        b, loc, type, indices, emptyTensor(b, loc, sizes, type.getElementType()),
+        maps, iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value idx = toIndex(nb, nl, a[0]);
+          Value zero = indexConst(nb, nl, 0);
+          Value neg = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
+                                            idx, zero);
+          idx = arith::SelectOp::create(
+              nb, nl, neg, arith::AddIOp::create(nb, nl, idx, axisSize), idx);
+          SmallVector<Value> coords;
+          for (int64_t i = 0; i < axis; ++i)
+            coords.push_back(linalg::IndexOp::create(nb, nl, i));
+          coords.push_back(idx);
+          for (int64_t i = axis + 1; i < tensorTypeOf(data).getRank(); ++i)
+            coords.push_back(linalg::IndexOp::create(nb, nl, i + idxRank - 1));
+          linalg::YieldOp::create(
+              nb, nl, (Value)tensor::ExtractOp::create(nb, nl, data, coords));
+        });
+    b.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct TransposeLowering : OpConversionPattern<TransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t p : op.getPerm())
+      sizes.push_back(dimOf(b, loc, adaptor.getInput(), p));
+    Value init = emptyTensor(b, loc, sizes, op.getType().getElementType());
+    auto t = linalg::TransposeOp::create(b, loc, adaptor.getInput(), init,
+                                         op.getPerm());
+    b.replaceOp(op, t.getResult()[0]);
+    return success();
+  }
+};
+
+/// Element `i` of a 1-D integer tensor, as an index.
+Value elementAt(OpBuilder &b, Location loc, Value t, int64_t i) {
+  return toIndex(b, loc,
+                 tensor::ExtractOp::create(b, loc, t,
+                                           ValueRange{indexConst(b, loc, i)}));
+}
+
+struct ReshapeLowering : OpConversionPattern<ReshapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReshapeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    int64_t rank = type.getRank(), inRank = tensorTypeOf(x).getRank();
+    // Resolve ONNX's 0 (copy) and -1 (infer) into real sizes.
+    Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1),
+          minus1 = indexConst(b, loc, -1);
+    SmallVector<Value> dims;
+    Value product = one;
+    for (int64_t i = 0; i < rank; ++i) {
+      Value d;
+      if (!type.isDynamicDim(i)) {
+        d = indexConst(b, loc, type.getDimSize(i));
+      } else {
+        d = elementAt(b, loc, adaptor.getShape(), i);
+        if (i < inRank) {
+          Value isZero =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, zero);
+          d = arith::SelectOp::create(b, loc, isZero, dimValue(b, loc, x, i),
+                                      d);
+        }
+      }
+      Value isInfer =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, minus1);
+      product = arith::MulIOp::create(
+          b, loc, product, arith::SelectOp::create(b, loc, isInfer, one, d));
+      dims.push_back(d);
+    }
+    Value total = one;
+    for (int64_t i = 0; i < inRank; ++i)
+      total = arith::MulIOp::create(b, loc, total, dimValue(b, loc, x, i));
+    Value inferred = arith::DivUIOp::create(b, loc, total, product);
+    SmallVector<Value> shape;
+    for (Value d : dims) {
+      Value isInfer =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, minus1);
+      shape.push_back(arith::IndexCastOp::create(
+          b, loc, b.getI64Type(),
+          arith::SelectOp::create(b, loc, isInfer, inferred, d)));
+    }
+    Value shapeTensor = tensor::FromElementsOp::create(
+        b, loc, RankedTensorType::get({rank}, b.getI64Type()), shape);
+    b.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, x, shapeTensor);
+    return success();
+  }
+};
+
+struct ExpandLowering : OpConversionPattern<ExpandOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ExpandOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    auto xt = tensorTypeOf(x);
+    int64_t rank = type.getRank();
+    int64_t len = tensorTypeOf(adaptor.getShape()).getDimSize(0);
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!type.isDynamicDim(i)) {
+        sizes.push_back(b.getIndexAttr(type.getDimSize(i)));
+        continue;
+      }
+      int64_t si = i - (rank - len), xi = i - (rank - xt.getRank());
+      Value d = si >= 0 ? elementAt(b, loc, adaptor.getShape(), si) : Value();
+      if (xi >= 0) {
+        Value xd = dimValue(b, loc, x, xi);
+        if (!d) {
+          d = xd;
+        } else {
+          Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              d, indexConst(b, loc, 1));
+          d = arith::SelectOp::create(b, loc, isOne, xd, d);
+        }
+      }
+      sizes.push_back(d);
+    }
+    Value init = emptyTensor(b, loc, sizes, type.getElementType());
+    SmallVector<AffineMap> maps = {broadcastMap(b, xt, type),
+                                   b.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto g = linalg::GenericOp::create(
+        b, loc, type, x, init, maps, iters,
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          linalg::YieldOp::create(nb, nl, a[0]);
+        });
+    b.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+struct UnsqueezeLowering : OpConversionPattern<UnsqueezeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(UnsqueezeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    b.replaceOp(op, insertUnitDims(b, op.getLoc(), adaptor.getInput(),
+                                   op.getAxes(), op.getType()));
+    return success();
+  }
+};
+
+struct ConcatLowering : OpConversionPattern<ConcatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConcatOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    int64_t axis = op.getAxis(), rank = type.getRank();
+    ValueRange ins = adaptor.getInputs();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, ins[0]);
+    Value total = indexConst(b, loc, 0);
+    for (Value v : ins)
+      total = arith::AddIOp::create(b, loc, total, dimValue(b, loc, v, axis));
+    sizes[axis] = type.isDynamicDim(axis)
+                      ? OpFoldResult(total)
+                      : OpFoldResult(b.getIndexAttr(type.getDimSize(axis)));
+    Value acc = emptyTensor(b, loc, sizes, type.getElementType());
+    Value offset = indexConst(b, loc, 0);
+    SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+    for (Value v : ins) {
+      SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+      offsets[axis] = offset;
+      acc = tensor::InsertSliceOp::create(
+          b, loc, v, acc, offsets, tensor::getMixedSizes(b, loc, v), strides);
+      offset = arith::AddIOp::create(b, loc, offset, dimValue(b, loc, v, axis));
+    }
+    if (acc.getType() != type)
+      acc = tensor::CastOp::create(b, loc, type, acc);
+    b.replaceOp(op, acc);
+    return success();
+  }
+};
+
+struct CastLowering : OpConversionPattern<CastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CastOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Type to = op.getType().getElementType();
+    b.replaceOp(op, elementwise(b, op.getLoc(), op.getType(),
+                                adaptor.getInput(),
+                                [&](OpBuilder &nb, Location nl,
+                                    ValueRange a) -> Value {
+                                  return castScalar(nb, nl, a[0], to);
+                                }));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Shape computations
+//===----------------------------------------------------------------------===//
+
+struct ShapeLowering : OpConversionPattern<ShapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ShapeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    int64_t rank = tensorTypeOf(adaptor.getInput()).getRank();
+    int64_t start = op.getStart().value_or(0), end = op.getEnd().value_or(rank);
+    SmallVector<Value> dims;
+    for (int64_t i = start; i < end; ++i)
+      dims.push_back(arith::IndexCastOp::create(
+          b, loc, b.getI64Type(), dimValue(b, loc, adaptor.getInput(), i)));
+    b.replaceOpWithNewOp<tensor::FromElementsOp>(op, op.getType(), dims);
+    return success();
+  }
+};
+
+struct ConstantOfShapeLowering : OpConversionPattern<ConstantOfShapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConstantOfShapeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      sizes.push_back(type.isDynamicDim(i)
+                          ? OpFoldResult(elementAt(b, loc, adaptor.getShape(), i))
+                          : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
+    auto value = cast<DenseElementsAttr>(op.getValue());
+    Value scalar = arith::ConstantOp::create(
+        b, loc, cast<TypedAttr>(value.getSplatValue<Attribute>()));
+    Value fill = linalg::FillOp::create(
+                     b, loc, scalar,
+                     emptyTensor(b, loc, sizes, type.getElementType()))
+                     .getResult(0);
+    b.replaceOp(op, fill);
+    return success();
+  }
+};
+
+struct RangeLowering : OpConversionPattern<RangeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RangeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    Type t = type.getElementType();
+    Value start = tensor::ExtractOp::create(b, loc, adaptor.getStart(),
+                                            ValueRange{});
+    Value limit = tensor::ExtractOp::create(b, loc, adaptor.getLimit(),
+                                            ValueRange{});
+    Value delta = tensor::ExtractOp::create(b, loc, adaptor.getDelta(),
+                                            ValueRange{});
+    OpFoldResult len;
+    if (!type.isDynamicDim(0)) {
+      len = b.getIndexAttr(type.getDimSize(0));
+    } else if (isa<FloatType>(t)) {
+      Value n = math::CeilOp::create(
+          b, loc,
+          arith::DivFOp::create(b, loc,
+                                arith::SubFOp::create(b, loc, limit, start),
+                                delta));
+      Value i = arith::FPToSIOp::create(b, loc, b.getI64Type(), n);
+      Value zero = scalarConst(b, loc, b.getI64Type(), 0);
+      len = toIndex(b, loc, arith::MaxSIOp::create(b, loc, i, zero));
+    } else {
+      Value n = arith::CeilDivSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, limit, start), delta);
+      Value zero = scalarConst(b, loc, t, 0);
+      len = toIndex(b, loc, arith::MaxSIOp::create(b, loc, n, zero));
+    }
+    Value init = emptyTensor(b, loc, {len}, t);
+    auto g = linalg::GenericOp::create(
+        b, loc, type, ValueRange{}, init,
+        ArrayRef<AffineMap>{b.getMultiDimIdentityMap(1)},
+        ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+        [&](OpBuilder &nb, Location nl, ValueRange) {
+          Value i = linalg::IndexOp::create(nb, nl, 0);
+          Value iv = castScalar(
+              nb, nl, arith::IndexCastOp::create(nb, nl, nb.getI64Type(), i),
+              t);
+          Value v = isa<FloatType>(t)
+                        ? (Value)arith::AddFOp::create(
+                              nb, nl, start,
+                              arith::MulFOp::create(nb, nl, iv, delta))
+                        : (Value)arith::AddIOp::create(
+                              nb, nl, start,
+                              arith::MulIOp::create(nb, nl, iv, delta));
+          linalg::YieldOp::create(nb, nl, v);
+        });
+    b.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+/// Weight references become trailing function arguments tagged with their
+/// pack names, one per distinct name, in order of first use.
+LogicalResult weightsToArguments(func::FuncOp func) {
+  if (func.isExternal())
+    return success();
+  llvm::StringMap<BlockArgument> args;
+  SmallVector<WeightOp> weights;
+  func.walk([&](WeightOp w) { weights.push_back(w); });
+  Block &entry = func.getBody().front();
+  for (WeightOp w : weights) {
+    auto it = args.find(w.getName());
+    if (it == args.end()) {
+      unsigned idx = func.getNumArguments();
+      if (failed(func.insertArgument(idx, w.getType(),
+                                     DictionaryAttr::get(
+                                         func.getContext(),
+                                         {NamedAttribute(
+                                             StringAttr::get(func.getContext(),
+                                                             kWeightArgAttr),
+                                             w.getNameAttr())}),
+                                     w.getLoc())))
+        return failure();
+      it = args.try_emplace(w.getName(), entry.getArgument(idx)).first;
+    } else if (it->second.getType() != w.getType()) {
+      return w.emitOpError("weight '")
+             << w.getName() << "' is used with two different types";
+    }
+    w.getResult().replaceAllUsesWith(it->second);
+    w.erase();
+  }
+  return success();
+}
+
+struct LowerToLinalgPass
+    : actsparse::impl::LowerToLinalgBase<LowerToLinalgPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (failed(weightsToArguments(func)))
+        return signalPassFailure();
+      // The runtime calls the entry point through its C interface.
+      func->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
+    }
+    ConversionTarget target(getContext());
+    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                           math::MathDialect, tensor::TensorDialect,
+                           func::FuncDialect>();
+    target.addIllegalDialect<ActSparseDialect>();
+    RewritePatternSet patterns(&getContext());
+    populateActSparseToLinalgPatterns(patterns);
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::actsparse::populateActSparseToLinalgPatterns(
+    RewritePatternSet &patterns) {
+  MLIRContext *ctx = patterns.getContext();
+  patterns.add<BinaryLowering<AddOp, arith::AddFOp, arith::AddIOp>,
+               BinaryLowering<SubOp, arith::SubFOp, arith::SubIOp>,
+               BinaryLowering<MulOp, arith::MulFOp, arith::MulIOp>,
+               BinaryLowering<DivOp, arith::DivFOp, arith::DivSIOp>,
+               PowLowering, WhereLowering, ConstantLowering, MatMulLowering,
+               SoftmaxLowering, ReduceMeanLowering, LayerNormLowering,
+               GatherLowering, TransposeLowering, ReshapeLowering,
+               ExpandLowering, UnsqueezeLowering, ConcatLowering, CastLowering,
+               ShapeLowering, ConstantOfShapeLowering, RangeLowering>(ctx);
+  using P = arith::CmpFPredicate;
+  using I = arith::CmpIPredicate;
+  patterns.add<CompareLowering<EqualOp>>(ctx, P::OEQ, I::eq);
+  patterns.add<CompareLowering<LessOp>>(ctx, P::OLT, I::slt);
+  patterns.add<CompareLowering<LessOrEqualOp>>(ctx, P::OLE, I::sle);
+  patterns.add<CompareLowering<GreaterOp>>(ctx, P::OGT, I::sgt);
+  patterns.add<CompareLowering<GreaterOrEqualOp>>(ctx, P::OGE, I::sge);
+
+  patterns.add<UnaryLowering<NegOp>>(
+      ctx, +[](NegOp, OpBuilder &b, Location l, Value x) -> Value {
+        if (isa<FloatType>(x.getType()))
+          return arith::NegFOp::create(b, l, x);
+        return arith::SubIOp::create(b, l, scalarConst(b, l, x.getType(), 0),
+                                     x);
+      });
+  patterns.add<UnaryLowering<SqrtOp>>(
+      ctx, +[](SqrtOp, OpBuilder &b, Location l, Value x) -> Value {
+        return math::SqrtOp::create(b, l, x);
+      });
+  patterns.add<UnaryLowering<ReciprocalOp>>(
+      ctx, +[](ReciprocalOp, OpBuilder &b, Location l, Value x) -> Value {
+        return arith::DivFOp::create(b, l, scalarConst(b, l, x.getType(), 1.0),
+                                     x);
+      });
+  patterns.add<UnaryLowering<ExpOp>>(
+      ctx, +[](ExpOp, OpBuilder &b, Location l, Value x) -> Value {
+        return math::ExpOp::create(b, l, x);
+      });
+  patterns.add<UnaryLowering<TanhOp>>(
+      ctx, +[](TanhOp, OpBuilder &b, Location l, Value x) -> Value {
+        return math::TanhOp::create(b, l, x);
+      });
+  patterns.add<UnaryLowering<ErfOp>>(
+      ctx, +[](ErfOp, OpBuilder &b, Location l, Value x) -> Value {
+        return math::ErfOp::create(b, l, x);
+      });
+  patterns.add<UnaryLowering<SigmoidOp>>(
+      ctx, +[](SigmoidOp, OpBuilder &b, Location l, Value x) -> Value {
+        return sigmoidScalar(b, l, x);
+      });
+  patterns.add<UnaryLowering<ReluOp>>(
+      ctx, +[](ReluOp, OpBuilder &b, Location l, Value x) -> Value {
+        return reluScalar(b, l, x, scalarConst(b, l, x.getType(), 0.0));
+      });
+  patterns.add<UnaryLowering<ThresholdedReluOp>>(
+      ctx, +[](ThresholdedReluOp op, OpBuilder &b, Location l, Value x) -> Value {
+        return reluScalar(
+            b, l, x,
+            scalarConst(b, l, x.getType(), op.getAlpha().convertToDouble()));
+      });
+  patterns.add<UnaryLowering<SiluOp>>(
+      ctx, +[](SiluOp, OpBuilder &b, Location l, Value x) -> Value {
+        return arith::MulFOp::create(b, l, x, sigmoidScalar(b, l, x));
+      });
+  patterns.add<UnaryLowering<GeluOp>>(
+      ctx, +[](GeluOp op, OpBuilder &b, Location l, Value x) -> Value {
+        return geluScalar(b, l, x, op.getTanh());
+      });
+}
