@@ -15,13 +15,15 @@ KV-cache decode graph (input_ids, position_ids, past_key_values.N.key/value
   opt       OPT style, random weights: ReLU FFN, learned positions offset by 2;
             saved with ONNX external data to exercise that path
 
-For every graph the script writes <name>.onnx and <name>.ref.json: the
+For every graph the script writes <name>.onnx and <name>.ref.txt: the
 inputs it fed and the outputs PyTorch computed, for the end-to-end tests.
+For stories260K it also writes llama-greedy.txt: the tokens and text of
+greedy decoding from BOS as llama2.c's run.c does it (stop at BOS or after
+200 tokens), computed by the PyTorch model.
 Run with Debian's interpreter: /usr/bin/python3 scripts/make-fixtures.py
 """
 
 import argparse
-import json
 import math
 import os
 import struct
@@ -272,9 +274,20 @@ def kv_shape(model, batch, past):
     return (batch, heads, past, c["dim"] // c["n_heads"])
 
 
-def tensor_json(t):
-    a = t.detach().cpu().numpy()
-    return {"shape": list(a.shape), "dtype": str(a.dtype), "data": a.reshape(-1).tolist()}
+def write_ref(path, inputs, outputs):
+    """Reference tensors as text: a header line `role name dtype rank dims...`
+    then one line of values (fp32 printed with 9 significant digits, which
+    round-trips exactly)."""
+    with open(path, "w") as f:
+        f.write("# ActSparse reference tensors (scripts/make-fixtures.py): "
+                "role name dtype rank dims..., then values\n")
+        for role, tensors in (("input", inputs), ("output", outputs)):
+            for name, t in tensors.items():
+                a = t.detach().cpu().numpy()
+                dtype = {"float32": "f32", "int64": "i64"}[str(a.dtype)]
+                f.write(f"{role} {name} {dtype} {a.ndim} {' '.join(map(str, a.shape))}\n")
+                fmt = (lambda x: "%.9g" % x) if dtype == "f32" else str
+                f.write(" ".join(fmt(x) for x in a.reshape(-1).tolist()) + "\n")
 
 
 def export_pair(model, name, out_dir, opset, external_data, ids):
@@ -330,14 +343,52 @@ def finish(path, external_data, inputs, outputs):
         onnx.save_model(model, path, save_as_external_data=True,
                         all_tensors_to_one_file=True, location=data,
                         size_threshold=1024)
-    ref = {"inputs": {k: tensor_json(v) for k, v in inputs.items()},
-           "outputs": {k: tensor_json(v) for k, v in outputs.items()}}
-    with open(path[:-len(".onnx")] + ".ref.json", "w") as f:
-        json.dump(ref, f)
+    write_ref(path[:-len(".onnx")] + ".ref.txt", inputs, outputs)
     ops = sorted({n.op_type for n in model.graph.node})
     print(f"  {os.path.relpath(path, ROOT)}: opset "
           f"{model.opset_import[0].version}, {len(model.graph.node)} nodes, ops {' '.join(ops)}")
     return path
+
+
+def read_tokenizer(path, vocab_size):
+    """llama2.c tokenizer.bin: int32 max_token_length, then per token a
+    float32 score, an int32 length and the bytes."""
+    pieces = []
+    with open(path, "rb") as f:
+        struct.unpack("i", f.read(4))
+        for _ in range(vocab_size):
+            _score, n = struct.unpack("fi", f.read(8))
+            pieces.append(f.read(n))
+    return pieces
+
+
+def decode_piece(pieces, prev, tok):
+    # run.c's decode(): strip the leading space after BOS, map <0xXX> bytes.
+    piece = pieces[tok]
+    if prev == 1 and piece.startswith(b" "):
+        piece = piece[1:]
+    if len(piece) == 6 and piece.startswith(b"<0x") and piece.endswith(b">"):
+        piece = bytes([int(piece[3:5], 16)])
+    return piece
+
+
+def greedy_reference(model, tokenizer, out_path, steps=200):
+    pieces = read_tokenizer(tokenizer, model.c["vocab_size"])
+    tokens = [1]
+    text = b""
+    with torch.no_grad():
+        for pos in range(steps):
+            logits = model(torch.tensor([tokens], dtype=torch.int64))
+            nxt = int(torch.argmax(logits[0, -1]))
+            if nxt == 1:  # run.c stops at BOS
+                break
+            text += decode_piece(pieces, tokens[-1], nxt)
+            tokens.append(nxt)
+    with open(out_path, "w") as f:
+        f.write("# greedy decoding of stories260K from BOS (PyTorch, run.c rules)\n")
+        f.write("tokens " + " ".join(map(str, tokens)) + "\n")
+        f.write(text.decode("utf-8", errors="replace") + "\n")
+    print(f"  {os.path.relpath(out_path, ROOT)}: {len(tokens) - 1} tokens")
 
 
 def main():
@@ -350,8 +401,11 @@ def main():
     torch.manual_seed(0)
 
     print("llama (stories260K):")
-    export_pair(load_stories260k(args.stories), "llama", args.out, 17, False,
+    llama = load_stories260k(args.stories)
+    export_pair(llama, "llama", args.out, 17, False,
                 [1, 403, 407, 261, 378, 267, 280, 438])
+    greedy_reference(llama, os.path.join(os.path.dirname(args.stories), "tok512.bin"),
+                     os.path.join(args.out, "llama-greedy.txt"))
     print("gpt2 (tanh GELU):")
     export_pair(random_decoder("gelu_tanh", 0, 1), "gpt2", args.out, 17, False,
                 [5, 17, 99, 3, 120, 42, 7, 64])

@@ -26,3 +26,9 @@ llvm_config.with_environment("PATH", config.actsparse_tools_dir,
                              append_path=True)
 llvm_config.add_tool_substitutions(["sparse-opt", "sparse-run"],
                                    [config.actsparse_tools_dir])
+
+# Exported ONNX fixtures and their PyTorch references (scripts/make-fixtures.py).
+config.substitutions.append(
+    ("%fixtures", os.path.join(config.actsparse_src_root, "test", "Import", "Inputs")))
+config.substitutions.append(
+    ("%models", os.path.join(config.actsparse_src_root, "models")))

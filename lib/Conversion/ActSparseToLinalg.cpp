@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -615,6 +616,20 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
 // Data movement
 //===----------------------------------------------------------------------===//
 
+/// Declares (once per module) the runtime's out-of-range report function.
+func::FuncOp getIndexErrorFunction(Operation *op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  StringRef name = "actsparse_rt_index_out_of_range";
+  if (auto f = module.lookupSymbol<func::FuncOp>(name))
+    return f;
+  OpBuilder b(module.getBodyRegion());
+  auto i64 = b.getI64Type();
+  auto f = func::FuncOp::create(b, module.getLoc(), name,
+                                b.getFunctionType({i64, i64}, {}));
+  f.setPrivate();
+  return f;
+}
+
 struct GatherLowering : OpConversionPattern<GatherOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -639,6 +654,7 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
         AffineMap::get(rank, 0, idxExprs, b.getContext()),
         b.getMultiDimIdentityMap(rank)};
     Value axisSize = dimValue(b, loc, data, axis);
+    func::FuncOp report = getIndexErrorFunction(op);
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     auto generic = linalg::GenericOp::create(
         b, loc, type, indices, emptyTensor(b, loc, sizes, type.getElementType()),
@@ -649,6 +665,30 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
                                             idx, zero);
           idx = arith::SelectOp::create(
               nb, nl, neg, arith::AddIOp::create(nb, nl, idx, axisSize), idx);
+          // Never read outside the table: report to the runtime (which fails
+          // the call) and read entry 0 instead.
+          Value inRange = arith::AndIOp::create(
+              nb, nl,
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, idx,
+                                    zero),
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, idx,
+                                    axisSize));
+          auto ifOp = scf::IfOp::create(
+              nb, nl, arith::XOrIOp::create(
+                          nb, nl, inRange,
+                          arith::ConstantIntOp::create(nb, nl, 1, 1)),
+              /*withElseRegion=*/false);
+          {
+            OpBuilder::InsertionGuard guard(nb);
+            nb.setInsertionPointToStart(ifOp.thenBlock());
+            func::CallOp::create(
+                nb, nl, report,
+                ValueRange{arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
+                                                      idx),
+                           arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
+                                                      axisSize)});
+          }
+          idx = arith::SelectOp::create(nb, nl, inRange, idx, zero);
           SmallVector<Value> coords;
           for (int64_t i = 0; i < axis; ++i)
             coords.push_back(linalg::IndexOp::create(nb, nl, i));
@@ -987,6 +1027,8 @@ struct LowerToLinalgPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
       if (failed(weightsToArguments(func)))
         return signalPassFailure();
       // The runtime calls the entry point through its C interface.
@@ -994,8 +1036,8 @@ struct LowerToLinalgPass
     }
     ConversionTarget target(getContext());
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect,
-                           func::FuncDialect>();
+                           math::MathDialect, scf::SCFDialect,
+                           tensor::TensorDialect, func::FuncDialect>();
     target.addIllegalDialect<ActSparseDialect>();
     RewritePatternSet patterns(&getContext());
     populateActSparseToLinalgPatterns(patterns);

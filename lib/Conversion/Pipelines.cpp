@@ -34,11 +34,18 @@
 using namespace mlir;
 
 void mlir::actsparse::buildLowerToLLVMPipeline(OpPassManager &pm) {
+  buildLowerToTensorsPipeline(pm);
+  buildTensorsToLLVMPipeline(pm);
+}
+
+void mlir::actsparse::buildLowerToTensorsPipeline(OpPassManager &pm) {
   buildGraphCleanupPipeline(pm);
   pm.addPass(createLowerToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
 
+void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =

@@ -1,75 +1,207 @@
 //===- sparse-run.cpp - run a compiled ActSparse model --------------------===//
 //
-// Today sparse-run inspects weight packs (--inspect-weights). Running models
-// needs the code generator and runtime, which are not there yet: asked to run
-// one, it says so and fails rather than pretending.
+// Loads an imported model (.mlir) and its weight pack, JIT-compiles it for
+// the host CPU and generates text, scores a token file, or checks outputs
+// against a reference. The work is done by CompiledModel (lib/Conversion)
+// and the runtime's Generator; this file parses flags and reports.
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/Conversion/CompiledModel.h"
+#include "actsparse/Conversion/Passes.h"
+#include "actsparse/Dialect/ActSparseDialect.h"
+#include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/runtime/Generator.h"
+#include "actsparse/runtime/Tokenizer.h"
 #include "actsparse/runtime/WeightPack.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <inttypes.h>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 using namespace actsparse::runtime;
 
-static void usage(FILE *out) {
-  std::fprintf(out,
-               "USAGE: sparse-run MODEL.mlir [options]\n"
-               "       sparse-run --inspect-weights PACK [--values N]\n\n"
-               "  --inspect-weights PACK  list the tensors of a weight pack, "
-               "print the first\n"
-               "                          values of each and verify every "
-               "checksum\n"
-               "  --values N              values printed per tensor (default "
-               "20)\n"
-               "  -h, --help              this text\n\n"
-               "Running models is not implemented yet: code generation and "
-               "the runtime\nare still to come.\n");
+namespace {
+
+struct Options {
+  std::string model, weights, tokenizer, prompt, inputIds, checkRef,
+      perplexity, statsJson, dumpLogits, inspect;
+  GenerationOptions gen;
+  double tolerance = 1e-4;
+  int threads = 2;
+  size_t values = 20;
+  bool printIds = false, stats = true;
+};
+
+void usage(FILE *out) {
+  std::fprintf(
+      out,
+      "USAGE: sparse-run MODEL.mlir [options]\n"
+      "       sparse-run --inspect-weights PACK [--values N]\n\n"
+      "Runs a model imported by sparse-opt: JIT-compiles it for this CPU,\n"
+      "loads its weight pack, then generates (default), scores or checks.\n\n"
+      "Generation:\n"
+      "  --prompt TEXT          prompt text (needs --tokenizer); BOS alone "
+      "when absent\n"
+      "  --input-ids 1,2,3      prompt as token ids (BOS is not added)\n"
+      "  --tokenizer FILE       llama2.c tokenizer.bin (needed to print "
+      "text)\n"
+      "  -n N                   tokens to generate at most (default 256); "
+      "stops at BOS\n"
+      "  --temperature T        0 = greedy (default), otherwise sampled\n"
+      "  --top-p P              nucleus sampling mass (default 0.9)\n"
+      "  --seed S               sampler seed (default 42)\n"
+      "  --context N            positions the model supports; longer prompts "
+      "are refused\n"
+      "  --print-ids            print token ids instead of text\n"
+      "  --dump-logits FILE     write every step's logits (one line each)\n"
+      "Other modes:\n"
+      "  --perplexity FILE      perplexity of the token ids in FILE "
+      "(whitespace separated)\n"
+      "  --check-ref FILE       run the inputs of a reference file, compare "
+      "every output\n"
+      "  --tolerance X          max abs error allowed by --check-ref (default "
+      "1e-4)\n"
+      "  --inspect-weights PACK list a weight pack and verify its checksums\n"
+      "  --values N             values printed per tensor by "
+      "--inspect-weights (20)\n"
+      "Common:\n"
+      "  --weights PACK         weight pack (default: the one the IR names, "
+      "beside it)\n"
+      "  --threads N            threads (default 2; generated code is "
+      "single-threaded for now)\n"
+      "  --no-stats             no statistics on stderr\n"
+      "  --stats-json FILE      statistics as JSON\n"
+      "  -h, --help             this text\n");
 }
 
-static void printValues(const TensorInfo &t, const std::vector<char> &data,
-                        size_t limit) {
+int fail(const std::string &message) {
+  std::fprintf(stderr, "sparse-run: %s\n", message.c_str());
+  return 1;
+}
+
+bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
+  auto need = [&](int &i) -> const char * {
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "sparse-run: %s needs a value\n", argv[i]);
+      exitCode = 2;
+      return nullptr;
+    }
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    const char *v = nullptr;
+    if (a == "-h" || a == "--help") {
+      usage(stdout);
+      exitCode = 0;
+      return false;
+    }
+    if (a == "--print-ids") {
+      o.printIds = true;
+      continue;
+    }
+    if (a == "--no-stats") {
+      o.stats = false;
+      continue;
+    }
+    if (a.rfind("-", 0) != 0) {
+      if (!o.model.empty()) {
+        std::fprintf(stderr, "sparse-run: more than one model given\n");
+        exitCode = 2;
+        return false;
+      }
+      o.model = a;
+      continue;
+    }
+    static const char *withValue[] = {
+        "--weights", "--tokenizer", "--prompt", "--input-ids", "--check-ref",
+        "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
+        "-n", "--temperature", "--top-p", "--seed", "--context",
+        "--tolerance", "--threads", "--values"};
+    if (std::find(std::begin(withValue), std::end(withValue), a) ==
+        std::end(withValue)) {
+      std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
+      usage(stderr);
+      exitCode = 2;
+      return false;
+    }
+    if (!(v = need(i)))
+      return false;
+    char *end = nullptr;
+    auto num = [&](auto &field) {
+      double d = std::strtod(v, &end);
+      if (*v == '\0' || *end != '\0') {
+        std::fprintf(stderr, "sparse-run: %s expects a number, got '%s'\n",
+                     a.c_str(), v);
+        exitCode = 2;
+        return false;
+      }
+      field = static_cast<std::remove_reference_t<decltype(field)>>(d);
+      return true;
+    };
+    bool ok = true;
+    if (a == "--weights") o.weights = v;
+    else if (a == "--tokenizer") o.tokenizer = v;
+    else if (a == "--prompt") o.prompt = v;
+    else if (a == "--input-ids") o.inputIds = v;
+    else if (a == "--check-ref") o.checkRef = v;
+    else if (a == "--perplexity") o.perplexity = v;
+    else if (a == "--stats-json") o.statsJson = v;
+    else if (a == "--dump-logits") o.dumpLogits = v;
+    else if (a == "--inspect-weights") o.inspect = v;
+    else if (a == "-n") ok = num(o.gen.steps);
+    else if (a == "--temperature") ok = num(o.gen.temperature);
+    else if (a == "--top-p") ok = num(o.gen.topp);
+    else if (a == "--seed") ok = num(o.gen.seed);
+    else if (a == "--context") ok = num(o.gen.context);
+    else if (a == "--tolerance") ok = num(o.tolerance);
+    else if (a == "--threads") ok = num(o.threads);
+    else if (a == "--values") ok = num(o.values);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+void printValues(const TensorInfo &t, const std::vector<char> &data,
+                 size_t limit) {
   size_t n = std::min<uint64_t>(limit, t.numElements());
   std::printf("  values:");
   for (size_t i = 0; i < n; ++i) {
-    switch (t.dtype) {
-    case DType::F32: {
+    if (t.dtype == DType::F32) {
       float v;
       std::memcpy(&v, data.data() + 4 * i, 4);
       std::printf(" %g", v);
-      break;
-    }
-    case DType::I64: {
+    } else if (t.dtype == DType::I64) {
       int64_t v;
       std::memcpy(&v, data.data() + 8 * i, 8);
       std::printf(" %" PRId64, v);
-      break;
-    }
-    case DType::I32: {
-      int32_t v;
-      std::memcpy(&v, data.data() + 4 * i, 4);
-      std::printf(" %d", v);
-      break;
-    }
-    default:
+    } else {
       std::printf(" (%s not shown)", dtypeName(uint32_t(t.dtype)));
-      i = n;
+      break;
     }
   }
   std::printf("%s\n", n < t.numElements() ? " ..." : "");
 }
 
-static int inspect(const std::string &path, size_t limit) {
+int inspect(const std::string &path, size_t limit) {
   Status s;
   auto pack = WeightPack::open(path, s);
-  if (!pack) {
-    std::fprintf(stderr, "sparse-run: %s\n", s.message().c_str());
-    return 1;
-  }
+  if (!pack)
+    return fail(s.message());
   std::printf("weight pack %s: format version %u, %zu tensors, id %016" PRIx64
               "\n",
               path.c_str(), kWeightPackVersion, pack->tensors().size(),
@@ -81,10 +213,8 @@ static int inspect(const std::string &path, size_t limit) {
     std::printf("] dense offset %" PRIu64 " size %" PRIu64 "\n", t.offset,
                 t.size);
     std::vector<char> data(t.size);
-    if (Status r = pack->read(t, data.data()); !r) {
-      std::fprintf(stderr, "sparse-run: %s\n", r.message().c_str());
-      return 1;
-    }
+    if (Status r = pack->read(t, data.data()); !r)
+      return fail(r.message());
     if (limit)
       printValues(t, data, limit);
   }
@@ -92,29 +222,268 @@ static int inspect(const std::string &path, size_t limit) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  std::string packPath;
-  size_t limit = 20;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      return 0;
-    }
-    if (a == "--inspect-weights" && i + 1 < argc) {
-      packPath = argv[++i];
-    } else if (a == "--values" && i + 1 < argc) {
-      limit = std::strtoul(argv[++i], nullptr, 10);
-    } else if (a.rfind("-", 0) == 0) {
-      std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
-      usage(stderr);
-      return 2;
-    }
+/// Reads the weights the compiled model needs from the pack, checking that
+/// each exists with the dtype and shape the IR expects.
+Status loadWeights(const mlir::actsparse::CompiledModel &model,
+                   const WeightPack &pack, std::vector<Tensor> &buffers) {
+  for (const TensorSpec &w : model.signature().weights) {
+    const TensorInfo *t = pack.find(w.name);
+    if (!t)
+      return Status::error("weight pack '" + pack.path() + "' has no tensor '" +
+                           w.name + "' that the IR uses");
+    if (t->dtype != w.dtype || t->shape != w.shape)
+      return Status::error("weight '" + w.name + "' in the pack has another "
+                           "dtype or shape than the IR expects");
+    Tensor buf(t->dtype, t->shape);
+    if (Status s = pack.read(*t, buf.data()); !s)
+      return s;
+    buffers.push_back(std::move(buf));
   }
-  if (!packPath.empty())
-    return inspect(packPath, limit);
-  std::fprintf(stderr, "sparse-run: not implemented yet: ActSparse cannot "
-                       "execute models until code generation and the runtime "
-                       "land\n");
-  return 2;
+  return {};
+}
+
+int checkReference(mlir::actsparse::CompiledModel &model,
+                   const Options &o) {
+  std::vector<NamedTensor> ref;
+  if (Status s = readReferenceFile(o.checkRef, ref); !s)
+    return fail(s.message());
+  std::vector<const Tensor *> inputs(model.inputSpecs().size(), nullptr);
+  for (const NamedTensor &t : ref)
+    if (t.role == "input") {
+      int i = model.inputIndex(t.name);
+      if (i < 0)
+        return fail("reference input '" + t.name + "' is not a model input");
+      inputs[i] = &t.tensor;
+    }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i])
+      return fail("the reference file has no input '" +
+                  model.inputSpecs()[i].name + "'");
+  std::vector<Tensor> outputs;
+  if (Status s = model.run(inputs, outputs); !s)
+    return fail(s.message());
+  double worst = 0;
+  for (const NamedTensor &t : ref) {
+    if (t.role != "output")
+      continue;
+    int i = model.outputIndex(t.name);
+    if (i < 0)
+      return fail("reference output '" + t.name + "' is not a model output");
+    const Tensor &got = outputs[i];
+    if (got.shape != t.tensor.shape)
+      return fail("output '" + t.name + "' has another shape than the "
+                                        "reference");
+    double maxErr = 0;
+    for (uint64_t k = 0; k < got.numElements(); ++k)
+      maxErr = std::max<double>(
+          maxErr, got.dtype == DType::F32
+                      ? std::fabs(got.as<float>()[k] - t.tensor.as<float>()[k])
+                      : std::fabs(double(got.as<int64_t>()[k] -
+                                         t.tensor.as<int64_t>()[k])));
+    std::printf("output %s: %" PRIu64 " values, max abs error %.3g\n",
+                t.name.c_str(), got.numElements(), maxErr);
+    worst = std::max(worst, maxErr);
+  }
+  std::printf("max abs error %.3g (tolerance %.3g): %s\n", worst, o.tolerance,
+              worst <= o.tolerance ? "ok" : "FAILED");
+  return worst <= o.tolerance ? 0 : 1;
+}
+
+bool readIds(const std::string &text, std::vector<int> &ids) {
+  std::string s = text;
+  std::replace(s.begin(), s.end(), ',', ' ');
+  std::istringstream in(s);
+  std::string tok;
+  while (in >> tok) {
+    char *end;
+    long v = std::strtol(tok.c_str(), &end, 10);
+    if (*end != '\0')
+      return false;
+    ids.push_back(int(v));
+  }
+  return !ids.empty();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  int exitCode = 0;
+  if (!parseArgs(argc, argv, o, exitCode))
+    return exitCode;
+  if (!o.inspect.empty())
+    return inspect(o.inspect, o.values);
+  if (o.model.empty()) {
+    usage(stderr);
+    return 2;
+  }
+
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::actsparse::ActSparseDialect, mlir::func::FuncDialect>();
+  mlir::actsparse::registerLoweringDialects(registry);
+  mlir::MLIRContext context(registry);
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(o.model, sourceMgr,
+                                                      &context);
+  if (!module)
+    return fail("cannot load model '" + o.model + "'");
+
+  // The weight pack: named by the IR, beside it unless absolute.
+  auto packAttr =
+      (*module)->getAttrOfType<mlir::StringAttr>(mlir::actsparse::kWeightPackAttr);
+  std::string packPath = o.weights;
+  if (packPath.empty() && packAttr) {
+    llvm::SmallString<256> p(packAttr.getValue());
+    if (!llvm::sys::path::is_absolute(p)) {
+      p = llvm::sys::path::parent_path(o.model);
+      llvm::sys::path::append(p, packAttr.getValue());
+    }
+    packPath = std::string(p);
+  }
+  std::unique_ptr<WeightPack> pack;
+  if (!packPath.empty()) {
+    Status s;
+    pack = WeightPack::open(packPath, s);
+    if (!pack)
+      return fail(s.message());
+    auto idAttr = (*module)->getAttrOfType<mlir::StringAttr>(
+        mlir::actsparse::kWeightPackIdAttr);
+    char id[17];
+    std::snprintf(id, sizeof id, "%016" PRIx64, pack->packId());
+    if (idAttr && idAttr.getValue() != id)
+      return fail("weight pack '" + packPath + "' (id " + id +
+                  ") does not match the IR, which expects id " +
+                  idAttr.getValue().str());
+  }
+
+  std::string error;
+  auto model = mlir::actsparse::CompiledModel::compile(*module, error);
+  if (!model)
+    return fail(error);
+  std::vector<Tensor> weightBuffers;
+  if (!model->signature().weights.empty()) {
+    if (!pack)
+      return fail("the model uses weights but no weight pack is named");
+    if (Status s = loadWeights(*model, *pack, weightBuffers); !s)
+      return fail(s.message());
+  }
+  std::vector<const void *> weightPtrs;
+  for (const Tensor &t : weightBuffers)
+    weightPtrs.push_back(t.data());
+  model->bindWeights(weightPtrs);
+
+  if (!o.checkRef.empty())
+    return checkReference(*model, o);
+
+  Status s;
+  auto generator = Generator::create(*model, s);
+  if (!generator)
+    return fail(s.message());
+
+  Tokenizer tokenizer;
+  bool haveTokenizer = !o.tokenizer.empty();
+  if (haveTokenizer)
+    if (Status t = tokenizer.load(o.tokenizer, generator->vocabSize()); !t)
+      return fail(t.message());
+
+  if (!o.perplexity.empty()) {
+    std::ifstream in(o.perplexity);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::vector<int> ids;
+    if (!in || !readIds(text.str(), ids))
+      return fail("cannot read token ids from '" + o.perplexity + "'");
+    double nll;
+    int count;
+    if (Status p = generator->score(ids, nll, count); !p)
+      return fail(p.message());
+    std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)\n",
+                std::exp(nll / count), count, nll / count);
+    return 0;
+  }
+
+  std::vector<int> prompt;
+  if (!o.inputIds.empty()) {
+    if (!readIds(o.inputIds, prompt))
+      return fail("--input-ids expects comma-separated integers");
+  } else if (!o.prompt.empty()) {
+    if (!haveTokenizer)
+      return fail("--prompt needs --tokenizer");
+    prompt = tokenizer.encode(o.prompt, /*bos=*/true);
+  } else {
+    prompt = {Tokenizer::kBos};
+  }
+  if (!generator->usesKvCache() && o.stats)
+    std::fprintf(stderr, "sparse-run: this model has no KV cache: every step "
+                         "recomputes the whole prefix\n");
+
+  std::FILE *logitsFile = nullptr;
+  if (!o.dumpLogits.empty()) {
+    logitsFile = std::fopen(o.dumpLogits.c_str(), "w");
+    if (!logitsFile)
+      return fail("cannot write '" + o.dumpLogits + "'");
+    int vocab = generator->vocabSize();
+    generator->onLogits = [&, vocab](const float *l) {
+      for (int v = 0; v < vocab; ++v)
+        std::fprintf(logitsFile, v ? " %.9g" : "%.9g", l[v]);
+      std::fprintf(logitsFile, "\n");
+    };
+  }
+  bool printed = false;
+  GenerationStats stats;
+  Status g = generator->generate(
+      prompt, o.gen,
+      [&](int prev, int tok) {
+        if (!printed && haveTokenizer && !o.printIds)
+          for (size_t i = 1; i < prompt.size(); ++i)
+            std::fputs(tokenizer.decode(prompt[i - 1], prompt[i]).c_str(),
+                       stdout);
+        printed = true;
+        if (haveTokenizer && !o.printIds)
+          std::fputs(tokenizer.decode(prev, tok).c_str(), stdout);
+        else
+          std::printf("%d ", tok);
+        std::fflush(stdout);
+      },
+      stats);
+  if (printed)
+    std::printf("\n");
+  if (logitsFile)
+    std::fclose(logitsFile);
+  if (!g)
+    return fail(g.message());
+
+  double prefillTps = stats.prefillSeconds > 0
+                          ? stats.promptTokens / stats.prefillSeconds
+                          : 0;
+  double decodeMs = stats.generatedTokens > 1
+                        ? 1000 * stats.decodeSeconds / stats.generatedTokens
+                        : 0;
+  if (o.stats)
+    std::fprintf(stderr,
+                 "sparse-run: prompt %d tokens, prefill %.1f tokens/s; "
+                 "generated %d tokens, decode %.2f ms/token (%.1f tokens/s); "
+                 "peak RSS %.1f MiB; %s\n",
+                 stats.promptTokens, prefillTps, stats.generatedTokens,
+                 decodeMs, decodeMs > 0 ? 1000 / decodeMs : 0,
+                 stats.peakRssKiB / 1024.0,
+                 generator->usesKvCache() ? "KV cache" : "no KV cache");
+  if (!o.statsJson.empty()) {
+    std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
+    if (!f)
+      return fail("cannot write '" + o.statsJson + "'");
+    std::fprintf(f,
+                 "{\"prompt_tokens\": %d, \"prefill_seconds\": %.6f, "
+                 "\"prefill_tokens_per_second\": %.3f, "
+                 "\"generated_tokens\": %d, \"decode_seconds\": %.6f, "
+                 "\"decode_ms_per_token\": %.4f, \"peak_rss_kib\": %ld, "
+                 "\"kv_cache\": %s, \"threads\": %d}\n",
+                 stats.promptTokens, stats.prefillSeconds, prefillTps,
+                 stats.generatedTokens, stats.decodeSeconds, decodeMs,
+                 stats.peakRssKiB, generator->usesKvCache() ? "true" : "false",
+                 o.threads);
+    std::fclose(f);
+  }
+  return 0;
 }

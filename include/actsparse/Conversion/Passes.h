@@ -26,6 +26,9 @@ class MathDialect;
 namespace tensor {
 class TensorDialect;
 }
+namespace scf {
+class SCFDialect;
+}
 namespace func {
 class FuncDialect;
 }
@@ -42,10 +45,15 @@ constexpr StringLiteral kWeightArgAttr = "actsparse.weight";
 /// actsparse graph ops -> linalg / tensor / arith / math on tensors.
 void populateActSparseToLinalgPatterns(RewritePatternSet &patterns);
 
-/// Imported actsparse IR -> LLVM dialect ready for translation: clean-up,
-/// lowering to linalg, one-shot bufferization with buffer deallocation,
-/// loops, and the conversions to LLVM.
+/// Imported actsparse IR -> LLVM dialect ready for translation: the two
+/// halves below, in order.
 void buildLowerToLLVMPipeline(OpPassManager &pm);
+/// First half: clean-up and lowering to tensor-level upstream IR (after it,
+/// @main has its final signature: inputs, then tagged weight arguments).
+void buildLowerToTensorsPipeline(OpPassManager &pm);
+/// Second half: one-shot bufferization with buffer deallocation, loops, and
+/// the conversions to the LLVM dialect.
+void buildTensorsToLLVMPipeline(OpPassManager &pm);
 
 /// Registers `actsparse-lower-to-llvm` and the dialect extensions
 /// (bufferization models) its passes need.

@@ -17,7 +17,9 @@ def LowerToLinalg : Pass<"actsparse-lower-to-linalg", "::mlir::ModuleOp"> {
     ops and broadcasting become `linalg.generic` with broadcasting indexing
     maps, MatMul one `linalg.generic` with a reduction dimension, Softmax,
     ReduceMean and LayerNormalization reductions plus elementwise generics,
-    Gather a generic that extracts from the table, Reshape a
+    Gather a generic that extracts from the table (an index outside the
+    table is reported to the runtime through
+    `actsparse_rt_index_out_of_range` and never read), Reshape a
     `tensor.reshape` whose ONNX 0 / -1 entries are resolved at run time,
     Concat a chain of `tensor.insert_slice`.
 
@@ -41,7 +43,8 @@ def LowerToLinalg : Pass<"actsparse-lower-to-linalg", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
     "::mlir::func::FuncDialect"
   ];
 }

@@ -1,0 +1,177 @@
+//===- Generator.cpp - autoregressive decoding ----------------------------===//
+
+#include "actsparse/runtime/Generator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sys/resource.h>
+
+namespace actsparse::runtime {
+
+long peakRssKiB() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+std::unique_ptr<Generator> Generator::create(Executable &model,
+                                             Status &status) {
+  std::unique_ptr<Generator> g(new Generator(model));
+  g->idsInput_ = model.inputIndex("input_ids");
+  g->posInput_ = model.inputIndex("position_ids");
+  g->logitsOutput_ = model.outputIndex("logits");
+  if (g->idsInput_ < 0 || g->logitsOutput_ < 0) {
+    status = Status::error("the model has no 'input_ids' input or no "
+                           "'logits' output (exported-LLM convention)");
+    return nullptr;
+  }
+  const TensorSpec &logits = model.outputSpecs()[g->logitsOutput_];
+  if (logits.shape.size() != 3 || logits.shape[2] <= 0) {
+    status = Status::error("'logits' must be [batch, sequence, vocab] with a "
+                           "static vocabulary size");
+    return nullptr;
+  }
+  g->vocab_ = logits.shape[2];
+  for (size_t i = 0; i < model.inputSpecs().size(); ++i) {
+    const std::string &name = model.inputSpecs()[i].name;
+    if (name.rfind("past_key_values.", 0) != 0)
+      continue;
+    std::string present = "present." + name.substr(16);
+    int out = model.outputIndex(present);
+    if (out < 0) {
+      status = Status::error("input '" + name + "' has no matching output '" +
+                             present + "'");
+      return nullptr;
+    }
+    g->pastInputs_.push_back(i);
+    g->presentOutputs_.push_back(out);
+  }
+  for (size_t i = 0; i < model.inputSpecs().size(); ++i)
+    if ((int)i != g->idsInput_ && (int)i != g->posInput_ &&
+        std::find(g->pastInputs_.begin(), g->pastInputs_.end(), (int)i) ==
+            g->pastInputs_.end()) {
+      status = Status::error("unsupported model input '" +
+                             model.inputSpecs()[i].name + "'");
+      return nullptr;
+    }
+  status = {};
+  return g;
+}
+
+void Generator::reset() {
+  past_.clear();
+  for (int in : pastInputs_) {
+    // An empty cache: batch 1, no past positions, static dims as declared.
+    std::vector<int64_t> shape = model_.inputSpecs()[in].shape;
+    for (size_t k = 0; k < shape.size(); ++k)
+      if (shape[k] < 0)
+        shape[k] = k == 0 ? 1 : 0;
+    past_.emplace_back(model_.inputSpecs()[in].dtype, shape);
+  }
+}
+
+Status Generator::forward(const std::vector<int> &tokens, int start,
+                          Tensor &logits) {
+  int64_t n = tokens.size();
+  Tensor ids(DType::I64, {1, n}), pos(DType::I64, {1, n});
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab_)
+      return Status::error("token id " + std::to_string(tokens[i]) +
+                           " is outside the vocabulary (0.." +
+                           std::to_string(vocab_ - 1) + ")");
+    ids.as<int64_t>()[i] = tokens[i];
+    pos.as<int64_t>()[i] = start + i;
+  }
+  std::vector<const Tensor *> inputs(model_.inputSpecs().size());
+  inputs[idsInput_] = &ids;
+  if (posInput_ >= 0)
+    inputs[posInput_] = &pos;
+  for (size_t i = 0; i < pastInputs_.size(); ++i)
+    inputs[pastInputs_[i]] = &past_[i];
+  std::vector<Tensor> outputs;
+  if (Status s = model_.run(inputs, outputs); !s)
+    return s;
+  for (size_t i = 0; i < presentOutputs_.size(); ++i)
+    past_[i] = std::move(outputs[presentOutputs_[i]]);
+  logits = std::move(outputs[logitsOutput_]);
+  if (logits.shape.size() != 3 || logits.shape[1] != n ||
+      logits.shape[2] != vocab_)
+    return Status::error("the model returned logits of an unexpected shape");
+  return {};
+}
+
+Status Generator::generate(const std::vector<int> &prompt,
+                           const GenerationOptions &options,
+                           const std::function<void(int, int)> &onToken,
+                           GenerationStats &stats) {
+  using Clock = std::chrono::steady_clock;
+  if (prompt.empty())
+    return Status::error("empty prompt (it needs at least BOS)");
+  if (options.context > 0 && (int)prompt.size() > options.context)
+    return Status::error("the prompt has " + std::to_string(prompt.size()) +
+                         " tokens but the context holds " +
+                         std::to_string(options.context));
+  reset();
+  Sampler sampler(options.temperature, options.topp, options.seed);
+  std::vector<int> tokens = prompt;
+  stats = {};
+  stats.promptTokens = prompt.size();
+  Tensor logits;
+  auto t0 = Clock::now();
+  if (Status s = forward(tokens, 0, logits); !s)
+    return s;
+  stats.prefillSeconds =
+      std::chrono::duration<double>(Clock::now() - t0).count();
+  auto t1 = Clock::now();
+  for (int step = 0; step < options.steps; ++step) {
+    const float *last =
+        logits.as<float>() + (logits.shape[1] - 1) * int64_t(vocab_);
+    if (onLogits)
+      onLogits(last);
+    int next = sampler.sample(last, vocab_);
+    if (next == Tokenizer::kBos)
+      break;
+    onToken(tokens.back(), next);
+    tokens.push_back(next);
+    ++stats.generatedTokens;
+    if (step + 1 == options.steps ||
+        (options.context > 0 && (int)tokens.size() >= options.context))
+      break;
+    Status s = usesKvCache() ? forward({next}, tokens.size() - 1, logits)
+                             : forward(tokens, 0, logits);
+    if (!s)
+      return s;
+  }
+  stats.decodeSeconds =
+      std::chrono::duration<double>(Clock::now() - t1).count();
+  stats.peakRssKiB = peakRssKiB();
+  return {};
+}
+
+Status Generator::score(const std::vector<int> &tokens, double &nll,
+                        int &count) {
+  nll = 0;
+  count = 0;
+  if (tokens.size() < 2)
+    return Status::error("perplexity needs at least two tokens");
+  reset();
+  Tensor logits;
+  std::vector<int> in(tokens.begin(), tokens.end() - 1);
+  if (Status s = forward(in, 0, logits); !s)
+    return s;
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const float *row = logits.as<float>() + i * int64_t(vocab_);
+    double max = row[0];
+    for (int v = 1; v < vocab_; ++v)
+      max = std::max<double>(max, row[v]);
+    double sum = 0;
+    for (int v = 0; v < vocab_; ++v)
+      sum += std::exp(row[v] - max);
+    nll += -(row[tokens[i + 1]] - max - std::log(sum));
+    ++count;
+  }
+  return {};
+}
+
+} // namespace actsparse::runtime

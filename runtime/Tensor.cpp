@@ -1,0 +1,77 @@
+//===- Tensor.cpp - host tensors and reference files ----------------------===//
+
+#include "actsparse/runtime/Tensor.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace actsparse::runtime {
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
+    : dtype(dtype), shape(std::move(shape)) {
+  storage.assign((byteSize() + 7) / 8 + 1, 0);
+}
+
+uint64_t Tensor::numElements() const {
+  uint64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+int Executable::inputIndex(const std::string &name) const {
+  for (size_t i = 0; i < inputSpecs().size(); ++i)
+    if (inputSpecs()[i].name == name)
+      return i;
+  return -1;
+}
+
+int Executable::outputIndex(const std::string &name) const {
+  for (size_t i = 0; i < outputSpecs().size(); ++i)
+    if (outputSpecs()[i].name == name)
+      return i;
+  return -1;
+}
+
+Status readReferenceFile(const std::string &path,
+                         std::vector<NamedTensor> &tensors) {
+  std::ifstream in(path);
+  if (!in)
+    return Status::error("cannot open reference file '" + path + "'");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    std::istringstream header(line);
+    NamedTensor t;
+    std::string dtype;
+    int64_t rank;
+    if (!(header >> t.role >> t.name >> dtype >> rank))
+      return Status::error(path + ": bad tensor header '" + line + "'");
+    std::vector<int64_t> shape(rank);
+    for (int64_t &d : shape)
+      if (!(header >> d))
+        return Status::error(path + ": bad shape for '" + t.name + "'");
+    DType dt;
+    if (dtype == "f32")
+      dt = DType::F32;
+    else if (dtype == "i64")
+      dt = DType::I64;
+    else
+      return Status::error(path + ": unsupported dtype " + dtype);
+    t.tensor = Tensor(dt, shape);
+    if (!std::getline(in, line))
+      return Status::error(path + ": values of '" + t.name + "' missing");
+    std::istringstream values(line);
+    for (uint64_t i = 0; i < t.tensor.numElements(); ++i) {
+      bool ok = dt == DType::F32 ? bool(values >> t.tensor.as<float>()[i])
+                                 : bool(values >> t.tensor.as<int64_t>()[i]);
+      if (!ok)
+        return Status::error(path + ": too few values for '" + t.name + "'");
+    }
+    tensors.push_back(std::move(t));
+  }
+  return {};
+}
+
+} // namespace actsparse::runtime

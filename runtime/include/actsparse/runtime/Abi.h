@@ -1,0 +1,87 @@
+//===- Abi.h - the entry ABI between generated code and the runtime ---*- C++ -*-===//
+//
+// The single source of truth for how the runtime calls a lowered model.
+// The lowering (--actsparse-lower-to-linalg) produces `func.func @main` with
+// `llvm.emit_c_interface`; after LLVM lowering the runtime calls
+//
+//   void _mlir_ciface_main(Results *results, Desc *in0, ..., Desc *inN,
+//                          Desc *w0, ..., Desc *wM);
+//
+// through ExecutionEngine's packed wrapper `_mlir__mlir_ciface_main(void **)`
+// whose argument array holds the address of each of those parameters.
+//   - in0..inN are the graph inputs in ONNX order (attribute actsparse.name);
+//   - w0..wM are the weights, one per distinct weight-pack tensor, in the
+//     order of the function's arguments tagged actsparse.weight = "name";
+//   - Results is the struct of the result descriptors, in ONNX output order.
+// Every descriptor is MLIR's ranked memref descriptor (below), row-major with
+// identity layout. Result buffers are allocated by generated code with
+// malloc; the caller owns them and frees `allocated`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_ABI_H
+#define ACTSPARSE_RUNTIME_ABI_H
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+/// Runtime functions generated code may call.
+extern "C" {
+/// A Gather read index `index` of an axis of `size` entries (a token id
+/// outside the vocabulary, a position past the model's context). Generated
+/// code reads entry 0 instead and carries on; the runtime fails the call.
+void actsparse_rt_index_out_of_range(int64_t index, int64_t size);
+}
+
+namespace actsparse::runtime {
+
+/// Symbol names of the functions above, for JIT symbol registration.
+inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
+
+/// The first out-of-range report since the last call, cleared by reading.
+/// Returns false when there was none.
+bool takeIndexOutOfRange(int64_t &index, int64_t &size);
+
+/// Name of the packed entry point for a lowered function `name`.
+inline const char *kEntryPrefix = "_mlir_ciface_";
+
+/// A rank-R memref descriptor laid out as the LLVM lowering expects:
+///   void *allocated; void *aligned; int64_t offset;
+///   int64_t sizes[R]; int64_t strides[R];
+/// Stored as 64-bit words so any rank fits one contiguous buffer.
+class MemRefDescriptor {
+public:
+  explicit MemRefDescriptor(int64_t rank) : words_(3 + 2 * rank, 0) {}
+
+  static size_t bytesForRank(int64_t rank) { return 8 * (3 + 2 * rank); }
+
+  /// Describes a dense row-major buffer of the given shape.
+  static MemRefDescriptor forBuffer(void *data, const std::vector<int64_t> &shape) {
+    MemRefDescriptor d(shape.size());
+    d.words_[0] = reinterpret_cast<uint64_t>(data);
+    d.words_[1] = reinterpret_cast<uint64_t>(data);
+    int64_t stride = 1;
+    for (size_t i = shape.size(); i-- > 0;) {
+      d.words_[3 + i] = shape[i];
+      d.words_[3 + shape.size() + i] = stride;
+      stride *= shape[i];
+    }
+    return d;
+  }
+
+  void *data() { return words_.data(); }
+  int64_t rank() const { return (words_.size() - 3) / 2; }
+  void *allocated() const { return reinterpret_cast<void *>(words_[0]); }
+  void *aligned() const { return reinterpret_cast<void *>(words_[1]); }
+  int64_t offset() const { return int64_t(words_[2]); }
+  int64_t size(int64_t i) const { return int64_t(words_[3 + i]); }
+  int64_t stride(int64_t i) const { return int64_t(words_[3 + rank() + i]); }
+
+private:
+  std::vector<uint64_t> words_;
+};
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_ABI_H

@@ -1,0 +1,79 @@
+//===- Generator.h - autoregressive decoding over a compiled model -*- C++ -*-===//
+//
+// Drives an Executable that follows the exported-LLM convention: input
+// `input_ids` (and optionally `position_ids`), output `logits`; with
+// `past_key_values.N.key/value` inputs and `present.N.key/value` outputs the
+// KV cache is carried between calls and only new tokens are fed, otherwise
+// every step recomputes the whole prefix.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_GENERATOR_H
+#define ACTSPARSE_RUNTIME_GENERATOR_H
+
+#include "actsparse/runtime/Tensor.h"
+#include "actsparse/runtime/Tokenizer.h"
+
+#include <functional>
+#include <memory>
+
+namespace actsparse::runtime {
+
+struct GenerationOptions {
+  int steps = 256;          ///< tokens to generate at most
+  float temperature = 0.0f; ///< 0: greedy
+  float topp = 0.9f;
+  uint64_t seed = 42;
+  int context = 0;          ///< positions the model supports; 0: unchecked
+};
+
+struct GenerationStats {
+  int promptTokens = 0;
+  int generatedTokens = 0;
+  double prefillSeconds = 0;
+  double decodeSeconds = 0;
+  long peakRssKiB = 0;
+};
+
+class Generator {
+public:
+  /// Checks the executable's interface; errors name what is missing.
+  static std::unique_ptr<Generator> create(Executable &model, Status &status);
+
+  bool usesKvCache() const { return !pastInputs_.empty(); }
+  int vocabSize() const { return vocab_; }
+
+  /// Feeds `prompt` (which should start with BOS), then samples up to
+  /// options.steps tokens, stopping early at BOS as llama2.c's run.c does.
+  /// onToken(prev, token) sees every generated token.
+  Status generate(const std::vector<int> &prompt,
+                  const GenerationOptions &options,
+                  const std::function<void(int, int)> &onToken,
+                  GenerationStats &stats);
+
+  /// Negative log-likelihood of tokens[1..] given their prefixes, summed,
+  /// from one pass over the sequence.
+  Status score(const std::vector<int> &tokens, double &nll, int &count);
+
+  /// Called with the logits of every step (vocabSize() floats).
+  std::function<void(const float *)> onLogits;
+
+private:
+  explicit Generator(Executable &model) : model_(model) {}
+  void reset();
+  /// Runs the model on `tokens` placed at positions start.., returning the
+  /// logits of every fed position.
+  Status forward(const std::vector<int> &tokens, int start, Tensor &logits);
+
+  Executable &model_;
+  int idsInput_ = -1, posInput_ = -1, logitsOutput_ = -1, vocab_ = 0;
+  std::vector<int> pastInputs_, presentOutputs_;
+  std::vector<Tensor> past_;
+};
+
+/// Peak resident set size of this process, in KiB.
+long peakRssKiB();
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_GENERATOR_H

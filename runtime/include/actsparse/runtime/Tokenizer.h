@@ -1,0 +1,57 @@
+//===- Tokenizer.h - llama2.c tokenizer -------------------------*- C++ -*-===//
+//
+// The BPE tokenizer of llama2.c (`tokenizer.bin`: int32 max_token_length,
+// then per token a float32 score, an int32 length and the bytes), with
+// run.c's encode and decode rules so generated text matches llama2.c's.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_TOKENIZER_H
+#define ACTSPARSE_RUNTIME_TOKENIZER_H
+
+#include "actsparse/runtime/WeightPack.h"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace actsparse::runtime {
+
+class Tokenizer {
+public:
+  static constexpr int kBos = 1, kEos = 2;
+
+  Status load(const std::string &path, int vocabSize);
+  int vocabSize() const { return (int)pieces_.size(); }
+
+  /// run.c's encode(): optional BOS, a dummy-prefix space when the text is
+  /// not empty, code points (or byte fallbacks), then greedy BPE merges by
+  /// score.
+  std::vector<int> encode(const std::string &text, bool bos) const;
+  /// run.c's decode(): the piece of `token` following `prev`.
+  std::string decode(int prev, int token) const;
+
+private:
+  int lookup(const std::string &s) const;
+  std::vector<std::string> pieces_;
+  std::vector<float> scores_;
+  std::unordered_map<std::string, int> index_;
+};
+
+/// Samples the next token as run.c does: argmax at temperature 0, otherwise
+/// softmax(logits / temperature) with optional top-p, from an xorshift RNG.
+class Sampler {
+public:
+  Sampler(float temperature, float topp, uint64_t seed)
+      : temperature_(temperature), topp_(topp), state_(seed ? seed : 1) {}
+  int sample(const float *logits, int n);
+
+private:
+  float randomF32();
+  float temperature_, topp_;
+  uint64_t state_;
+};
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_TOKENIZER_H
