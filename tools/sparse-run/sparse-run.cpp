@@ -449,6 +449,7 @@ int main(int argc, char **argv) {
       stats);
   if (printed)
     std::printf("\n");
+  std::fflush(stdout);
   if (logitsFile)
     std::fclose(logitsFile);
   if (!g)

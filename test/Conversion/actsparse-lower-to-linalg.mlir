@@ -1,0 +1,182 @@
+// RUN: sparse-opt %s --split-input-file --actsparse-lower-to-linalg | FileCheck %s
+// One case per lowering pattern: what each actsparse op becomes.
+
+// Weights become tagged trailing arguments (one per name); functions get the
+// C interface the runtime calls.
+// CHECK-LABEL: func.func @weights
+// CHECK-SAME: (%[[X:.*]]: tensor<4xf32>, %[[W:.*]]: tensor<4xf32> {actsparse.weight = "w"})
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK-NOT: actsparse.weight "w"
+// CHECK: linalg.generic {{.*}} ins(%[[X]], %[[W]] : tensor<4xf32>, tensor<4xf32>)
+func.func @weights(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %w = actsparse.weight "w" : tensor<4xf32>
+  %w2 = actsparse.weight "w" : tensor<4xf32>
+  %0 = actsparse.add %x, %w : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %1 = actsparse.mul %0, %w2 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %1 : tensor<4xf32>
+}
+
+// -----
+
+// Broadcasting: a static 1 is read at index 0, missing leading dims dropped.
+// CHECK-DAG: #[[BCAST:.*]] = affine_map<(d0, d1, d2) -> (0, d2)>
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @broadcast_add
+// CHECK: %[[D0:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[D1:.*]] = tensor.dim %arg0, %c1
+// CHECK: tensor.empty(%[[D0]], %[[D1]]) : tensor<?x?x4xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[BCAST]], #[[ID]]]
+// CHECK: arith.addf
+func.func @broadcast_add(%a: tensor<?x?x4xf32>, %b: tensor<1x4xf32>) -> tensor<?x?x4xf32> {
+  %0 = actsparse.add %a, %b : (tensor<?x?x4xf32>, tensor<1x4xf32>) -> tensor<?x?x4xf32>
+  return %0 : tensor<?x?x4xf32>
+}
+
+// -----
+
+// Integer division and comparisons use the signed integer ops.
+// CHECK-LABEL: func.func @integer_ops
+// CHECK: arith.divsi
+// CHECK: arith.cmpi sle
+func.func @integer_ops(%a: tensor<3xi64>, %b: tensor<3xi64>) -> (tensor<3xi64>, tensor<3xi1>) {
+  %0 = actsparse.div %a, %b : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi64>
+  %1 = actsparse.less_or_equal %a, %b : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi1>
+  return %0, %1 : tensor<3xi64>, tensor<3xi1>
+}
+
+// -----
+
+// Activations are scalar bodies: ReLU a compare-select, SiLU x * sigmoid(x),
+// exact GELU through erf, ThresholdedRelu a compare against alpha.
+// CHECK-LABEL: func.func @activations
+// CHECK: arith.cmpf ogt
+// CHECK: arith.select
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK: math.erf
+// CHECK: arith.constant 2.500000e-01 : f32
+// CHECK: arith.cmpf ogt
+func.func @activations(%x: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  %0 = actsparse.relu %x : tensor<8xf32>
+  %1 = actsparse.silu %x : tensor<8xf32>
+  %2 = actsparse.gelu %x : tensor<8xf32>
+  %3 = actsparse.thresholded_relu %x, alpha = 0.25 : tensor<8xf32>
+  return %0, %1, %2, %3 : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>
+}
+
+// -----
+
+// MatMul: one generic, result dims then the reduction dim; the weight is
+// shared across the batch dims.
+// CHECK-DAG: #[[LHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[RHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @matmul
+// CHECK: linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+func.func @matmul(%x: tensor<?x?x64xf32>, %w: tensor<64x172xf32>) -> tensor<?x?x172xf32> {
+  %0 = actsparse.matmul %x, %w : (tensor<?x?x64xf32>, tensor<64x172xf32>) -> tensor<?x?x172xf32>
+  return %0 : tensor<?x?x172xf32>
+}
+
+// -----
+
+// Softmax: max, exp(x - max), sum, divide.
+// CHECK-LABEL: func.func @softmax
+// CHECK: arith.constant 0xFF800000 : f32
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.addf
+// CHECK: arith.divf
+func.func @softmax(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %0 = actsparse.softmax %x, axis = 1 : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// ReduceMean with keepdims: a sum, a division by the count, and the unit
+// dimension put back by expand_shape.
+// CHECK-LABEL: func.func @reduce_mean
+// CHECK: iterator_types = ["parallel", "reduction"]
+// CHECK: arith.sitofp
+// CHECK: arith.divf
+// CHECK: tensor.expand_shape {{.*}} {{\[\[}}0, 1]] output_shape [%{{.*}}, 1] : tensor<?xf32> into tensor<?x1xf32>
+func.func @reduce_mean(%x: tensor<?x8xf32>) -> tensor<?x1xf32> {
+  %0 = actsparse.reduce_mean %x, axes = [1] keepdims : tensor<?x8xf32> -> tensor<?x1xf32>
+  return %0 : tensor<?x1xf32>
+}
+
+// -----
+
+// LayerNorm: mean, centring, variance, then (x - mean) / sqrt(var + eps) * g + b.
+// CHECK-LABEL: func.func @layer_norm
+// CHECK: arith.subf
+// CHECK: arith.constant 9.99999974E-6 : f32
+// CHECK: math.sqrt
+// CHECK: arith.divf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+func.func @layer_norm(%x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<?x8xf32> {
+  %0 = actsparse.layer_norm %x, %g, %b axis = 1, epsilon = 1.0e-5 : (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Gather reads the table with tensor.extract; an index outside it is
+// reported to the runtime and replaced by 0, never read.
+// CHECK-LABEL: func.func private @actsparse_rt_index_out_of_range(i64, i64)
+// CHECK-LABEL: func.func @gather
+// CHECK: linalg.generic
+// CHECK: arith.cmpi slt
+// CHECK: scf.if
+// CHECK: func.call @actsparse_rt_index_out_of_range
+// CHECK: tensor.extract %arg0[
+func.func @gather(%t: tensor<10x4xf32>, %i: tensor<?xi64>) -> tensor<?x4xf32> {
+  %0 = actsparse.gather %t, %i, axis = 0 : (tensor<10x4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Data movement: transpose, reshape with run-time resolution of 0 / -1,
+// unsqueeze, concat, cast.
+// CHECK-LABEL: func.func @data_movement
+// CHECK: linalg.transpose ins(%arg0 : tensor<2x3x4xf32>) outs(%{{.*}} : tensor<4x3x2xf32>) permutation = [2, 1, 0]
+// CHECK: tensor.from_elements {{.*}} : tensor<2xi64>
+// CHECK: tensor.reshape %arg0(%{{.*}}) : (tensor<2x3x4xf32>, tensor<2xi64>) -> tensor<?x?xf32>
+// CHECK: tensor.expand_shape %arg0 {{\[\[}}0, 1], [2], [3]] output_shape [1, 2, 3, 4]
+// CHECK: tensor.insert_slice %arg0 into %{{.*}}[0, %{{.*}}, 0] [2, 3, 4] [1, 1, 1]
+// CHECK: tensor.insert_slice %arg0 into %{{.*}}[0, %{{.*}}, 0] [2, 3, 4] [1, 1, 1] : tensor<2x3x4xf32> into tensor<2x6x4xf32>
+// CHECK: arith.fptosi
+func.func @data_movement(%x: tensor<2x3x4xf32>, %s: tensor<2xi64>)
+    -> (tensor<4x3x2xf32>, tensor<?x?xf32>, tensor<1x2x3x4xf32>, tensor<2x6x4xf32>, tensor<2x3x4xi64>) {
+  %0 = actsparse.transpose %x, perm = [2, 1, 0] : tensor<2x3x4xf32> -> tensor<4x3x2xf32>
+  %1 = actsparse.reshape %x, %s : (tensor<2x3x4xf32>, tensor<2xi64>) -> tensor<?x?xf32>
+  %2 = actsparse.unsqueeze %x, axes = [0] : tensor<2x3x4xf32> -> tensor<1x2x3x4xf32>
+  %3 = actsparse.concat %x, %x axis = 1 : (tensor<2x3x4xf32>, tensor<2x3x4xf32>) -> tensor<2x6x4xf32>
+  %4 = actsparse.cast %x : tensor<2x3x4xf32> to tensor<2x3x4xi64>
+  return %0, %1, %2, %3, %4 : tensor<4x3x2xf32>, tensor<?x?xf32>, tensor<1x2x3x4xf32>, tensor<2x6x4xf32>, tensor<2x3x4xi64>
+}
+
+// -----
+
+// Shape computations: Shape, ConstantOfShape, Range, Expand.
+// CHECK-LABEL: func.func @shapes
+// CHECK: tensor.dim %arg0, %c1
+// CHECK: tensor.from_elements {{.*}} : tensor<2xi64>
+// CHECK: linalg.fill ins(%{{.*}} : i64) outs(%{{.*}} : tensor<?x?xi64>)
+// CHECK: arith.ceildivsi
+// CHECK: linalg.index 0
+// CHECK: linalg.generic
+func.func @shapes(%x: tensor<?x?x8xf32>, %n: tensor<i64>, %c: tensor<?x1xf32>)
+    -> (tensor<?x?xi64>, tensor<?xi64>, tensor<?x?xf32>) {
+  %s = actsparse.shape %x [0 : 2] : tensor<?x?x8xf32> -> tensor<2xi64>
+  %z = actsparse.constant_of_shape %s, value = dense<0> : tensor<1xi64> : (tensor<2xi64>) -> tensor<?x?xi64>
+  %zero = actsparse.constant dense<0> : tensor<i64>
+  %one = actsparse.constant dense<1> : tensor<i64>
+  %r = actsparse.range %zero, %n, %one : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
+  %e = actsparse.expand %c, %s : (tensor<?x1xf32>, tensor<2xi64>) -> tensor<?x?xf32>
+  return %z, %r, %e : tensor<?x?xi64>, tensor<?xi64>, tensor<?x?xf32>
+}

@@ -1,0 +1,17 @@
+// RUN: sparse-opt %s --actsparse-lower-to-llvm | FileCheck %s
+// The whole pipeline leaves only the LLVM dialect, with the C interface the
+// runtime calls and malloc'd results for the caller.
+
+// CHECK-NOT: actsparse.
+// CHECK-NOT: linalg.
+// CHECK-NOT: tensor.
+// CHECK-NOT: memref.
+// CHECK-DAG: llvm.func @main(
+// CHECK-DAG: llvm.func @_mlir_ciface_main(
+// CHECK-DAG: llvm.call @malloc
+func.func @main(%x: tensor<?x4xf32> {actsparse.name = "x"}) -> (tensor<?x5xf32> {actsparse.name = "y"}) {
+  %w = actsparse.weight "w" : tensor<4x5xf32>
+  %0 = actsparse.matmul %x, %w : (tensor<?x4xf32>, tensor<4x5xf32>) -> tensor<?x5xf32>
+  %1 = actsparse.gelu %0 tanh : tensor<?x5xf32>
+  return %1 : tensor<?x5xf32>
+}
