@@ -6,7 +6,8 @@ Never committed: bench/run-import.sh makes it on demand.
 Defaults give about 1.5 GB of fp32 weights (dim 2048, hidden 5632,
 6 layers, 16 heads, vocab 32000, tied classifier); --layers 8 gives the
 1.9 GB model of the decode benchmark.
-Run with Debian's interpreter: /usr/bin/python3 bench/make-synthetic-llama.py OUT.onnx
+Run with Debian's interpreter: /usr/bin/python3 bench/make-synthetic-llama.py OUT
+(writes OUT-full.onnx and OUT-decode.onnx, each with external data)
 """
 
 import argparse
@@ -27,7 +28,7 @@ spec.loader.exec_module(fixtures)
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out")
+    ap.add_argument("out", help="path prefix: writes OUT-full.onnx and OUT-decode.onnx")
     ap.add_argument("--dim", type=int, default=2048)
     ap.add_argument("--hidden", type=int, default=5632)
     ap.add_argument("--layers", type=int, default=6)
@@ -48,21 +49,11 @@ def main():
     n = sum(p.numel() for p in model.parameters())
     print(f"synthetic llama: {n / 1e6:.0f} M parameters, {4 * n / 1e9:.2f} GB fp32",
           file=sys.stderr)
-    ids = torch.tensor([[1, 2, 3, 4]], dtype=torch.int64)
-    tmp = args.out + ".tmp.onnx"
-    torch.onnx.export(model, (ids,), tmp, input_names=["input_ids"],
-                      output_names=["logits"], opset_version=17,
-                      dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                    "logits": {0: "batch", 1: "sequence"}})
-    m = onnx.load(tmp)
-    os.remove(tmp)
-    data = os.path.basename(args.out) + ".data"
-    if os.path.exists(os.path.join(os.path.dirname(os.path.abspath(args.out)), data)):
-        os.remove(os.path.join(os.path.dirname(os.path.abspath(args.out)), data))
-    onnx.save_model(m, args.out, save_as_external_data=True,
-                    all_tensors_to_one_file=True, location=data,
-                    size_threshold=1024)
-    print(f"wrote {args.out} and {data}", file=sys.stderr)
+    # Full-sequence and KV-cache decode graphs, external data, and PyTorch
+    # reference outputs, exactly as for the test fixtures.
+    out_dir = os.path.dirname(os.path.abspath(args.out)) or "."
+    name = os.path.basename(args.out)
+    fixtures.export_pair(model, name, out_dir, 17, True, [1, 2, 3, 4, 5, 6, 7, 8])
 
 
 if __name__ == "__main__":

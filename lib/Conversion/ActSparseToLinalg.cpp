@@ -394,10 +394,13 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
     auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
     RankedTensorType type = op.getType();
     int64_t rank = type.getRank();
-    int64_t k = rank; // the reduction dimension comes last
     bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
     int64_t batch = rank - (lVec ? 0 : 1) - (rVec ? 0 : 1);
-    int64_t mDim = batch, nDim = batch + (lVec ? 0 : 1);
+    // Iteration space: batch dims, m, k, n. The reduction sits before n so
+    // the innermost loop walks a weight row and the output row contiguously,
+    // which LLVM vectorizes.
+    int64_t mDim = batch, kDim = batch + (lVec ? 0 : 1), nDim = kDim + 1;
+    int64_t numDims = rank + 1;
     MLIRContext *ctx = rewriter.getContext();
     auto batchExprs = [&](RankedTensorType t, int64_t own) {
       SmallVector<AffineExpr> e;
@@ -412,15 +415,21 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
     SmallVector<AffineExpr> le = batchExprs(lt, lVec ? 0 : lt.getRank() - 2);
     if (!lVec)
       le.push_back(rewriter.getAffineDimExpr(mDim));
-    le.push_back(rewriter.getAffineDimExpr(k));
+    le.push_back(rewriter.getAffineDimExpr(kDim));
     SmallVector<AffineExpr> re = batchExprs(rt, rVec ? 0 : rt.getRank() - 2);
-    re.push_back(rewriter.getAffineDimExpr(k));
+    re.push_back(rewriter.getAffineDimExpr(kDim));
     if (!rVec)
       re.push_back(rewriter.getAffineDimExpr(nDim));
-    SmallVector<AffineMap> maps = {
-        AffineMap::get(rank + 1, 0, le, ctx),
-        AffineMap::get(rank + 1, 0, re, ctx),
-        AffineMap::getMultiDimIdentityMap(rank + 1, ctx).getMajorSubMap(rank)};
+    SmallVector<AffineExpr> oe;
+    for (int64_t i = 0; i < batch; ++i)
+      oe.push_back(rewriter.getAffineDimExpr(i));
+    if (!lVec)
+      oe.push_back(rewriter.getAffineDimExpr(mDim));
+    if (!rVec)
+      oe.push_back(rewriter.getAffineDimExpr(nDim));
+    SmallVector<AffineMap> maps = {AffineMap::get(numDims, 0, le, ctx),
+                                   AffineMap::get(numDims, 0, re, ctx),
+                                   AffineMap::get(numDims, 0, oe, ctx)};
     // Result sizes: batch dims broadcast, then m and n.
     SmallVector<OpFoldResult> sizes;
     for (int64_t i = 0; i < rank; ++i) {
@@ -439,7 +448,7 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
             break;
           }
         }
-      } else if (i == mDim && !lVec) {
+      } else if (i == batch && !lVec) {
         s = dimOf(rewriter, loc, lhs, lt.getRank() - 2);
       } else {
         s = dimOf(rewriter, loc, rhs, rt.getRank() - 1);
@@ -451,8 +460,9 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
                      rewriter, loc, scalarConst(rewriter, loc, elt, 0.0),
                      emptyTensor(rewriter, loc, sizes, elt))
                      .getResult(0);
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    iters.push_back(utils::IteratorType::reduction);
+    SmallVector<utils::IteratorType> iters(numDims,
+                                           utils::IteratorType::parallel);
+    iters[kDim] = utils::IteratorType::reduction;
     bool isFloat = isa<FloatType>(elt);
     auto generic = linalg::GenericOp::create(
         rewriter, loc, type, ValueRange{lhs, rhs}, init, maps, iters,
