@@ -383,6 +383,73 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
 // Linear algebra and reductions
 //===----------------------------------------------------------------------===//
 
+/// X[..., M, K] @ W[K, N] with a static f32 W (the projections that stream
+/// weights) becomes a 2-D generic tagged with the runtime kernel as its
+/// library call; convert-linalg-to-std turns it into a call after
+/// bufferization. Everything else stays a plain generic.
+LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
+                                 ConversionPatternRewriter &b) {
+  auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
+  RankedTensorType type = op.getType();
+  int64_t r = lt.getRank();
+  if (!type.getElementType().isF32() || rt.getRank() != 2 ||
+      !rt.hasStaticShape() || r < 2 || lt.isDynamicDim(r - 1))
+    return failure();
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  // Row-major views through tensor.reshape (memref.reshape after
+  // bufferization), which keeps the leading dims dynamic without strided
+  // collapse/expand views.
+  auto i64Shape = [&](ArrayRef<Value> dims) {
+    SmallVector<Value> elems;
+    for (Value d : dims)
+      elems.push_back(arith::IndexCastOp::create(b, loc, b.getI64Type(), d));
+    return tensor::FromElementsOp::create(
+        b, loc, RankedTensorType::get({(int64_t)dims.size()}, b.getI64Type()),
+        elems);
+  };
+  Value rowsCount = indexConst(b, loc, 1);
+  SmallVector<Value> leading;
+  for (int64_t i = 0; i < r - 1; ++i) {
+    leading.push_back(dimValue(b, loc, lhs, i));
+    rowsCount = arith::MulIOp::create(b, loc, rowsCount, leading.back());
+  }
+  int64_t kSize = lt.getDimSize(r - 1);
+  Value a2 = lhs;
+  if (r != 2)
+    a2 = tensor::ReshapeOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic, kSize}, lt.getElementType()),
+        lhs, i64Shape({rowsCount, indexConst(b, loc, kSize)}));
+  int64_t n = rt.getDimSize(1);
+  SmallVector<OpFoldResult> sizes = {dimOf(b, loc, a2, 0), b.getIndexAttr(n)};
+  Type f32 = b.getF32Type();
+  Value init = linalg::FillOp::create(b, loc, scalarConst(b, loc, f32, 0.0),
+                                      emptyTensor(b, loc, sizes, f32))
+                   .getResult(0);
+  AffineExpr m = b.getAffineDimExpr(0), k = b.getAffineDimExpr(1),
+             nn = b.getAffineDimExpr(2);
+  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
+                                 AffineMap::get(3, 0, {k, nn}, ctx),
+                                 AffineMap::get(3, 0, {m, nn}, ctx)};
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{a2, rhs}, init, maps,
+      {utils::IteratorType::parallel, utils::IteratorType::reduction,
+       utils::IteratorType::parallel},
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value prod = arith::MulFOp::create(nb, nl, a[0], a[1]);
+        linalg::YieldOp::create(nb, nl,
+                                (Value)arith::AddFOp::create(nb, nl, a[2], prod));
+      });
+  generic.setLibraryCallAttr(b.getStringAttr(kMatMulLibraryCall));
+  Value result = generic.getResult(0);
+  if (r > 2) {
+    leading.push_back(indexConst(b, loc, n));
+    result = tensor::ReshapeOp::create(b, loc, type, result, i64Shape(leading));
+  }
+  b.replaceOp(op, result);
+  return success();
+}
+
 /// ONNX MatMul as one linalg.generic: iteration space = result dims + k.
 struct MatMulLowering : OpConversionPattern<MatMulOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -394,6 +461,8 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
     auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
     RankedTensorType type = op.getType();
     int64_t rank = type.getRank();
+    if (succeeded(lowerToLibraryCall(op, lhs, rhs, rewriter)))
+      return success();
     bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
     int64_t batch = rank - (lVec ? 0 : 1) - (rVec ? 0 : 1);
     // Iteration space: batch dims, m, k, n. The reduction sits before n so

@@ -133,6 +133,9 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
     map[interner(rt::kIndexOutOfRangeSymbol)] = {
         llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range),
         llvm::JITSymbolFlags::Exported};
+    map[interner(rt::kMatMulSymbol)] = {
+        llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_f32),
+        llvm::JITSymbolFlags::Exported};
     return map;
   });
   auto fn = model->engine_->lookupPacked(std::string(rt::kEntryPrefix) + "main");

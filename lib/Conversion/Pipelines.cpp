@@ -52,6 +52,8 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  // Linalg ops tagged with a runtime kernel become calls into the runtime.
+  pm.addPass(createLowerLibraryCalls());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());

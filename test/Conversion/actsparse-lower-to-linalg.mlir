@@ -66,17 +66,34 @@ func.func @activations(%x: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>, tens
 
 // -----
 
-// MatMul: one generic, result dims then the reduction dim; the weight is
-// shared across the batch dims.
-// CHECK-DAG: #[[LHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
-// CHECK-DAG: #[[RHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
-// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
-// CHECK-LABEL: func.func @matmul
+// MatMul by a static f32 weight: rows flattened to [M, K], a 2-D generic
+// tagged for the runtime kernel, then reshaped back.
+// CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @matmul_weight
+// CHECK: %[[A2:.*]] = tensor.reshape %arg0(%{{.*}}) : (tensor<?x?x64xf32>, tensor<2xi64>) -> tensor<?x64xf32>
 // CHECK: linalg.fill
-// CHECK: linalg.generic {indexing_maps = [#[[LHS]], #[[RHS]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-func.func @matmul(%x: tensor<?x?x64xf32>, %w: tensor<64x172xf32>) -> tensor<?x?x172xf32> {
+// CHECK: %[[R:.*]] = linalg.generic {indexing_maps = [#[[A]], #[[W]], #[[C]]], iterator_types = ["parallel", "reduction", "parallel"], library_call = "actsparse_rt_matmul_f32"} ins(%[[A2]], %arg1 : tensor<?x64xf32>, tensor<64x172xf32>)
+// CHECK: tensor.reshape %[[R]](%{{.*}}) : (tensor<?x172xf32>, tensor<3xi64>) -> tensor<?x?x172xf32>
+func.func @matmul_weight(%x: tensor<?x?x64xf32>, %w: tensor<64x172xf32>) -> tensor<?x?x172xf32> {
   %0 = actsparse.matmul %x, %w : (tensor<?x?x64xf32>, tensor<64x172xf32>) -> tensor<?x?x172xf32>
   return %0 : tensor<?x?x172xf32>
+}
+
+// -----
+
+// Batched MatMul (attention scores): one generic over batch, m, k, n with
+// the reduction before n, so the innermost loop walks rows contiguously.
+// CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[K:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
+// CHECK-DAG: #[[S:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-LABEL: func.func @matmul_batched
+// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[K]], #[[S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]}
+// CHECK-NOT: library_call
+func.func @matmul_batched(%q: tensor<1x8x?x16xf32>, %k: tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32> {
+  %0 = actsparse.matmul %q, %k : (tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32>
+  return %0 : tensor<1x8x?x?xf32>
 }
 
 // -----

@@ -29,6 +29,9 @@ class TensorDialect;
 namespace scf {
 class SCFDialect;
 }
+namespace memref {
+class MemRefDialect;
+}
 namespace func {
 class FuncDialect;
 }
@@ -41,6 +44,10 @@ namespace actsparse {
 /// Argument attribute naming the weight-pack tensor a lowered function
 /// expects in that argument.
 constexpr StringLiteral kWeightArgAttr = "actsparse.weight";
+
+/// Library call of matmuls done by the runtime kernel (see
+/// runtime/include/actsparse/runtime/Abi.h, which declares the function).
+constexpr StringLiteral kMatMulLibraryCall = "actsparse_rt_matmul_f32";
 
 /// actsparse graph ops -> linalg / tensor / arith / math on tensors.
 void populateActSparseToLinalgPatterns(RewritePatternSet &patterns);

@@ -49,4 +49,20 @@ def LowerToLinalg : Pass<"actsparse-lower-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def LowerLibraryCalls : Pass<"actsparse-lower-library-calls",
+                              "::mlir::ModuleOp"> {
+  let summary = "Turn bufferized linalg ops tagged for a runtime kernel into "
+                "calls";
+  let description = [{
+    After bufferization, every `linalg.generic` whose `library_call` is a
+    runtime kernel of ActSparse (today `actsparse_rt_matmul_f32`,
+    `C += A * W` on 2-D f32 memrefs) becomes a `func.call` to that kernel,
+    declared with `llvm.emit_c_interface` so that it receives memref
+    descriptors (runtime/include/actsparse/runtime/Abi.h). Unlike upstream
+    `convert-linalg-to-std`, ops without such a tag are left alone.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // ACTSPARSE_CONVERSION_PASSES_TD

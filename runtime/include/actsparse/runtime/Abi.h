@@ -26,8 +26,24 @@
 #include <cstdint>
 #include <vector>
 
+/// A rank-2 f32 memref descriptor, as MLIR's C interface passes it.
+struct ActSparseMemRef2DF32 {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+};
+
 /// Runtime functions generated code may call.
 extern "C" {
+/// C[M, N] += A[M, K] * W[K, N]: the dense projections with a weight on the
+/// right (linalg library call "actsparse_rt_matmul_f32"), threaded over the
+/// runtime's thread pool and vectorized for the host CPU.
+void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
+                                          ActSparseMemRef2DF32 *w,
+                                          ActSparseMemRef2DF32 *c);
+
 /// A Gather read index `index` of an axis of `size` entries (a token id
 /// outside the vocabulary, a position past the model's context). Generated
 /// code reads entry 0 instead and carries on; the runtime fails the call.
@@ -38,6 +54,13 @@ namespace actsparse::runtime {
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
+inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";
+/// The library-call name the lowering attaches to such matmuls.
+inline const char *kMatMulLibraryCall = "actsparse_rt_matmul_f32";
+
+/// Threads the runtime's kernels use (default: all cores).
+void setNumThreads(int threads);
+int numThreads();
 
 /// The first out-of-range report since the last call, cleared by reading.
 /// Returns false when there was none.

@@ -1,0 +1,74 @@
+//===- LowerLibraryCalls.cpp - runtime kernels as calls -------------------===//
+//
+// Bufferized linalg ops tagged with a runtime kernel's library call become
+// calls through the kernel's C interface. Only ActSparse's own kernels are
+// matched, so every other linalg op continues to loops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/Conversion/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::actsparse {
+#define GEN_PASS_DEF_LOWERLIBRARYCALLS
+#include "actsparse/Conversion/Passes.h.inc"
+} // namespace mlir::actsparse
+
+using namespace mlir;
+using namespace mlir::actsparse;
+
+namespace {
+
+/// The fully dynamic strided form the kernel's C interface receives.
+MemRefType stridedForm(MemRefType t) {
+  SmallVector<int64_t> shape(t.getRank(), ShapedType::kDynamic);
+  SmallVector<int64_t> strides(t.getRank(), ShapedType::kDynamic);
+  auto layout = StridedLayoutAttr::get(t.getContext(), ShapedType::kDynamic,
+                                       strides);
+  return MemRefType::get(shape, t.getElementType(), layout,
+                         t.getMemorySpace());
+}
+
+struct LowerLibraryCallsPass
+    : actsparse::impl::LowerLibraryCallsBase<LowerLibraryCallsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<linalg::GenericOp> calls;
+    module.walk([&](linalg::GenericOp op) {
+      if (op.getLibraryCallAttr() &&
+          op.getLibraryCallAttr().getValue() == kMatMulLibraryCall)
+        calls.push_back(op);
+    });
+    for (linalg::GenericOp op : calls) {
+      if (!op.hasPureBufferSemantics()) {
+        op.emitOpError("runtime kernel call before bufferization");
+        return signalPassFailure();
+      }
+      OpBuilder b(op);
+      SmallVector<Value> args;
+      SmallVector<Type> types;
+      for (Value v : op->getOperands()) {
+        MemRefType t = stridedForm(cast<MemRefType>(v.getType()));
+        args.push_back(memref::CastOp::create(b, op.getLoc(), t, v));
+        types.push_back(t);
+      }
+      StringRef name = op.getLibraryCallAttr().getValue();
+      auto callee = module.lookupSymbol<func::FuncOp>(name);
+      if (!callee) {
+        OpBuilder mb(module.getBodyRegion());
+        callee = func::FuncOp::create(mb, module.getLoc(), name,
+                                      mb.getFunctionType(types, {}));
+        callee.setPrivate();
+        callee->setAttr("llvm.emit_c_interface", mb.getUnitAttr());
+      }
+      func::CallOp::create(b, op.getLoc(), callee, args);
+      op.erase();
+    }
+  }
+};
+
+} // namespace

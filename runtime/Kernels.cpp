@@ -1,0 +1,173 @@
+//===- Kernels.cpp - dense kernels called by generated code ---------------===//
+//
+// The weight-streaming projections (activations times a weight matrix) are
+// where decode time goes: they are memory-bound, so they are threaded over a
+// small persistent pool and vectorized for the host CPU (GCC target clones).
+// Everything else is generated code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/runtime/Abi.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace actsparse::runtime {
+namespace {
+
+/// A fixed set of worker threads running one parallel-for at a time.
+class ThreadPool {
+public:
+  explicit ThreadPool(int threads) { resize(threads); }
+  ~ThreadPool() { stop(); }
+
+  int size() const { return int(workers_.size()) + 1; }
+
+  void resize(int threads) {
+    stop();
+    done_ = false;
+    for (int i = 1; i < std::max(1, threads); ++i)
+      workers_.emplace_back([this, i, g = generation_] { work(i, g); });
+  }
+
+  /// Runs fn(t) for t in [0, size()), the caller taking t = 0.
+  void run(const std::function<void(int)> &fn) {
+    if (workers_.empty()) {
+      fn(0);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      task_ = &fn;
+      pending_ = workers_.size();
+      ++generation_;
+    }
+    cv_.notify_all();
+    fn(0);
+    std::unique_lock<std::mutex> lock(mu_);
+    doneCv_.wait(lock, [&] { return pending_ == 0; });
+    task_ = nullptr;
+  }
+
+private:
+  /// `seen` is the generation current when the worker started: it only runs
+  /// tasks posted after that.
+  void work(int index, uint64_t seen) {
+    while (true) {
+      const std::function<void(int)> *task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return done_ || generation_ != seen; });
+        if (done_)
+          return;
+        seen = generation_;
+        task = task_;
+      }
+      (*task)(index);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--pending_ == 0)
+        doneCv_.notify_one();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    for (auto &w : workers_)
+      w.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_, doneCv_;
+  const std::function<void(int)> *task_ = nullptr;
+  size_t pending_ = 0;
+  uint64_t generation_ = 0;
+  bool done_ = false;
+};
+
+ThreadPool &pool() {
+  static ThreadPool p(std::max(1u, std::thread::hardware_concurrency()));
+  return p;
+}
+
+/// C[r][n0:n1] += sum_k A[r][k] * W[k][n0:n1] for R rows at once, so each
+/// weight row read serves R activation rows.
+template <int R>
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void rowsKernel(const float *A, int64_t lda, const float *W, int64_t ldw,
+                float *C, int64_t ldc, int64_t K, int64_t n0, int64_t n1) {
+  for (int64_t k = 0; k < K; ++k) {
+    const float *__restrict w = W + k * ldw;
+    for (int r = 0; r < R; ++r) {
+      float a = A[r * lda + k];
+      float *__restrict c = C + r * ldc;
+      for (int64_t n = n0; n < n1; ++n)
+        c[n] += a * w[n];
+    }
+  }
+}
+
+void stridedFallback(const ActSparseMemRef2DF32 &a,
+                     const ActSparseMemRef2DF32 &w,
+                     const ActSparseMemRef2DF32 &c) {
+  const float *A = a.aligned + a.offset, *W = w.aligned + w.offset;
+  float *C = c.aligned + c.offset;
+  for (int64_t m = 0; m < a.sizes[0]; ++m)
+    for (int64_t k = 0; k < a.sizes[1]; ++k)
+      for (int64_t n = 0; n < w.sizes[1]; ++n)
+        C[m * c.strides[0] + n * c.strides[1]] +=
+            A[m * a.strides[0] + k * a.strides[1]] *
+            W[k * w.strides[0] + n * w.strides[1]];
+}
+
+} // namespace
+
+void setNumThreads(int threads) { pool().resize(threads); }
+int numThreads() { return pool().size(); }
+
+} // namespace actsparse::runtime
+
+using namespace actsparse::runtime;
+
+extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
+                                                     ActSparseMemRef2DF32 *w,
+                                                     ActSparseMemRef2DF32 *c) {
+  int64_t M = a->sizes[0], K = a->sizes[1], N = w->sizes[1];
+  if (M == 0 || N == 0)
+    return;
+  if (a->strides[1] != 1 || w->strides[1] != 1 || c->strides[1] != 1)
+    return stridedFallback(*a, *w, *c);
+  const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
+  float *C = c->aligned + c->offset;
+  int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
+  // Small products are not worth waking the pool.
+  int threads = M * N * K < (1 << 20) ? 1 : pool().size();
+  // Each thread owns a slice of the columns (decode: of every weight row);
+  // slices are multiples of 16 floats so threads never share a cache line.
+  auto body = [&](int t) {
+    int64_t chunk = (N + threads - 1) / threads;
+    chunk = (chunk + 15) / 16 * 16;
+    int64_t n0 = std::min<int64_t>(N, t * chunk),
+            n1 = std::min<int64_t>(N, n0 + chunk);
+    if (n0 >= n1)
+      return;
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4)
+      rowsKernel<4>(A + m * lda, lda, W, ldw, C + m * ldc, ldc, K, n0, n1);
+    for (; m < M; ++m)
+      rowsKernel<1>(A + m * lda, lda, W, ldw, C + m * ldc, ldc, K, n0, n1);
+  };
+  if (threads == 1)
+    body(0);
+  else
+    pool().run(body);
+}
