@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Decode benchmark: ActSparse's decode speed on a synthetic Llama-shaped
-# model against the memory-bandwidth limit measured in the same run
-# (bench/stream-read over the model's weight bytes), in interleaved rounds.
+# Decode benchmark on a synthetic Llama-shaped model, in interleaved rounds:
+# ActSparse (sparse-run, KV-cache graph) against ONNX Runtime's CPU library
+# on the same ONNX file (npm package onnxruntime-node, installed on first
+# use) and against the memory-bandwidth limit measured in the same round
+# (bench/stream-read over the model's weight bytes). Both engines use
+# 2 threads and decode greedily from BOS; their token streams are compared.
 #
 #   bash bench/run-decode.sh                  # 0.24 GB model (quick)
 #   SIZE=full bash bench/run-decode.sh        # the 1.9 GB model of the issue
@@ -29,15 +32,26 @@ if [ ! -f "$prefix-decode.onnx" ]; then
 fi
 [ -f "$prefix-decode.mlir" ] || "$build/bin/sparse-opt" "$prefix-decode.onnx" -o "$prefix-decode.mlir" --quiet
 bytes=$(stat -c %s "$prefix-decode.weights")
+if [ ! -d "$dir/ort/node_modules/onnxruntime-node" ]; then
+  echo "bench: installing onnxruntime-node into $dir/ort (once)"
+  mkdir -p "$dir/ort"
+  (cd "$dir/ort" && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent onnxruntime-node >/dev/null 2>&1)
+fi
+export NODE_PATH=$dir/ort/node_modules
 
 echo "model: $name, weight pack $((bytes / 1048576)) MiB; $tokens tokens per round, $rounds rounds"
 for r in $(seq "$rounds"); do
   gbs=$("$build/bin/stream-read" "$bytes" 2 3)
-  "$build/bin/sparse-run" "$prefix-decode.mlir" --input-ids 1 -n "$tokens" --print-ids \
-    --no-stats --stats-json "$dir/stats.json" >/dev/null
+  node "$root/bench/ort-decode.js" "$prefix-decode.onnx" "$tokens" 2 > "$dir/ort.json"
+  ort_ms=$(sed -E 's/.*"decode_ms_per_token":([0-9.]+).*/\1/' "$dir/ort.json")
+  ort_ids=$(sed -E 's/.*"tokens":\[([0-9,]*)\].*/\1/' "$dir/ort.json" | tr ',' ' ')
+  as_ids=$("$build/bin/sparse-run" "$prefix-decode.mlir" --input-ids 1 -n "$((tokens + 1))" --print-ids \
+    --threads 2 --no-stats --stats-json "$dir/stats.json")
   ms=$(sed -E 's/.*"decode_ms_per_token": ([0-9.]+).*/\1/' "$dir/stats.json")
-  awk -v b="$bytes" -v ms="$ms" -v g="$gbs" -v r="$r" 'BEGIN {
-    tps = 1000 / ms; implied = b * tps / 1e9; limit = g * 1e9 / b
-    printf "round %d: decode %.2f ms/token = %.2f tokens/s, %.2f GB/s of weights; stream-read %.2f GB/s (limit %.2f tokens/s); ratio %.3f\n", r, ms, tps, implied, g, limit, implied / g
+  same=$([ "$(echo $as_ids)" = "$(echo $ort_ids)" ] && echo same || echo DIFFERENT)
+  awk -v b="$bytes" -v ms="$ms" -v om="$ort_ms" -v g="$gbs" -v r="$r" -v same="$same" 'BEGIN {
+    tps = 1000 / ms; otps = 1000 / om; implied = b * tps / 1e9; limit = g * 1e9 / b
+    printf "round %d: ActSparse %.2f ms/token (%.2f tok/s, %.2f GB/s); ONNX Runtime %.2f ms/token (%.2f tok/s); stream-read %.2f GB/s = limit %.2f tok/s\n", r, ms, tps, implied, om, otps, g, limit
+    printf "         ActSparse / ORT %.2fx; ActSparse / bandwidth limit %.2f; greedy tokens %s\n", tps / otps, tps / limit, same
   }'
 done

@@ -384,10 +384,23 @@ def greedy_reference(model, tokenizer, out_path, steps=200):
                 break
             text += decode_piece(pieces, tokens[-1], nxt)
             tokens.append(nxt)
+    # Perplexity reference: the first 48 tokens with a stretch replaced by
+    # other ids, so the model is surprised somewhere.
+    scored = tokens[:48]
+    scored[20:26] = [300, 301, 302, 303, 304, 305]
+    with torch.no_grad():
+        logits = model(torch.tensor([scored[:-1]], dtype=torch.int64))[0]
+        logp = torch.log_softmax(logits.double(), dim=-1)
+        nll = -sum(float(logp[i, scored[i + 1]]) for i in range(len(scored) - 1))
+    ppl = math.exp(nll / (len(scored) - 1))
     with open(out_path, "w") as f:
         f.write("# greedy decoding of stories260K from BOS (PyTorch, run.c rules)\n")
         f.write("tokens " + " ".join(map(str, tokens)) + "\n")
         f.write(text.decode("utf-8", errors="replace") + "\n")
+    with open(out_path.replace("greedy", "perplexity"), "w") as f:
+        f.write(" ".join(map(str, scored)) + "\n")
+    with open(out_path.replace("greedy.txt", "perplexity.ref"), "w") as f:
+        f.write("%.6f\n" % ppl)
     print(f"  {os.path.relpath(out_path, ROOT)}: {len(tokens) - 1} tokens")
 
 

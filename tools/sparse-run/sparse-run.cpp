@@ -11,6 +11,7 @@
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Generator.h"
 #include "actsparse/runtime/Tokenizer.h"
 #include "actsparse/runtime/WeightPack.h"
@@ -40,7 +41,7 @@ struct Options {
       perplexity, statsJson, dumpLogits, inspect;
   GenerationOptions gen;
   double tolerance = 1e-4;
-  int threads = 2;
+  int threads = 0; ///< 0: all cores
   size_t values = 20;
   bool printIds = false, stats = true;
 };
@@ -68,8 +69,9 @@ void usage(FILE *out) {
       "  --print-ids            print token ids instead of text\n"
       "  --dump-logits FILE     write every step's logits (one line each)\n"
       "Other modes:\n"
-      "  --perplexity FILE      perplexity of the token ids in FILE "
-      "(whitespace separated)\n"
+      "  --perplexity FILE      perplexity of FILE: token ids (whitespace or "
+      "comma\n"
+      "                         separated), or text with --tokenizer\n"
       "  --check-ref FILE       run the inputs of a reference file, compare "
       "every output\n"
       "  --tolerance X          max abs error allowed by --check-ref (default "
@@ -80,8 +82,8 @@ void usage(FILE *out) {
       "Common:\n"
       "  --weights PACK         weight pack (default: the one the IR names, "
       "beside it)\n"
-      "  --threads N            threads (default 2; generated code is "
-      "single-threaded for now)\n"
+      "  --threads N            threads of the weight kernels (default: all "
+      "cores)\n"
       "  --no-stats             no statistics on stderr\n"
       "  --stats-json FILE      statistics as JSON\n"
       "  -h, --help             this text\n");
@@ -318,6 +320,8 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  if (o.threads > 0)
+    setNumThreads(o.threads);
   mlir::DialectRegistry registry;
   registry.insert<mlir::actsparse::ActSparseDialect, mlir::func::FuncDialect>();
   mlir::actsparse::registerLoweringDialects(registry);
@@ -392,8 +396,15 @@ int main(int argc, char **argv) {
     std::stringstream text;
     text << in.rdbuf();
     std::vector<int> ids;
-    if (!in || !readIds(text.str(), ids))
-      return fail("cannot read token ids from '" + o.perplexity + "'");
+    if (!in)
+      return fail("cannot read '" + o.perplexity + "'");
+    // Token ids, or text when a tokenizer is given and the file is not ids.
+    if (!readIds(text.str(), ids)) {
+      if (!haveTokenizer)
+        return fail("'" + o.perplexity + "' is not a list of token ids (give "
+                    "--tokenizer to score text)");
+      ids = tokenizer.encode(text.str(), /*bos=*/true);
+    }
     double nll;
     int count;
     if (Status p = generator->score(ids, nll, count); !p)
@@ -483,7 +494,7 @@ int main(int argc, char **argv) {
                  stats.promptTokens, stats.prefillSeconds, prefillTps,
                  stats.generatedTokens, stats.decodeSeconds, decodeMs,
                  stats.peakRssKiB, generator->usesKvCache() ? "true" : "false",
-                 o.threads);
+                 numThreads());
     std::fclose(f);
   }
   return 0;
