@@ -25,6 +25,8 @@ Run with Debian's interpreter: /usr/bin/python3 scripts/make-fixtures.py
 
 import argparse
 import math
+import shutil
+import tempfile
 import os
 import struct
 import sys
@@ -295,15 +297,18 @@ def export_pair(model, name, out_dir, opset, external_data, ids):
     n = model.c["n_layers"]
     ids_t = torch.tensor([ids], dtype=torch.int64)
 
-    # Full-sequence graph.
+    # Full-sequence graph. torch writes models over 2 GB as one file per
+    # tensor, so it exports into a scratch directory and finish() saves the
+    # final file (with at most one external-data file).
+    scratch = tempfile.mkdtemp(prefix="actsparse-export-")
     path = os.path.join(out_dir, f"{name}-full.onnx")
     with torch.no_grad():
         logits = model(ids_t)
-    torch.onnx.export(model, (ids_t,), path, input_names=["input_ids"],
+    torch.onnx.export(model, (ids_t,), os.path.join(scratch, "model.onnx"), input_names=["input_ids"],
                       output_names=["logits"], opset_version=opset,
                       dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                                     "logits": {0: "batch", 1: "sequence"}})
-    written.append(finish(path, external_data, {"input_ids": ids_t}, {"logits": logits}))
+    written.append(finish(scratch, path, external_data, {"input_ids": ids_t}, {"logits": logits}))
 
     # KV-cache decode graph: the prefix fills the cache, the last token decodes.
     prefix, last = ids_t[:, :-1], ids_t[:, -1:]
@@ -321,7 +326,8 @@ def export_pair(model, name, out_dir, opset, external_data, ids):
     axes.update({k: {0: "batch", 2: "past_sequence"} for k in kv_in})
     axes.update({k: {0: "batch", 2: "total_sequence"} for k in kv_out})
     path = os.path.join(out_dir, f"{name}-decode.onnx")
-    torch.onnx.export(model, (last, pos, past), path,
+    scratch = tempfile.mkdtemp(prefix="actsparse-export-")
+    torch.onnx.export(model, (last, pos, past), os.path.join(scratch, "model.onnx"),
                       input_names=["input_ids", "position_ids"] + kv_in,
                       output_names=["logits"] + kv_out, opset_version=opset,
                       dynamic_axes=axes)
@@ -329,14 +335,18 @@ def export_pair(model, name, out_dir, opset, external_data, ids):
     inputs.update(dict(zip(kv_in, past)))
     outputs = {"logits": dec[0]}
     outputs.update(dict(zip(kv_out, dec[1:])))
-    written.append(finish(path, external_data, inputs, outputs))
+    written.append(finish(scratch, path, external_data, inputs, outputs))
     return written
 
 
-def finish(path, external_data, inputs, outputs):
-    model = onnx.load(path)
-    onnx.checker.check_model(model)
-    if external_data:
+def finish(scratch, path, external_data, inputs, outputs):
+    exported = os.path.join(scratch, "model.onnx")
+    onnx.checker.check_model(exported)  # the path form allows > 2 GB
+    model = onnx.load(exported)
+    shutil.rmtree(scratch)
+    if not external_data:
+        onnx.save_model(model, path)
+    else:
         data = os.path.basename(path) + ".data"
         if os.path.exists(os.path.join(os.path.dirname(path), data)):
             os.remove(os.path.join(os.path.dirname(path), data))
