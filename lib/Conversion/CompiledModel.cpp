@@ -1,25 +1,40 @@
-//===- CompiledModel.cpp - JIT-compiled actsparse models ------------------===//
+//===- CompiledModel.cpp - JIT and ahead-of-time compiled models ----------===//
 //
-// Lowering, JIT compilation and the call through the entry ABI
-// (runtime/include/actsparse/runtime/Abi.h).
+// Both paths share lowerForExecution (the pipeline, the entry wrapper and
+// the embedded signature) and LLVM's O3 pipeline for the host CPU, so JIT
+// and shared-library models compute the same numbers. Calls go through the
+// runtime's invokeEntry (runtime/include/actsparse/runtime/Entry.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
+#include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/runtime/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/DynamicLibrary.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
-
-#include <cstdlib>
-#include <set>
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
 
 using namespace mlir;
 using namespace mlir::actsparse;
@@ -47,56 +62,106 @@ static std::optional<rt::DType> dtypeOf(Type t) {
   return std::nullopt;
 }
 
-static FailureOr<ModelSignature::Param> paramOf(Type type, StringRef name,
-                                                std::string &error) {
+static FailureOr<rt::TensorSpec> specOf(Type type, StringRef name,
+                                        std::string &error) {
   auto t = dyn_cast<RankedTensorType>(type);
   std::optional<rt::DType> dt = t ? dtypeOf(t.getElementType()) : std::nullopt;
   if (!dt) {
     error = "entry parameter '" + name.str() + "' has an unsupported type";
     return failure();
   }
-  ModelSignature::Param p{name.str(), *dt, {}};
+  rt::TensorSpec p{name.str(), *dt, {}};
   for (int64_t d : t.getShape())
     p.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
   return p;
 }
 
-std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
-                                                      std::string &error) {
+/// Adds `actsparse_entry(void **params)`, which calls `_mlir_ciface_main`
+/// with params[0..n), and `actsparse_signature()` returning the signature.
+static LogicalResult addEntryPoints(ModuleOp module, const std::string &sig,
+                                    std::string &error) {
   MLIRContext *ctx = module.getContext();
+  auto ciface = module.lookupSymbol<LLVM::LLVMFuncOp>(
+      std::string(rt::kEntryPrefix) + rt::kGraphSymbol);
+  if (!ciface) {
+    error = "lowering produced no C interface for the graph";
+    return failure();
+  }
+  Location loc = module.getLoc();
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto voidTy = LLVM::LLVMVoidType::get(ctx);
+
+  auto entry = LLVM::LLVMFuncOp::create(
+      b, loc, rt::kEntrySymbol, LLVM::LLVMFunctionType::get(voidTy, {ptr}));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = entry.addEntryBlock(b);
+    b.setInsertionPointToStart(block);
+    SmallVector<Value> args;
+    for (unsigned i = 0; i < ciface.getNumArguments(); ++i) {
+      Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, block->getArgument(0),
+                                       ArrayRef<LLVM::GEPArg>{int32_t(i)});
+      args.push_back(LLVM::LoadOp::create(b, loc, ptr, slot));
+    }
+    LLVM::CallOp::create(b, loc, ciface, args);
+    LLVM::ReturnOp::create(b, loc, ValueRange{});
+  }
+  auto sigFn = LLVM::LLVMFuncOp::create(
+      b, loc, rt::kSignatureSymbol, LLVM::LLVMFunctionType::get(ptr, {}));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(sigFn.addEntryBlock(b));
+    Value text = LLVM::createGlobalString(
+        loc, b, "actsparse_signature_text", StringRef(sig.c_str(), sig.size() + 1),
+        LLVM::Linkage::Internal);
+    LLVM::ReturnOp::create(b, loc, text);
+  }
+  return success();
+}
+
+LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
+                                                 ModelSignature &signature,
+                                                 std::string &error) {
+  MLIRContext *ctx = module.getContext();
+  if (auto pack = module->getAttrOfType<StringAttr>(kWeightPackAttr))
+    signature.weightPack = pack.str();
+  if (auto id = module->getAttrOfType<StringAttr>(kWeightPackIdAttr))
+    signature.weightPackId = id.str();
   PassManager toTensors(ctx);
   buildLowerToTensorsPipeline(toTensors);
   if (failed(toTensors.run(module))) {
     error = "lowering to tensors failed";
-    return nullptr;
+    return failure();
   }
   auto main = module.lookupSymbol<func::FuncOp>("main");
   if (!main || main.isExternal()) {
     error = "the module has no runnable entry point (func.func @main)";
-    return nullptr;
+    return failure();
   }
-  std::unique_ptr<CompiledModel> model(new CompiledModel());
   FunctionType fnType = main.getFunctionType();
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
     auto weight = main.getArgAttrOfType<StringAttr>(i, kWeightArgAttr);
     auto name = main.getArgAttrOfType<StringAttr>(i, "actsparse.name");
     StringRef label = weight ? weight.getValue()
                              : name ? name.getValue() : StringRef("");
-    auto p = paramOf(fnType.getInput(i), label, error);
+    auto p = specOf(fnType.getInput(i), label, error);
     if (failed(p))
-      return nullptr;
-    (weight ? model->signature_.weights : model->signature_.inputs)
-        .push_back(*p);
+      return failure();
+    (weight ? signature.weights : signature.inputs).push_back(*p);
   }
   for (unsigned i = 0; i < fnType.getNumResults(); ++i) {
     auto name = main.getResultAttrOfType<StringAttr>(i, "actsparse.name");
-    auto p = paramOf(fnType.getResult(i), name ? name.getValue() : "", error);
+    auto p = specOf(fnType.getResult(i), name ? name.getValue() : "", error);
     if (failed(p))
-      return nullptr;
-    model->signature_.results.push_back(*p);
+      return failure();
+    signature.results.push_back(*p);
   }
-
-  // The names are recorded in the signature; LLVM has no use for them.
+  // A shared library must not export `main`: ELF would bind its calls to
+  // the executable's main. Give the graph a name of its own.
+  main.setName(rt::kGraphSymbol);
+  // The names are in the signature; LLVM has no use for them.
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
     main.removeArgAttr(i, kWeightArgAttr);
     main.removeArgAttr(i, "actsparse.name");
@@ -108,136 +173,161 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
   buildTensorsToLLVMPipeline(toLLVM);
   if (failed(toLLVM.run(module))) {
     error = "lowering to LLVM failed";
-    return nullptr;
+    return failure();
   }
+  return addEntryPoints(module, signature.serialize(), error);
+}
 
+/// The host CPU target both paths compile for.
+static llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+hostTargetMachine(bool pic) {
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder)
+    return builder.takeError();
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  if (pic)
+    builder->setRelocationModel(llvm::Reloc::PIC_);
+  return builder->createTargetMachine();
+}
+
+static void initLLVM(MLIRContext *ctx) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);
-  ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(3, 0, nullptr);
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  // memrefCopy (strided copies left by bufferization) lives in MLIR's C
-  // runner utilities.
-  std::vector<StringRef> libs = {ACTSPARSE_MLIR_C_RUNNER_UTILS};
-  options.sharedLibPaths = libs;
-  auto engine = ExecutionEngine::create(module, options);
-  if (!engine) {
-    error = "JIT compilation failed: " + llvm::toString(engine.takeError());
+}
+
+/// Lowered module -> optimized native object code for this CPU. Both the
+/// JIT and shared libraries use exactly this object code, so they compute
+/// bit-identical results.
+static std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp module,
+                                                           std::string &error) {
+  initLLVM(module.getContext());
+  auto tm = hostTargetMachine(/*pic=*/true);
+  if (!tm) {
+    error = "no target for this CPU: " + llvm::toString(tm.takeError());
     return nullptr;
   }
-  model->engine_ = std::move(*engine);
-  model->engine_->registerSymbols([](llvm::orc::MangleAndInterner interner) {
-    llvm::orc::SymbolMap map;
-    map[interner(rt::kIndexOutOfRangeSymbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range),
-        llvm::JITSymbolFlags::Exported};
-    map[interner(rt::kMatMulSymbol)] = {
-        llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_f32),
-        llvm::JITSymbolFlags::Exported};
-    return map;
-  });
-  auto fn = model->engine_->lookupPacked(std::string(rt::kEntryPrefix) + "main");
-  if (!fn) {
-    error = "JIT: entry point not found: " + llvm::toString(fn.takeError());
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateModuleToLLVMIR(module, llvmContext);
+  if (!llvmModule) {
+    error = "translation to LLVM IR failed";
     return nullptr;
   }
-  model->entry_ = *fn;
+  llvmModule->setDataLayout((*tm)->createDataLayout());
+  llvmModule->setTargetTriple((*tm)->getTargetTriple());
+  if (llvm::Error e =
+          makeOptimizingTransformer(3, 0, tm->get())(llvmModule.get())) {
+    error = "LLVM optimization failed: " + llvm::toString(std::move(e));
+    return nullptr;
+  }
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
+  llvm::legacy::PassManager pm;
+  if ((*tm)->addPassesToEmitFile(pm, os, nullptr,
+                                 llvm::CodeGenFileType::ObjectFile)) {
+    error = "this target cannot emit object files";
+    return nullptr;
+  }
+  pm.run(*llvmModule);
+  return llvm::MemoryBuffer::getMemBufferCopy(
+      llvm::StringRef(object.data(), object.size()), "actsparse-model.o");
+}
+
+std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
+                                                      std::string &error) {
+  std::unique_ptr<CompiledModel> model(new CompiledModel());
+  if (failed(lowerForExecution(module, model->signature_, error)))
+    return nullptr;
+  std::unique_ptr<llvm::MemoryBuffer> object = compileToObject(module, error);
+  if (!object)
+    return nullptr;
+  auto fail = [&](llvm::Error e) {
+    error = "JIT: " + llvm::toString(std::move(e));
+    return nullptr;
+  };
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit)
+    return fail(jit.takeError());
+  // Generated code calls malloc/free, libm, memrefCopy (MLIR's C runner
+  // utilities) and the runtime functions of Abi.h.
+  std::string loadError;
+  if (llvm::sys::DynamicLibrary::LoadLibraryPermanently(
+          ACTSPARSE_MLIR_C_RUNNER_UTILS, &loadError)) {
+    error = "cannot load " + std::string(ACTSPARSE_MLIR_C_RUNNER_UTILS) + ": " +
+            loadError;
+    return nullptr;
+  }
+  llvm::orc::JITDylib &dylib = (*jit)->getMainJITDylib();
+  auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process)
+    return fail(process.takeError());
+  dylib.addGenerator(std::move(*process));
+  llvm::orc::MangleAndInterner mangle((*jit)->getExecutionSession(),
+                                      (*jit)->getDataLayout());
+  llvm::orc::SymbolMap runtime;
+  runtime[mangle(rt::kIndexOutOfRangeSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range),
+      llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kMatMulSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_f32),
+      llvm::JITSymbolFlags::Exported};
+  if (llvm::Error e = dylib.define(llvm::orc::absoluteSymbols(runtime)))
+    return fail(std::move(e));
+  if (llvm::Error e = (*jit)->addObjectFile(std::move(object)))
+    return fail(std::move(e));
+  auto entry = (*jit)->lookup(rt::kEntrySymbol);
+  if (!entry)
+    return fail(entry.takeError());
+  model->entry_ = entry->toPtr<rt::EntryFn>();
+  model->jit_ = std::move(*jit);
   return model;
 }
 
-/// Copies a (possibly strided) memref into a dense tensor.
-static void copyOut(const rt::MemRefDescriptor &d, rt::Tensor &t) {
-  size_t elt = rt::dtypeSize(uint32_t(t.dtype));
-  char *dst = static_cast<char *>(t.data());
-  const char *base = static_cast<const char *>(d.aligned()) + d.offset() * elt;
-  int64_t rank = d.rank();
-  uint64_t n = t.numElements();
-  std::vector<int64_t> idx(rank, 0);
-  for (uint64_t i = 0; i < n; ++i) {
-    int64_t off = 0;
-    for (int64_t k = 0; k < rank; ++k)
-      off += idx[k] * d.stride(k);
-    std::memcpy(dst + i * elt, base + off * elt, elt);
-    for (int64_t k = rank - 1; k >= 0; --k) {
-      if (++idx[k] < d.size(k))
-        break;
-      idx[k] = 0;
+LogicalResult mlir::actsparse::compileToSharedLibrary(ModuleOp module,
+                                                      StringRef path,
+                                                      std::string &error) {
+  ModelSignature signature;
+  if (failed(lowerForExecution(module, signature, error)))
+    return failure();
+  std::unique_ptr<llvm::MemoryBuffer> object = compileToObject(module, error);
+  if (!object)
+    return failure();
+  // The object, then a shared library linked by the system compiler driver.
+  llvm::SmallString<128> objectPath;
+  if (llvm::sys::fs::createTemporaryFile("actsparse-model", "o", objectPath)) {
+    error = "cannot create a temporary object file";
+    return failure();
+  }
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove(objectPath); });
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(objectPath, ec);
+    if (ec) {
+      error = "cannot write '" + objectPath.str().str() + "': " + ec.message();
+      return failure();
     }
+    out << object->getBuffer();
   }
-}
-
-rt::Status CompiledModel::run(const std::vector<const rt::Tensor *> &inputs,
-                              std::vector<rt::Tensor> &outputs) {
-  const ModelSignature &sig = signature_;
-  const std::vector<const void *> &weights = weights_;
-  if (inputs.size() != sig.inputs.size() || weights.size() != sig.weights.size())
-    return rt::Status::error("model expects " +
-                             std::to_string(sig.inputs.size()) + " inputs and " +
-                             std::to_string(sig.weights.size()) + " weights");
-  std::vector<rt::MemRefDescriptor> descs;
-  std::set<const void *> owned; // buffers the caller owns: never freed here
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const ModelSignature::Param &p = sig.inputs[i];
-    const rt::Tensor &t = *inputs[i];
-    if (t.dtype != p.dtype || t.shape.size() != p.shape.size())
-      return rt::Status::error("input '" + p.name + "' has the wrong type or rank");
-    for (size_t k = 0; k < t.shape.size(); ++k)
-      if (p.shape[k] >= 0 && p.shape[k] != t.shape[k])
-        return rt::Status::error("input '" + p.name + "' dimension " +
-                                 std::to_string(k) + " must be " +
-                                 std::to_string(p.shape[k]));
-    descs.push_back(rt::MemRefDescriptor::forBuffer(const_cast<void *>(t.data()),
-                                                    t.shape));
-    owned.insert(t.data());
+  auto cxx = llvm::sys::findProgramByName("c++");
+  if (!cxx) {
+    error = "no C++ compiler driver (c++) to link the shared library";
+    return failure();
   }
-  for (size_t i = 0; i < weights.size(); ++i) {
-    descs.push_back(rt::MemRefDescriptor::forBuffer(
-        const_cast<void *>(weights[i]), sig.weights[i].shape));
-    owned.insert(weights[i]);
+  std::string libDir =
+      llvm::sys::path::parent_path(ACTSPARSE_MLIR_C_RUNNER_UTILS).str();
+  std::string rpath = "-Wl,-rpath," + libDir;
+  std::string libPath = "-L" + libDir;
+  SmallVector<StringRef> args = {*cxx,    "-shared", "-Wl,-Bsymbolic",
+                                 "-o",    path,      objectPath,
+                                 libPath, "-lmlir_c_runner_utils", rpath};
+  std::string linkError;
+  if (llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0,
+                                &linkError) != 0) {
+    error = "linking '" + path.str() + "' failed" +
+            (linkError.empty() ? "" : ": " + linkError);
+    return failure();
   }
-  size_t resultWords = 0;
-  for (const auto &r : sig.results)
-    resultWords += 3 + 2 * r.shape.size();
-  std::vector<uint64_t> results(resultWords + 1, 0);
-
-  std::vector<void *> params;
-  params.push_back(results.data());
-  for (auto &d : descs)
-    params.push_back(d.data());
-  std::vector<void *> packed;
-  for (void *&p : params)
-    packed.push_back(&p);
-  entry_(packed.data());
-  int64_t badIndex, tableSize;
-  bool outOfRange = rt::takeIndexOutOfRange(badIndex, tableSize);
-
-  outputs.clear();
-  std::set<void *> freed;
-  size_t word = 0;
-  for (const auto &r : sig.results) {
-    int64_t rank = r.shape.size();
-    rt::MemRefDescriptor d(rank);
-    std::memcpy(d.data(), results.data() + word, 8 * (3 + 2 * rank));
-    word += 3 + 2 * rank;
-    std::vector<int64_t> shape(rank);
-    for (int64_t k = 0; k < rank; ++k)
-      shape[k] = d.size(k);
-    rt::Tensor t(r.dtype, shape);
-    copyOut(d, t);
-    outputs.push_back(std::move(t));
-    if (d.allocated() && !owned.count(d.allocated()) &&
-        freed.insert(d.allocated()).second)
-      std::free(d.allocated());
-  }
-  if (outOfRange) {
-    outputs.clear();
-    return rt::Status::error(
-        "index " + std::to_string(badIndex) + " read from a table of " +
-        std::to_string(tableSize) +
-        " entries (a token id outside the vocabulary, or a position past the "
-        "model's context); results discarded");
-  }
-  return {};
+  return success();
 }

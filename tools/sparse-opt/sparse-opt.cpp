@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Import/OnnxImporter.h"
@@ -15,6 +16,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
@@ -41,6 +43,16 @@ static cl::opt<int64_t> inlineLimit(
     cl::desc("Initializers with at most this many elements stay in the IR as "
              "actsparse.constant; larger ones go to the weight pack"),
     cl::init(16), cl::cat(importCategory));
+
+enum class EmitKind { MLIR, SharedLib };
+static cl::opt<EmitKind> emit(
+    "emit", cl::desc("What to write to the output file"),
+    cl::values(clEnumValN(EmitKind::MLIR, "mlir", "MLIR text (default)"),
+               clEnumValN(EmitKind::SharedLib, "shared-lib",
+                          "a shared library of native code for this CPU "
+                          "that sparse-run loads without compiling (after "
+                          "the passes given, the whole lowering runs)")),
+    cl::init(EmitKind::MLIR));
 
 static cl::opt<bool> quiet("quiet",
                            cl::desc("No progress output while importing"),
@@ -107,7 +119,14 @@ int main(int argc, char **argv) {
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
 
   std::string error;
-  auto output = openOutputFile(outputFile, &error);
+  if (emit == EmitKind::SharedLib && outputFile == "-") {
+    llvm::errs() << "sparse-opt: --emit=shared-lib needs -o FILE\n";
+    return 1;
+  }
+  // A shared library is written by the linker; MLIR text goes to -o.
+  auto output = openOutputFile(
+      emit == EmitKind::SharedLib ? std::string("/dev/null") : outputFile,
+      &error);
   if (!output) {
     llvm::errs() << "sparse-opt: " << error << "\n";
     return 1;
@@ -168,8 +187,27 @@ int main(int argc, char **argv) {
     }
   }
 
-  if (failed(MlirOptMain(output->os(), std::move(buffer), registry, config)))
+  if (emit == EmitKind::SharedLib) {
+    // Run the requested passes, then compile the result.
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    config.outputSplitMarker("");
+    if (failed(MlirOptMain(os, std::move(buffer), registry, config)))
+      return 1;
+    MLIRContext context(registry);
+    auto module = parseSourceString<ModuleOp>(text, &context);
+    if (!module)
+      return 1;
+    if (failed(mlir::actsparse::compileToSharedLibrary(*module, outputFile,
+                                                       error))) {
+      llvm::errs() << "sparse-opt: " << error << "\n";
+      llvm::sys::fs::remove(outputFile);
+      return 1;
+    }
+  } else if (failed(MlirOptMain(output->os(), std::move(buffer), registry,
+                                config))) {
     return 1;
+  }
   if (pack) {
     if (auto s = pack->commit(); !s) {
       llvm::errs() << "sparse-opt: " << s.message() << "\n";

@@ -12,6 +12,7 @@
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/Generator.h"
 #include "actsparse/runtime/Tokenizer.h"
 #include "actsparse/runtime/WeightPack.h"
@@ -27,6 +28,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -49,10 +51,11 @@ struct Options {
 void usage(FILE *out) {
   std::fprintf(
       out,
-      "USAGE: sparse-run MODEL.mlir [options]\n"
+      "USAGE: sparse-run MODEL.mlir|MODEL.so [options]\n"
       "       sparse-run --inspect-weights PACK [--values N]\n\n"
-      "Runs a model imported by sparse-opt: JIT-compiles it for this CPU,\n"
-      "loads its weight pack, then generates (default), scores or checks.\n\n"
+      "Runs a model imported by sparse-opt: JIT-compiles it for this CPU (or\n"
+      "loads the shared library of sparse-opt --emit=shared-lib), loads its\n"
+      "weight pack, then generates (default), scores or checks.\n\n"
       "Generation:\n"
       "  --prompt TEXT          prompt text (needs --tokenizer); BOS alone "
       "when absent\n"
@@ -226,9 +229,9 @@ int inspect(const std::string &path, size_t limit) {
 
 /// Reads the weights the compiled model needs from the pack, checking that
 /// each exists with the dtype and shape the IR expects.
-Status loadWeights(const mlir::actsparse::CompiledModel &model,
+Status loadWeights(const std::vector<TensorSpec> &weights,
                    const WeightPack &pack, std::vector<Tensor> &buffers) {
-  for (const TensorSpec &w : model.signature().weights) {
+  for (const TensorSpec &w : weights) {
     const TensorInfo *t = pack.find(w.name);
     if (!t)
       return Status::error("weight pack '" + pack.path() + "' has no tensor '" +
@@ -244,8 +247,7 @@ Status loadWeights(const mlir::actsparse::CompiledModel &model,
   return {};
 }
 
-int checkReference(mlir::actsparse::CompiledModel &model,
-                   const Options &o) {
+int checkReference(Executable &model, const Options &o) {
   std::vector<NamedTensor> ref;
   if (Status s = readReferenceFile(o.checkRef, ref); !s)
     return fail(s.message());
@@ -322,26 +324,51 @@ int main(int argc, char **argv) {
 
   if (o.threads > 0)
     setNumThreads(o.threads);
+  // The model: a shared library from sparse-opt --emit=shared-lib (no
+  // compiler needed), or imported IR that is JIT-compiled here.
+  std::unique_ptr<Executable> model;
+  const EntrySignature *signature = nullptr;
+  std::function<void(std::vector<const void *>)> bindWeights;
   mlir::DialectRegistry registry;
   registry.insert<mlir::actsparse::ActSparseDialect, mlir::func::FuncDialect>();
   mlir::actsparse::registerLoweringDialects(registry);
   mlir::MLIRContext context(registry);
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  auto module = mlir::parseSourceFile<mlir::ModuleOp>(o.model, sourceMgr,
-                                                      &context);
-  if (!module)
-    return fail("cannot load model '" + o.model + "'");
+  if (llvm::StringRef(o.model).ends_with(".so")) {
+    Status s;
+    auto lib = SharedLibraryModel::load(
+        o.model.find('/') == std::string::npos ? "./" + o.model : o.model, s);
+    if (!lib)
+      return fail(s.message());
+    signature = &lib->signature();
+    bindWeights = [m = lib.get()](std::vector<const void *> w) {
+      m->bindWeights(std::move(w));
+    };
+    model = std::move(lib);
+  } else {
+    llvm::SourceMgr sourceMgr;
+    mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+    auto module = mlir::parseSourceFile<mlir::ModuleOp>(o.model, sourceMgr,
+                                                        &context);
+    if (!module)
+      return fail("cannot load model '" + o.model + "'");
+    std::string error;
+    auto jit = mlir::actsparse::CompiledModel::compile(*module, error);
+    if (!jit)
+      return fail(error);
+    signature = &jit->signature();
+    bindWeights = [m = jit.get()](std::vector<const void *> w) {
+      m->bindWeights(std::move(w));
+    };
+    model = std::move(jit);
+  }
 
-  // The weight pack: named by the IR, beside it unless absolute.
-  auto packAttr =
-      (*module)->getAttrOfType<mlir::StringAttr>(mlir::actsparse::kWeightPackAttr);
+  // The weight pack: named by the model, beside it unless absolute.
   std::string packPath = o.weights;
-  if (packPath.empty() && packAttr) {
-    llvm::SmallString<256> p(packAttr.getValue());
+  if (packPath.empty() && !signature->weightPack.empty()) {
+    llvm::SmallString<256> p(signature->weightPack);
     if (!llvm::sys::path::is_absolute(p)) {
       p = llvm::sys::path::parent_path(o.model);
-      llvm::sys::path::append(p, packAttr.getValue());
+      llvm::sys::path::append(p, signature->weightPack);
     }
     packPath = std::string(p);
   }
@@ -351,31 +378,24 @@ int main(int argc, char **argv) {
     pack = WeightPack::open(packPath, s);
     if (!pack)
       return fail(s.message());
-    auto idAttr = (*module)->getAttrOfType<mlir::StringAttr>(
-        mlir::actsparse::kWeightPackIdAttr);
     char id[17];
     std::snprintf(id, sizeof id, "%016" PRIx64, pack->packId());
-    if (idAttr && idAttr.getValue() != id)
+    if (!signature->weightPackId.empty() && signature->weightPackId != id)
       return fail("weight pack '" + packPath + "' (id " + id +
                   ") does not match the IR, which expects id " +
-                  idAttr.getValue().str());
+                  signature->weightPackId);
   }
-
-  std::string error;
-  auto model = mlir::actsparse::CompiledModel::compile(*module, error);
-  if (!model)
-    return fail(error);
   std::vector<Tensor> weightBuffers;
-  if (!model->signature().weights.empty()) {
+  if (!signature->weights.empty()) {
     if (!pack)
       return fail("the model uses weights but no weight pack is named");
-    if (Status s = loadWeights(*model, *pack, weightBuffers); !s)
+    if (Status s = loadWeights(signature->weights, *pack, weightBuffers); !s)
       return fail(s.message());
   }
   std::vector<const void *> weightPtrs;
   for (const Tensor &t : weightBuffers)
     weightPtrs.push_back(t.data());
-  model->bindWeights(weightPtrs);
+  bindWeights(weightPtrs);
 
   if (!o.checkRef.empty())
     return checkReference(*model, o);

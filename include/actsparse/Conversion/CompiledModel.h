@@ -1,30 +1,42 @@
-//===- CompiledModel.h - JIT-compiled actsparse models ----------*- C++ -*-===//
+//===- CompiledModel.h - JIT and ahead-of-time compiled models --*- C++ -*-===//
 //
-// Lowers an imported actsparse module to native code for the host CPU with
-// MLIR's ExecutionEngine (ORC JIT) and calls it through the entry ABI of
-// runtime/include/actsparse/runtime/Abi.h.
+// Lowers an imported actsparse module to native code for the host CPU and
+// either loads it into an ORC JIT (CompiledModel) or links it into a shared
+// library (compileToSharedLibrary). Both use the same object code. Calls go
+// through the entry ABI of runtime/include/actsparse/runtime/Abi.h.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef ACTSPARSE_CONVERSION_COMPILEDMODEL_H
 #define ACTSPARSE_CONVERSION_COMPILEDMODEL_H
 
-#include "actsparse/runtime/Tensor.h"
+#include "actsparse/runtime/Entry.h"
 #include "mlir/IR/BuiltinOps.h"
 
 #include <memory>
 #include <string>
 #include <vector>
 
+namespace llvm::orc {
+class LLJIT;
+}
+
 namespace mlir {
-class ExecutionEngine;
 namespace actsparse {
 
-/// The entry point's parameters, read from @main after lowering to tensors.
-struct ModelSignature {
-  using Param = ::actsparse::runtime::TensorSpec;
-  std::vector<Param> inputs, weights, results;
-};
+using ModelSignature = ::actsparse::runtime::EntrySignature;
+
+/// Lowers an imported module (in place) to the LLVM dialect, adding the
+/// entry wrapper `actsparse_entry` and the embedded signature
+/// `actsparse_signature` (runtime/include/actsparse/runtime/Entry.h).
+LogicalResult lowerForExecution(ModuleOp module, ModelSignature &signature,
+                                std::string &error);
+
+/// Compiles an imported module ahead of time into a shared library for this
+/// CPU, which sparse-run loads without MLIR (SharedLibraryModel). Uses the
+/// same lowering and LLVM optimization as the JIT.
+LogicalResult compileToSharedLibrary(ModuleOp module, StringRef path,
+                                     std::string &error);
 
 /// A JIT-compiled model. Weights are bound once (bindWeights); run() then
 /// takes only the graph inputs, as the runtime's Executable interface says.
@@ -58,14 +70,17 @@ public:
   /// receives copies of the results (generated code's buffers are freed).
   ::actsparse::runtime::Status
   run(const std::vector<const ::actsparse::runtime::Tensor *> &inputs,
-      std::vector<::actsparse::runtime::Tensor> &outputs) override;
+      std::vector<::actsparse::runtime::Tensor> &outputs) override {
+    return ::actsparse::runtime::invokeEntry(entry_, signature_, inputs,
+                                             weights_, outputs);
+  }
 
 private:
   CompiledModel() = default;
   ModelSignature signature_;
   std::vector<const void *> weights_;
-  std::unique_ptr<ExecutionEngine> engine_;
-  void (*entry_)(void **) = nullptr;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  ::actsparse::runtime::EntryFn entry_ = nullptr;
 };
 
 } // namespace actsparse

@@ -1,14 +1,15 @@
 //===- Abi.h - the entry ABI between generated code and the runtime ---*- C++ -*-===//
 //
 // The single source of truth for how the runtime calls a lowered model.
-// The lowering (--actsparse-lower-to-linalg) produces `func.func @main` with
-// `llvm.emit_c_interface`; after LLVM lowering the runtime calls
+// The lowering (--actsparse-lower-to-linalg) gives `func.func @main`
+// `llvm.emit_c_interface`; for execution it is renamed `actsparse_graph`
+// and, after LLVM lowering, wrapped (Entry.h):
 //
-//   void _mlir_ciface_main(Results *results, Desc *in0, ..., Desc *inN,
-//                          Desc *w0, ..., Desc *wM);
+//   void actsparse_entry(void **params);   // calls
+//   void _mlir_ciface_actsparse_graph(Results *results, Desc *in0, ...,
+//                                     Desc *inN, Desc *w0, ..., Desc *wM);
 //
-// through ExecutionEngine's packed wrapper `_mlir__mlir_ciface_main(void **)`
-// whose argument array holds the address of each of those parameters.
+// with params[0] = results and params[1..] the descriptor pointers.
 //   - in0..inN are the graph inputs in ONNX order (attribute actsparse.name);
 //   - w0..wM are the weights, one per distinct weight-pack tensor, in the
 //     order of the function's arguments tagged actsparse.weight = "name";
@@ -66,8 +67,10 @@ int numThreads();
 /// Returns false when there was none.
 bool takeIndexOutOfRange(int64_t &index, int64_t &size);
 
-/// Name of the packed entry point for a lowered function `name`.
+/// Prefix of MLIR's C interface functions, and the name the graph function
+/// gets before lowering (a shared library must not define `main`).
 inline const char *kEntryPrefix = "_mlir_ciface_";
+inline const char *kGraphSymbol = "actsparse_graph";
 
 /// A rank-R memref descriptor laid out as the LLVM lowering expects:
 ///   void *allocated; void *aligned; int64_t offset;

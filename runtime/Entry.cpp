@@ -1,0 +1,199 @@
+//===- Entry.cpp - calling a lowered model through the entry ABI ----------===//
+
+#include "actsparse/runtime/Entry.h"
+#include "actsparse/runtime/Abi.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <set>
+#include <sstream>
+
+namespace actsparse::runtime {
+
+namespace {
+const char *dtypeWord(DType t) { return dtypeName(uint32_t(t)); }
+
+bool dtypeFromWord(const std::string &w, DType &t) {
+  for (DType d : {DType::F32, DType::U8, DType::I8, DType::I32, DType::I64,
+                  DType::Bool, DType::F16, DType::F64, DType::BF16})
+    if (w == dtypeWord(d)) {
+      t = d;
+      return true;
+    }
+  return false;
+}
+
+/// Copies a (possibly strided) memref into a dense tensor.
+void copyOut(const MemRefDescriptor &d, Tensor &t) {
+  size_t elt = dtypeSize(uint32_t(t.dtype));
+  char *dst = static_cast<char *>(t.data());
+  const char *base = static_cast<const char *>(d.aligned()) + d.offset() * elt;
+  int64_t rank = d.rank();
+  std::vector<int64_t> idx(rank, 0);
+  for (uint64_t i = 0, n = t.numElements(); i < n; ++i) {
+    int64_t off = 0;
+    for (int64_t k = 0; k < rank; ++k)
+      off += idx[k] * d.stride(k);
+    std::memcpy(dst + i * elt, base + off * elt, elt);
+    for (int64_t k = rank - 1; k >= 0; --k) {
+      if (++idx[k] < d.size(k))
+        break;
+      idx[k] = 0;
+    }
+  }
+}
+} // namespace
+
+std::string EntrySignature::serialize() const {
+  std::ostringstream os;
+  auto put = [&](const char *role, const std::vector<TensorSpec> &specs) {
+    for (const TensorSpec &s : specs) {
+      os << role << ' ' << s.name << ' ' << dtypeWord(s.dtype) << ' '
+         << s.shape.size();
+      for (int64_t d : s.shape)
+        os << ' ' << d;
+      os << '\n';
+    }
+  };
+  put("input", inputs);
+  put("weight", weights);
+  put("result", results);
+  if (!weightPack.empty())
+    os << "pack " << weightPack << '\n';
+  if (!weightPackId.empty())
+    os << "pack_id " << weightPackId << '\n';
+  return os.str();
+}
+
+Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string role, name, dtype;
+    if (!(ls >> role))
+      continue;
+    if (role == "pack" || role == "pack_id") {
+      ls >> (role == "pack" ? sig.weightPack : sig.weightPackId);
+      continue;
+    }
+    TensorSpec s;
+    size_t rank;
+    if (!(ls >> s.name >> dtype >> rank) || !dtypeFromWord(dtype, s.dtype))
+      return Status::error("bad model signature line '" + line + "'");
+    s.shape.resize(rank);
+    for (int64_t &d : s.shape)
+      if (!(ls >> d))
+        return Status::error("bad model signature line '" + line + "'");
+    if (role == "input")
+      sig.inputs.push_back(s);
+    else if (role == "weight")
+      sig.weights.push_back(s);
+    else if (role == "result")
+      sig.results.push_back(s);
+    else
+      return Status::error("bad model signature line '" + line + "'");
+  }
+  return {};
+}
+
+Status invokeEntry(EntryFn entry, const EntrySignature &sig,
+                   const std::vector<const Tensor *> &inputs,
+                   const std::vector<const void *> &weights,
+                   std::vector<Tensor> &outputs) {
+  if (inputs.size() != sig.inputs.size() || weights.size() != sig.weights.size())
+    return Status::error("model expects " + std::to_string(sig.inputs.size()) +
+                         " inputs and " + std::to_string(sig.weights.size()) +
+                         " weights");
+  std::vector<MemRefDescriptor> descs;
+  std::set<const void *> owned; // buffers the caller owns: never freed here
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec &p = sig.inputs[i];
+    const Tensor &t = *inputs[i];
+    if (t.dtype != p.dtype || t.shape.size() != p.shape.size())
+      return Status::error("input '" + p.name + "' has the wrong type or rank");
+    for (size_t k = 0; k < t.shape.size(); ++k)
+      if (p.shape[k] >= 0 && p.shape[k] != t.shape[k])
+        return Status::error("input '" + p.name + "' dimension " +
+                             std::to_string(k) + " must be " +
+                             std::to_string(p.shape[k]));
+    descs.push_back(
+        MemRefDescriptor::forBuffer(const_cast<void *>(t.data()), t.shape));
+    owned.insert(t.data());
+  }
+  for (size_t i = 0; i < weights.size(); ++i) {
+    descs.push_back(MemRefDescriptor::forBuffer(const_cast<void *>(weights[i]),
+                                                sig.weights[i].shape));
+    owned.insert(weights[i]);
+  }
+  size_t resultWords = 0;
+  for (const TensorSpec &r : sig.results)
+    resultWords += 3 + 2 * r.shape.size();
+  std::vector<uint64_t> results(resultWords + 1, 0);
+  std::vector<void *> params;
+  params.push_back(results.data());
+  for (MemRefDescriptor &d : descs)
+    params.push_back(d.data());
+  entry(params.data());
+  int64_t badIndex, tableSize;
+  bool outOfRange = takeIndexOutOfRange(badIndex, tableSize);
+
+  outputs.clear();
+  std::set<void *> freed;
+  size_t word = 0;
+  for (const TensorSpec &r : sig.results) {
+    int64_t rank = r.shape.size();
+    MemRefDescriptor d(rank);
+    std::memcpy(d.data(), results.data() + word, 8 * (3 + 2 * rank));
+    word += 3 + 2 * rank;
+    std::vector<int64_t> shape(rank);
+    for (int64_t k = 0; k < rank; ++k)
+      shape[k] = d.size(k);
+    Tensor t(r.dtype, shape);
+    copyOut(d, t);
+    outputs.push_back(std::move(t));
+    if (d.allocated() && !owned.count(d.allocated()) &&
+        freed.insert(d.allocated()).second)
+      std::free(d.allocated());
+  }
+  if (outOfRange) {
+    outputs.clear();
+    return Status::error(
+        "index " + std::to_string(badIndex) + " read from a table of " +
+        std::to_string(tableSize) +
+        " entries (a token id outside the vocabulary, or a position past the "
+        "model's context); results discarded");
+  }
+  return {};
+}
+
+SharedLibraryModel::~SharedLibraryModel() {
+  if (handle_)
+    dlclose(handle_);
+}
+
+std::unique_ptr<SharedLibraryModel>
+SharedLibraryModel::load(const std::string &path, Status &status) {
+  std::unique_ptr<SharedLibraryModel> m(new SharedLibraryModel());
+  m->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m->handle_) {
+    status = Status::error("cannot load compiled model '" + path +
+                           "': " + dlerror());
+    return nullptr;
+  }
+  auto sigFn = reinterpret_cast<const char *(*)()>(
+      dlsym(m->handle_, kSignatureSymbol));
+  m->entry_ = reinterpret_cast<EntryFn>(dlsym(m->handle_, kEntrySymbol));
+  if (!sigFn || !m->entry_) {
+    status = Status::error("'" + path + "' is not a model compiled by "
+                                        "sparse-opt --emit=shared-lib");
+    return nullptr;
+  }
+  status = EntrySignature::parse(sigFn(), m->sig_);
+  if (!status)
+    return nullptr;
+  return m;
+}
+
+} // namespace actsparse::runtime

@@ -1,0 +1,81 @@
+//===- Entry.h - calling a lowered model through the entry ABI --*- C++ -*-===//
+//
+// What JIT-compiled and ahead-of-time compiled models share: the signature
+// (names, types and shapes of inputs, weights and results, also embedded as
+// text in shared libraries) and the call through `actsparse_entry` (see
+// Abi.h), including result copy-out and freeing.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_ENTRY_H
+#define ACTSPARSE_RUNTIME_ENTRY_H
+
+#include "actsparse/runtime/Tensor.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace actsparse::runtime {
+
+struct EntrySignature {
+  std::vector<TensorSpec> inputs, weights, results;
+  std::string weightPack, weightPackId; ///< as the IR named them
+
+  /// One line per parameter: `input|weight|result NAME DTYPE RANK DIMS...`
+  /// plus `pack NAME` and `pack_id ID`.
+  std::string serialize() const;
+  static Status parse(const std::string &text, EntrySignature &sig);
+};
+
+/// The entry point: params[0] points to the results struct, params[1..] to
+/// the input then weight descriptors.
+using EntryFn = void (*)(void **params);
+
+/// Calls `entry` with `inputs` (checked against the signature) and bound
+/// `weights`; copies the results into `outputs` and frees their buffers.
+/// Fails (discarding results) if generated code reported an out-of-range
+/// index.
+Status invokeEntry(EntryFn entry, const EntrySignature &sig,
+                   const std::vector<const Tensor *> &inputs,
+                   const std::vector<const void *> &weights,
+                   std::vector<Tensor> &outputs);
+
+/// A model compiled ahead of time into a shared library by
+/// `sparse-opt --emit=shared-lib`, loaded with dlopen: no MLIR, no JIT.
+class SharedLibraryModel : public Executable {
+public:
+  ~SharedLibraryModel() override;
+  static std::unique_ptr<SharedLibraryModel> load(const std::string &path,
+                                                  Status &status);
+
+  const EntrySignature &signature() const { return sig_; }
+  void bindWeights(std::vector<const void *> weights) {
+    weights_ = std::move(weights);
+  }
+  const std::vector<TensorSpec> &inputSpecs() const override {
+    return sig_.inputs;
+  }
+  const std::vector<TensorSpec> &outputSpecs() const override {
+    return sig_.results;
+  }
+  Status run(const std::vector<const Tensor *> &inputs,
+             std::vector<Tensor> &outputs) override {
+    return invokeEntry(entry_, sig_, inputs, weights_, outputs);
+  }
+
+private:
+  SharedLibraryModel() = default;
+  void *handle_ = nullptr;
+  EntryFn entry_ = nullptr;
+  EntrySignature sig_;
+  std::vector<const void *> weights_;
+};
+
+/// Symbols every compiled model defines.
+inline const char *kEntrySymbol = "actsparse_entry";
+inline const char *kSignatureSymbol = "actsparse_signature";
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_ENTRY_H
