@@ -13,7 +13,7 @@
 
 namespace actsparse::runtime {
 
-Status Tokenizer::load(const std::string &path, int vocabSize) {
+Status Llama2cTokenizer::load(const std::string &path, int vocabSize) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return Status::error("cannot open tokenizer '" + path + "'");
@@ -42,12 +42,12 @@ Status Tokenizer::load(const std::string &path, int vocabSize) {
   return {};
 }
 
-int Tokenizer::lookup(const std::string &s) const {
+int Llama2cTokenizer::lookup(const std::string &s) const {
   auto it = index_.find(s);
   return it == index_.end() ? -1 : it->second;
 }
 
-std::vector<int> Tokenizer::encode(const std::string &text, bool bos) const {
+std::vector<int> Llama2cTokenizer::encode(const std::string &text, bool bos) const {
   std::vector<int> tokens;
   if (bos)
     tokens.push_back(kBos);
@@ -92,7 +92,7 @@ std::vector<int> Tokenizer::encode(const std::string &text, bool bos) const {
   return tokens;
 }
 
-std::string Tokenizer::decode(int prev, int token) const {
+std::string Llama2cTokenizer::decode(int prev, int token) const {
   if (token < 0 || token >= vocabSize())
     return "";
   std::string piece = pieces_[token];

@@ -22,7 +22,7 @@ protected:
                         512);
     ASSERT_TRUE(s) << s.message();
   }
-  Tokenizer tok;
+  Llama2cTokenizer tok;
 };
 
 TEST_F(Stories260KTokenizer, EncodesLikeTheModelGenerates) {
@@ -45,7 +45,7 @@ TEST_F(Stories260KTokenizer, RawBytesDecodeToThemselves) {
 }
 
 TEST_F(Stories260KTokenizer, MissingFileIsAnError) {
-  Tokenizer t;
+  Llama2cTokenizer t;
   EXPECT_NE(t.load("/nonexistent/tok.bin", 512).message().find(
                 "cannot open tokenizer"),
             std::string::npos);
@@ -70,6 +70,77 @@ TEST(Sampler, TopPNeverPicksTheTail) {
   Sampler s(1.0f, 0.9f, 7);
   for (int i = 0; i < 200; ++i)
     EXPECT_NE(s.sample(logits, 5), 4);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// SentencePiece: a tiny model trained here on the reference story
+//===----------------------------------------------------------------------===//
+
+#include <cstdio>
+#include <fstream>
+#include <sentencepiece_trainer.h>
+#include <unistd.h>
+
+namespace {
+
+class SentencePieceModel : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/actsparse-spm-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    // The training text: the story lines of the greedy reference.
+    std::ifstream in(ACTSPARSE_SOURCE_DIR
+                     "/test/Import/Inputs/llama-greedy.txt");
+    std::ofstream out(dir + "/text.txt");
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line))
+      if (n++ >= 2)
+        out << line << "\n";
+    out.close();
+    auto s = sentencepiece::SentencePieceTrainer::Train(
+        "--input=" + dir + "/text.txt --model_prefix=" + dir +
+        "/spm --vocab_size=400 --model_type=bpe --byte_fallback=true "
+        "--hard_vocab_limit=false --minloglevel=2");
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  static void TearDownTestSuite() {
+    for (const char *f : {"/text.txt", "/spm.model", "/spm.vocab"})
+      std::remove((dir + f).c_str());
+    rmdir(dir.c_str());
+  }
+  static std::string dir;
+};
+std::string SentencePieceModel::dir;
+
+TEST_F(SentencePieceModel, RoundTripThroughDecodePieces) {
+  Status s;
+  std::string path = dir + "/spm.model";
+  // The vocabulary size comes from the model itself here.
+  auto probe = Tokenizer::open(path, -1, s);
+  ASSERT_FALSE(probe); // wrong size is an error naming both sizes
+  EXPECT_NE(s.message().find("tokens but the model has -1"), std::string::npos);
+  int vocab = std::stoi(s.message().substr(s.message().find("' has ") + 6));
+  auto tok = Tokenizer::open(path, vocab, s);
+  ASSERT_TRUE(tok) << s.message();
+  std::string text = "Lily saw a big, red ball in the park. Zebra!";
+  std::vector<int> ids = tok->encode(text, /*bos=*/true);
+  ASSERT_GT(ids.size(), 2u);
+  EXPECT_EQ(ids[0], Tokenizer::kBos);
+  std::string back;
+  for (size_t i = 1; i < ids.size(); ++i)
+    back += tok->decode(ids[i - 1], ids[i]);
+  EXPECT_EQ(back, text); // "Z" and "!" come back through byte fallback
+}
+
+TEST_F(SentencePieceModel, MissingModelIsAnError) {
+  Status s;
+  EXPECT_FALSE(Tokenizer::open(dir + "/missing.model", 120, s));
+  EXPECT_NE(s.message().find("cannot load SentencePiece model"),
+            std::string::npos);
 }
 
 } // namespace

@@ -60,8 +60,9 @@ void usage(FILE *out) {
       "  --prompt TEXT          prompt text (needs --tokenizer); BOS alone "
       "when absent\n"
       "  --input-ids 1,2,3      prompt as token ids (BOS is not added)\n"
-      "  --tokenizer FILE       llama2.c tokenizer.bin (needed to print "
-      "text)\n"
+      "  --tokenizer FILE       llama2.c tokenizer.bin or SentencePiece "
+      ".model\n"
+      "                         (needed to print text)\n"
       "  -n N                   tokens to generate at most (default 256); "
       "stops at BOS\n"
       "  --temperature T        0 = greedy (default), otherwise sampled\n"
@@ -405,11 +406,14 @@ int main(int argc, char **argv) {
   if (!generator)
     return fail(s.message());
 
-  Tokenizer tokenizer;
+  std::unique_ptr<Tokenizer> tokenizerPtr;
   bool haveTokenizer = !o.tokenizer.empty();
-  if (haveTokenizer)
-    if (Status t = tokenizer.load(o.tokenizer, generator->vocabSize()); !t)
+  if (haveTokenizer) {
+    Status t;
+    tokenizerPtr = Tokenizer::open(o.tokenizer, generator->vocabSize(), t);
+    if (!tokenizerPtr)
       return fail(t.message());
+  }
 
   if (!o.perplexity.empty()) {
     std::ifstream in(o.perplexity);
@@ -423,7 +427,7 @@ int main(int argc, char **argv) {
       if (!haveTokenizer)
         return fail("'" + o.perplexity + "' is not a list of token ids (give "
                     "--tokenizer to score text)");
-      ids = tokenizer.encode(text.str(), /*bos=*/true);
+      ids = tokenizerPtr->encode(text.str(), /*bos=*/true);
     }
     double nll;
     int count;
@@ -441,7 +445,7 @@ int main(int argc, char **argv) {
   } else if (!o.prompt.empty()) {
     if (!haveTokenizer)
       return fail("--prompt needs --tokenizer");
-    prompt = tokenizer.encode(o.prompt, /*bos=*/true);
+    prompt = tokenizerPtr->encode(o.prompt, /*bos=*/true);
   } else {
     prompt = {Tokenizer::kBos};
   }
@@ -468,11 +472,11 @@ int main(int argc, char **argv) {
       [&](int prev, int tok) {
         if (!printed && haveTokenizer && !o.printIds)
           for (size_t i = 1; i < prompt.size(); ++i)
-            std::fputs(tokenizer.decode(prompt[i - 1], prompt[i]).c_str(),
+            std::fputs(tokenizerPtr->decode(prompt[i - 1], prompt[i]).c_str(),
                        stdout);
         printed = true;
         if (haveTokenizer && !o.printIds)
-          std::fputs(tokenizer.decode(prev, tok).c_str(), stdout);
+          std::fputs(tokenizerPtr->decode(prev, tok).c_str(), stdout);
         else
           std::printf("%d ", tok);
         std::fflush(stdout);

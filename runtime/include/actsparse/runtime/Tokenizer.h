@@ -1,8 +1,10 @@
-//===- Tokenizer.h - llama2.c tokenizer -------------------------*- C++ -*-===//
+//===- Tokenizer.h - tokenizers and the sampler ------------------*- C++ -*-===//
 //
-// The BPE tokenizer of llama2.c (`tokenizer.bin`: int32 max_token_length,
-// then per token a float32 score, an int32 length and the bytes), with
-// run.c's encode and decode rules so generated text matches llama2.c's.
+// Two tokenizers behind one interface: llama2.c's BPE (`tokenizer.bin`:
+// int32 max_token_length, then per token a float32 score, an int32 length
+// and the bytes) with run.c's encode and decode rules, so generated text
+// matches llama2.c's; and SentencePiece `.model` files through Debian's
+// libsentencepiece.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +13,7 @@
 
 #include "actsparse/runtime/WeightPack.h"
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,16 +23,31 @@ namespace actsparse::runtime {
 class Tokenizer {
 public:
   static constexpr int kBos = 1, kEos = 2;
+  virtual ~Tokenizer() = default;
 
+  /// Opens `path`: a SentencePiece model when it ends in `.model`, a
+  /// llama2.c tokenizer otherwise; checks it against the model's vocabulary.
+  static std::unique_ptr<Tokenizer> open(const std::string &path,
+                                         int vocabSize, Status &status);
+
+  virtual int vocabSize() const = 0;
+  /// Token ids of `text`, after BOS when `bos` is set.
+  virtual std::vector<int> encode(const std::string &text, bool bos) const = 0;
+  /// The text of `token` when it follows `prev`.
+  virtual std::string decode(int prev, int token) const = 0;
+};
+
+class Llama2cTokenizer : public Tokenizer {
+public:
   Status load(const std::string &path, int vocabSize);
-  int vocabSize() const { return (int)pieces_.size(); }
+  int vocabSize() const override { return (int)pieces_.size(); }
 
   /// run.c's encode(): optional BOS, a dummy-prefix space when the text is
   /// not empty, code points (or byte fallbacks), then greedy BPE merges by
   /// score.
-  std::vector<int> encode(const std::string &text, bool bos) const;
+  std::vector<int> encode(const std::string &text, bool bos) const override;
   /// run.c's decode(): the piece of `token` following `prev`.
-  std::string decode(int prev, int token) const;
+  std::string decode(int prev, int token) const override;
 
 private:
   int lookup(const std::string &s) const;
