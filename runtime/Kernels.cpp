@@ -105,7 +105,21 @@ template <int R>
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void rowsKernel(const float *A, int64_t lda, const float *W, int64_t ldw,
                 float *C, int64_t ldc, int64_t K, int64_t n0, int64_t n1) {
-  for (int64_t k = 0; k < K; ++k) {
+  int64_t k = 0;
+  // Four weight rows per pass: four independent read streams and a quarter
+  // of the loads and stores of C, which decode (one row) is bound by.
+  for (; k + 4 <= K; k += 4) {
+    const float *__restrict w0 = W + k * ldw, *__restrict w1 = w0 + ldw,
+                            *__restrict w2 = w1 + ldw, *__restrict w3 = w2 + ldw;
+    for (int r = 0; r < R; ++r) {
+      const float *a = A + r * lda + k;
+      float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+      float *__restrict c = C + r * ldc;
+      for (int64_t n = n0; n < n1; ++n)
+        c[n] += a0 * w0[n] + a1 * w1[n] + a2 * w2[n] + a3 * w3[n];
+    }
+  }
+  for (; k < K; ++k) {
     const float *__restrict w = W + k * ldw;
     for (int r = 0; r < R; ++r) {
       float a = A[r * lda + k];
