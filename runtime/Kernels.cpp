@@ -99,31 +99,31 @@ ThreadPool &pool() {
   return p;
 }
 
-/// C[r][n0:n1] += sum_k A[r][k] * W[k][n0:n1] for R rows at once, so each
-/// weight row read serves R activation rows.
-template <int R>
+/// C[0:M][n0:n1] += A[0:M][:] * W[:][n0:n1], for a column block narrow
+/// enough that the M x (n1 - n0) block of C stays in cache: every weight row
+/// segment is read once for all M rows (prefill), and four rows are read
+/// per pass (four independent streams, a quarter of the C traffic).
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void rowsKernel(const float *A, int64_t lda, const float *W, int64_t ldw,
-                float *C, int64_t ldc, int64_t K, int64_t n0, int64_t n1) {
+void blockKernel(const float *A, int64_t lda, const float *W, int64_t ldw,
+                 float *C, int64_t ldc, int64_t M, int64_t K, int64_t n0,
+                 int64_t n1) {
   int64_t k = 0;
-  // Four weight rows per pass: four independent read streams and a quarter
-  // of the loads and stores of C, which decode (one row) is bound by.
   for (; k + 4 <= K; k += 4) {
     const float *__restrict w0 = W + k * ldw, *__restrict w1 = w0 + ldw,
                             *__restrict w2 = w1 + ldw, *__restrict w3 = w2 + ldw;
-    for (int r = 0; r < R; ++r) {
-      const float *a = A + r * lda + k;
+    for (int64_t m = 0; m < M; ++m) {
+      const float *a = A + m * lda + k;
       float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-      float *__restrict c = C + r * ldc;
+      float *__restrict c = C + m * ldc;
       for (int64_t n = n0; n < n1; ++n)
         c[n] += a0 * w0[n] + a1 * w1[n] + a2 * w2[n] + a3 * w3[n];
     }
   }
   for (; k < K; ++k) {
     const float *__restrict w = W + k * ldw;
-    for (int r = 0; r < R; ++r) {
-      float a = A[r * lda + k];
-      float *__restrict c = C + r * ldc;
+    for (int64_t m = 0; m < M; ++m) {
+      float a = A[m * lda + k];
+      float *__restrict c = C + m * ldc;
       for (int64_t n = n0; n < n1; ++n)
         c[n] += a * w[n];
     }
@@ -174,11 +174,12 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
             n1 = std::min<int64_t>(N, n0 + chunk);
     if (n0 >= n1)
       return;
-    int64_t m = 0;
-    for (; m + 4 <= M; m += 4)
-      rowsKernel<4>(A + m * lda, lda, W, ldw, C + m * ldc, ldc, K, n0, n1);
-    for (; m < M; ++m)
-      rowsKernel<1>(A + m * lda, lda, W, ldw, C + m * ldc, ldc, K, n0, n1);
+    // Column blocks sized so that the block of C (M rows) stays in L2.
+    int64_t block = std::max<int64_t>(16, std::min<int64_t>(
+                                              n1 - n0, (64 * 1024) / (4 * M)));
+    block = (block + 15) / 16 * 16;
+    for (int64_t b = n0; b < n1; b += block)
+      blockKernel(A, lda, W, ldw, C, ldc, M, K, b, std::min(n1, b + block));
   };
   if (threads == 1)
     body(0);
