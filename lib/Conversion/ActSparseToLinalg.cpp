@@ -12,6 +12,7 @@
 
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
+#include "actsparse/runtime/Abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -209,69 +210,12 @@ Value sigmoidScalar(OpBuilder &b, Location loc, Value x) {
 // Elementwise patterns
 //===----------------------------------------------------------------------===//
 
-template <typename OpTy, typename FloatOp, typename IntOp>
-struct BinaryLowering : OpConversionPattern<OpTy> {
-  using OpConversionPattern<OpTy>::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    bool isFloat = isa<FloatType>(op.getType().getElementType());
-    Value r = elementwise(
-        rewriter, op.getLoc(), op.getType(),
-        {adaptor.getLhs(), adaptor.getRhs()},
-        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          if (isFloat)
-            return FloatOp::create(b, loc, a[0], a[1]);
-          return IntOp::create(b, loc, a[0], a[1]);
-        });
-    rewriter.replaceOp(op, r);
-    return success();
-  }
-};
-
-struct PowLowering : OpConversionPattern<PowOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(PowOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(
-        op, elementwise(rewriter, op.getLoc(), op.getType(),
-                        {adaptor.getLhs(), adaptor.getRhs()},
-                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-                          return math::PowFOp::create(b, loc, a[0], a[1]);
-                        }));
-    return success();
-  }
-};
-
+/// Every elementwise op: one broadcasting generic whose scalar body is a
+/// function of the op and the operands' elements.
 template <typename OpTy>
-struct CompareLowering : OpConversionPattern<OpTy> {
-  CompareLowering(MLIRContext *ctx, arith::CmpFPredicate f,
-                  arith::CmpIPredicate i)
-      : OpConversionPattern<OpTy>(ctx), fpred(f), ipred(i) {}
-  LogicalResult
-  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Value r = elementwise(
-        rewriter, op.getLoc(), op.getType(),
-        {adaptor.getLhs(), adaptor.getRhs()},
-        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          if (isa<FloatType>(a[0].getType()))
-            return arith::CmpFOp::create(b, loc, fpred, a[0], a[1]);
-          return arith::CmpIOp::create(b, loc, ipred, a[0], a[1]);
-        });
-    rewriter.replaceOp(op, r);
-    return success();
-  }
-  arith::CmpFPredicate fpred;
-  arith::CmpIPredicate ipred;
-};
-
-/// Unary ops whose scalar body is given by a function of the input.
-template <typename OpTy>
-struct UnaryLowering : OpConversionPattern<OpTy> {
-  using Fn = Value (*)(OpTy, OpBuilder &, Location, Value);
-  UnaryLowering(MLIRContext *ctx, Fn fn)
+struct ElementwiseLowering : OpConversionPattern<OpTy> {
+  using Fn = Value (*)(OpTy, OpBuilder &, Location, ValueRange);
+  ElementwiseLowering(MLIRContext *ctx, Fn fn)
       : OpConversionPattern<OpTy>(ctx), fn(fn) {}
   LogicalResult
   matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
@@ -279,13 +223,28 @@ struct UnaryLowering : OpConversionPattern<OpTy> {
     Value r = elementwise(
         rewriter, op.getLoc(), op.getType(), adaptor.getOperands(),
         [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          return fn(op, b, loc, a[0]);
+          return fn(op, b, loc, a);
         });
     rewriter.replaceOp(op, r);
     return success();
   }
   Fn fn;
 };
+
+/// Arithmetic on floats or signless integers.
+template <typename OpTy, typename FloatOp, typename IntOp>
+Value arithBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
+  if (isa<FloatType>(a[0].getType()))
+    return FloatOp::create(b, loc, a[0], a[1]);
+  return IntOp::create(b, loc, a[0], a[1]);
+}
+
+template <typename OpTy, arith::CmpFPredicate F, arith::CmpIPredicate I>
+Value compareBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
+  if (isa<FloatType>(a[0].getType()))
+    return arith::CmpFOp::create(b, loc, F, a[0], a[1]);
+  return arith::CmpIOp::create(b, loc, I, a[0], a[1]);
+}
 
 Value reluScalar(OpBuilder &b, Location loc, Value x, Value threshold) {
   Value zero = scalarConst(b, loc, x.getType(), 0.0);
@@ -347,22 +306,6 @@ Value castScalar(OpBuilder &b, Location loc, Value x, Type to) {
              ? (Value)arith::ExtSIOp::create(b, loc, to, x)
              : (Value)arith::TruncIOp::create(b, loc, to, x);
 }
-
-struct WhereLowering : OpConversionPattern<WhereOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(WhereOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    rewriter.replaceOp(
-        op, elementwise(rewriter, op.getLoc(), op.getType(),
-                        adaptor.getOperands(),
-                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-                          return arith::SelectOp::create(b, loc, a[0], a[1],
-                                                         a[2]);
-                        }));
-    return success();
-  }
-};
 
 //===----------------------------------------------------------------------===//
 // Values
@@ -440,7 +383,8 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
         linalg::YieldOp::create(nb, nl,
                                 (Value)arith::AddFOp::create(nb, nl, a[2], prod));
       });
-  generic.setLibraryCallAttr(b.getStringAttr(kMatMulLibraryCall));
+  generic.setLibraryCallAttr(
+      b.getStringAttr(::actsparse::runtime::kMatMulLibraryCall));
   Value result = generic.getResult(0);
   if (r > 2) {
     leading.push_back(indexConst(b, loc, n));
@@ -698,7 +642,7 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
 /// Declares (once per module) the runtime's out-of-range report function.
 func::FuncOp getIndexErrorFunction(Operation *op) {
   auto module = op->getParentOfType<ModuleOp>();
-  StringRef name = "actsparse_rt_index_out_of_range";
+  StringRef name = ::actsparse::runtime::kIndexOutOfRangeSymbol;
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder b(module.getBodyRegion());
@@ -947,22 +891,6 @@ struct ConcatLowering : OpConversionPattern<ConcatOp> {
   }
 };
 
-struct CastLowering : OpConversionPattern<CastOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(CastOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &b) const override {
-    Type to = op.getType().getElementType();
-    b.replaceOp(op, elementwise(b, op.getLoc(), op.getType(),
-                                adaptor.getInput(),
-                                [&](OpBuilder &nb, Location nl,
-                                    ValueRange a) -> Value {
-                                  return castScalar(nb, nl, a[0], to);
-                                }));
-    return success();
-  }
-};
-
 //===----------------------------------------------------------------------===//
 // Shape computations
 //===----------------------------------------------------------------------===//
@@ -1102,7 +1030,7 @@ LogicalResult weightsToArguments(func::FuncOp func) {
 }
 
 struct LowerToLinalgPass
-    : actsparse::impl::LowerToLinalgBase<LowerToLinalgPass> {
+    : mlir::actsparse::impl::LowerToLinalgBase<LowerToLinalgPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -1130,71 +1058,104 @@ struct LowerToLinalgPass
 void mlir::actsparse::populateActSparseToLinalgPatterns(
     RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns.add<BinaryLowering<AddOp, arith::AddFOp, arith::AddIOp>,
-               BinaryLowering<SubOp, arith::SubFOp, arith::SubIOp>,
-               BinaryLowering<MulOp, arith::MulFOp, arith::MulIOp>,
-               BinaryLowering<DivOp, arith::DivFOp, arith::DivSIOp>,
-               PowLowering, WhereLowering, ConstantLowering, MatMulLowering,
-               SoftmaxLowering, ReduceMeanLowering, LayerNormLowering,
-               GatherLowering, TransposeLowering, ReshapeLowering,
-               ExpandLowering, UnsqueezeLowering, ConcatLowering, CastLowering,
-               ShapeLowering, ConstantOfShapeLowering, RangeLowering>(ctx);
+  patterns.add<ConstantLowering, MatMulLowering, SoftmaxLowering,
+               ReduceMeanLowering, LayerNormLowering, GatherLowering,
+               TransposeLowering, ReshapeLowering, ExpandLowering,
+               UnsqueezeLowering, ConcatLowering, ShapeLowering,
+               ConstantOfShapeLowering, RangeLowering>(ctx);
+
+  patterns.add<ElementwiseLowering<AddOp>>(
+      ctx, arithBody<AddOp, arith::AddFOp, arith::AddIOp>);
+  patterns.add<ElementwiseLowering<SubOp>>(
+      ctx, arithBody<SubOp, arith::SubFOp, arith::SubIOp>);
+  patterns.add<ElementwiseLowering<MulOp>>(
+      ctx, arithBody<MulOp, arith::MulFOp, arith::MulIOp>);
+  patterns.add<ElementwiseLowering<DivOp>>(
+      ctx, arithBody<DivOp, arith::DivFOp, arith::DivSIOp>);
   using P = arith::CmpFPredicate;
   using I = arith::CmpIPredicate;
-  patterns.add<CompareLowering<EqualOp>>(ctx, P::OEQ, I::eq);
-  patterns.add<CompareLowering<LessOp>>(ctx, P::OLT, I::slt);
-  patterns.add<CompareLowering<LessOrEqualOp>>(ctx, P::OLE, I::sle);
-  patterns.add<CompareLowering<GreaterOp>>(ctx, P::OGT, I::sgt);
-  patterns.add<CompareLowering<GreaterOrEqualOp>>(ctx, P::OGE, I::sge);
+  patterns.add<ElementwiseLowering<EqualOp>>(
+      ctx, compareBody<EqualOp, P::OEQ, I::eq>);
+  patterns.add<ElementwiseLowering<LessOp>>(
+      ctx, compareBody<LessOp, P::OLT, I::slt>);
+  patterns.add<ElementwiseLowering<LessOrEqualOp>>(
+      ctx, compareBody<LessOrEqualOp, P::OLE, I::sle>);
+  patterns.add<ElementwiseLowering<GreaterOp>>(
+      ctx, compareBody<GreaterOp, P::OGT, I::sgt>);
+  patterns.add<ElementwiseLowering<GreaterOrEqualOp>>(
+      ctx, compareBody<GreaterOrEqualOp, P::OGE, I::sge>);
+  patterns.add<ElementwiseLowering<PowOp>>(
+      ctx, +[](PowOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return math::PowFOp::create(b, l, a[0], a[1]);
+      });
+  patterns.add<ElementwiseLowering<WhereOp>>(
+      ctx, +[](WhereOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::SelectOp::create(b, l, a[0], a[1], a[2]);
+      });
+  patterns.add<ElementwiseLowering<CastOp>>(
+      ctx, +[](CastOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return castScalar(b, l, a[0], op.getType().getElementType());
+      });
 
-  patterns.add<UnaryLowering<NegOp>>(
-      ctx, +[](NegOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<NegOp>>(
+      ctx, +[](NegOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         if (isa<FloatType>(x.getType()))
           return arith::NegFOp::create(b, l, x);
         return arith::SubIOp::create(b, l, scalarConst(b, l, x.getType(), 0),
                                      x);
       });
-  patterns.add<UnaryLowering<SqrtOp>>(
-      ctx, +[](SqrtOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<SqrtOp>>(
+      ctx, +[](SqrtOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return math::SqrtOp::create(b, l, x);
       });
-  patterns.add<UnaryLowering<ReciprocalOp>>(
-      ctx, +[](ReciprocalOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<ReciprocalOp>>(
+      ctx, +[](ReciprocalOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return arith::DivFOp::create(b, l, scalarConst(b, l, x.getType(), 1.0),
                                      x);
       });
-  patterns.add<UnaryLowering<ExpOp>>(
-      ctx, +[](ExpOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<ExpOp>>(
+      ctx, +[](ExpOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return math::ExpOp::create(b, l, x);
       });
-  patterns.add<UnaryLowering<TanhOp>>(
-      ctx, +[](TanhOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<TanhOp>>(
+      ctx, +[](TanhOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return math::TanhOp::create(b, l, x);
       });
-  patterns.add<UnaryLowering<ErfOp>>(
-      ctx, +[](ErfOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<ErfOp>>(
+      ctx, +[](ErfOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return math::ErfOp::create(b, l, x);
       });
-  patterns.add<UnaryLowering<SigmoidOp>>(
-      ctx, +[](SigmoidOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<SigmoidOp>>(
+      ctx, +[](SigmoidOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return sigmoidScalar(b, l, x);
       });
-  patterns.add<UnaryLowering<ReluOp>>(
-      ctx, +[](ReluOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<ReluOp>>(
+      ctx, +[](ReluOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return reluScalar(b, l, x, scalarConst(b, l, x.getType(), 0.0));
       });
-  patterns.add<UnaryLowering<ThresholdedReluOp>>(
-      ctx, +[](ThresholdedReluOp op, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<ThresholdedReluOp>>(
+      ctx, +[](ThresholdedReluOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return reluScalar(
             b, l, x,
             scalarConst(b, l, x.getType(), op.getAlpha().convertToDouble()));
       });
-  patterns.add<UnaryLowering<SiluOp>>(
-      ctx, +[](SiluOp, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<SiluOp>>(
+      ctx, +[](SiluOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return arith::MulFOp::create(b, l, x, sigmoidScalar(b, l, x));
       });
-  patterns.add<UnaryLowering<GeluOp>>(
-      ctx, +[](GeluOp op, OpBuilder &b, Location l, Value x) -> Value {
+  patterns.add<ElementwiseLowering<GeluOp>>(
+      ctx, +[](GeluOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
         return geluScalar(b, l, x, op.getTanh());
       });
 }

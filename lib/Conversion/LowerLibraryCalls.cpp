@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/Conversion/Passes.h"
+#include "actsparse/runtime/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -34,13 +35,14 @@ MemRefType stridedForm(MemRefType t) {
 }
 
 struct LowerLibraryCallsPass
-    : actsparse::impl::LowerLibraryCallsBase<LowerLibraryCallsPass> {
+    : mlir::actsparse::impl::LowerLibraryCallsBase<LowerLibraryCallsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<linalg::GenericOp> calls;
     module.walk([&](linalg::GenericOp op) {
       if (op.getLibraryCallAttr() &&
-          op.getLibraryCallAttr().getValue() == kMatMulLibraryCall)
+          op.getLibraryCallAttr().getValue() ==
+              ::actsparse::runtime::kMatMulLibraryCall)
         calls.push_back(op);
     });
     for (linalg::GenericOp op : calls) {

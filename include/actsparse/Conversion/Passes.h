@@ -45,10 +45,6 @@ namespace actsparse {
 /// expects in that argument.
 constexpr StringLiteral kWeightArgAttr = "actsparse.weight";
 
-/// Library call of matmuls done by the runtime kernel (see
-/// runtime/include/actsparse/runtime/Abi.h, which declares the function).
-constexpr StringLiteral kMatMulLibraryCall = "actsparse_rt_matmul_f32";
-
 /// actsparse graph ops -> linalg / tensor / arith / math on tensors.
 void populateActSparseToLinalgPatterns(RewritePatternSet &patterns);
 

@@ -80,8 +80,6 @@ class MemRefDescriptor {
 public:
   explicit MemRefDescriptor(int64_t rank) : words_(3 + 2 * rank, 0) {}
 
-  static size_t bytesForRank(int64_t rank) { return 8 * (3 + 2 * rank); }
-
   /// Describes a dense row-major buffer of the given shape.
   static MemRefDescriptor forBuffer(void *data, const std::vector<int64_t> &shape) {
     MemRefDescriptor d(shape.size());
