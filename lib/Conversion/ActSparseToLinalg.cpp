@@ -326,6 +326,37 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
 // Linear algebra and reductions
 //===----------------------------------------------------------------------===//
 
+/// A tensor<Nxi64> holding index values, the shape operand of tensor.reshape.
+Value i64ShapeTensor(OpBuilder &b, Location loc, ArrayRef<Value> dims) {
+  SmallVector<Value> elems;
+  for (Value d : dims)
+    elems.push_back(arith::IndexCastOp::create(b, loc, b.getI64Type(), d));
+  return tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({(int64_t)dims.size()}, b.getI64Type()),
+      elems);
+}
+
+/// `v[d0, ..., dn-1, K]` as a row-major `[d0 * ... * dn-1, K]` view through
+/// tensor.reshape (memref.reshape after bufferization), which keeps the
+/// leading dims dynamic without strided collapse/expand views. `leading`
+/// receives the sizes of the leading dims. Needs a static K and rank >= 2.
+Value flattenToRows(OpBuilder &b, Location loc, Value v,
+                    SmallVector<Value> &leading) {
+  auto t = tensorTypeOf(v);
+  int64_t r = t.getRank();
+  Value rowsCount = indexConst(b, loc, 1);
+  for (int64_t i = 0; i < r - 1; ++i) {
+    leading.push_back(dimValue(b, loc, v, i));
+    rowsCount = arith::MulIOp::create(b, loc, rowsCount, leading.back());
+  }
+  if (r == 2)
+    return v;
+  int64_t k = t.getDimSize(r - 1);
+  return tensor::ReshapeOp::create(
+      b, loc, RankedTensorType::get({ShapedType::kDynamic, k}, t.getElementType()),
+      v, i64ShapeTensor(b, loc, {rowsCount, indexConst(b, loc, k)}));
+}
+
 /// X[..., M, K] @ W[K, N] with a static f32 W (the projections that stream
 /// weights) becomes a 2-D generic tagged with the runtime kernel as its
 /// library call; convert-linalg-to-std turns it into a call after
@@ -340,29 +371,8 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
     return failure();
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
-  // Row-major views through tensor.reshape (memref.reshape after
-  // bufferization), which keeps the leading dims dynamic without strided
-  // collapse/expand views.
-  auto i64Shape = [&](ArrayRef<Value> dims) {
-    SmallVector<Value> elems;
-    for (Value d : dims)
-      elems.push_back(arith::IndexCastOp::create(b, loc, b.getI64Type(), d));
-    return tensor::FromElementsOp::create(
-        b, loc, RankedTensorType::get({(int64_t)dims.size()}, b.getI64Type()),
-        elems);
-  };
-  Value rowsCount = indexConst(b, loc, 1);
   SmallVector<Value> leading;
-  for (int64_t i = 0; i < r - 1; ++i) {
-    leading.push_back(dimValue(b, loc, lhs, i));
-    rowsCount = arith::MulIOp::create(b, loc, rowsCount, leading.back());
-  }
-  int64_t kSize = lt.getDimSize(r - 1);
-  Value a2 = lhs;
-  if (r != 2)
-    a2 = tensor::ReshapeOp::create(
-        b, loc, RankedTensorType::get({ShapedType::kDynamic, kSize}, lt.getElementType()),
-        lhs, i64Shape({rowsCount, indexConst(b, loc, kSize)}));
+  Value a2 = flattenToRows(b, loc, lhs, leading);
   int64_t n = rt.getDimSize(1);
   SmallVector<OpFoldResult> sizes = {dimOf(b, loc, a2, 0), b.getIndexAttr(n)};
   Type f32 = b.getF32Type();
@@ -388,7 +398,8 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
   Value result = generic.getResult(0);
   if (r > 2) {
     leading.push_back(indexConst(b, loc, n));
-    result = tensor::ReshapeOp::create(b, loc, type, result, i64Shape(leading));
+    result = tensor::ReshapeOp::create(b, loc, type, result,
+                                       i64ShapeTensor(b, loc, leading));
   }
   b.replaceOp(op, result);
   return success();
@@ -652,6 +663,104 @@ func::FuncOp getIndexErrorFunction(Operation *op) {
   f.setPrivate();
   return f;
 }
+
+/// Declares (once per module) the runtime's FFN probe: it reads the block's
+/// input rows and neuron rows, so bufferization needs no copies for it.
+func::FuncOp getFfnProbeFunction(Operation *op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  StringRef name = ::actsparse::runtime::kFfnProbeFunction;
+  if (auto f = module.lookupSymbol<func::FuncOp>(name))
+    return f;
+  OpBuilder b(module.getBodyRegion());
+  Type rows = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                    b.getF32Type());
+  auto f = func::FuncOp::create(b, module.getLoc(), name,
+                                b.getFunctionType({b.getI64Type(), rows, rows}, {}));
+  f.setPrivate();
+  f->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  for (unsigned i : {1u, 2u})
+    f.setArgAttr(i, "bufferization.access", b.getStringAttr("read"));
+  return f;
+}
+
+/// actsparse.ffn back to graph ops (lowered by the other patterns), with a
+/// call to the runtime's FFN probe between the neurons and the down
+/// projection: that is where sparse-run counts zero neurons and calibration
+/// records block inputs.
+struct FfnLowering : OpConversionPattern<FfnOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FfnOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto inType = tensorTypeOf(x);
+    Type elt = inType.getElementType();
+    SmallVector<int64_t> shape(inType.getShape());
+    shape.back() = op.getNumNeurons();
+    auto hidden = RankedTensorType::get(shape, elt);
+    auto scalar = [&](double v) {
+      auto t = RankedTensorType::get({}, elt);
+      return ConstantOp::create(b, loc, t,
+                                DenseElementsAttr::get(t, b.getFloatAttr(elt, v)));
+    };
+    auto project = [&](Value w, Value bias) -> Value {
+      Value v = MatMulOp::create(b, loc, hidden, x, w);
+      return bias ? AddOp::create(b, loc, hidden, v, bias) : v;
+    };
+    Value u = project(adaptor.getUp(), adaptor.getUpBias());
+    Value pre = adaptor.getGate() ? project(adaptor.getGate(), adaptor.getGateBias())
+                                  : u;
+    if (Value shift = adaptor.getShift())
+      pre = SubOp::create(b, loc, hidden, pre, shift);
+    Value a;
+    switch (op.getActivation()) {
+    case Activation::relu:
+      a = ReluOp::create(b, loc, pre);
+      break;
+    case Activation::silu:
+      a = SiluOp::create(b, loc, pre);
+      break;
+    case Activation::gelu:
+    case Activation::gelu_tanh:
+      a = GeluOp::create(b, loc, pre,
+                         op.getActivation() == Activation::gelu_tanh);
+      break;
+    }
+    if (std::optional<APFloat> t = op.getThreshold()) {
+      // |a| >= t, written as a * a >= t * t.
+      double tv = t->convertToDouble();
+      auto maskType = RankedTensorType::get(shape, b.getI1Type());
+      Value square = MulOp::create(b, loc, hidden, a, a);
+      Value keep = GreaterOrEqualOp::create(b, loc, maskType, square,
+                                            scalar(tv * tv));
+      a = WhereOp::create(b, loc, hidden, keep, a, scalar(0.0));
+    }
+    Value h = a;
+    if (adaptor.getGate()) {
+      Value up = op.getReluUp() ? (Value)ReluOp::create(b, loc, u) : u;
+      h = MulOp::create(b, loc, hidden, a, up);
+    }
+    if (inType.getRank() >= 2 && elt.isF32() &&
+        !inType.isDynamicDim(inType.getRank() - 1)) {
+      auto rows = RankedTensorType::get(
+          {ShapedType::kDynamic, ShapedType::kDynamic}, elt);
+      SmallVector<Value> leadingX, leadingH;
+      Value x2 = tensor::CastOp::create(b, loc, rows,
+                                        flattenToRows(b, loc, x, leadingX));
+      Value h2 = tensor::CastOp::create(b, loc, rows,
+                                        flattenToRows(b, loc, h, leadingH));
+      Value layer = arith::ConstantIntOp::create(b, loc, op.getLayer().value_or(-1), 64);
+      func::CallOp::create(b, loc, getFfnProbeFunction(op),
+                           ValueRange{layer, x2, h2});
+    }
+    Value y = MatMulOp::create(b, loc, op.getType(), h, adaptor.getDown());
+    if (Value bias = adaptor.getDownBias())
+      y = AddOp::create(b, loc, op.getType(), y, bias);
+    b.replaceOp(op, y);
+    return success();
+  }
+};
 
 struct GatherLowering : OpConversionPattern<GatherOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1058,7 +1167,7 @@ struct LowerToLinalgPass
 void mlir::actsparse::populateActSparseToLinalgPatterns(
     RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  patterns.add<ConstantLowering, MatMulLowering, SoftmaxLowering,
+  patterns.add<ConstantLowering, FfnLowering, MatMulLowering, SoftmaxLowering,
                ReduceMeanLowering, LayerNormLowering, GatherLowering,
                TransposeLowering, ReshapeLowering, ExpandLowering,
                UnsqueezeLowering, ConcatLowering, ShapeLowering,

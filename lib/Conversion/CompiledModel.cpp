@@ -285,6 +285,9 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
   runtime[mangle(rt::kMatMulSymbol)] = {
       llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_f32),
       llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kFfnProbeSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_ffn_probe),
+      llvm::JITSymbolFlags::Exported};
   if (llvm::Error e = dylib.define(llvm::orc::absoluteSymbols(runtime)))
     return fail(std::move(e));
   if (llvm::Error e = (*jit)->addObjectFile(std::move(object)))

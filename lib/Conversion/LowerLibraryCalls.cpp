@@ -38,6 +38,12 @@ struct LowerLibraryCallsPass
     : mlir::actsparse::impl::LowerLibraryCallsBase<LowerLibraryCallsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // Bufferization hints on runtime declarations have served their purpose
+    // and mean nothing to the LLVM lowering.
+    for (auto f : module.getOps<func::FuncOp>())
+      if (f.isExternal())
+        for (unsigned i = 0; i < f.getNumArguments(); ++i)
+          f.removeArgAttr(i, "bufferization.access");
     SmallVector<linalg::GenericOp> calls;
     module.walk([&](linalg::GenericOp op) {
       if (op.getLibraryCallAttr() &&

@@ -306,5 +306,82 @@ LogicalResult ConstantOfShapeOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// FfnOp
+//===----------------------------------------------------------------------===//
+
+std::optional<std::string>
+mlir::actsparse::getFfnShapeMismatch(const FfnOperandTypes &t) {
+  auto shape = [](Type type) {
+    return cast<RankedTensorType>(type).getShape();
+  };
+  auto mismatch = [](int64_t a, int64_t b) {
+    return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) && a != b;
+  };
+  ArrayRef<int64_t> in = shape(t.input), up = shape(t.up),
+                    down = shape(t.down);
+  if (in.empty())
+    return std::string("input must have rank >= 1");
+  if (up.size() != 2 || down.size() != 2)
+    return std::string("up and down must be matrices");
+  int64_t hidden = up[1];
+  if (mismatch(in.back(), up[0]))
+    return "input features " + std::to_string(in.back()) +
+           " differ from the rows of up (" + std::to_string(up[0]) + ")";
+  if (t.gate && shape(t.gate) != up)
+    return std::string("gate and up must have the same shape");
+  if (mismatch(down[0], hidden))
+    return "rows of down (" + std::to_string(down[0]) +
+           ") differ from the neurons of up (" + std::to_string(hidden) + ")";
+  auto isVector = [&](Type type, int64_t size) {
+    ArrayRef<int64_t> s = shape(type);
+    return s.size() == 1 && !mismatch(s[0], size);
+  };
+  if (t.upBias && !isVector(t.upBias, hidden))
+    return std::string("up_bias must be a vector of one entry per neuron");
+  if (t.gateBias && (!t.gate || !isVector(t.gateBias, hidden)))
+    return std::string(
+        "gate_bias needs a gate and must have one entry per neuron");
+  if (t.downBias && !isVector(t.downBias, down[1]))
+    return std::string("down_bias must be a vector of one entry per output");
+  if (t.shift && !shape(t.shift).empty() && !isVector(t.shift, hidden))
+    return std::string("shift must be a scalar or have one entry per neuron");
+  if (t.result) {
+    SmallVector<int64_t> expected(in);
+    expected.back() = down[1];
+    if (!isCompatibleShape(shape(t.result), expected))
+      return "result shape " + shapeString(shape(t.result)) +
+             " does not match the expected shape " + shapeString(expected);
+  }
+  return std::nullopt;
+}
+
+int64_t FfnOp::getNumNeurons() { return getUp().getType().getShape()[1]; }
+
+LogicalResult FfnOp::verify() {
+  auto typeOf = [](Value v) { return v ? v.getType() : Type(); };
+  FfnOperandTypes types{getInput().getType(), getUp().getType(),
+                        typeOf(getGate()),    getDown().getType(),
+                        typeOf(getUpBias()),  typeOf(getGateBias()),
+                        typeOf(getDownBias()), typeOf(getShift()),
+                        getType()};
+  if (std::optional<std::string> why = getFfnShapeMismatch(types))
+    return emitOpError(*why);
+  Type element = getType().getElementType();
+  for (Value v : getOperands())
+    if (cast<RankedTensorType>(v.getType()).getElementType() != element)
+      return emitOpError("operands and result must share one element type");
+  if (getReluUp() && !getGate())
+    return emitOpError("relu_up (dReLU) needs a gated block");
+  if (std::optional<APFloat> t = getThreshold();
+      t && !(t->convertToDouble() >= 0.0 && t->isFinite()))
+    return emitOpError("threshold must be finite and >= 0");
+  if (std::optional<int64_t> layer = getLayer(); layer && *layer < 0)
+    return emitOpError("layer must be >= 0");
+  return success();
+}
+
+#include "actsparse/Dialect/ActSparseEnums.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "actsparse/Dialect/ActSparseOps.cpp.inc"

@@ -13,6 +13,7 @@
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
+#include "actsparse/runtime/FfnStats.h"
 #include "actsparse/runtime/Generator.h"
 #include "actsparse/runtime/Tokenizer.h"
 #include "actsparse/runtime/WeightPack.h"
@@ -401,6 +402,17 @@ int main(int argc, char **argv) {
   if (!o.checkRef.empty())
     return checkReference(*model, o);
 
+  // Lowered actsparse.ffn blocks report their neurons here.
+  FfnSparsityStats ffnStats;
+  setFfnObserver(&ffnStats);
+  auto ffnReport = [&] {
+    if (o.stats && !ffnStats.layers().empty())
+      std::fputs(("sparse-run: " + ffnStats.report()).c_str(), stderr);
+  };
+  auto ffnJson = [&] {
+    return ffnStats.layers().empty() ? std::string("null") : ffnStats.json();
+  };
+
   Status s;
   auto generator = Generator::create(*model, s);
   if (!generator)
@@ -435,6 +447,15 @@ int main(int argc, char **argv) {
       return fail(p.message());
     std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)\n",
                 std::exp(nll / count), count, nll / count);
+    ffnReport();
+    if (!o.statsJson.empty()) {
+      std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
+      if (!f)
+        return fail("cannot write '" + o.statsJson + "'");
+      std::fprintf(f, "{\"perplexity\": %.6f, \"tokens\": %d, \"ffn\": %s}\n",
+                   std::exp(nll / count), count, ffnJson().c_str());
+      std::fclose(f);
+    }
     return 0;
   }
 
@@ -505,6 +526,11 @@ int main(int argc, char **argv) {
                  decodeMs, decodeMs > 0 ? 1000 / decodeMs : 0,
                  stats.peakRssKiB / 1024.0,
                  generator->usesKvCache() ? "KV cache" : "no KV cache");
+  if (!generator->usesKvCache() && !ffnStats.layers().empty() && o.stats)
+    std::fprintf(stderr, "sparse-run: (without a KV cache every step "
+                         "recomputes the prefix, so FFN statistics count "
+                         "prefix tokens once per step)\n");
+  ffnReport();
   if (!o.statsJson.empty()) {
     std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
     if (!f)
@@ -514,11 +540,11 @@ int main(int argc, char **argv) {
                  "\"prefill_tokens_per_second\": %.3f, "
                  "\"generated_tokens\": %d, \"decode_seconds\": %.6f, "
                  "\"decode_ms_per_token\": %.4f, \"peak_rss_kib\": %ld, "
-                 "\"kv_cache\": %s, \"threads\": %d}\n",
+                 "\"kv_cache\": %s, \"threads\": %d, \"ffn\": %s}\n",
                  stats.promptTokens, stats.prefillSeconds, prefillTps,
                  stats.generatedTokens, stats.decodeSeconds, decodeMs,
                  stats.peakRssKiB, generator->usesKvCache() ? "true" : "false",
-                 numThreads());
+                 numThreads(), ffnJson().c_str());
     std::fclose(f);
   }
   return 0;

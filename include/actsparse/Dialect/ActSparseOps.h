@@ -17,7 +17,23 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "actsparse/Dialect/ActSparseEnums.h.inc"
+
 #define GET_OP_CLASSES
 #include "actsparse/Dialect/ActSparseOps.h.inc"
+
+namespace mlir::actsparse {
+
+/// Operand and result types of an `actsparse.ffn`; absent optional operands
+/// (and an unknown result) are null.
+struct FfnOperandTypes {
+  Type input, up, gate, down, upBias, gateBias, downBias, shift, result;
+};
+
+/// Why these types cannot form an `actsparse.ffn` (the verifier's message),
+/// or nullopt when they can. FFN fusion asks before it builds the op.
+std::optional<std::string> getFfnShapeMismatch(const FfnOperandTypes &types);
+
+} // namespace mlir::actsparse
 
 #endif // ACTSPARSE_DIALECT_ACTSPARSEOPS_H

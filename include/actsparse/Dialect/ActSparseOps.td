@@ -13,6 +13,7 @@ include "actsparse/Dialect/ActSparseDialect.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/IR/EnumAttr.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -223,6 +224,91 @@ def ActSparse_MatMulOp : ActSparse_Op<"matmul", [Pure,
   let results = (outs ActSparse_NumericTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Feed-forward blocks
+//===----------------------------------------------------------------------===//
+
+def ActSparse_Activation : I32EnumAttr<"Activation",
+    "activation function of an FFN block", [
+      I32EnumAttrCase<"relu", 0>,
+      I32EnumAttrCase<"silu", 1>,
+      I32EnumAttrCase<"gelu", 2>,
+      I32EnumAttrCase<"gelu_tanh", 3>
+    ]> {
+  let cppNamespace = "::mlir::actsparse";
+}
+
+def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
+  let summary = "one transformer feed-forward block, plain or gated (GLU)";
+  let description = [{
+    The unit the sparsity passes work on: `--actsparse-fuse-ffn` builds it
+    from the MatMul / activation / MatMul chains of imported graphs,
+    `--actsparse-relufy` changes its activation and `--actsparse-calibrate`
+    sets its shift and threshold. For input `x` with last dimension `D`,
+    weights `up` and `gate` of shape `D x H` and `down` of shape `H x E`:
+
+    ```
+    u = x * up (+ up_bias)
+    plain FFN:  a = act(u - shift)         h = a
+    gated FFN:  g = x * gate (+ gate_bias)
+                a = act(g - shift)         h = a * u    (a * relu(u) with relu_up)
+    threshold:  h = 0 where |a| < threshold
+    y = h * down (+ down_bias)
+    ```
+
+    `shift` is a scalar (per layer) or a length-`H` tensor (per neuron) and
+    defaults to 0. `relu_up` (only with a gate) is dReLU: ReLU on the up
+    projection too, so a neuron is zero when either input is negative.
+    `threshold` is a magnitude threshold on the activation output: with
+    `relu` it is FATReLU (ProSparse), with `silu` or `gelu` the training-free
+    thresholding of TEAL and CATS. `original` names the activation the model
+    was trained with, kept by relufication so calibration can compare against
+    the original block; `layer` numbers the FFN blocks of a function in
+    program order (runtime statistics are reported per layer). `h` is the
+    vector whose zeros the sparse kernels skip: the neurons of the block.
+
+    Example (Llama SwiGLU after relufication):
+
+    ```mlir
+    %y = actsparse.ffn %x up %w3 gate %w1 down %w2 activation = relu
+        original = silu layer = 0
+        : (tensor<?x?x64xf32>, tensor<64x172xf32>, tensor<64x172xf32>,
+           tensor<172x64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input,
+                       ActSparse_FloatTensor:$up,
+                       Optional<ActSparse_FloatTensor>:$gate,
+                       ActSparse_FloatTensor:$down,
+                       Optional<ActSparse_FloatTensor>:$up_bias,
+                       Optional<ActSparse_FloatTensor>:$gate_bias,
+                       Optional<ActSparse_FloatTensor>:$down_bias,
+                       Optional<ActSparse_FloatTensor>:$shift,
+                       ActSparse_Activation:$activation,
+                       UnitAttr:$relu_up,
+                       OptionalAttr<F32Attr>:$threshold,
+                       OptionalAttr<ActSparse_Activation>:$original,
+                       OptionalAttr<I64Attr>:$layer);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `up` $up (`gate` $gate^)? `down` $down
+    (`up_bias` $up_bias^)? (`gate_bias` $gate_bias^)?
+    (`down_bias` $down_bias^)? (`shift` $shift^)?
+    `activation` `=` $activation (`relu_up` $relu_up^)?
+    (`threshold` `=` $threshold^)? (`original` `=` $original^)?
+    (`layer` `=` $layer^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Number of neurons (H): the columns of `up`.
+    int64_t getNumNeurons();
+    /// The activation the block computes before relufication.
+    Activation getOriginalActivation() {
+      return getOriginal().value_or(getActivation());
+    }
   }];
   let hasVerifier = 1;
 }

@@ -28,6 +28,10 @@ void populateRaiseActivationsPatterns(RewritePatternSet &patterns);
 /// duplicates. Every later actsparse pipeline starts with it.
 void buildGraphCleanupPipeline(OpPassManager &pm);
 
+/// Numbers the actsparse.ffn ops of every function in `root` in program
+/// order (their `layer` attribute).
+void numberFfnLayers(Operation *root);
+
 /// Registers the named pipelines (`actsparse-graph-cleanup`, ...).
 void registerActSparsePipelines();
 

@@ -52,4 +52,105 @@ def RaiseActivations : Pass<"actsparse-raise-activations"> {
   let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Sparsity
+//===----------------------------------------------------------------------===//
+
+def FuseFfn : Pass<"actsparse-fuse-ffn"> {
+  let summary = "Recognise feed-forward blocks and fold each into one "
+                "actsparse.ffn";
+  let description = [{
+    Finds the FFN blocks of imported transformers and replaces each chain by
+    one `actsparse.ffn`, the op relufication, calibration and the sparse
+    kernels work on. Recognised shapes (`W` are weight-pack tensors or IR
+    constants, biases are optional and may be on either side of their Add):
+
+    - plain: `down(act(x * W_up + b_up)) + b_down` (GPT-2, OPT);
+    - gated (GLU): `down(act(x * W_gate) * (x * W_up))`, the product in either
+      order (Llama SwiGLU, GeGLU);
+
+    with `act` one of ReLU, SiLU, exact GELU and tanh GELU. Decomposed SiLU
+    and GELU are named first (the patterns of
+    `--actsparse-raise-activations` run in the same rewrite).
+
+    The pass leaves a chain alone when it is not a block of its own: a
+    projection without a weight on the right (attention scores), an
+    intermediate value with another user (a MatMul read by a residual or a
+    second consumer), gate and up reading different inputs, shapes that do
+    not chain (`D x H`, `D x H`, `H x E`), or mixed element types. After
+    fusion the blocks of each function are numbered in program order
+    (`layer = N`), which is how runtime statistics name them.
+
+    Example:
+
+    ```mlir
+    %g = actsparse.matmul %x, %w1 : (tensor<?x64xf32>, tensor<64x172xf32>) -> tensor<?x172xf32>
+    %a = actsparse.silu %g : tensor<?x172xf32>
+    %u = actsparse.matmul %x, %w3 : (tensor<?x64xf32>, tensor<64x172xf32>) -> tensor<?x172xf32>
+    %h = actsparse.mul %a, %u : (tensor<?x172xf32>, tensor<?x172xf32>) -> tensor<?x172xf32>
+    %y = actsparse.matmul %h, %w2 : (tensor<?x172xf32>, tensor<172x64xf32>) -> tensor<?x64xf32>
+    ```
+
+    becomes
+
+    ```mlir
+    %y = actsparse.ffn %x up %w3 gate %w1 down %w2 activation = silu layer = 0
+        : (tensor<?x64xf32>, tensor<64x172xf32>, tensor<64x172xf32>,
+           tensor<172x64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
+}
+
+def Relufy : Pass<"actsparse-relufy"> {
+  let summary = "Replace FFN activations by ReLU variants whose outputs are "
+                "exactly zero for most neurons";
+  let description = [{
+    Changes the activation of every `actsparse.ffn` (run
+    `--actsparse-fuse-ffn` first) to ReLU and records the activation the
+    model was trained with as `original`, which calibration uses as its
+    reference. In a gated block the ReLU replaces the activation of the
+    gate projection (`relu(x W_gate) * (x W_up)`), so a neuron is zero
+    whenever its gate is negative; `drelu` also applies ReLU to the up
+    projection (dReLU, TurboSparse), zeroing a neuron when either input is
+    negative.
+
+    Modes:
+
+    - `relu`: stage 1 of "ReLU Strikes Back": `relu(g)`;
+    - `shifted-relu`: `relu(g - b)` with `b = shift` for every layer;
+      `--actsparse-calibrate` can then set `b` per layer or per neuron for a
+      target sparsity;
+    - `fatrelu`: FATReLU (ProSparse, ONNX `ThresholdedRelu`): `relu(g)` where
+      `relu(g) >= threshold`, else 0.
+
+    `stage2` also inserts a ReLU after each normalisation layer (LayerNorm,
+    or decomposed RMSNorm / LayerNorm) whose output feeds an FFN block or an
+    attention projection, stage 2 of "ReLU Strikes Back"; the final
+    normalisation before the LM head stays untouched.
+
+    The model changes: without calibration (and, usually, fine-tuning) its
+    accuracy drops. `docs/Sparsity.md` measures by how much.
+
+    Example: `--actsparse-relufy="mode=fatrelu threshold=0.05"` turns
+    `activation = silu` into `activation = relu threshold = 5.000000e-02
+    original = silu`.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"relu\"",
+           "relu, shifted-relu or fatrelu">,
+    Option<"shift", "shift", "double", /*default=*/"0.0",
+           "shifted-relu: the shift b of relu(x - b), the same for every "
+           "layer">,
+    Option<"threshold", "threshold", "double", /*default=*/"0.0",
+           "fatrelu: activations below this are set to 0">,
+    Option<"drelu", "drelu", "bool", /*default=*/"false",
+           "gated blocks: ReLU on the up projection too (dReLU)">,
+    Option<"stage2", "stage2", "bool", /*default=*/"false",
+           "also insert ReLU after the normalisations feeding attention "
+           "projections and FFN blocks">
+  ];
+  let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
+}
+
 #endif // ACTSPARSE_TRANSFORMS_PASSES_TD

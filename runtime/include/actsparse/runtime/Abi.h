@@ -45,6 +45,13 @@ void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
                                           ActSparseMemRef2DF32 *w,
                                           ActSparseMemRef2DF32 *c);
 
+/// Called by every lowered actsparse.ffn with the block's input rows
+/// x[T, D] and neuron rows h[T, H] (T tokens, in sequence order) before the
+/// down projection. Forwards them to the observer set with
+/// setFfnObserver(); without one it returns at once.
+void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer, ActSparseMemRef2DF32 *x,
+                                         ActSparseMemRef2DF32 *h);
+
 /// A Gather read index `index` of an axis of `size` entries (a token id
 /// outside the vocabulary, a position past the model's context). Generated
 /// code reads entry 0 instead and carries on; the runtime fails the call.
@@ -56,6 +63,9 @@ namespace actsparse::runtime {
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
 inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";
+inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
+/// The function name the lowering declares for the FFN probe.
+inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 /// The library-call name the lowering attaches to such matmuls.
 inline const char *kMatMulLibraryCall = "actsparse_rt_matmul_f32";
 

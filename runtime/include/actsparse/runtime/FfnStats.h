@@ -1,0 +1,87 @@
+//===- FfnStats.h - what lowered FFN blocks compute, observed ---*- C++ -*-===//
+//
+// Every lowered actsparse.ffn calls the runtime's FFN probe (Abi.h) with its
+// input rows and its neuron rows. An FfnObserver installed here receives
+// them: sparse-run counts zero neurons with FfnSparsityStats, calibration
+// records block inputs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_FFNSTATS_H
+#define ACTSPARSE_RUNTIME_FFNSTATS_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace actsparse::runtime {
+
+/// Row-major rows of one FFN call: `rows` tokens in sequence order.
+struct FfnRows {
+  const float *data;
+  int64_t rows, cols, rowStride;
+  const float *row(int64_t r) const { return data + r * rowStride; }
+};
+
+class FfnObserver {
+public:
+  virtual ~FfnObserver() = default;
+  /// `layer` is the block's `layer` attribute (-1 if it had none); `x` its
+  /// input rows, `h` its neuron rows (the vector the down projection reads).
+  virtual void observe(int64_t layer, const FfnRows &x, const FfnRows &h) = 0;
+};
+
+/// Installs the observer every probe forwards to (nullptr: none). Not
+/// thread-safe against running models; set it between calls.
+void setFfnObserver(FfnObserver *observer);
+
+/// Per-layer FFN sparsity (the fraction of neurons exactly 0) and the
+/// figures windowing relies on, for one token sequence at a time.
+///
+/// For window size k = 1..kMaxWindow:
+///   - newFraction(k): of the neurons active (non-zero) for a token, the
+///     fraction that was not active in any of the previous k tokens: what a
+///     window of k tokens must still load;
+///   - windowDensity(k): the fraction of neurons active in at least one of
+///     k consecutive tokens: what a window of k tokens keeps resident.
+/// Tokens without k predecessors in the sequence are not counted for k.
+class FfnSparsityStats : public FfnObserver {
+public:
+  static constexpr int kMaxWindow = 8;
+
+  void observe(int64_t layer, const FfnRows &x, const FfnRows &h) override;
+  /// The next observed token starts a new sequence (windows restart).
+  void beginSequence();
+
+  struct Layer {
+    int64_t neurons = 0, tokens = 0, zeros = 0;
+    int64_t active[kMaxWindow + 1] = {}, fresh[kMaxWindow + 1] = {};
+    int64_t windows[kMaxWindow + 1] = {}, windowActive[kMaxWindow + 1] = {};
+    // Per neuron: token index of its last activity (-1: none yet).
+    std::vector<int64_t> lastActive;
+    int64_t position = 0; // tokens of the current sequence so far
+
+    double sparsity() const {
+      return tokens ? double(zeros) / (double(tokens) * neurons) : 0.0;
+    }
+  };
+
+  const std::map<int64_t, Layer> &layers() const { return layers_; }
+  /// Over all layers, weighted by neurons x tokens.
+  double sparsity() const;
+  double newFraction(int k) const;
+  double windowDensity(int k) const;
+
+  /// The human-readable report sparse-run prints.
+  std::string report() const;
+  /// The same figures as a JSON object.
+  std::string json() const;
+
+private:
+  std::map<int64_t, Layer> layers_;
+};
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_FFNSTATS_H
