@@ -197,3 +197,29 @@ func.func @shapes(%x: tensor<?x?x8xf32>, %n: tensor<i64>, %c: tensor<?x1xf32>)
   %e = actsparse.expand %c, %s : (tensor<?x1xf32>, tensor<2xi64>) -> tensor<?x?xf32>
   return %z, %r, %e : tensor<?x?xi64>, tensor<?xi64>, tensor<?x?xf32>
 }
+
+// -----
+
+// An FFN block lowers to its projections and activation, with the runtime
+// probe called on the input rows and neuron rows before the down
+// projection; the probe only reads them, so bufferization copies nothing.
+// CHECK-LABEL: func.func private @actsparse_rt_ffn_probe
+// CHECK-SAME: (i64, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"})
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @ffn
+// CHECK-COUNT-2: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_f32"
+// The shift, ReLU, threshold (a * a >= 0.25 * 0.25) and dReLU product:
+// CHECK: arith.subf
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf oge, %{{.*}}, %{{.*}} : f32
+// CHECK: %[[L:.*]] = arith.constant 3 : i64
+// CHECK: call @actsparse_rt_ffn_probe(%[[L]], %{{.*}}, %{{.*}}) : (i64, tensor<?x?xf32>, tensor<?x?xf32>) -> ()
+// CHECK: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_f32"
+func.func @ffn(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %u = actsparse.weight "up" : tensor<8x32xf32>
+  %g = actsparse.weight "gate" : tensor<8x32xf32>
+  %d = actsparse.weight "down" : tensor<32x8xf32>
+  %s = actsparse.constant dense<0.5> : tensor<f32>
+  %y = actsparse.ffn %x up %u gate %g down %d shift %s activation = relu relu_up threshold = 0.25 original = silu layer = 3 : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<8x32xf32>, tensor<32x8xf32>, tensor<f32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

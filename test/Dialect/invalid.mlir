@@ -250,3 +250,57 @@ func.func @compare_result(%a: tensor<3xi64>, %b: tensor<3xi64>) {
   %0 = actsparse.less %a, %b : (tensor<3xi64>, tensor<3xi64>) -> tensor<3xi64>
   return
 }
+
+// -----
+
+// An FFN's down projection reads one row per neuron.
+func.func @ffn_down_rows(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<16x8xf32>) {
+  // expected-error @below {{rows of down (16) differ from the neurons of up (32)}}
+  %0 = actsparse.ffn %x up %u down %d activation = relu : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// Gate and up have one column per neuron each.
+func.func @ffn_gate_shape(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %g: tensor<8x16xf32>, %d: tensor<32x8xf32>) {
+  // expected-error @below {{gate and up must have the same shape}}
+  %0 = actsparse.ffn %x up %u gate %g down %d activation = silu : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<8x16xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// A per-neuron shift has one entry per neuron.
+func.func @ffn_shift(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x8xf32>, %s: tensor<8xf32>) {
+  // expected-error @below {{shift must be a scalar or have one entry per neuron}}
+  %0 = actsparse.ffn %x up %u down %d shift %s activation = relu : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// dReLU applies ReLU to the up projection of a gated block.
+func.func @ffn_drelu_plain(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x8xf32>) {
+  // expected-error @below {{relu_up (dReLU) needs a gated block}}
+  %0 = actsparse.ffn %x up %u down %d activation = relu relu_up : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// Thresholds are magnitudes.
+func.func @ffn_threshold(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x8xf32>) {
+  // expected-error @below {{threshold must be finite and >= 0}}
+  %0 = actsparse.ffn %x up %u down %d activation = relu threshold = -1.0 : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// The result keeps the input's leading dims and has down's columns.
+func.func @ffn_result(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x4xf32>) {
+  // expected-error @below {{result shape [?x8] does not match the expected shape [?x4]}}
+  %0 = actsparse.ffn %x up %u down %d activation = relu : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x4xf32>) -> tensor<?x8xf32>
+  return
+}
