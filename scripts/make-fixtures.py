@@ -54,6 +54,39 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+# --------------------------------------------------------------------------
+# Sparsity transforms: the semantics of actsparse.ffn and of the
+# --actsparse-relufy modes (ActSparseOps.td, Passes.td), written again in
+# PyTorch as the independent reference for the compiled transformed models.
+# --------------------------------------------------------------------------
+
+ACTIVATIONS = {"silu": F.silu, "gelu_tanh": None, "gelu_erf": F.gelu, "relu": F.relu}
+
+
+def sparse_neurons(pre, up, act, cfg):
+    """h of one FFN block: pre is the gate projection of a gated block (up its
+    up projection) or the up projection of a plain block (up is None)."""
+    mode = cfg.get("mode")
+    if mode in ("relu", "shifted-relu", "fatrelu"):
+        act = "relu"
+    if mode == "shifted-relu":
+        pre = pre - cfg["shift"]
+    a = gelu_new(pre) if act == "gelu_tanh" else ACTIVATIONS[act](pre)
+    if mode in ("fatrelu", "threshold"):
+        a = torch.where(a.abs() >= cfg["threshold"], a, torch.zeros((), dtype=a.dtype))
+    if up is None:
+        return a
+    if cfg.get("drelu"):
+        up = F.relu(up)
+    return a * up
+
+
+def stage2(h, cfg):
+    """Stage 2 of ReLU Strikes Back: ReLU after the norms feeding attention
+    and the FFN (not the final norm)."""
+    return F.relu(h) if cfg.get("stage2") else h
+
+
 def rope_tables(head_dim, max_seq, theta=10000.0):
     # llama2.c: freq = 1 / theta^(i / head_dim) for even i, rotation of the
     # interleaved pair (i, i + 1) by pos * freq.
@@ -87,10 +120,12 @@ class LlamaBlock(nn.Module):
         self.w1 = nn.Linear(dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
         self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.sparse = {}
+        self.act = "silu"
 
     def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
         b, s, _ = x.shape
-        h = self.attention_norm(x)
+        h = stage2(self.attention_norm(x), self.sparse)
         q = self.wq(h).view(b, s, self.n_heads, self.hd).transpose(1, 2)
         k = self.wk(h).view(b, s, self.n_kv, self.hd).transpose(1, 2)
         v = self.wv(h).view(b, s, self.n_kv, self.hd).transpose(1, 2)
@@ -108,8 +143,8 @@ class LlamaBlock(nn.Module):
         att = F.softmax(att, dim=-1)
         o = (att @ vr).transpose(1, 2).reshape(b, s, self.n_heads * self.hd)
         x = x + self.wo(o)
-        h = self.ffn_norm(x)
-        x = x + self.w2(F.silu(self.w1(h)) * self.w3(h))
+        h = stage2(self.ffn_norm(x), self.sparse)
+        x = x + self.w2(sparse_neurons(self.w1(h), self.w3(h), self.act, self.sparse))
         return x, present
 
 
@@ -207,10 +242,11 @@ class PreLNBlock(nn.Module):
         self.ln_2 = nn.LayerNorm(d)
         self.fc1 = nn.Linear(d, c["hidden_dim"])
         self.fc2 = nn.Linear(c["hidden_dim"], d)
+        self.sparse = {}
 
     def forward(self, x, mask, past_k=None, past_v=None):
         b, s, d = x.shape
-        h = self.ln_1(x)
+        h = stage2(self.ln_1(x), self.sparse)
         q = self.q_proj(h).view(b, s, self.h, self.hd).transpose(1, 2)
         k = self.k_proj(h).view(b, s, self.h, self.hd).transpose(1, 2)
         v = self.v_proj(h).view(b, s, self.h, self.hd).transpose(1, 2)
@@ -220,9 +256,8 @@ class PreLNBlock(nn.Module):
         att = F.softmax(q @ k.transpose(2, 3) / math.sqrt(self.hd) + mask, dim=-1)
         o = (att @ v).transpose(1, 2).reshape(b, s, d)
         x = x + self.out_proj(o)
-        f = self.fc1(self.ln_2(x))
-        f = {"gelu_tanh": gelu_new, "gelu_erf": F.gelu, "relu": F.relu}[self.act](f)
-        return x + self.fc2(f), (k, v)
+        f = self.fc1(stage2(self.ln_2(x), self.sparse))
+        return x + self.fc2(sparse_neurons(f, None, self.act, self.sparse)), (k, v)
 
 
 class PreLNDecoder(nn.Module):
@@ -414,30 +449,88 @@ def greedy_reference(model, tokenizer, out_path, steps=200):
     print(f"  {os.path.relpath(out_path, ROOT)}: {len(tokens) - 1} tokens")
 
 
+# Transformed models: (fixture, suffix, relufy options as sparse-opt takes
+# them, the same transform for the PyTorch model).
+VARIANTS = [
+    ("llama", "relu", "mode=relu", dict(mode="relu")),
+    ("llama", "shifted", "mode=shifted-relu shift=0.25", dict(mode="shifted-relu", shift=0.25)),
+    ("llama", "fatrelu", "mode=fatrelu threshold=0.1", dict(mode="fatrelu", threshold=0.1)),
+    ("llama", "drelu", "mode=relu drelu=true", dict(mode="relu", drelu=True)),
+    ("llama", "stage2", "mode=relu stage2=true", dict(mode="relu", stage2=True)),
+    ("llama", "threshold", "mode=threshold threshold=0.05", dict(mode="threshold", threshold=0.05)),
+    ("gpt2", "relu-stage2", "mode=relu stage2=true", dict(mode="relu", stage2=True)),
+    ("gpt2", "threshold", "mode=threshold threshold=0.05", dict(mode="threshold", threshold=0.05)),
+    ("gpt2_erf", "fatrelu", "mode=fatrelu threshold=0.05", dict(mode="fatrelu", threshold=0.05)),
+    ("opt", "fatrelu-stage2", "mode=fatrelu threshold=0.1 stage2=true",
+     dict(mode="fatrelu", threshold=0.1, stage2=True)),
+]
+
+
+def write_variant_refs(models, out_dir):
+    """<fixture>-<suffix>.ref.txt: outputs of the transformed PyTorch model for
+    the inputs of <fixture>-full.ref.txt; the lit test applies the same
+    transform with sparse-opt to <fixture>-full.onnx."""
+    with open(os.path.join(out_dir, "variants.txt"), "w") as listing:
+        listing.write("# fixture suffix relufy-options (scripts/make-fixtures.py)\n")
+        for fixture, suffix, options, cfg in VARIANTS:
+            model = models[fixture]
+            ids = read_ref_ids(os.path.join(out_dir, f"{fixture}-full.ref.txt"))
+            for layer in model.layers:
+                layer.sparse = cfg
+            with torch.no_grad():
+                logits = model(ids)
+            for layer in model.layers:
+                layer.sparse = {}
+            write_ref(os.path.join(out_dir, f"{fixture}-{suffix}.ref.txt"),
+                      {"input_ids": ids}, {"logits": logits})
+            listing.write(f"{fixture} {suffix} {options}\n")
+            print(f"  {fixture}-{suffix}.ref.txt ({options})")
+
+
+def read_ref_ids(path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    header = lines[1].split()
+    assert header[:2] == ["input", "input_ids"], path
+    shape = [int(d) for d in header[4:4 + int(header[3])]]
+    return torch.tensor([int(v) for v in lines[2].split()], dtype=torch.int64).reshape(shape)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "test", "Import", "Inputs"))
     ap.add_argument("--stories", default=os.path.join(ROOT, "models", "stories260K", "stories260K.bin"))
+    ap.add_argument("--variants-only", action="store_true",
+                    help="only rewrite the references of transformed models")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
+    models = {"llama": load_stories260k(args.stories),
+              "gpt2": random_decoder("gelu_tanh", 0, 1),
+              "gpt2_erf": random_decoder("gelu_erf", 0, 2),
+              "opt": random_decoder("relu", 2, 3)}
+    if args.variants_only:
+        write_variant_refs(models, args.out)
+        return 0
 
     print("llama (stories260K):")
-    llama = load_stories260k(args.stories)
+    llama = models["llama"]
     export_pair(llama, "llama", args.out, 17, False,
                 [1, 403, 407, 261, 378, 267, 280, 438])
     greedy_reference(llama, os.path.join(os.path.dirname(args.stories), "tok512.bin"),
                      os.path.join(args.out, "llama-greedy.txt"))
     print("gpt2 (tanh GELU):")
-    export_pair(random_decoder("gelu_tanh", 0, 1), "gpt2", args.out, 17, False,
+    export_pair(models["gpt2"], "gpt2", args.out, 17, False,
                 [5, 17, 99, 3, 120, 42, 7, 64])
     print("gpt2_erf (exact GELU, opset 13):")
-    export_pair(random_decoder("gelu_erf", 0, 2), "gpt2_erf", args.out, 13, False,
+    export_pair(models["gpt2_erf"], "gpt2_erf", args.out, 13, False,
                 [1, 2, 3, 4, 5, 6, 7, 8])
     print("opt (ReLU, external data):")
-    export_pair(random_decoder("relu", 2, 3), "opt", args.out, 15, True,
+    export_pair(models["opt"], "opt", args.out, 15, True,
                 [2, 31, 41, 59, 26, 53, 58, 97])
+    print("transformed models:")
+    write_variant_refs(models, args.out)
 
 
 if __name__ == "__main__":

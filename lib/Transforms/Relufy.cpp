@@ -83,10 +83,11 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
   using RelufyBase::RelufyBase;
 
   void runOnOperation() override {
-    if (mode != "relu" && mode != "shifted-relu" && mode != "fatrelu") {
+    if (mode != "relu" && mode != "shifted-relu" && mode != "fatrelu" &&
+        mode != "threshold") {
       emitError(getOperation()->getLoc())
           << "--actsparse-relufy: unknown mode '" << mode
-          << "' (expected relu, shifted-relu or fatrelu)";
+          << "' (expected relu, shifted-relu, fatrelu or threshold)";
       return signalPassFailure();
     }
     if (shift != 0.0 && mode != "shifted-relu") {
@@ -95,10 +96,11 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
              "mode=shifted-relu";
       return signalPassFailure();
     }
-    if (threshold != 0.0 && mode != "fatrelu") {
+    if (threshold != 0.0 && mode != "fatrelu" && mode != "threshold") {
       emitError(getOperation()->getLoc())
           << "--actsparse-relufy: threshold is only meaningful with "
-             "mode=fatrelu (calibration sets thresholds for any mode)";
+             "mode=fatrelu or mode=threshold (calibration sets thresholds "
+             "for any mode)";
       return signalPassFailure();
     }
     if (threshold < 0.0) {
@@ -122,6 +124,11 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
 
   void relufy(FfnOp op, bool &warnedPlain) {
     OpBuilder b(op);
+    if (mode == "threshold") {
+      // TEAL / CATS: the trained activation stays, small outputs become 0.
+      op.setThresholdAttr(b.getF32FloatAttr(threshold));
+      return;
+    }
     if (!op.getOriginal())
       op.setOriginal(op.getActivation());
     op.setActivation(Activation::relu);

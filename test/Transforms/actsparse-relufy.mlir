@@ -4,10 +4,11 @@
 // RUN: sparse-opt %s --split-input-file --actsparse-relufy="drelu=true" | FileCheck %s --check-prefix=DRELU
 // RUN: sparse-opt %s --split-input-file --actsparse-relufy="drelu=true" 2>&1 >/dev/null | FileCheck %s --check-prefix=DRELUWARN
 // RUN: sparse-opt %s --split-input-file --actsparse-relufy="stage2=true" | FileCheck %s --check-prefix=STAGE2
+// RUN: sparse-opt %s --split-input-file --actsparse-relufy="mode=threshold threshold=0.5" | FileCheck %s --check-prefix=CATS
 // RUN: not sparse-opt %s --split-input-file --actsparse-relufy="mode=gelu" 2>&1 | FileCheck %s --check-prefix=BADMODE
 // RUN: not sparse-opt %s --split-input-file --actsparse-relufy="threshold=0.5" 2>&1 | FileCheck %s --check-prefix=BADTHRESHOLD
 
-// BADMODE: unknown mode 'gelu' (expected relu, shifted-relu or fatrelu)
+// BADMODE: unknown mode 'gelu' (expected relu, shifted-relu, fatrelu or threshold)
 // BADTHRESHOLD: threshold is only meaningful with mode=fatrelu
 // DRELUWARN: warning: dReLU needs a gated FFN; this block has no gate
 
@@ -24,6 +25,8 @@
 // FAT: actsparse.ffn {{.*}} activation = relu threshold = 1.250000e-01 original = silu
 
 // DRELU: actsparse.ffn {{.*}} activation = relu relu_up original = silu
+
+// CATS: actsparse.ffn {{.*}} activation = silu threshold = 5.000000e-01 layer = 0
 
 // The RMSNorm of the layer feeds Q, K, V and the FFN through one ReLU; the
 // final norm feeding the LM head keeps its dense output.

@@ -122,7 +122,10 @@ def Relufy : Pass<"actsparse-relufy"> {
       `--actsparse-calibrate` can then set `b` per layer or per neuron for a
       target sparsity;
     - `fatrelu`: FATReLU (ProSparse, ONNX `ThresholdedRelu`): `relu(g)` where
-      `relu(g) >= threshold`, else 0.
+      `relu(g) >= threshold`, else 0;
+    - `threshold`: no swap: the trained activation stays and outputs with
+      `|act(g)| < threshold` become 0, the training-free thresholding of TEAL
+      and CATS (`drelu` does not apply).
 
     `stage2` also inserts a ReLU after each normalisation layer (LayerNorm,
     or decomposed RMSNorm / LayerNorm) whose output feeds an FFN block or an
@@ -138,12 +141,13 @@ def Relufy : Pass<"actsparse-relufy"> {
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"relu\"",
-           "relu, shifted-relu or fatrelu">,
+           "relu, shifted-relu, fatrelu or threshold">,
     Option<"shift", "shift", "double", /*default=*/"0.0",
            "shifted-relu: the shift b of relu(x - b), the same for every "
            "layer">,
     Option<"threshold", "threshold", "double", /*default=*/"0.0",
-           "fatrelu: activations below this are set to 0">,
+           "fatrelu and threshold: activations whose magnitude is below "
+           "this are set to 0">,
     Option<"drelu", "drelu", "bool", /*default=*/"false",
            "gated blocks: ReLU on the up projection too (dReLU)">,
     Option<"stage2", "stage2", "bool", /*default=*/"false",
