@@ -1,6 +1,7 @@
 //===- Entry.cpp - calling a lowered model through the entry ABI ----------===//
 
 #include "actsparse/runtime/Entry.h"
+#include "actsparse/runtime/WeightPack.h"
 #include "actsparse/runtime/Abi.h"
 
 #include <cstdlib>
@@ -194,6 +195,24 @@ SharedLibraryModel::load(const std::string &path, Status &status) {
   if (!status)
     return nullptr;
   return m;
+}
+
+Status loadWeights(const std::vector<TensorSpec> &weights,
+                   const WeightPack &pack, std::vector<Tensor> &buffers) {
+  for (const TensorSpec &w : weights) {
+    const TensorInfo *t = pack.find(w.name);
+    if (!t)
+      return Status::error("weight pack '" + pack.path() + "' has no tensor '" +
+                           w.name + "' that the IR uses");
+    if (t->dtype != w.dtype || t->shape != w.shape)
+      return Status::error("weight '" + w.name + "' in the pack has another "
+                           "dtype or shape than the IR expects");
+    Tensor buf(t->dtype, t->shape);
+    if (Status s = pack.read(*t, buf.data()); !s)
+      return s;
+    buffers.push_back(std::move(buf));
+  }
+  return {};
 }
 
 } // namespace actsparse::runtime

@@ -11,6 +11,7 @@
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/Transforms/Calibration.h"
 #include "actsparse/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -102,6 +103,7 @@ int main(int argc, char **argv) {
   registry.insert<mlir::actsparse::ActSparseDialect, func::FuncDialect>();
   mlir::actsparse::registerActSparsePasses();
   mlir::actsparse::registerActSparsePipelines();
+  mlir::actsparse::registerCalibrationPasses();
   mlir::actsparse::registerActSparseConversionPasses();
   mlir::actsparse::registerLoweringPipelines();
   mlir::actsparse::registerLoweringDialects(registry);
@@ -179,6 +181,9 @@ int main(int argc, char **argv) {
     imported->module->print(os, OpPrintingFlags().enableDebugInfo());
     buffer = llvm::MemoryBuffer::getMemBufferCopy(text, inputFile);
     pack = std::move(imported->pack);
+    // Calibration reads the pack while it still has its temporary name.
+    if (pack)
+      mlir::actsparse::setWeightPackLocation(packRef, pack->temporaryPath());
   } else {
     buffer = openInputFile(inputFile, &error);
     if (!buffer) {

@@ -231,24 +231,6 @@ int inspect(const std::string &path, size_t limit) {
 
 /// Reads the weights the compiled model needs from the pack, checking that
 /// each exists with the dtype and shape the IR expects.
-Status loadWeights(const std::vector<TensorSpec> &weights,
-                   const WeightPack &pack, std::vector<Tensor> &buffers) {
-  for (const TensorSpec &w : weights) {
-    const TensorInfo *t = pack.find(w.name);
-    if (!t)
-      return Status::error("weight pack '" + pack.path() + "' has no tensor '" +
-                           w.name + "' that the IR uses");
-    if (t->dtype != w.dtype || t->shape != w.shape)
-      return Status::error("weight '" + w.name + "' in the pack has another "
-                           "dtype or shape than the IR expects");
-    Tensor buf(t->dtype, t->shape);
-    if (Status s = pack.read(*t, buf.data()); !s)
-      return s;
-    buffers.push_back(std::move(buf));
-  }
-  return {};
-}
-
 int checkReference(Executable &model, const Options &o) {
   std::vector<NamedTensor> ref;
   if (Status s = readReferenceFile(o.checkRef, ref); !s)

@@ -28,6 +28,14 @@ struct EntrySignature {
   static Status parse(const std::string &text, EntrySignature &sig);
 };
 
+class WeightPack;
+
+/// Reads the tensors `weights` names from `pack` (checksums checked), in
+/// order; errors name a missing tensor or a dtype / shape the IR does not
+/// expect.
+Status loadWeights(const std::vector<TensorSpec> &weights,
+                   const WeightPack &pack, std::vector<Tensor> &buffers);
+
 /// The entry point: params[0] points to the results struct, params[1..] to
 /// the input then weight descriptors.
 using EntryFn = void (*)(void **params);

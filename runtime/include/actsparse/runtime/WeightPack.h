@@ -109,6 +109,8 @@ public:
   /// Identifies the finished pack's contents (hash of its tensor table).
   uint64_t packId() const { return packId_; }
   const std::string &path() const { return path_; }
+  /// Where the pack is written until commit().
+  const std::string &temporaryPath() const { return tmpPath_; }
 
 private:
   WeightPackWriter(std::string path, std::string tmpPath, int fd);

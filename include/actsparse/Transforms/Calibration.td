@@ -1,0 +1,81 @@
+//===- Calibration.td - the calibration pass ---------------*- tablegen -*-===//
+//
+// Declared apart from Passes.td because it runs compiled code: its library
+// links the lowering and the runtime (see Calibration.h).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_TRANSFORMS_CALIBRATION_TD
+#define ACTSPARSE_TRANSFORMS_CALIBRATION_TD
+
+include "mlir/Pass/PassBase.td"
+
+def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
+  let summary = "Set FFN thresholds or shifts for a target sparsity, and "
+                "refit down projections, from calibration tokens";
+  let description = [{
+    Compiles the module exactly as `sparse-run` does (JIT), runs it over the
+    token sequences of `tokens` and records, through the runtime's FFN probe,
+    the input of every `actsparse.ffn` for every token. Then, layer by layer,
+    with the block's weights read from the weight pack:
+
+    - `tune=threshold` sets the magnitude threshold of the activation output
+      (`|act(g)| < T` becomes 0) to the `target-sparsity` quantile of the
+      recorded outputs: FATReLU on a relufied block, TEAL / CATS-style
+      thresholding on a SiLU or GELU block that was never relufied;
+    - `tune=shift` (ReLU blocks) sets the shift `b` of `relu(g - b)` to the
+      quantile of the pre-activation, one `b` per layer or, with
+      `granularity=neuron`, one per neuron;
+    - `repair` refits the down projection by ridge-regularised least squares,
+      `W = argmin |H W - Y|^2 + lambda |W - W_down|^2`, where `H` are the
+      block's new neurons on the calibration inputs and `Y` the block's
+      output with the activation it was trained with (`original`, see
+      `--actsparse-relufy`). The refitted matrices are written, with every
+      tensor of the input pack, to `output-pack`, which the module then
+      names. `lambda` is `ridge` times the mean diagonal of `H^T H`.
+
+    Inputs are recorded once, from the module as it is when the pass starts
+    (relufied, not yet thresholded), so each layer is fitted to inputs that
+    do not yet reflect the thresholds of the layers before it.
+
+    Progress goes to stderr; `report` names a file that receives the
+    per-layer table (sparsity before and after, threshold or shift, and the
+    relative output error of the block before and after repair).
+
+    Example:
+
+    ```
+    sparse-opt model.onnx --weight-pack model.pack --actsparse-fuse-ffn \
+      --actsparse-relufy --actsparse-calibrate="tokens=calib.txt \
+      target-sparsity=0.7 repair=true output-pack=model.cal.pack \
+      report=calib.txt.report" -o model.mlir
+    ```
+  }];
+  let options = [
+    Option<"tokens", "tokens", "std::string", /*default=*/"",
+           "calibration token ids: one sequence per line (starting with "
+           "BOS), ids separated by spaces or commas">,
+    Option<"targetSparsity", "target-sparsity", "double", /*default=*/"0.0",
+           "fraction of neurons to make zero per layer (0: do not tune)">,
+    Option<"tune", "tune", "std::string", /*default=*/"\"threshold\"",
+           "what reaches the target: threshold (any activation) or shift "
+           "(ReLU blocks)">,
+    Option<"granularity", "granularity", "std::string", /*default=*/"\"layer\"",
+           "tune=shift: one shift per layer or per neuron">,
+    Option<"repair", "repair", "bool", /*default=*/"false",
+           "refit every down projection by least squares">,
+    Option<"ridge", "ridge", "double", /*default=*/"0.01",
+           "repair: regularisation towards the original down projection">,
+    Option<"outputPack", "output-pack", "std::string", /*default=*/"",
+           "repair: the weight pack to write (all tensors plus the refitted "
+           "ones); the module names it as given">,
+    Option<"weights", "weights", "std::string", /*default=*/"",
+           "the module's weight pack (default: the one the module names)">,
+    Option<"report", "report", "std::string", /*default=*/"",
+           "write the per-layer report to this file">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "no progress or report on stderr">
+  ];
+}
+
+#endif // ACTSPARSE_TRANSFORMS_CALIBRATION_TD

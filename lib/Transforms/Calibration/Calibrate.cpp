@@ -1,0 +1,586 @@
+//===- Calibrate.cpp - thresholds, shifts and repair from real tokens -----===//
+//
+// Runs the module through the compiled code sparse-run uses, records the
+// input of every FFN block per token (runtime FFN probe), and fits each
+// block's sparsity parameters and down projection with Eigen.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/Transforms/Calibration.h"
+
+#include "actsparse/Conversion/CompiledModel.h"
+#include "actsparse/Conversion/Passes.h"
+#include "actsparse/Dialect/ActSparseOps.h"
+#include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/Transforms/Passes.h"
+#include "actsparse/runtime/FfnStats.h"
+#include "actsparse/runtime/Generator.h"
+#include "actsparse/runtime/WeightPack.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace mlir::actsparse {
+#define GEN_PASS_DEF_CALIBRATE
+#include "actsparse/Transforms/Calibration.h.inc"
+} // namespace mlir::actsparse
+
+using namespace mlir;
+using namespace mlir::actsparse;
+namespace rt = ::actsparse::runtime;
+
+using RowMatrix =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+static llvm::StringMap<std::string> &packLocations() {
+  static llvm::StringMap<std::string> locations;
+  return locations;
+}
+
+void mlir::actsparse::setWeightPackLocation(StringRef reference,
+                                            StringRef path) {
+  packLocations()[reference] = path.str();
+}
+
+namespace {
+
+/// Records the input rows of every FFN block, per layer, in token order.
+struct InputRecorder : rt::FfnObserver {
+  std::map<int64_t, std::vector<float>> rows;
+  std::map<int64_t, int64_t> features;
+  void observe(int64_t layer, const rt::FfnRows &x, const rt::FfnRows &) override {
+    std::vector<float> &v = rows[layer];
+    features[layer] = x.cols;
+    for (int64_t r = 0; r < x.rows; ++r)
+      v.insert(v.end(), x.row(r), x.row(r) + x.cols);
+  }
+};
+
+float activate(Activation a, float x) {
+  switch (a) {
+  case Activation::relu:
+    return x > 0.0f ? x : 0.0f;
+  case Activation::silu:
+    return x / (1.0f + std::exp(-x));
+  case Activation::gelu:
+    return 0.5f * x * (1.0f + std::erf(x * float(M_SQRT1_2)));
+  case Activation::gelu_tanh: {
+    float inner = float(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + std::tanh(inner));
+  }
+  }
+  return x;
+}
+
+/// The activation parameters of a block (actsparse.ffn semantics).
+struct NeuronParams {
+  Activation activation = Activation::relu;
+  bool reluUp = false;
+  float threshold = 0.0f;
+  std::vector<float> shift; // empty, one entry, or one per neuron
+};
+
+/// h = act(pre - shift), zeroed where |a| < threshold, times up if gated.
+RowMatrix neurons(const NeuronParams &p, const RowMatrix &pre,
+                  const RowMatrix *up) {
+  RowMatrix h(pre.rows(), pre.cols());
+  for (Eigen::Index r = 0; r < pre.rows(); ++r)
+    for (Eigen::Index c = 0; c < pre.cols(); ++c) {
+      float s = p.shift.empty() ? 0.0f
+                                : p.shift[p.shift.size() == 1 ? 0 : c];
+      float a = activate(p.activation, pre(r, c) - s);
+      if (std::abs(a) < p.threshold)
+        a = 0.0f;
+      if (up) {
+        float u = (*up)(r, c);
+        a *= p.reluUp && u < 0.0f ? 0.0f : u;
+      }
+      h(r, c) = a;
+    }
+  return h;
+}
+
+double zeroFraction(const RowMatrix &h) {
+  if (h.size() == 0)
+    return 0.0;
+  return double((h.array() == 0.0f).count()) / double(h.size());
+}
+
+/// The value at fraction `p` of the sorted values (p in [0, 1)).
+float quantile(std::vector<float> values, double p) {
+  if (values.empty())
+    return 0.0f;
+  size_t k = std::min(values.size() - 1, size_t(p * values.size()));
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  return values[k];
+}
+
+double relativeError(const RowMatrix &h, const RowMatrix &w,
+                     const RowMatrix &y) {
+  double norm = y.cast<double>().norm();
+  return norm > 0 ? (h * w - y).cast<double>().norm() / norm : 0.0;
+}
+
+struct LayerReport {
+  int64_t layer = 0, neurons = 0, tokens = 0;
+  std::string activation;
+  double sparsityBefore = 0, sparsityAfter = 0;
+  std::string parameter; // "threshold 0.0123", "shift 0.41", ...
+  double errorBefore = 0, errorTuned = 0, errorRepaired = -1;
+};
+
+struct CalibratePass
+    : mlir::actsparse::impl::CalibrateBase<CalibratePass> {
+  using CalibrateBase::CalibrateBase;
+
+  void runOnOperation() override;
+
+private:
+  LogicalResult fail(const Twine &message) {
+    emitError(getOperation().getLoc()) << "--actsparse-calibrate: " << message;
+    return failure();
+  }
+  void progress(const Twine &message) {
+    if (!quiet)
+      llvm::errs() << "calibrate: " << message << "\n";
+  }
+  LogicalResult checkOptions();
+  LogicalResult readTokens(std::vector<std::vector<int>> &sequences);
+  LogicalResult recordInputs(const std::vector<std::vector<int>> &sequences,
+                             InputRecorder &recorder);
+  FailureOr<std::vector<float>> valuesOf(Value v, int64_t expected);
+  LogicalResult calibrateBlock(FfnOp op, InputRecorder &recorder,
+                               LayerReport &report);
+  LogicalResult writePack();
+  void writeReport(const std::vector<LayerReport> &reports);
+
+  std::shared_ptr<rt::WeightPack> pack_; // shared: passes are copyable
+  std::string packPath_;
+  /// Refitted down projections: new pack tensor name -> [H, E] values.
+  std::vector<std::pair<std::string, RowMatrix>> repaired_;
+};
+
+LogicalResult CalibratePass::checkOptions() {
+  if (tokens.empty())
+    return fail("needs tokens=FILE (calibration token ids)");
+  if (targetSparsity < 0.0 || targetSparsity >= 1.0)
+    return fail("target-sparsity must be in [0, 1)");
+  if (tune != "threshold" && tune != "shift")
+    return fail("tune must be threshold or shift, not '" + tune + "'");
+  if (granularity != "layer" && granularity != "neuron")
+    return fail("granularity must be layer or neuron, not '" + granularity +
+                "'");
+  if (granularity == "neuron" && tune != "shift")
+    return fail("granularity=neuron applies to tune=shift only");
+  if (ridge < 0.0)
+    return fail("ridge must be >= 0");
+  if (repair && outputPack.empty())
+    return fail("repair=true writes refitted weights: give output-pack=FILE");
+  if (!repair && !outputPack.empty())
+    return fail("output-pack is only written with repair=true");
+  return success();
+}
+
+LogicalResult
+CalibratePass::readTokens(std::vector<std::vector<int>> &sequences) {
+  std::ifstream in(tokens);
+  if (!in)
+    return fail("cannot read token file '" + tokens + "'");
+  std::string line;
+  int lineNo = 0;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::istringstream ls(line);
+    std::vector<int> ids;
+    std::string word;
+    while (ls >> word) {
+      char *end = nullptr;
+      long id = std::strtol(word.c_str(), &end, 10);
+      if (*end || id < 0)
+        return fail("'" + tokens + "' line " + Twine(lineNo) +
+                    ": '" + word + "' is not a token id");
+      ids.push_back(int(id));
+    }
+    if (ids.size() == 1)
+      return fail("'" + tokens + "' line " + Twine(lineNo) +
+                  ": a sequence needs at least two tokens");
+    if (!ids.empty())
+      sequences.push_back(std::move(ids));
+  }
+  if (sequences.empty())
+    return fail("'" + tokens + "' holds no token sequence");
+  return success();
+}
+
+LogicalResult
+CalibratePass::recordInputs(const std::vector<std::vector<int>> &sequences,
+                            InputRecorder &recorder) {
+  // Compile a copy in a context of its own, as sparse-run would load it:
+  // the pass must not load dialects into the context it is running in.
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  getOperation().print(os);
+  DialectRegistry registry;
+  registry.insert<ActSparseDialect, func::FuncDialect>();
+  registerLoweringDialects(registry);
+  MLIRContext context(registry);
+  auto copy = parseSourceString<ModuleOp>(text, &context);
+  if (!copy)
+    return fail("cannot copy the module for compilation");
+  progress("compiling the model");
+  auto start = std::chrono::steady_clock::now();
+  std::string error;
+  auto model = CompiledModel::compile(*copy, error);
+  if (!model)
+    return fail("compiling the model failed: " + error);
+  std::vector<rt::Tensor> weightBuffers;
+  if (rt::Status s =
+          rt::loadWeights(model->signature().weights, *pack_, weightBuffers);
+      !s)
+    return fail(s.message());
+  std::vector<const void *> weights;
+  for (const rt::Tensor &t : weightBuffers)
+    weights.push_back(t.data());
+  model->bindWeights(weights);
+  rt::Status s;
+  auto generator = rt::Generator::create(*model, s);
+  if (!generator)
+    return fail(s.message());
+
+  rt::setFfnObserver(&recorder);
+  double nll = 0;
+  int count = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    double seqNll;
+    int seqCount;
+    rt::Status r = generator->score(sequences[i], seqNll, seqCount);
+    if (!r) {
+      rt::setFfnObserver(nullptr);
+      return fail("sequence " + Twine(i + 1) + ": " + r.message());
+    }
+    nll += seqNll;
+    count += seqCount;
+    progress(llvm::formatv("sequence {0}/{1}: {2} tokens, perplexity so far "
+                           "{3:F3}",
+                           i + 1, sequences.size(), sequences[i].size(),
+                           std::exp(nll / count)));
+  }
+  rt::setFfnObserver(nullptr);
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  progress(llvm::formatv("recorded FFN inputs of {0} tokens in {1:F1} s "
+                         "(perplexity of the module as given: {2:F4})",
+                         count + sequences.size(), seconds,
+                         std::exp(nll / count)));
+  return success();
+}
+
+FailureOr<std::vector<float>> CalibratePass::valuesOf(Value v,
+                                                      int64_t expected) {
+  std::vector<float> values;
+  if (auto w = v.getDefiningOp<WeightOp>()) {
+    const rt::TensorInfo *info = pack_->find(w.getName().str());
+    if (!info || info->dtype != rt::DType::F32 ||
+        int64_t(info->numElements()) != expected) {
+      (void)fail("weight '" + w.getName() +
+                 "' is missing from the pack or is not f32 of the IR's shape");
+      return failure();
+    }
+    values.resize(expected);
+    if (rt::Status s = pack_->read(*info, values.data()); !s) {
+      (void)fail(s.message());
+      return failure();
+    }
+    return values;
+  }
+  DenseElementsAttr attr;
+  if (auto c = v.getDefiningOp<ConstantOp>())
+    attr = dyn_cast<DenseElementsAttr>(c.getValue());
+  if (!attr || !attr.getElementType().isF32()) {
+    v.getDefiningOp() ? (void)v.getDefiningOp()->emitError(
+                            "calibration reads FFN parameters from weights "
+                            "or f32 constants only")
+                      : (void)fail("an FFN parameter is a block argument");
+    return failure();
+  }
+  for (float f : attr.getValues<float>())
+    values.push_back(f);
+  if (attr.isSplat())
+    values.resize(expected, values.front());
+  return values;
+}
+
+LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
+                                            LayerReport &report) {
+  int64_t layer = *op.getLayer();
+  auto &recorded = recorder.rows[layer];
+  int64_t d = cast<RankedTensorType>(op.getUp().getType()).getDimSize(0);
+  int64_t hidden = op.getNumNeurons();
+  int64_t e = cast<RankedTensorType>(op.getDown().getType()).getDimSize(1);
+  if (recorded.empty() || recorder.features[layer] != d)
+    return op.emitError("calibration recorded no input for this FFN block "
+                        "(layer ") << layer << ")";
+  int64_t n = recorded.size() / d;
+  Eigen::Map<const RowMatrix> x(recorded.data(), n, d);
+
+  auto matrix = [&](Value v, int64_t rows, int64_t cols)
+      -> FailureOr<RowMatrix> {
+    FailureOr<std::vector<float>> values = valuesOf(v, rows * cols);
+    if (failed(values))
+      return failure();
+    return RowMatrix(Eigen::Map<const RowMatrix>(values->data(), rows, cols));
+  };
+  auto project = [&](Value w, Value bias) -> FailureOr<RowMatrix> {
+    FailureOr<RowMatrix> wm = matrix(w, d, hidden);
+    if (failed(wm))
+      return failure();
+    RowMatrix r = x * *wm;
+    if (bias) {
+      FailureOr<RowMatrix> b = matrix(bias, 1, hidden);
+      if (failed(b))
+        return failure();
+      r.rowwise() += b->row(0);
+    }
+    return r;
+  };
+  FailureOr<RowMatrix> up = project(op.getUp(), op.getUpBias());
+  if (failed(up))
+    return failure();
+  FailureOr<RowMatrix> pre = up;
+  if (op.getGate())
+    pre = project(op.getGate(), op.getGateBias());
+  FailureOr<RowMatrix> down = matrix(op.getDown(), hidden, e);
+  if (failed(pre) || failed(down))
+    return failure();
+  const RowMatrix *upIfGated = op.getGate() ? &*up : nullptr;
+
+  // The block as trained, and as it is now.
+  NeuronParams original;
+  original.activation = op.getOriginalActivation();
+  RowMatrix y = neurons(original, *pre, upIfGated) * *down;
+  NeuronParams current;
+  current.activation = op.getActivation();
+  current.reluUp = op.getReluUp();
+  if (std::optional<APFloat> t = op.getThreshold())
+    current.threshold = t->convertToFloat();
+  if (Value shift = op.getShift()) {
+    int64_t count = cast<RankedTensorType>(shift.getType()).getNumElements();
+    FailureOr<std::vector<float>> s = valuesOf(shift, count);
+    if (failed(s))
+      return failure();
+    current.shift = *s;
+  }
+  RowMatrix h = neurons(current, *pre, upIfGated);
+  report.layer = layer;
+  report.neurons = hidden;
+  report.tokens = n;
+  report.activation = stringifyActivation(current.activation).str();
+  report.sparsityBefore = zeroFraction(h);
+  report.errorBefore = relativeError(h, *down, y);
+
+  // Tune the threshold or the shift to the target.
+  OpBuilder b(op);
+  Type f32 = b.getF32Type();
+  if (targetSparsity > 0.0) {
+    if (tune == "threshold") {
+      NeuronParams open = current;
+      open.threshold = 0.0f;
+      RowMatrix a = neurons(open, *pre, nullptr);
+      std::vector<float> magnitudes(a.size());
+      for (Eigen::Index i = 0; i < a.size(); ++i)
+        magnitudes[i] = std::abs(a.data()[i]);
+      current.threshold = quantile(std::move(magnitudes), targetSparsity);
+      op.setThresholdAttr(b.getF32FloatAttr(current.threshold));
+      report.parameter = llvm::formatv("threshold {0:F4}", current.threshold);
+    } else {
+      if (current.activation != Activation::relu)
+        return op.emitError("tune=shift needs a ReLU block; run "
+                            "--actsparse-relufy first");
+      if (granularity == "layer") {
+        current.shift = {quantile(std::vector<float>(pre->data(),
+                                                     pre->data() + pre->size()),
+                                  targetSparsity)};
+        report.parameter = llvm::formatv("shift {0:F4}", current.shift[0]);
+      } else {
+        current.shift.resize(hidden);
+        double sum = 0;
+        for (int64_t c = 0; c < hidden; ++c) {
+          std::vector<float> column(n);
+          for (int64_t r = 0; r < n; ++r)
+            column[r] = (*pre)(r, c);
+          current.shift[c] = quantile(std::move(column), targetSparsity);
+          sum += current.shift[c];
+        }
+        report.parameter =
+            llvm::formatv("shift per neuron, mean {0:F4}", sum / hidden);
+      }
+      auto type = current.shift.size() == 1
+                      ? RankedTensorType::get({}, f32)
+                      : RankedTensorType::get({hidden}, f32);
+      Value s = ConstantOp::create(
+          b, op.getLoc(), type,
+          DenseElementsAttr::get(type, ArrayRef<float>(current.shift)));
+      op.getShiftMutable().assign(s);
+    }
+    h = neurons(current, *pre, upIfGated);
+  }
+  report.sparsityAfter = zeroFraction(h);
+  report.errorTuned = relativeError(h, *down, y);
+
+  if (repair) {
+    // (H^T H + lambda I) W = H^T Y + lambda W_down, in double.
+    Eigen::MatrixXd hd = h.cast<double>();
+    Eigen::MatrixXd gram = hd.transpose() * hd;
+    double lambda = ridge * gram.trace() / double(hidden);
+    if (lambda <= 0.0)
+      lambda = 1e-6;
+    gram.diagonal().array() += lambda;
+    Eigen::MatrixXd rhs =
+        hd.transpose() * y.cast<double>() + lambda * down->cast<double>();
+    RowMatrix refit = gram.ldlt().solve(rhs).cast<float>();
+    report.errorRepaired = relativeError(h, refit, y);
+    auto w = op.getDown().getDefiningOp<WeightOp>();
+    std::string name = (w ? w.getName().str() : "ffn.down") + ".repaired";
+    for (auto &[existing, m] : repaired_)
+      if (existing == name)
+        name += "." + std::to_string(layer);
+    Value nw = WeightOp::create(b, op.getLoc(), op.getDown().getType(), name);
+    op.getDownMutable().assign(nw);
+    repaired_.emplace_back(name, std::move(refit));
+  }
+  return success();
+}
+
+LogicalResult CalibratePass::writePack() {
+  if (llvm::sys::fs::equivalent(outputPack, packPath_))
+    return fail("output-pack must differ from the input pack");
+  rt::Status s;
+  auto writer = rt::WeightPackWriter::create(outputPack, s);
+  if (!writer)
+    return fail(s.message());
+  for (const rt::TensorInfo &t : pack_->tensors()) {
+    std::vector<char> data(t.size);
+    if (!(s = pack_->read(t, data.data())) ||
+        !(s = writer->add(t.name, t.dtype, t.shape, data.data(), t.size)))
+      return fail(s.message());
+  }
+  for (auto &[name, m] : repaired_)
+    if (!(s = writer->add(name, rt::DType::F32, {m.rows(), m.cols()}, m.data(),
+                          m.size() * sizeof(float))))
+      return fail(s.message());
+  if (!(s = writer->finish()) || !(s = writer->commit()))
+    return fail(s.message());
+  ModuleOp module = getOperation();
+  Builder b(module.getContext());
+  module->setAttr(kWeightPackAttr, b.getStringAttr(outputPack));
+  module->setAttr(kWeightPackIdAttr,
+                  b.getStringAttr(llvm::formatv("{0:x-16}", writer->packId())
+                                      .str()));
+  progress("wrote " + outputPack + " (" + Twine(repaired_.size()) +
+           " refitted down projections)");
+  return success();
+}
+
+void CalibratePass::writeReport(const std::vector<LayerReport> &reports) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0,5} {1,7} {2,9} {3,9} {4,-32} {5,9} {6,9} {7,9} {8,9}\n",
+                      "layer", "neurons", "act", "sparsity", "parameter",
+                      "sparsity", "err", "err", "err");
+  os << llvm::formatv("{0,5} {1,7} {2,9} {3,9} {4,-32} {5,9} {6,9} {7,9} {8,9}\n",
+                      "", "", "", "before", "", "after", "before", "tuned",
+                      "repaired");
+  for (const LayerReport &r : reports)
+    os << llvm::formatv(
+        "{0,5} {1,7} {2,9} {3,8:F1}% {4,-32} {5,8:F1}% {6,9:F4} {7,9:F4} {8,9}\n",
+        r.layer, r.neurons, r.activation, 100 * r.sparsityBefore,
+        r.parameter.empty() ? std::string("-") : r.parameter,
+        100 * r.sparsityAfter, r.errorBefore, r.errorTuned,
+        r.errorRepaired < 0 ? std::string("-")
+                            : llvm::formatv("{0:F4}", r.errorRepaired).str());
+  os << "(err: |block output - original block output| / |original block "
+        "output| on the calibration tokens)\n";
+  if (!quiet)
+    llvm::errs() << text;
+  if (!report.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(report, ec);
+    if (ec) {
+      (void)fail("cannot write report '" + report + "': " + ec.message());
+      return signalPassFailure();
+    }
+    out << text;
+  }
+}
+
+void CalibratePass::runOnOperation() {
+  ModuleOp module = getOperation();
+  if (failed(checkOptions()))
+    return signalPassFailure();
+  SmallVector<FfnOp> blocks;
+  module.walk([&](FfnOp op) { blocks.push_back(op); });
+  if (blocks.empty()) {
+    (void)fail("the module has no actsparse.ffn; run --actsparse-fuse-ffn "
+               "first");
+    return signalPassFailure();
+  }
+  if (llvm::any_of(blocks, [](FfnOp op) { return !op.getLayer(); }))
+    numberFfnLayers(module);
+
+  packPath_ = weights;
+  if (packPath_.empty()) {
+    auto ref = module->getAttrOfType<StringAttr>(kWeightPackAttr);
+    if (!ref) {
+      (void)fail("the module names no weight pack; give weights=FILE");
+      return signalPassFailure();
+    }
+    auto it = packLocations().find(ref.getValue());
+    packPath_ = it != packLocations().end() ? it->second : ref.str();
+  }
+  rt::Status s;
+  pack_ = rt::WeightPack::open(packPath_, s);
+  if (!pack_) {
+    (void)fail(s.message() + " (give weights=FILE if the pack is elsewhere)");
+    return signalPassFailure();
+  }
+
+  std::vector<std::vector<int>> sequences;
+  InputRecorder recorder;
+  if (failed(readTokens(sequences)) || failed(recordInputs(sequences, recorder)))
+    return signalPassFailure();
+
+  std::vector<LayerReport> reports;
+  for (auto [i, op] : llvm::enumerate(blocks)) {
+    progress(llvm::formatv("layer {0}/{1}", i + 1, blocks.size()));
+    LayerReport r;
+    if (failed(calibrateBlock(op, recorder, r)))
+      return signalPassFailure();
+    reports.push_back(r);
+  }
+  if (repair && failed(writePack()))
+    return signalPassFailure();
+  writeReport(reports);
+}
+
+} // namespace
+
+void mlir::actsparse::registerCalibrationPasses() {
+  PassRegistration<CalibratePass>();
+}
