@@ -206,8 +206,8 @@ static void initLLVM(MLIRContext *ctx) {
 /// Lowered module -> optimized native object code for this CPU. Both the
 /// JIT and shared libraries use exactly this object code, so they compute
 /// bit-identical results.
-static std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp module,
-                                                           std::string &error) {
+static std::unique_ptr<llvm::MemoryBuffer>
+compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
   initLLVM(module.getContext());
   auto tm = hostTargetMachine(/*pic=*/true);
   if (!tm) {
@@ -228,7 +228,7 @@ static std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp module,
   // while the time-critical projections run in the runtime kernel anyway.
   // Code generation still targets this CPU.
   if (llvm::Error e =
-          makeOptimizingTransformer(3, 0, /*targetMachine=*/nullptr)(
+          makeOptimizingTransformer(optLevel, 0, /*targetMachine=*/nullptr)(
               llvmModule.get())) {
     error = "LLVM optimization failed: " + llvm::toString(std::move(e));
     return nullptr;
@@ -247,11 +247,13 @@ static std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp module,
 }
 
 std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
-                                                      std::string &error) {
+                                                      std::string &error,
+                                                      unsigned optLevel) {
   std::unique_ptr<CompiledModel> model(new CompiledModel());
   if (failed(lowerForExecution(module, model->signature_, error)))
     return nullptr;
-  std::unique_ptr<llvm::MemoryBuffer> object = compileToObject(module, error);
+  std::unique_ptr<llvm::MemoryBuffer> object =
+      compileToObject(module, error, optLevel);
   if (!object)
     return nullptr;
   auto fail = [&](llvm::Error e) {

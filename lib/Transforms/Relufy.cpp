@@ -179,7 +179,8 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
         continue;
       OpBuilder b(norm.getContext());
       b.setInsertionPointAfterValue(norm);
-      Value relu = ReluOp::create(b, norm.getLoc(), norm);
+      auto relu = ReluOp::create(b, norm.getLoc(), norm);
+      relu->setAttr(kStage2ReluAttr, b.getUnitAttr());
       for (OpOperand *use : uses)
         use->set(relu);
     }

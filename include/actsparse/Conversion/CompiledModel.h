@@ -46,8 +46,11 @@ public:
 
   /// Lowers `module` (in place) and JIT-compiles it. On failure returns
   /// null and sets `error`; MLIR diagnostics go to the context's handler.
+  /// `optLevel` is LLVM's (0-3): 3 for serving, lower when the code runs
+  /// only briefly (calibration) and compile time dominates.
   static std::unique_ptr<CompiledModel> compile(ModuleOp module,
-                                                std::string &error);
+                                                std::string &error,
+                                                unsigned optLevel = 3);
 
   const ModelSignature &signature() const { return signature_; }
 

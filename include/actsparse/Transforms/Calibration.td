@@ -34,9 +34,14 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
       tensor of the input pack, to `output-pack`, which the module then
       names. `lambda` is `ridge` times the mean diagonal of `H^T H`.
 
-    Inputs are recorded once, from the module as it is when the pass starts
-    (relufied, not yet thresholded), so each layer is fitted to inputs that
-    do not yet reflect the thresholds of the layers before it.
+    With `sequential` (the default) the blocks are calibrated in order: the
+    model is compiled and run again before each block, so block `i` sees the
+    inputs that the already calibrated blocks `< i` produce, and its repair
+    target is the original block applied to the original model's inputs
+    (recorded once from the model with every relufication undone), which
+    lets the refit absorb drift from earlier layers. `sequential=false`
+    records the module once as given and fits every block to its own
+    original output on those inputs: one compile instead of one per block.
 
     Progress goes to stderr; `report` names a file that receives the
     per-layer table (sparsity before and after, threshold or shift, and the
@@ -73,6 +78,13 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
            "the module's weight pack (default: the one the module names)">,
     Option<"report", "report", "std::string", /*default=*/"",
            "write the per-layer report to this file">,
+    Option<"sequential", "sequential", "bool", /*default=*/"true",
+           "fit block i on the inputs of the model with blocks < i already "
+           "calibrated, against the original model's block outputs (one "
+           "compile and run per block); false: one recording for all">,
+    Option<"optLevel", "opt-level", "unsigned", /*default=*/"0",
+           "LLVM optimisation level (0-3) of the calibration runs' code: "
+           "it runs briefly, so compile time matters more than speed">,
     Option<"quiet", "quiet", "bool", /*default=*/"false",
            "no progress or report on stderr">
   ];

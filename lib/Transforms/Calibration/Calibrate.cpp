@@ -144,6 +144,23 @@ struct LayerReport {
   double errorBefore = 0, errorTuned = 0, errorRepaired = -1;
 };
 
+/// Undoes what relufication and calibration changed: the model as trained,
+/// whose block inputs are the reference for sequential calibration.
+void restoreOriginalModel(ModuleOp module) {
+  module.walk([](Operation *op) {
+    if (auto ffn = dyn_cast<FfnOp>(op)) {
+      ffn.setActivation(ffn.getOriginalActivation());
+      ffn.removeOriginalAttr();
+      ffn.removeThresholdAttr();
+      ffn.removeReluUpAttr();
+      ffn.getShiftMutable().clear();
+    } else if (isa<ReluOp>(op) && op->hasAttr(kStage2ReluAttr)) {
+      op->getResult(0).replaceAllUsesWith(op->getOperand(0));
+      op->erase();
+    }
+  });
+}
+
 struct CalibratePass
     : mlir::actsparse::impl::CalibrateBase<CalibratePass> {
   using CalibrateBase::CalibrateBase;
@@ -161,11 +178,17 @@ private:
   }
   LogicalResult checkOptions();
   LogicalResult readTokens(std::vector<std::vector<int>> &sequences);
-  LogicalResult recordInputs(const std::vector<std::vector<int>> &sequences,
+  LogicalResult recordInputs(ModuleOp module, StringRef what,
+                             const std::vector<std::vector<int>> &sequences,
                              InputRecorder &recorder);
+  rt::Status loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
+                                     std::vector<rt::Tensor> &buffers);
   FailureOr<std::vector<float>> valuesOf(Value v, int64_t expected);
+  /// Fits `op` to inputs `x`; the target is the original block on
+  /// `reference` (the original model's inputs, row-aligned with `x`) when
+  /// given, else on `x` itself.
   LogicalResult calibrateBlock(FfnOp op, InputRecorder &recorder,
-                               LayerReport &report);
+                               InputRecorder *reference, LayerReport &report);
   LogicalResult writePack();
   void writeReport(const std::vector<LayerReport> &reports);
 
@@ -189,6 +212,8 @@ LogicalResult CalibratePass::checkOptions() {
     return fail("granularity=neuron applies to tune=shift only");
   if (ridge < 0.0)
     return fail("ridge must be >= 0");
+  if (optLevel > 3)
+    return fail("opt-level must be 0, 1, 2 or 3");
   if (repair && outputPack.empty())
     return fail("repair=true writes refitted weights: give output-pack=FILE");
   if (!repair && !outputPack.empty())
@@ -228,14 +253,40 @@ CalibratePass::readTokens(std::vector<std::vector<int>> &sequences) {
   return success();
 }
 
+rt::Status
+CalibratePass::loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
+                                       std::vector<rt::Tensor> &buffers) {
+  std::vector<rt::TensorSpec> fromPack;
+  for (const rt::TensorSpec &spec : specs)
+    if (llvm::none_of(repaired_, [&](auto &r) { return r.first == spec.name; }))
+      fromPack.push_back(spec);
+  std::vector<rt::Tensor> packed;
+  if (rt::Status s = rt::loadWeights(fromPack, *pack_, packed); !s)
+    return s;
+  size_t next = 0;
+  for (const rt::TensorSpec &spec : specs) {
+    auto it = llvm::find_if(repaired_,
+                            [&](auto &r) { return r.first == spec.name; });
+    if (it == repaired_.end()) {
+      buffers.push_back(std::move(packed[next++]));
+      continue;
+    }
+    rt::Tensor t(rt::DType::F32, spec.shape);
+    std::memcpy(t.data(), it->second.data(), it->second.size() * sizeof(float));
+    buffers.push_back(std::move(t));
+  }
+  return {};
+}
+
 LogicalResult
-CalibratePass::recordInputs(const std::vector<std::vector<int>> &sequences,
+CalibratePass::recordInputs(ModuleOp module, StringRef what,
+                            const std::vector<std::vector<int>> &sequences,
                             InputRecorder &recorder) {
   // Compile a copy in a context of its own, as sparse-run would load it:
   // the pass must not load dialects into the context it is running in.
   std::string text;
   llvm::raw_string_ostream os(text);
-  getOperation().print(os);
+  module.print(os);
   DialectRegistry registry;
   registry.insert<ActSparseDialect, func::FuncDialect>();
   registerLoweringDialects(registry);
@@ -243,15 +294,19 @@ CalibratePass::recordInputs(const std::vector<std::vector<int>> &sequences,
   auto copy = parseSourceString<ModuleOp>(text, &context);
   if (!copy)
     return fail("cannot copy the module for compilation");
-  progress("compiling the model");
+  progress("compiling " + what);
   auto start = std::chrono::steady_clock::now();
   std::string error;
-  auto model = CompiledModel::compile(*copy, error);
+  auto model = CompiledModel::compile(*copy, error, optLevel);
   if (!model)
     return fail("compiling the model failed: " + error);
+  double compileSeconds = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+  start = std::chrono::steady_clock::now();
   std::vector<rt::Tensor> weightBuffers;
   if (rt::Status s =
-          rt::loadWeights(model->signature().weights, *pack_, weightBuffers);
+          loadWeightsWithRepaired(model->signature().weights, weightBuffers);
       !s)
     return fail(s.message());
   std::vector<const void *> weights;
@@ -276,18 +331,19 @@ CalibratePass::recordInputs(const std::vector<std::vector<int>> &sequences,
     }
     nll += seqNll;
     count += seqCount;
-    progress(llvm::formatv("sequence {0}/{1}: {2} tokens, perplexity so far "
-                           "{3:F3}",
-                           i + 1, sequences.size(), sequences[i].size(),
-                           std::exp(nll / count)));
+    if (sequences.size() <= 8 || (i + 1) % 8 == 0 || i + 1 == sequences.size())
+      progress(llvm::formatv("  sequence {0}/{1}: {2} tokens, perplexity so "
+                             "far {3:F3}",
+                             i + 1, sequences.size(), sequences[i].size(),
+                             std::exp(nll / count)));
   }
   rt::setFfnObserver(nullptr);
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
                        .count();
-  progress(llvm::formatv("recorded FFN inputs of {0} tokens in {1:F1} s "
-                         "(perplexity of the module as given: {2:F4})",
-                         count + sequences.size(), seconds,
+  progress(llvm::formatv("  recorded FFN inputs of {0} tokens in {1:F1} s "
+                         "(compile {2:F1} s; perplexity {3:F4})",
+                         count + sequences.size(), seconds, compileSeconds,
                          std::exp(nll / count)));
   return success();
 }
@@ -327,7 +383,29 @@ FailureOr<std::vector<float>> CalibratePass::valuesOf(Value v,
   return values;
 }
 
+/// The parameters of one block, read from the pack or the IR.
+struct BlockWeights {
+  RowMatrix up, gate, down, upBias, gateBias;
+  bool gated = false;
+
+  /// Pre-activation (gate, or up for a plain block) and up projection.
+  void project(const Eigen::Ref<const RowMatrix> &x, RowMatrix &pre,
+               RowMatrix &u) const {
+    u = x * up;
+    if (upBias.size())
+      u.rowwise() += upBias.row(0);
+    if (!gated) {
+      pre = u;
+      return;
+    }
+    pre = x * gate;
+    if (gateBias.size())
+      pre.rowwise() += gateBias.row(0);
+  }
+};
+
 LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
+                                            InputRecorder *reference,
                                             LayerReport &report) {
   int64_t layer = *op.getLayer();
   auto &recorded = recorder.rows[layer];
@@ -340,41 +418,44 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   int64_t n = recorded.size() / d;
   Eigen::Map<const RowMatrix> x(recorded.data(), n, d);
 
-  auto matrix = [&](Value v, int64_t rows, int64_t cols)
-      -> FailureOr<RowMatrix> {
+  auto load = [&](Value v, int64_t rows, int64_t cols, RowMatrix &m) {
+    if (!v)
+      return success();
     FailureOr<std::vector<float>> values = valuesOf(v, rows * cols);
     if (failed(values))
       return failure();
-    return RowMatrix(Eigen::Map<const RowMatrix>(values->data(), rows, cols));
+    m = Eigen::Map<const RowMatrix>(values->data(), rows, cols);
+    return success();
   };
-  auto project = [&](Value w, Value bias) -> FailureOr<RowMatrix> {
-    FailureOr<RowMatrix> wm = matrix(w, d, hidden);
-    if (failed(wm))
-      return failure();
-    RowMatrix r = x * *wm;
-    if (bias) {
-      FailureOr<RowMatrix> b = matrix(bias, 1, hidden);
-      if (failed(b))
-        return failure();
-      r.rowwise() += b->row(0);
-    }
-    return r;
-  };
-  FailureOr<RowMatrix> up = project(op.getUp(), op.getUpBias());
-  if (failed(up))
+  BlockWeights w;
+  w.gated = op.getGate() != nullptr;
+  if (failed(load(op.getUp(), d, hidden, w.up)) ||
+      failed(load(op.getGate(), d, hidden, w.gate)) ||
+      failed(load(op.getDown(), hidden, e, w.down)) ||
+      failed(load(op.getUpBias(), 1, hidden, w.upBias)) ||
+      failed(load(op.getGateBias(), 1, hidden, w.gateBias)))
     return failure();
-  FailureOr<RowMatrix> pre = up;
-  if (op.getGate())
-    pre = project(op.getGate(), op.getGateBias());
-  FailureOr<RowMatrix> down = matrix(op.getDown(), hidden, e);
-  if (failed(pre) || failed(down))
-    return failure();
-  const RowMatrix *upIfGated = op.getGate() ? &*up : nullptr;
+  RowMatrix pre, up;
+  w.project(x, pre, up);
+  const RowMatrix *upIfGated = w.gated ? &up : nullptr;
+  const RowMatrix &down = w.down;
 
-  // The block as trained, and as it is now.
+  // The target: the block as trained, on the original model's inputs when
+  // they were recorded (so the refit also absorbs the drift that earlier
+  // layers' changes cause), else on the inputs it sees now.
   NeuronParams original;
   original.activation = op.getOriginalActivation();
-  RowMatrix y = neurons(original, *pre, upIfGated) * *down;
+  RowMatrix y;
+  if (reference) {
+    auto &refRows = reference->rows[layer];
+    if (refRows.size() != recorded.size())
+      return op.emitError("the original model saw another number of tokens");
+    RowMatrix refPre, refUp;
+    w.project(Eigen::Map<const RowMatrix>(refRows.data(), n, d), refPre, refUp);
+    y = neurons(original, refPre, w.gated ? &refUp : nullptr) * down;
+  } else {
+    y = neurons(original, pre, upIfGated) * down;
+  }
   NeuronParams current;
   current.activation = op.getActivation();
   current.reluUp = op.getReluUp();
@@ -387,13 +468,13 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       return failure();
     current.shift = *s;
   }
-  RowMatrix h = neurons(current, *pre, upIfGated);
+  RowMatrix h = neurons(current, pre, upIfGated);
   report.layer = layer;
   report.neurons = hidden;
   report.tokens = n;
   report.activation = stringifyActivation(current.activation).str();
   report.sparsityBefore = zeroFraction(h);
-  report.errorBefore = relativeError(h, *down, y);
+  report.errorBefore = relativeError(h, down, y);
 
   // Tune the threshold or the shift to the target.
   OpBuilder b(op);
@@ -402,7 +483,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     if (tune == "threshold") {
       NeuronParams open = current;
       open.threshold = 0.0f;
-      RowMatrix a = neurons(open, *pre, nullptr);
+      RowMatrix a = neurons(open, pre, nullptr);
       std::vector<float> magnitudes(a.size());
       for (Eigen::Index i = 0; i < a.size(); ++i)
         magnitudes[i] = std::abs(a.data()[i]);
@@ -414,8 +495,8 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
         return op.emitError("tune=shift needs a ReLU block; run "
                             "--actsparse-relufy first");
       if (granularity == "layer") {
-        current.shift = {quantile(std::vector<float>(pre->data(),
-                                                     pre->data() + pre->size()),
+        current.shift = {quantile(std::vector<float>(pre.data(),
+                                                     pre.data() + pre.size()),
                                   targetSparsity)};
         report.parameter = llvm::formatv("shift {0:F4}", current.shift[0]);
       } else {
@@ -424,7 +505,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
         for (int64_t c = 0; c < hidden; ++c) {
           std::vector<float> column(n);
           for (int64_t r = 0; r < n; ++r)
-            column[r] = (*pre)(r, c);
+            column[r] = pre(r, c);
           current.shift[c] = quantile(std::move(column), targetSparsity);
           sum += current.shift[c];
         }
@@ -439,10 +520,10 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
           DenseElementsAttr::get(type, ArrayRef<float>(current.shift)));
       op.getShiftMutable().assign(s);
     }
-    h = neurons(current, *pre, upIfGated);
+    h = neurons(current, pre, upIfGated);
   }
   report.sparsityAfter = zeroFraction(h);
-  report.errorTuned = relativeError(h, *down, y);
+  report.errorTuned = relativeError(h, down, y);
 
   if (repair) {
     // (H^T H + lambda I) W = H^T Y + lambda W_down, in double.
@@ -453,7 +534,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       lambda = 1e-6;
     gram.diagonal().array() += lambda;
     Eigen::MatrixXd rhs =
-        hd.transpose() * y.cast<double>() + lambda * down->cast<double>();
+        hd.transpose() * y.cast<double>() + lambda * down.cast<double>();
     RowMatrix refit = gram.ldlt().solve(rhs).cast<float>();
     report.errorRepaired = relativeError(h, refit, y);
     auto w = op.getDown().getDefiningOp<WeightOp>();
@@ -562,16 +643,41 @@ void CalibratePass::runOnOperation() {
   }
 
   std::vector<std::vector<int>> sequences;
-  InputRecorder recorder;
-  if (failed(readTokens(sequences)) || failed(recordInputs(sequences, recorder)))
+  if (failed(readTokens(sequences)))
     return signalPassFailure();
 
+  // Sequential: the original model's block inputs are the repair targets'
+  // inputs, and block i is fitted on what the model with blocks < i already
+  // calibrated feeds it (one compile per block). Otherwise one recording of
+  // the module as given serves every block.
+  InputRecorder reference;
+  if (sequential) {
+    OwningOpRef<ModuleOp> original = module.clone();
+    restoreOriginalModel(*original);
+    if (failed(recordInputs(*original, "the original model", sequences,
+                            reference)))
+      return signalPassFailure();
+  }
+  InputRecorder recorder;
   std::vector<LayerReport> reports;
   for (auto [i, op] : llvm::enumerate(blocks)) {
-    progress(llvm::formatv("layer {0}/{1}", i + 1, blocks.size()));
+    if (i == 0 || sequential) {
+      recorder = InputRecorder();
+      std::string what =
+          sequential ? llvm::formatv("the model for block {0}/{1}", i + 1,
+                                     blocks.size())
+                           .str()
+                     : std::string("the model");
+      if (failed(recordInputs(module, what, sequences, recorder)))
+        return signalPassFailure();
+    }
     LayerReport r;
-    if (failed(calibrateBlock(op, recorder, r)))
+    if (failed(calibrateBlock(op, recorder, sequential ? &reference : nullptr,
+                              r)))
       return signalPassFailure();
+    progress(llvm::formatv("block {0}/{1}: sparsity {2:F1}% -> {3:F1}%",
+                           i + 1, blocks.size(), 100 * r.sparsityBefore,
+                           100 * r.sparsityAfter));
     reports.push_back(r);
   }
   if (repair && failed(writePack()))

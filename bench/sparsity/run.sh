@@ -1,0 +1,97 @@
+#!/bin/bash
+# Accuracy of every sparsification method on stories260K: FFN sparsity on
+# the evaluation text, perplexity, its change against the original model,
+# and the start of the greedy story. Writes a markdown table (docs/Sparsity.md
+# holds a copy with the conditions of the run).
+#
+#   bash bench/sparsity/run.sh [OUT_DIR]
+#
+# Calibration text: 8 stories sampled from the original model (temperature
+# 1, seeds 1..8, up to 256 tokens each). Evaluation text:
+# bench/sparsity/eval.txt, written by hand, so it is disjoint from the
+# calibration text. JOBS=N runs N methods at once (default 2).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$ROOT/build/bin}
+OUT=${1:-/tmp/actsparse-sparsity}
+JOBS=${JOBS:-2}
+MODEL=$ROOT/test/Import/Inputs/llama-decode.onnx
+TOK=$ROOT/models/stories260K/tok512.bin
+EVAL=$ROOT/bench/sparsity/eval.txt
+mkdir -p "$OUT"
+cd "$OUT"
+
+[ -x "$BIN/sparse-opt" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
+"$BIN/sparse-opt" "$MODEL" --weight-pack base.pack --quiet -o base.mlir
+"$BIN/sparse-opt" base.mlir --actsparse-fuse-ffn --emit=shared-lib -o base.so
+for seed in 1 2 3 4 5 6 7 8; do
+  echo "1 $("$BIN/sparse-run" base.so --weights base.pack -n 255 --temperature 1 \
+            --seed $seed --print-ids --no-stats)"
+done > calib.txt
+echo "calibration: $(wc -w < calib.txt) tokens in 8 sequences" >&2
+
+# name | relufy options (or -) | calibrate options (or -)
+METHODS=(
+  "original SiLU|-|-"
+  "ReLU swap|mode=relu|-"
+  "ReLU + repair|mode=relu|repair=true"
+  "shifted ReLU, 70 % (per layer)|mode=relu|tune=shift target-sparsity=0.7"
+  "shifted ReLU, 70 % (per layer) + repair|mode=relu|tune=shift target-sparsity=0.7 repair=true"
+  "shifted ReLU, 70 % (per neuron)|mode=relu|tune=shift granularity=neuron target-sparsity=0.7"
+  "shifted ReLU, 70 % (per neuron) + repair|mode=relu|tune=shift granularity=neuron target-sparsity=0.7 repair=true"
+  "FATReLU threshold, 50 %|mode=relu|target-sparsity=0.5"
+  "FATReLU threshold, 50 % + repair|mode=relu|target-sparsity=0.5 repair=true"
+  "FATReLU threshold, 70 %|mode=relu|target-sparsity=0.7"
+  "FATReLU threshold, 70 % + repair|mode=relu|target-sparsity=0.7 repair=true"
+  "FATReLU threshold, 90 %|mode=relu|target-sparsity=0.9"
+  "FATReLU threshold, 90 % + repair|mode=relu|target-sparsity=0.9 repair=true"
+  "SiLU threshold (TEAL/CATS), 50 %|-|target-sparsity=0.5"
+  "SiLU threshold (TEAL/CATS), 50 % + repair|-|target-sparsity=0.5 repair=true"
+  "SiLU threshold (TEAL/CATS), 70 %|-|target-sparsity=0.7"
+  "SiLU threshold (TEAL/CATS), 70 % + repair|-|target-sparsity=0.7 repair=true"
+  "SiLU threshold (TEAL/CATS), 90 %|-|target-sparsity=0.9"
+  "SiLU threshold (TEAL/CATS), 90 % + repair|-|target-sparsity=0.9 repair=true"
+)
+EXTRA_CAL=${EXTRA_CAL:-}
+
+run_method() {
+  local i=$1 spec=$2
+  IFS='|' read -r name relufy calibrate <<< "$spec"
+  local passes=(--actsparse-fuse-ffn) pack=base.pack
+  [ "$relufy" != - ] && passes+=("--actsparse-relufy=$relufy")
+  if [ "$calibrate" != - ]; then
+    local cal="tokens=calib.txt quiet=true report=m$i.report $calibrate $EXTRA_CAL"
+    if [[ "$calibrate" == *repair=true* ]]; then
+      cal="$cal output-pack=m$i.pack"; pack=m$i.pack
+    fi
+    passes+=("--actsparse-calibrate=$cal")
+  fi
+  "$BIN/sparse-opt" base.mlir "${passes[@]}" --emit=shared-lib -o m$i.so
+  "$BIN/sparse-run" m$i.so --weights $pack --tokenizer "$TOK" --perplexity "$EVAL" \
+    --no-stats --stats-json m$i.json > /dev/null
+  "$BIN/sparse-run" m$i.so --weights $pack --tokenizer "$TOK" -n 48 --no-stats \
+    | head -1 > m$i.sample
+  echo "done: $name" >&2
+}
+
+i=0
+for spec in "${METHODS[@]}"; do
+  run_method $i "$spec" &
+  i=$((i + 1))
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+done
+wait
+
+base=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m0.json)
+echo "| method | FFN sparsity (eval) | perplexity | change | greedy sample (48 tokens) |"
+echo "|---|---|---|---|---|"
+i=0
+for spec in "${METHODS[@]}"; do
+  IFS='|' read -r name relufy calibrate <<< "$spec"
+  ppl=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m$i.json)
+  sp=$(sed -E 's/.*"ffn": \{"sparsity": ([0-9.]+).*/\1/' m$i.json)
+  sample=$(tr '|' '/' < m$i.sample)
+  awk -v n="$name" -v p="$ppl" -v b="$base" -v s="$sp" -v t="$sample" 'BEGIN {
+    printf "| %s | %.1f %% | %.3f | %+.1f %% | %s |\n", n, 100 * s, p, 100 * (p / b - 1), t }'
+  i=$((i + 1))
+done | tee table.md
