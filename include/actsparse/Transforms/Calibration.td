@@ -32,7 +32,11 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
       output with the activation it was trained with (`original`, see
       `--actsparse-relufy`). The refitted matrices are written, with every
       tensor of the input pack, to `output-pack`, which the module then
-      names. `lambda` is `ridge` times the mean diagonal of `H^T H`.
+      names. `lambda` is `ridge` times the mean diagonal of `H^T H`; by
+      default `ridge` is chosen per block: fitted on the first 80 % of the
+      calibration tokens, the candidate with the smallest error on the last
+      20 % wins, then the block is refitted on all of them. `repair-bias`
+      also fits a bias (stored as the block's `down_bias`).
 
     With `sequential` (the default) the blocks are calibrated in order: the
     model is compiled and run again before each block, so block `i` sees the
@@ -69,8 +73,13 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
            "tune=shift: one shift per layer or per neuron">,
     Option<"repair", "repair", "bool", /*default=*/"false",
            "refit every down projection by least squares">,
-    Option<"ridge", "ridge", "double", /*default=*/"0.01",
-           "repair: regularisation towards the original down projection">,
+    Option<"repairBias", "repair-bias", "bool", /*default=*/"false",
+           "repair: also fit a bias of the down projection (added to the "
+           "block's down_bias)">,
+    Option<"ridge", "ridge", "double", /*default=*/"-1",
+           "repair: strength of the pull towards the original down "
+           "projection; negative: chosen per block among 0.01 ... 3 by the "
+           "error on held-out calibration tokens">,
     Option<"outputPack", "output-pack", "std::string", /*default=*/"",
            "repair: the weight pack to write (all tensors plus the refitted "
            "ones); the module names it as given">,

@@ -141,7 +141,7 @@ struct LayerReport {
   std::string activation;
   double sparsityBefore = 0, sparsityAfter = 0;
   std::string parameter; // "threshold 0.0123", "shift 0.41", ...
-  double errorBefore = 0, errorTuned = 0, errorRepaired = -1;
+  double errorBefore = 0, errorTuned = 0, errorRepaired = -1, ridge = -1;
 };
 
 /// Undoes what relufication and calibration changed: the model as trained,
@@ -194,8 +194,13 @@ private:
 
   std::shared_ptr<rt::WeightPack> pack_; // shared: passes are copyable
   std::string packPath_;
-  /// Refitted down projections: new pack tensor name -> [H, E] values.
-  std::vector<std::pair<std::string, RowMatrix>> repaired_;
+  /// Refitted down projections and biases, written to the new pack.
+  struct RepairedTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    RowMatrix values;
+  };
+  std::vector<RepairedTensor> repaired_;
 };
 
 LogicalResult CalibratePass::checkOptions() {
@@ -210,8 +215,6 @@ LogicalResult CalibratePass::checkOptions() {
                 "'");
   if (granularity == "neuron" && tune != "shift")
     return fail("granularity=neuron applies to tune=shift only");
-  if (ridge < 0.0)
-    return fail("ridge must be >= 0");
   if (optLevel > 3)
     return fail("opt-level must be 0, 1, 2 or 3");
   if (repair && outputPack.empty())
@@ -258,7 +261,7 @@ CalibratePass::loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
                                        std::vector<rt::Tensor> &buffers) {
   std::vector<rt::TensorSpec> fromPack;
   for (const rt::TensorSpec &spec : specs)
-    if (llvm::none_of(repaired_, [&](auto &r) { return r.first == spec.name; }))
+    if (llvm::none_of(repaired_, [&](auto &r) { return r.name == spec.name; }))
       fromPack.push_back(spec);
   std::vector<rt::Tensor> packed;
   if (rt::Status s = rt::loadWeights(fromPack, *pack_, packed); !s)
@@ -266,13 +269,13 @@ CalibratePass::loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
   size_t next = 0;
   for (const rt::TensorSpec &spec : specs) {
     auto it = llvm::find_if(repaired_,
-                            [&](auto &r) { return r.first == spec.name; });
+                            [&](auto &r) { return r.name == spec.name; });
     if (it == repaired_.end()) {
       buffers.push_back(std::move(packed[next++]));
       continue;
     }
     rt::Tensor t(rt::DType::F32, spec.shape);
-    std::memcpy(t.data(), it->second.data(), it->second.size() * sizeof(float));
+    std::memcpy(t.data(), it->values.data(), it->values.size() * sizeof(float));
     buffers.push_back(std::move(t));
   }
   return {};
@@ -526,25 +529,74 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   report.errorTuned = relativeError(h, down, y);
 
   if (repair) {
-    // (H^T H + lambda I) W = H^T Y + lambda W_down, in double.
-    Eigen::MatrixXd hd = h.cast<double>();
-    Eigen::MatrixXd gram = hd.transpose() * hd;
-    double lambda = ridge * gram.trace() / double(hidden);
-    if (lambda <= 0.0)
-      lambda = 1e-6;
-    gram.diagonal().array() += lambda;
-    Eigen::MatrixXd rhs =
-        hd.transpose() * y.cast<double>() + lambda * down.cast<double>();
-    RowMatrix refit = gram.ldlt().solve(rhs).cast<float>();
-    report.errorRepaired = relativeError(h, refit, y);
+    // Ridge regression towards the original projection, with a bias column
+    // when repair-bias is set (it absorbs the mean of what the zeroed
+    // neurons contributed):
+    //   (A^T A + lambda D) [W; b] = A^T Y + lambda [W_down; 0],
+    // A = [H 1], D = diag(1, ..., 1, 0). In double.
+    int64_t cols = hidden + (repairBias ? 1 : 0);
+    Eigen::MatrixXd a(n, cols);
+    a.leftCols(hidden) = h.cast<double>();
+    if (repairBias)
+      a.col(hidden).setOnes();
+    Eigen::MatrixXd yd = y.cast<double>();
+    Eigen::MatrixXd prior = Eigen::MatrixXd::Zero(cols, e);
+    prior.topRows(hidden) = down.cast<double>();
+    auto solve = [&](const Eigen::Ref<const Eigen::MatrixXd> &rows,
+                     const Eigen::Ref<const Eigen::MatrixXd> &target,
+                     double strength) {
+      Eigen::MatrixXd gram = rows.transpose() * rows;
+      double lambda =
+          strength * gram.diagonal().head(hidden).sum() / double(hidden);
+      if (lambda <= 0.0)
+        lambda = 1e-6;
+      gram.diagonal().head(hidden).array() += lambda;
+      Eigen::MatrixXd rhs = rows.transpose() * target + lambda * prior;
+      return Eigen::MatrixXd(gram.ldlt().solve(rhs));
+    };
+    // ridge < 0: pick the strength per block by the error on the last
+    // fifth of the calibration tokens when fitted on the rest.
+    double strength = ridge;
+    if (strength < 0.0) {
+      int64_t fit = n - n / 5;
+      double best = INFINITY;
+      for (double candidate : {0.01, 0.03, 0.1, 0.3, 1.0, 3.0}) {
+        Eigen::MatrixXd sol =
+            solve(a.topRows(fit), yd.topRows(fit), candidate);
+        double err = (a.bottomRows(n - fit) * sol - yd.bottomRows(n - fit))
+                         .norm();
+        if (err < best) {
+          best = err;
+          strength = candidate;
+        }
+      }
+    }
+    report.ridge = strength;
+    Eigen::MatrixXd solution = solve(a, yd, strength);
+    RowMatrix refit = solution.topRows(hidden).cast<float>();
+    double norm = yd.norm();
+    report.errorRepaired = norm > 0 ? (a * solution - yd).norm() / norm : 0.0;
+
     auto w = op.getDown().getDefiningOp<WeightOp>();
     std::string name = (w ? w.getName().str() : "ffn.down") + ".repaired";
-    for (auto &[existing, m] : repaired_)
-      if (existing == name)
+    for (const RepairedTensor &r : repaired_)
+      if (r.name == name)
         name += "." + std::to_string(layer);
-    Value nw = WeightOp::create(b, op.getLoc(), op.getDown().getType(), name);
-    op.getDownMutable().assign(nw);
-    repaired_.emplace_back(name, std::move(refit));
+    op.getDownMutable().assign(
+        WeightOp::create(b, op.getLoc(), op.getDown().getType(), name));
+    repaired_.push_back({name, {hidden, e}, std::move(refit)});
+    if (repairBias) {
+      RowMatrix bias = solution.row(hidden).cast<float>();
+      RowMatrix old;
+      if (failed(load(op.getDownBias(), 1, e, old)))
+        return failure();
+      if (old.size())
+        bias += old;
+      auto type = RankedTensorType::get({e}, f32);
+      op.getDownBiasMutable().assign(
+          WeightOp::create(b, op.getLoc(), type, name + ".bias"));
+      repaired_.push_back({name + ".bias", {e}, std::move(bias)});
+    }
   }
   return success();
 }
@@ -562,9 +614,9 @@ LogicalResult CalibratePass::writePack() {
         !(s = writer->add(t.name, t.dtype, t.shape, data.data(), t.size)))
       return fail(s.message());
   }
-  for (auto &[name, m] : repaired_)
-    if (!(s = writer->add(name, rt::DType::F32, {m.rows(), m.cols()}, m.data(),
-                          m.size() * sizeof(float))))
+  for (const RepairedTensor &r : repaired_)
+    if (!(s = writer->add(r.name, rt::DType::F32, r.shape, r.values.data(),
+                          r.values.size() * sizeof(float))))
       return fail(s.message());
   if (!(s = writer->finish()) || !(s = writer->commit()))
     return fail(s.message());
@@ -575,27 +627,28 @@ LogicalResult CalibratePass::writePack() {
                   b.getStringAttr(llvm::formatv("{0:x-16}", writer->packId())
                                       .str()));
   progress("wrote " + outputPack + " (" + Twine(repaired_.size()) +
-           " refitted down projections)");
+           " refitted tensors)");
   return success();
 }
 
 void CalibratePass::writeReport(const std::vector<LayerReport> &reports) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << llvm::formatv("{0,5} {1,7} {2,9} {3,9} {4,-32} {5,9} {6,9} {7,9} {8,9}\n",
+  os << llvm::formatv("{0,5} {1,7} {2,9} {3,9} {4,-32} {5,9} {6,9} {7,9} {8,9} {9,6}\n",
                       "layer", "neurons", "act", "sparsity", "parameter",
-                      "sparsity", "err", "err", "err");
-  os << llvm::formatv("{0,5} {1,7} {2,9} {3,9} {4,-32} {5,9} {6,9} {7,9} {8,9}\n",
+                      "sparsity", "err", "err", "err", "ridge");
+  os << llvm::formatv("{0,5} {1,7} {2,9} {3,9} {4,-32} {5,9} {6,9} {7,9} {8,9} {9,6}\n",
                       "", "", "", "before", "", "after", "before", "tuned",
-                      "repaired");
+                      "repaired", "");
   for (const LayerReport &r : reports)
     os << llvm::formatv(
-        "{0,5} {1,7} {2,9} {3,8:F1}% {4,-32} {5,8:F1}% {6,9:F4} {7,9:F4} {8,9}\n",
+        "{0,5} {1,7} {2,9} {3,8:F1}% {4,-32} {5,8:F1}% {6,9:F4} {7,9:F4} {8,9} {9,6}\n",
         r.layer, r.neurons, r.activation, 100 * r.sparsityBefore,
         r.parameter.empty() ? std::string("-") : r.parameter,
         100 * r.sparsityAfter, r.errorBefore, r.errorTuned,
         r.errorRepaired < 0 ? std::string("-")
-                            : llvm::formatv("{0:F4}", r.errorRepaired).str());
+                            : llvm::formatv("{0:F4}", r.errorRepaired).str(),
+        r.ridge < 0 ? std::string("-") : llvm::formatv("{0}", r.ridge).str());
   os << "(err: |block output - original block output| / |original block "
         "output| on the calibration tokens)\n";
   if (!quiet)
