@@ -19,3 +19,16 @@ echo "IR: $(grep -c ' = actsparse\.' "$out/stories260K.mlir") actsparse ops; $("
 echo
 echo "== sparse-run: JIT-compile for this CPU and tell a story (greedy, from BOS)"
 ( set -x; "$build/bin/sparse-run" "$out/stories260K.mlir" --tokenizer "$tokenizer" -n 256 )
+
+echo
+echo "== make it sparse: fuse the FFN blocks, swap SiLU for ReLU, calibrate a"
+echo "   per-layer threshold for 70 % zero neurons and refit the down projections"
+echo "   (calibration tokens: the test suite's two stories sampled from the model)"
+( cd "$out" && set -x && "$build/bin/sparse-opt" stories260K.mlir --actsparse-fuse-ffn \
+    --actsparse-relufy=mode=relu \
+    --actsparse-calibrate="tokens=$root/test/Transforms/Inputs/stories-calibration.txt target-sparsity=0.7 repair=true output-pack=stories260K-sparse.weights" \
+    -o stories260K-sparse.mlir 2>&1 | grep -v '^calibrate:   ' )
+
+echo
+echo "== sparse-run: the sparse model's story, and how many FFN neurons were 0"
+( set -x; "$build/bin/sparse-run" "$out/stories260K-sparse.mlir" --tokenizer "$tokenizer" -n 128 )
