@@ -650,36 +650,40 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
 // Data movement
 //===----------------------------------------------------------------------===//
 
-/// Declares (once per module) the runtime's out-of-range report function.
-func::FuncOp getIndexErrorFunction(Operation *op) {
+/// The private declaration of runtime function `name` in `op`'s module,
+/// created on first use.
+func::FuncOp getRuntimeFunction(Operation *op, StringRef name,
+                                FunctionType type) {
   auto module = op->getParentOfType<ModuleOp>();
-  StringRef name = ::actsparse::runtime::kIndexOutOfRangeSymbol;
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder b(module.getBodyRegion());
-  auto i64 = b.getI64Type();
-  auto f = func::FuncOp::create(b, module.getLoc(), name,
-                                b.getFunctionType({i64, i64}, {}));
+  auto f = func::FuncOp::create(b, module.getLoc(), name, type);
   f.setPrivate();
   return f;
 }
 
-/// Declares (once per module) the runtime's FFN probe: it reads the block's
-/// input rows and neuron rows, so bufferization needs no copies for it.
+/// The runtime's out-of-range report function.
+func::FuncOp getIndexErrorFunction(Operation *op) {
+  Type i64 = IntegerType::get(op->getContext(), 64);
+  return getRuntimeFunction(
+      op, ::actsparse::runtime::kIndexOutOfRangeSymbol,
+      FunctionType::get(op->getContext(), {i64, i64}, {}));
+}
+
+/// The runtime's FFN probe: it reads the block's input rows and neuron rows,
+/// so bufferization needs no copies for it.
 func::FuncOp getFfnProbeFunction(Operation *op) {
-  auto module = op->getParentOfType<ModuleOp>();
-  StringRef name = ::actsparse::runtime::kFfnProbeFunction;
-  if (auto f = module.lookupSymbol<func::FuncOp>(name))
-    return f;
-  OpBuilder b(module.getBodyRegion());
+  MLIRContext *ctx = op->getContext();
   Type rows = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                                    b.getF32Type());
-  auto f = func::FuncOp::create(b, module.getLoc(), name,
-                                b.getFunctionType({b.getI64Type(), rows, rows}, {}));
-  f.setPrivate();
-  f->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+                                    Float32Type::get(ctx));
+  func::FuncOp f = getRuntimeFunction(
+      op, ::actsparse::runtime::kFfnProbeFunction,
+      FunctionType::get(ctx, {IntegerType::get(ctx, 64), rows, rows}, {}));
+  UnitAttr unit = UnitAttr::get(ctx);
+  f->setAttr("llvm.emit_c_interface", unit);
   for (unsigned i : {1u, 2u})
-    f.setArgAttr(i, "bufferization.access", b.getStringAttr("read"));
+    f.setArgAttr(i, "bufferization.access", StringAttr::get(ctx, "read"));
   return f;
 }
 
