@@ -487,6 +487,26 @@ def write_variant_refs(models, out_dir):
             print(f"  {fixture}-{suffix}.ref.txt ({options})")
 
 
+def write_ffn_zeros(model, fixture, out_dir):
+    """<fixture>-full.ffn-zeros.txt: per FFN block, how many neurons (inputs of
+    the down projection) are exactly 0 for the inputs of the full-graph
+    reference; sparse-run's statistics must count the same."""
+    ids = read_ref_ids(os.path.join(out_dir, f"{fixture}-full.ref.txt"))
+    counts = []
+    hooks = [layer.fc2.register_forward_hook(
+        lambda mod, inp, out, i=i: counts.append((i, int((inp[0] == 0).sum()), inp[0].numel())))
+        for i, layer in enumerate(model.layers)]
+    with torch.no_grad():
+        model(ids)
+    for h in hooks:
+        h.remove()
+    with open(os.path.join(out_dir, f"{fixture}-full.ffn-zeros.txt"), "w") as f:
+        f.write("# layer zeros values (scripts/make-fixtures.py)\n")
+        for layer, zeros, total in counts:
+            f.write(f"{layer} {zeros} {total}\n")
+    print(f"  {fixture}-full.ffn-zeros.txt")
+
+
 def read_ref_ids(path):
     with open(path) as f:
         lines = f.read().splitlines()
@@ -512,6 +532,7 @@ def main():
               "opt": random_decoder("relu", 2, 3)}
     if args.variants_only:
         write_variant_refs(models, args.out)
+        write_ffn_zeros(models["opt"], "opt", args.out)
         return 0
 
     print("llama (stories260K):")
@@ -531,6 +552,7 @@ def main():
                 [2, 31, 41, 59, 26, 53, 58, 97])
     print("transformed models:")
     write_variant_refs(models, args.out)
+    write_ffn_zeros(models["opt"], "opt", args.out)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ METHODS=(
   "SiLU threshold (TEAL/CATS), 70 % + repair|-|target-sparsity=0.7 repair=true"
   "SiLU threshold (TEAL/CATS), 90 %|-|target-sparsity=0.9"
   "SiLU threshold (TEAL/CATS), 90 % + repair|-|target-sparsity=0.9 repair=true"
+  "dReLU (ReLU on gate and up) + repair|mode=relu drelu=true|repair=true"
+  "ReLU + stage 2 (after the norms) + repair|mode=relu stage2=true|repair=true"
 )
 EXTRA_CAL=${EXTRA_CAL:-}
 

@@ -381,9 +381,6 @@ int main(int argc, char **argv) {
     weightPtrs.push_back(t.data());
   bindWeights(weightPtrs);
 
-  if (!o.checkRef.empty())
-    return checkReference(*model, o);
-
   // Lowered actsparse.ffn blocks report their neurons here.
   FfnSparsityStats ffnStats;
   setFfnObserver(&ffnStats);
@@ -394,6 +391,20 @@ int main(int argc, char **argv) {
   auto ffnJson = [&] {
     return ffnStats.layers().empty() ? std::string("null") : ffnStats.json();
   };
+
+  if (!o.checkRef.empty()) {
+    int rc = checkReference(*model, o);
+    ffnReport();
+    if (!o.statsJson.empty()) {
+      std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
+      if (!f)
+        return fail("cannot write '" + o.statsJson + "'");
+      std::fprintf(f, "{\"check_ref\": %s, \"ffn\": %s}\n",
+                   rc == 0 ? "true" : "false", ffnJson().c_str());
+      std::fclose(f);
+    }
+    return rc;
+  }
 
   Status s;
   auto generator = Generator::create(*model, s);
