@@ -85,6 +85,7 @@ done
 wait
 
 base=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m0.json)
+{
 echo "| method | FFN sparsity (eval) | perplexity | change | greedy sample (48 tokens) |"
 echo "|---|---|---|---|---|"
 i=0
@@ -96,4 +97,5 @@ for spec in "${METHODS[@]}"; do
   awk -v n="$name" -v p="$ppl" -v b="$base" -v s="$sp" -v t="$sample" 'BEGIN {
     printf "| %s | %.1f %% | %.3f | %+.1f %% | %s |\n", n, 100 * s, p, 100 * (p / b - 1), t }'
   i=$((i + 1))
-done | tee table.md
+done
+} | tee table.md
