@@ -35,22 +35,29 @@ void FfnSparsityStats::observe(int64_t id, const FfnRows &, const FfnRows &h) {
     const float *row = h.row(r);
     int64_t t = l.position++;
     int64_t activeCount = 0;
-    // fresh[k]: active now, but not in the previous k tokens.
-    int64_t fresh[kMaxWindow + 1] = {};
+    // gaps[g]: active neurons last active g tokens ago (g = kMaxWindow + 1:
+    // longer ago, or never); fresh for window k are those with g > k.
+    int64_t gaps[kMaxWindow + 2] = {};
     // recent[e]: neurons whose last activity (this token included) was e
     // tokens ago; a window of k tokens ending here holds those with e < k.
     int64_t recent[kMaxWindow + 1] = {};
+    int64_t *last = l.lastActive.data();
     for (int64_t i = 0; i < h.cols; ++i) {
-      int64_t last = l.lastActive[i];
       if (row[i] != 0.0f) {
         ++activeCount;
-        int64_t gap = last < 0 ? kMaxWindow + 1 : t - last;
-        for (int k = 1; k <= kMaxWindow && k < gap; ++k)
-          ++fresh[k];
-        l.lastActive[i] = last = t;
+        int64_t gap = last[i] < 0 ? kMaxWindow + 1 : t - last[i];
+        ++gaps[gap > kMaxWindow ? kMaxWindow + 1 : gap];
+        last[i] = t;
+        ++recent[0];
+      } else if (last[i] >= 0 && t - last[i] < kMaxWindow) {
+        ++recent[t - last[i]];
       }
-      if (last >= 0 && t - last < kMaxWindow)
-        ++recent[t - last];
+    }
+    int64_t fresh[kMaxWindow + 1] = {};
+    int64_t above = gaps[kMaxWindow + 1];
+    for (int k = kMaxWindow; k >= 1; --k) {
+      fresh[k] = above; // gap > k
+      above += gaps[k];
     }
     ++l.tokens;
     l.zeros += h.cols - activeCount;
