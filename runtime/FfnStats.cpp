@@ -24,8 +24,9 @@ void FfnSparsityStats::beginSequence() {
   }
 }
 
-void FfnSparsityStats::observe(int64_t id, const FfnRows &, const FfnRows &h) {
-  Layer &l = layers_[id];
+void FfnSparsityStats::observe(const FfnProbe &probe) {
+  const FfnRows &h = probe.neurons;
+  Layer &l = layers_[probe.layer];
   if (l.neurons != h.cols) {
     l = Layer();
     l.neurons = h.cols;
@@ -167,8 +168,9 @@ std::string FfnSparsityStats::json() const {
 
 extern "C" void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer,
                                                     ActSparseMemRef2DF32 *x,
-                                                    ActSparseMemRef2DF32 *h) {
+                                                    ActSparseMemRef2DF32 *h,
+                                                    ActSparseMemRef2DF32 *r) {
   using namespace actsparse::runtime;
   if (FfnObserver *o = observer.load())
-    o->observe(layer, rowsOf(x), rowsOf(h));
+    o->observe({layer, rowsOf(x), rowsOf(h), rowsOf(r)});
 }

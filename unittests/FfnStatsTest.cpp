@@ -30,8 +30,8 @@ std::vector<float> rowsOf(const std::vector<std::set<int>> &active,
 void feed(FfnSparsityStats &stats, int64_t layer,
           const std::vector<float> &rows, int64_t count, int neurons) {
   FfnRows h{rows.data(), count, neurons, neurons};
-  FfnRows x{rows.data(), count, 0, 0};
-  stats.observe(layer, x, h);
+  FfnRows none{rows.data(), 0, 0, 0};
+  stats.observe({layer, none, h, none});
 }
 
 // Four neurons, four tokens:
@@ -109,9 +109,10 @@ TEST(FfnSparsityStats, ObserverReceivesProbeCalls) {
   std::vector<float> x(8, 1.0f), h = rowsOf({{0}, {0, 1}}, 2);
   ActSparseMemRef2DF32 xd{x.data(), x.data(), 0, {2, 4}, {4, 1}};
   ActSparseMemRef2DF32 hd{h.data(), h.data(), 0, {2, 2}, {2, 1}};
-  _mlir_ciface_actsparse_rt_ffn_probe(3, &xd, &hd);
+  ActSparseMemRef2DF32 rd{x.data(), x.data(), 0, {0, 4}, {4, 1}};
+  _mlir_ciface_actsparse_rt_ffn_probe(3, &xd, &hd, &rd);
   setFfnObserver(nullptr);
-  _mlir_ciface_actsparse_rt_ffn_probe(3, &xd, &hd); // no observer: ignored
+  _mlir_ciface_actsparse_rt_ffn_probe(3, &xd, &hd, &rd); // no observer: ignored
   ASSERT_EQ(stats.layers().count(3), 1u);
   EXPECT_EQ(stats.layers().at(3).tokens, 2);
   EXPECT_DOUBLE_EQ(stats.sparsity(), 0.25);

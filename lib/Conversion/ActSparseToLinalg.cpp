@@ -671,20 +671,38 @@ func::FuncOp getIndexErrorFunction(Operation *op) {
       FunctionType::get(op->getContext(), {i64, i64}, {}));
 }
 
-/// The runtime's FFN probe: it reads the block's input rows and neuron rows,
-/// so bufferization needs no copies for it.
+/// The runtime's FFN probe: it reads the block's input rows, neuron rows and
+/// residual rows, so bufferization needs no copies for it.
 func::FuncOp getFfnProbeFunction(Operation *op) {
   MLIRContext *ctx = op->getContext();
   Type rows = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                                     Float32Type::get(ctx));
   func::FuncOp f = getRuntimeFunction(
       op, ::actsparse::runtime::kFfnProbeFunction,
-      FunctionType::get(ctx, {IntegerType::get(ctx, 64), rows, rows}, {}));
+      FunctionType::get(ctx, {IntegerType::get(ctx, 64), rows, rows, rows}, {}));
   UnitAttr unit = UnitAttr::get(ctx);
   f->setAttr("llvm.emit_c_interface", unit);
-  for (unsigned i : {1u, 2u})
+  for (unsigned i : {1u, 2u, 3u})
     f.setArgAttr(i, "bufferization.access", StringAttr::get(ctx, "read"));
   return f;
+}
+
+/// The residual stream `op`'s result is added to (the other operand of its
+/// only user, an Add of the same type, defined before `op`), or null.
+Value residualOf(FfnOp op) {
+  if (!op->hasOneUse())
+    return nullptr;
+  auto add = dyn_cast<AddOp>(*op->user_begin());
+  if (!add || add.getType() != op.getType())
+    return nullptr;
+  Value other = add.getLhs() == op.getResult() ? add.getRhs() : add.getLhs();
+  if (other.getType() != op.getType())
+    return nullptr;
+  Operation *def = other.getDefiningOp();
+  if (def ? def->getBlock() != op->getBlock() || !def->isBeforeInBlock(op)
+          : cast<BlockArgument>(other).getOwner() != op->getBlock())
+    return nullptr;
+  return other;
 }
 
 /// actsparse.ffn back to graph ops (lowered by the other patterns), with a
@@ -749,14 +767,22 @@ struct FfnLowering : OpConversionPattern<FfnOp> {
         !inType.isDynamicDim(inType.getRank() - 1)) {
       auto rows = RankedTensorType::get(
           {ShapedType::kDynamic, ShapedType::kDynamic}, elt);
-      SmallVector<Value> leadingX, leadingH;
+      SmallVector<Value> leading;
       Value x2 = tensor::CastOp::create(b, loc, rows,
-                                        flattenToRows(b, loc, x, leadingX));
+                                        flattenToRows(b, loc, x, leading));
       Value h2 = tensor::CastOp::create(b, loc, rows,
-                                        flattenToRows(b, loc, h, leadingH));
+                                        flattenToRows(b, loc, h, leading));
+      Value r2;
+      if (Value residual = residualOf(op)) {
+        r2 = flattenToRows(b, loc, b.getRemappedValue(residual), leading);
+      } else {
+        int64_t e = op.getType().getShape().back();
+        r2 = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{0, e}, elt);
+      }
+      r2 = tensor::CastOp::create(b, loc, rows, r2);
       Value layer = arith::ConstantIntOp::create(b, loc, op.getLayer().value_or(-1), 64);
       func::CallOp::create(b, loc, getFfnProbeFunction(op),
-                           ValueRange{layer, x2, h2});
+                           ValueRange{layer, x2, h2, r2});
     }
     Value y = MatMulOp::create(b, loc, op.getType(), h, adaptor.getDown());
     if (Value bias = adaptor.getDownBias())

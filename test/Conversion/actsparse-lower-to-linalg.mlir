@@ -204,7 +204,7 @@ func.func @shapes(%x: tensor<?x?x8xf32>, %n: tensor<i64>, %c: tensor<?x1xf32>)
 // probe called on the input rows and neuron rows before the down
 // projection; the probe only reads them, so bufferization copies nothing.
 // CHECK-LABEL: func.func private @actsparse_rt_ffn_probe
-// CHECK-SAME: (i64, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"})
+// CHECK-SAME: (i64, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"})
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @ffn
 // CHECK-COUNT-2: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_f32"
@@ -212,8 +212,11 @@ func.func @shapes(%x: tensor<?x?x8xf32>, %n: tensor<i64>, %c: tensor<?x1xf32>)
 // CHECK: arith.subf
 // CHECK: arith.cmpf ogt
 // CHECK: arith.cmpf oge, %{{.*}}, %{{.*}} : f32
+// Its output is not added to a residual stream: the probe gets 0 rows.
+// CHECK: %[[NONE:.*]] = tensor.empty() : tensor<0x8xf32>
+// CHECK: %[[R:.*]] = tensor.cast %[[NONE]] : tensor<0x8xf32> to tensor<?x?xf32>
 // CHECK: %[[L:.*]] = arith.constant 3 : i64
-// CHECK: call @actsparse_rt_ffn_probe(%[[L]], %{{.*}}, %{{.*}}) : (i64, tensor<?x?xf32>, tensor<?x?xf32>) -> ()
+// CHECK: call @actsparse_rt_ffn_probe(%[[L]], %{{.*}}, %{{.*}}, %[[R]]) : (i64, tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>) -> ()
 // CHECK: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_f32"
 func.func @ffn(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %u = actsparse.weight "up" : tensor<8x32xf32>
@@ -222,4 +225,19 @@ func.func @ffn(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %s = actsparse.constant dense<0.5> : tensor<f32>
   %y = actsparse.ffn %x up %u gate %g down %d shift %s activation = relu relu_up threshold = 0.25 original = silu layer = 3 : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<8x32xf32>, tensor<32x8xf32>, tensor<f32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// The residual stream a block's output is added to goes to the probe too.
+// CHECK-LABEL: func.func @ffn_residual
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x8xf32>, %[[RES:[^:]*]]: tensor<?x8xf32>
+// CHECK: %[[R:.*]] = tensor.cast %[[RES]] : tensor<?x8xf32> to tensor<?x?xf32>
+// CHECK: call @actsparse_rt_ffn_probe(%{{.*}}, %{{.*}}, %{{.*}}, %[[R]])
+func.func @ffn_residual(%x: tensor<?x8xf32>, %res: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %u = actsparse.weight "up" : tensor<8x32xf32>
+  %d = actsparse.weight "down" : tensor<32x8xf32>
+  %y = actsparse.ffn %x up %u down %d activation = relu layer = 0 : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  %r = actsparse.add %res, %y : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
 }

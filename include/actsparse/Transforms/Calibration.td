@@ -43,7 +43,12 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
     inputs that the already calibrated blocks `< i` produce, and its repair
     target is the original block applied to the original model's inputs
     (recorded once from the model with every relufication undone), which
-    lets the refit absorb drift from earlier layers. `sequential=false`
+    lets the refit absorb drift from earlier layers. With `target=residual`
+    (the default) the target also includes the difference between the
+    original model's residual stream and this model's, at the Add the block's
+    output goes to (the probe reports that stream), so each block also
+    cancels what earlier changes left in the stream; a block whose output
+    is not added to anything keeps the plain target. `sequential=false`
     records the module once as given and fits every block to its own
     original output on those inputs: one compile instead of one per block.
 
@@ -76,6 +81,10 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
     Option<"repairBias", "repair-bias", "bool", /*default=*/"false",
            "repair: also fit a bias of the down projection (added to the "
            "block's down_bias)">,
+    Option<"target", "target", "std::string", /*default=*/"\"residual\"",
+           "repair with sequential=true: fit the block's original output "
+           "plus the drift of the residual stream it is added to (residual), "
+           "or the block's original output only (block)">,
     Option<"ridge", "ridge", "double", /*default=*/"-1",
            "repair: strength of the pull towards the original down "
            "projection; negative: chosen per block among 0.01 ... 3 by the "

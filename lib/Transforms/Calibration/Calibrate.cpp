@@ -59,15 +59,19 @@ void mlir::actsparse::setWeightPackLocation(StringRef reference,
 
 namespace {
 
-/// Records the input rows of every FFN block, per layer, in token order.
+/// Records the input rows of every FFN block, and the residual stream its
+/// output is added to, per layer, in token order.
 struct InputRecorder : rt::FfnObserver {
-  std::map<int64_t, std::vector<float>> rows;
+  std::map<int64_t, std::vector<float>> rows, residuals;
   std::map<int64_t, int64_t> features;
-  void observe(int64_t layer, const rt::FfnRows &x, const rt::FfnRows &) override {
-    std::vector<float> &v = rows[layer];
-    features[layer] = x.cols;
-    for (int64_t r = 0; r < x.rows; ++r)
-      v.insert(v.end(), x.row(r), x.row(r) + x.cols);
+  void observe(const rt::FfnProbe &p) override {
+    features[p.layer] = p.input.cols;
+    append(rows[p.layer], p.input);
+    append(residuals[p.layer], p.residual);
+  }
+  static void append(std::vector<float> &v, const rt::FfnRows &r) {
+    for (int64_t i = 0; i < r.rows; ++i)
+      v.insert(v.end(), r.row(i), r.row(i) + r.cols);
   }
 };
 
@@ -142,6 +146,7 @@ struct LayerReport {
   double sparsityBefore = 0, sparsityAfter = 0;
   std::string parameter; // "threshold 0.0123", "shift 0.41", ...
   double errorBefore = 0, errorTuned = 0, errorRepaired = -1, ridge = -1;
+  bool residualTarget = false; // the repair also cancelled residual drift
 };
 
 /// Undoes what relufication and calibration changed: the model as trained,
@@ -217,6 +222,8 @@ LogicalResult CalibratePass::checkOptions() {
     return fail("granularity=neuron applies to tune=shift only");
   if (optLevel > 3)
     return fail("opt-level must be 0, 1, 2 or 3");
+  if (target != "block" && target != "residual")
+    return fail("target must be block or residual, not '" + target + "'");
   if (repair && outputPack.empty())
     return fail("repair=true writes refitted weights: give output-pack=FILE");
   if (!repair && !outputPack.empty())
@@ -456,6 +463,19 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     RowMatrix refPre, refUp;
     w.project(Eigen::Map<const RowMatrix>(refRows.data(), n, d), refPre, refUp);
     y = neurons(original, refPre, w.gated ? &refUp : nullptr) * down;
+    // target=residual: the original residual stream after the block minus
+    // what this model's stream holds before it, so the block also cancels
+    // the drift that earlier changes left in the stream.
+    auto &refRes = reference->residuals[layer];
+    auto &res = recorder.residuals[layer];
+    // Blocks whose output is not added to a residual stream keep the
+    // block target.
+    if (target == "residual" && res.size() == size_t(n * e) &&
+        refRes.size() == res.size()) {
+      y += Eigen::Map<const RowMatrix>(refRes.data(), n, e) -
+           Eigen::Map<const RowMatrix>(res.data(), n, e);
+      report.residualTarget = true;
+    }
   } else {
     y = neurons(original, pre, upIfGated) * down;
   }
@@ -649,8 +669,11 @@ void CalibratePass::writeReport(const std::vector<LayerReport> &reports) {
         r.errorRepaired < 0 ? std::string("-")
                             : llvm::formatv("{0:F4}", r.errorRepaired).str(),
         r.ridge < 0 ? std::string("-") : llvm::formatv("{0}", r.ridge).str());
-  os << "(err: |block output - original block output| / |original block "
-        "output| on the calibration tokens)\n";
+  os << "(err: |block output - target| / |target| on the calibration "
+        "tokens; target: the original block's output";
+  if (llvm::any_of(reports, [](const LayerReport &r) { return r.residualTarget; }))
+    os << ", plus the residual stream's drift from the original model";
+  os << ")\n";
   if (!quiet)
     llvm::errs() << text;
   if (!report.empty()) {

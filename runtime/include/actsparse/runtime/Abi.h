@@ -46,11 +46,14 @@ void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
                                           ActSparseMemRef2DF32 *c);
 
 /// Called by every lowered actsparse.ffn with the block's input rows
-/// x[T, D] and neuron rows h[T, H] (T tokens, in sequence order) before the
-/// down projection. Forwards them to the observer set with
-/// setFfnObserver(); without one it returns at once.
+/// x[T, D], neuron rows h[T, H] (T tokens, in sequence order) and the rows
+/// r[T, E] of the residual stream its output is added to (0 x E when it is
+/// not added to anything), before the down projection. Forwards them to the
+/// observer set with setFfnObserver() (FfnStats.h); without one it returns
+/// at once.
 void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer, ActSparseMemRef2DF32 *x,
-                                         ActSparseMemRef2DF32 *h);
+                                         ActSparseMemRef2DF32 *h,
+                                         ActSparseMemRef2DF32 *r);
 
 /// A Gather read index `index` of an axis of `size` entries (a token id
 /// outside the vocabulary, a position past the model's context). Generated

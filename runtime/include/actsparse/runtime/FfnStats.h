@@ -24,12 +24,20 @@ struct FfnRows {
   const float *row(int64_t r) const { return data + r * rowStride; }
 };
 
+/// What one call of a lowered FFN block reports.
+struct FfnProbe {
+  int64_t layer;    ///< the block's `layer` attribute (-1 if it had none)
+  FfnRows input;    ///< the block's input rows x [T, D]
+  FfnRows neurons;  ///< its neuron rows h [T, H], what the down projection reads
+  /// The residual stream the block's output is added to [T, E]; 0 rows when
+  /// the block's result is not added to anything.
+  FfnRows residual;
+};
+
 class FfnObserver {
 public:
   virtual ~FfnObserver() = default;
-  /// `layer` is the block's `layer` attribute (-1 if it had none); `x` its
-  /// input rows, `h` its neuron rows (the vector the down projection reads).
-  virtual void observe(int64_t layer, const FfnRows &x, const FfnRows &h) = 0;
+  virtual void observe(const FfnProbe &probe) = 0;
 };
 
 /// Installs the observer every probe forwards to (nullptr: none). Not
@@ -50,7 +58,7 @@ class FfnSparsityStats : public FfnObserver {
 public:
   static constexpr int kMaxWindow = 8;
 
-  void observe(int64_t layer, const FfnRows &x, const FfnRows &h) override;
+  void observe(const FfnProbe &probe) override;
   /// The next observed token starts a new sequence (windows restart).
   void beginSequence();
 
