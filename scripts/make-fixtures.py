@@ -327,14 +327,10 @@ def write_ref(path, inputs, outputs):
                 f.write(" ".join(fmt(x) for x in a.reshape(-1).tolist()) + "\n")
 
 
-def export_pair(model, name, out_dir, opset, external_data, ids):
-    written = []
-    n = model.c["n_layers"]
-    ids_t = torch.tensor([ids], dtype=torch.int64)
-
-    # Full-sequence graph. torch writes models over 2 GB as one file per
-    # tensor, so it exports into a scratch directory and finish() saves the
-    # final file (with at most one external-data file).
+def export_full(model, name, out_dir, opset, external_data, ids_t):
+    """Full-sequence graph. torch writes models over 2 GB as one file per
+    tensor, so it exports into a scratch directory and finish() saves the
+    final file (with at most one external-data file)."""
     scratch = tempfile.mkdtemp(prefix="actsparse-export-")
     path = os.path.join(out_dir, f"{name}-full.onnx")
     with torch.no_grad():
@@ -343,7 +339,14 @@ def export_pair(model, name, out_dir, opset, external_data, ids):
                       output_names=["logits"], opset_version=opset,
                       dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                                     "logits": {0: "batch", 1: "sequence"}})
-    written.append(finish(scratch, path, external_data, {"input_ids": ids_t}, {"logits": logits}))
+    return finish(scratch, path, external_data, {"input_ids": ids_t}, {"logits": logits})
+
+
+def export_pair(model, name, out_dir, opset, external_data, ids):
+    written = []
+    n = model.c["n_layers"]
+    ids_t = torch.tensor([ids], dtype=torch.int64)
+    written.append(export_full(model, name, out_dir, opset, external_data, ids_t))
 
     # KV-cache decode graph: the prefix fills the cache, the last token decodes.
     prefix, last = ids_t[:, :-1], ids_t[:, -1:]
@@ -507,6 +510,19 @@ def write_ffn_zeros(model, fixture, out_dir):
     print(f"  {fixture}-full.ffn-zeros.txt")
 
 
+def export_relufied_llama(llama, out_dir):
+    """llama_relu-full.onnx: stories260K with ReLU in place of SiLU, exported
+    as a model of its own (a GLU with ReLU, as relufied checkpoints ship).
+    Its reference equals llama-relu.ref.txt, what --actsparse-relufy must
+    compute from the original model."""
+    ids = read_ref_ids(os.path.join(out_dir, "llama-full.ref.txt"))
+    for layer in llama.layers:
+        layer.act = "relu"
+    export_full(llama, "llama_relu", out_dir, 17, False, ids)
+    for layer in llama.layers:
+        layer.act = "silu"
+
+
 def read_ref_ids(path):
     with open(path) as f:
         lines = f.read().splitlines()
@@ -532,6 +548,7 @@ def main():
               "opt": random_decoder("relu", 2, 3)}
     if args.variants_only:
         write_variant_refs(models, args.out)
+        export_relufied_llama(models["llama"], args.out)
         write_ffn_zeros(models["opt"], "opt", args.out)
         return 0
 
@@ -552,6 +569,7 @@ def main():
                 [2, 31, 41, 59, 26, 53, 58, 97])
     print("transformed models:")
     write_variant_refs(models, args.out)
+    export_relufied_llama(models["llama"], args.out)
     write_ffn_zeros(models["opt"], "opt", args.out)
 
 
