@@ -32,7 +32,9 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
       output with the activation it was trained with (`original`, see
       `--actsparse-relufy`). The refitted matrices are written, with every
       tensor of the input pack, to `output-pack`, which the module then
-      names. `lambda` is `ridge` times the mean diagonal of `H^T H`; by
+      names. `lambda` is `ridge` times the mean diagonal of `H^T H` (the
+      system solved is the smaller of the primal, neurons x neurons, and
+      the dual, tokens x tokens); by
       default `ridge` is chosen per block: fitted on the first 80 % of the
       calibration tokens, the candidate with the smallest error on the last
       20 % wins, then the block is refitted on all of them. `repair-bias`
@@ -80,7 +82,7 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
            "refit every down projection by least squares">,
     Option<"repairBias", "repair-bias", "bool", /*default=*/"false",
            "repair: also fit a bias of the down projection (added to the "
-           "block's down_bias)">,
+           "block's down_bias; regularised towards 0)">,
     Option<"target", "target", "std::string", /*default=*/"\"residual\"",
            "repair with sequential=true: fit the block's original output "
            "plus the drift of the residual stream it is added to (residual), "

@@ -562,17 +562,24 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     Eigen::MatrixXd yd = y.cast<double>();
     Eigen::MatrixXd prior = Eigen::MatrixXd::Zero(cols, e);
     prior.topRows(hidden) = down.cast<double>();
+    // W = P + D with D = argmin |rows D - R|^2 + lambda |D|^2, R = target -
+    // rows P: (rows^T rows + lambda) D = rows^T R when there are at least as
+    // many tokens as columns, else the dual D = rows^T (rows rows^T +
+    // lambda)^-1 R, so the system is never larger than min(tokens, neurons).
     auto solve = [&](const Eigen::Ref<const Eigen::MatrixXd> &rows,
                      const Eigen::Ref<const Eigen::MatrixXd> &target,
                      double strength) {
-      Eigen::MatrixXd gram = rows.transpose() * rows;
-      double lambda =
-          strength * gram.diagonal().head(hidden).sum() / double(hidden);
+      Eigen::MatrixXd r = target - rows * prior;
+      bool primal = rows.cols() <= rows.rows();
+      Eigen::MatrixXd gram = primal ? Eigen::MatrixXd(rows.transpose() * rows)
+                                    : Eigen::MatrixXd(rows * rows.transpose());
+      double lambda = strength * gram.trace() / double(rows.cols());
       if (lambda <= 0.0)
         lambda = 1e-6;
-      gram.diagonal().head(hidden).array() += lambda;
-      Eigen::MatrixXd rhs = rows.transpose() * target + lambda * prior;
-      return Eigen::MatrixXd(gram.ldlt().solve(rhs));
+      gram.diagonal().array() += lambda;
+      if (primal)
+        return Eigen::MatrixXd(prior + gram.ldlt().solve(rows.transpose() * r));
+      return Eigen::MatrixXd(prior + rows.transpose() * gram.ldlt().solve(r));
     };
     // ridge < 0: pick the strength per block by the error on the last
     // fifth of the calibration tokens when fitted on the rest.
