@@ -57,6 +57,7 @@ std::string EntrySignature::serialize() const {
       os << '\n';
     }
   };
+  os << "abi " << kAbiVersion << '\n';
   put("input", inputs);
   put("weight", weights);
   put("result", results);
@@ -68,6 +69,7 @@ std::string EntrySignature::serialize() const {
 }
 
 Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
+  sig.abiVersion = 0; // until an `abi` line says otherwise
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -77,6 +79,10 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
       continue;
     if (role == "pack" || role == "pack_id") {
       ls >> (role == "pack" ? sig.weightPack : sig.weightPackId);
+      continue;
+    }
+    if (role == "abi") {
+      ls >> sig.abiVersion;
       continue;
     }
     TensorSpec s;
@@ -194,6 +200,16 @@ SharedLibraryModel::load(const std::string &path, Status &status) {
   status = EntrySignature::parse(sigFn(), m->sig_);
   if (!status)
     return nullptr;
+  // Generated code calls the runtime: a library built against another
+  // version of that interface would pass it the wrong arguments.
+  if (m->sig_.abiVersion != kAbiVersion) {
+    status = Status::error(
+        "'" + path + "' was compiled for runtime interface version " +
+        std::to_string(m->sig_.abiVersion) + ", this runtime has version " +
+        std::to_string(kAbiVersion) + ": compile it again with sparse-opt "
+        "--emit=shared-lib");
+    return nullptr;
+  }
   return m;
 }
 

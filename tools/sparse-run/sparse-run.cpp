@@ -388,21 +388,29 @@ int main(int argc, char **argv) {
     if (o.stats && !ffnStats.layers().empty())
       std::fputs(("sparse-run: " + ffnStats.report()).c_str(), stderr);
   };
-  auto ffnJson = [&] {
-    return ffnStats.layers().empty() ? std::string("null") : ffnStats.json();
+  // --stats-json: `fields` (JSON members) plus the FFN statistics.
+  auto writeStatsJson = [&](const std::string &fields) {
+    if (o.statsJson.empty())
+      return true;
+    std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
+    if (!f)
+      return false;
+    std::fprintf(f, "{%s, \"ffn\": %s}\n", fields.c_str(),
+                 ffnStats.layers().empty() ? "null" : ffnStats.json().c_str());
+    return std::fclose(f) == 0;
+  };
+  auto jsonFields = [](const char *format, auto... values) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, format, values...);
+    return std::string(buf);
   };
 
   if (!o.checkRef.empty()) {
     int rc = checkReference(*model, o);
     ffnReport();
-    if (!o.statsJson.empty()) {
-      std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
-      if (!f)
-        return fail("cannot write '" + o.statsJson + "'");
-      std::fprintf(f, "{\"check_ref\": %s, \"ffn\": %s}\n",
-                   rc == 0 ? "true" : "false", ffnJson().c_str());
-      std::fclose(f);
-    }
+    if (!writeStatsJson(std::string("\"check_ref\": ") +
+                        (rc == 0 ? "true" : "false")))
+      return fail("cannot write '" + o.statsJson + "'");
     return rc;
   }
 
@@ -441,14 +449,9 @@ int main(int argc, char **argv) {
     std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)\n",
                 std::exp(nll / count), count, nll / count);
     ffnReport();
-    if (!o.statsJson.empty()) {
-      std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
-      if (!f)
-        return fail("cannot write '" + o.statsJson + "'");
-      std::fprintf(f, "{\"perplexity\": %.6f, \"tokens\": %d, \"ffn\": %s}\n",
-                   std::exp(nll / count), count, ffnJson().c_str());
-      std::fclose(f);
-    }
+    if (!writeStatsJson(jsonFields("\"perplexity\": %.6f, \"tokens\": %d",
+                                   std::exp(nll / count), count)))
+      return fail("cannot write '" + o.statsJson + "'");
     return 0;
   }
 
@@ -524,21 +527,16 @@ int main(int argc, char **argv) {
                          "recomputes the prefix, so FFN statistics count "
                          "prefix tokens once per step)\n");
   ffnReport();
-  if (!o.statsJson.empty()) {
-    std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
-    if (!f)
-      return fail("cannot write '" + o.statsJson + "'");
-    std::fprintf(f,
-                 "{\"prompt_tokens\": %d, \"prefill_seconds\": %.6f, "
-                 "\"prefill_tokens_per_second\": %.3f, "
-                 "\"generated_tokens\": %d, \"decode_seconds\": %.6f, "
-                 "\"decode_ms_per_token\": %.4f, \"peak_rss_kib\": %ld, "
-                 "\"kv_cache\": %s, \"threads\": %d, \"ffn\": %s}\n",
-                 stats.promptTokens, stats.prefillSeconds, prefillTps,
-                 stats.generatedTokens, stats.decodeSeconds, decodeMs,
-                 stats.peakRssKiB, generator->usesKvCache() ? "true" : "false",
-                 numThreads(), ffnJson().c_str());
-    std::fclose(f);
-  }
+  if (!writeStatsJson(jsonFields(
+          "\"prompt_tokens\": %d, \"prefill_seconds\": %.6f, "
+          "\"prefill_tokens_per_second\": %.3f, "
+          "\"generated_tokens\": %d, \"decode_seconds\": %.6f, "
+          "\"decode_ms_per_token\": %.4f, \"peak_rss_kib\": %ld, "
+          "\"kv_cache\": %s, \"threads\": %d",
+          stats.promptTokens, stats.prefillSeconds, prefillTps,
+          stats.generatedTokens, stats.decodeSeconds, decodeMs,
+          stats.peakRssKiB, generator->usesKvCache() ? "true" : "false",
+          numThreads())))
+    return fail("cannot write '" + o.statsJson + "'");
   return 0;
 }

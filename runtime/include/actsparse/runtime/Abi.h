@@ -63,6 +63,11 @@ void actsparse_rt_index_out_of_range(int64_t index, int64_t size);
 
 namespace actsparse::runtime {
 
+/// Version of this interface, recorded in every compiled model's signature
+/// (Entry.h); shared libraries built for another version are refused.
+/// 2: the FFN probe also receives the residual rows.
+constexpr int kAbiVersion = 2;
+
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
 inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";

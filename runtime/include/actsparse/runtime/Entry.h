@@ -10,6 +10,7 @@
 #ifndef ACTSPARSE_RUNTIME_ENTRY_H
 #define ACTSPARSE_RUNTIME_ENTRY_H
 
+#include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Tensor.h"
 
 #include <memory>
@@ -21,9 +22,12 @@ namespace actsparse::runtime {
 struct EntrySignature {
   std::vector<TensorSpec> inputs, weights, results;
   std::string weightPack, weightPackId; ///< as the IR named them
+  /// The runtime interface (Abi.h) the code was generated for; 0 when the
+  /// signature predates versioning.
+  int abiVersion = kAbiVersion;
 
   /// One line per parameter: `input|weight|result NAME DTYPE RANK DIMS...`
-  /// plus `pack NAME` and `pack_id ID`.
+  /// plus `abi VERSION`, `pack NAME` and `pack_id ID`.
   std::string serialize() const;
   static Status parse(const std::string &text, EntrySignature &sig);
 };
