@@ -71,8 +71,10 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
     Option<"tokens", "tokens", "std::string", /*default=*/"",
            "calibration token ids: one sequence per line (starting with "
            "BOS), ids separated by spaces or commas">,
-    Option<"targetSparsity", "target-sparsity", "double", /*default=*/"0.0",
-           "fraction of neurons to make zero per layer (0: do not tune)">,
+    ListOption<"targetSparsity", "target-sparsity", "double",
+               "fraction of neurons to make zero per block: one value for "
+               "every block, or one per block in program order (0: do not "
+               "tune)">,
     Option<"tune", "tune", "std::string", /*default=*/"\"threshold\"",
            "what reaches the target: threshold (any activation) or shift "
            "(ReLU blocks)">,

@@ -182,6 +182,14 @@ private:
       llvm::errs() << "calibrate: " << message << "\n";
   }
   LogicalResult checkOptions();
+  /// The target sparsity of the block numbered `layer` (0: none).
+  double targetFor(int64_t layer) const {
+    if (targetSparsity.empty())
+      return 0.0;
+    if (targetSparsity.size() == 1)
+      return targetSparsity[0];
+    return layer < int64_t(targetSparsity.size()) ? targetSparsity[layer] : 0.0;
+  }
   LogicalResult readTokens(std::vector<std::vector<int>> &sequences);
   LogicalResult recordInputs(ModuleOp module, StringRef what,
                              const std::vector<std::vector<int>> &sequences,
@@ -211,8 +219,9 @@ private:
 LogicalResult CalibratePass::checkOptions() {
   if (tokens.empty())
     return fail("needs tokens=FILE (calibration token ids)");
-  if (targetSparsity < 0.0 || targetSparsity >= 1.0)
-    return fail("target-sparsity must be in [0, 1)");
+  for (double t : targetSparsity)
+    if (t < 0.0 || t >= 1.0)
+      return fail("target-sparsity must be in [0, 1)");
   if (tune != "threshold" && tune != "shift")
     return fail("tune must be threshold or shift, not '" + tune + "'");
   if (granularity != "layer" && granularity != "neuron")
@@ -502,7 +511,8 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   // Tune the threshold or the shift to the target.
   OpBuilder b(op);
   Type f32 = b.getF32Type();
-  if (targetSparsity > 0.0) {
+  double target = targetFor(layer);
+  if (target > 0.0) {
     if (tune == "threshold") {
       NeuronParams open = current;
       open.threshold = 0.0f;
@@ -510,7 +520,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       std::vector<float> magnitudes(a.size());
       for (Eigen::Index i = 0; i < a.size(); ++i)
         magnitudes[i] = std::abs(a.data()[i]);
-      current.threshold = quantile(std::move(magnitudes), targetSparsity);
+      current.threshold = quantile(std::move(magnitudes), target);
       op.setThresholdAttr(b.getF32FloatAttr(current.threshold));
       report.parameter = llvm::formatv("threshold {0:F4}", current.threshold);
     } else {
@@ -520,7 +530,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       if (granularity == "layer") {
         current.shift = {quantile(std::vector<float>(pre.data(),
                                                      pre.data() + pre.size()),
-                                  targetSparsity)};
+                                  target)};
         report.parameter = llvm::formatv("shift {0:F4}", current.shift[0]);
       } else {
         current.shift.resize(hidden);
@@ -529,7 +539,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
           std::vector<float> column(n);
           for (int64_t r = 0; r < n; ++r)
             column[r] = pre(r, c);
-          current.shift[c] = quantile(std::move(column), targetSparsity);
+          current.shift[c] = quantile(std::move(column), target);
           sum += current.shift[c];
         }
         report.parameter =
@@ -707,6 +717,12 @@ void CalibratePass::runOnOperation() {
   }
   if (llvm::any_of(blocks, [](FfnOp op) { return !op.getLayer(); }))
     numberFfnLayers(module);
+  if (targetSparsity.size() > 1 && targetSparsity.size() != blocks.size()) {
+    (void)fail("target-sparsity lists " + Twine(targetSparsity.size()) +
+               " values for " + Twine(blocks.size()) +
+               " FFN blocks (give one value, or one per block)");
+    return signalPassFailure();
+  }
 
   packPath_ = weights;
   if (packPath_.empty()) {
