@@ -3,6 +3,7 @@
 #include "actsparse/runtime/FfnStats.h"
 #include "actsparse/runtime/Abi.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -18,10 +19,8 @@ FfnRows rowsOf(const ActSparseMemRef2DF32 *m) {
 void setFfnObserver(FfnObserver *o) { observer.store(o); }
 
 void FfnSparsityStats::beginSequence() {
-  for (auto &[id, layer] : layers_) {
+  for (auto &[id, layer] : layers_)
     layer.position = 0;
-    std::fill(layer.lastActive.begin(), layer.lastActive.end(), -1);
-  }
 }
 
 void FfnSparsityStats::observe(const FfnProbe &probe) {
@@ -30,49 +29,55 @@ void FfnSparsityStats::observe(const FfnProbe &probe) {
   if (l.neurons != h.cols) {
     l = Layer();
     l.neurons = h.cols;
-    l.lastActive.assign(h.cols, -1);
+    l.words = (h.cols + 63) / 64;
+    l.masks.assign((kMaxWindow + 1) * l.words, 0);
   }
+  const int64_t words = l.words;
+  auto maskOf = [&](int64_t position) {
+    return l.masks.data() + (position % (kMaxWindow + 1)) * words;
+  };
   for (int64_t r = 0; r < h.rows; ++r) {
     const float *row = h.row(r);
     int64_t t = l.position++;
+    // This token's activity as bits, 64 neurons per word.
+    uint64_t *now = maskOf(t);
     int64_t activeCount = 0;
-    // gaps[g]: active neurons last active g tokens ago (g = kMaxWindow + 1:
-    // longer ago, or never); fresh for window k are those with g > k.
-    int64_t gaps[kMaxWindow + 2] = {};
-    // recent[e]: neurons whose last activity (this token included) was e
-    // tokens ago; a window of k tokens ending here holds those with e < k.
-    int64_t recent[kMaxWindow + 1] = {};
-    int64_t *last = l.lastActive.data();
-    for (int64_t i = 0; i < h.cols; ++i) {
-      if (row[i] != 0.0f) {
-        ++activeCount;
-        int64_t gap = last[i] < 0 ? kMaxWindow + 1 : t - last[i];
-        ++gaps[gap > kMaxWindow ? kMaxWindow + 1 : gap];
-        last[i] = t;
-        ++recent[0];
-      } else if (last[i] >= 0 && t - last[i] < kMaxWindow) {
-        ++recent[t - last[i]];
-      }
-    }
-    int64_t fresh[kMaxWindow + 1] = {};
-    int64_t above = gaps[kMaxWindow + 1];
-    for (int k = kMaxWindow; k >= 1; --k) {
-      fresh[k] = above; // gap > k
-      above += gaps[k];
+    for (int64_t w = 0; w < words; ++w) {
+      uint64_t bits = 0;
+      int64_t base = w * 64, n = std::min<int64_t>(64, h.cols - base);
+      for (int64_t b = 0; b < n; ++b)
+        bits |= uint64_t(row[base + b] != 0.0f) << b;
+      now[w] = bits;
+      activeCount += __builtin_popcountll(bits);
     }
     ++l.tokens;
     l.zeros += h.cols - activeCount;
-    int64_t inWindow = 0;
+    // Grow the union of the previous tokens one token at a time: after k
+    // steps `before` holds the neurons active in the k tokens before this
+    // one. Neurons active now but not in `before` are new for window k;
+    // `now | before` (k - 1 steps) is what a window of k tokens holds.
+    int64_t previous = std::min<int64_t>(t, kMaxWindow);
+    std::vector<uint64_t> &before = scratch_;
+    before.assign(words, 0);
     for (int k = 1; k <= kMaxWindow; ++k) {
-      inWindow += recent[k - 1];
       if (t + 1 >= k) { // a full window of k tokens ends here
+        int64_t inWindow = 0;
+        for (int64_t w = 0; w < words; ++w)
+          inWindow += __builtin_popcountll(now[w] | before[w]);
         l.windows[k] += 1;
         l.windowActive[k] += inWindow;
       }
-      if (t >= k) { // k previous tokens to compare against
-        l.active[k] += activeCount;
-        l.fresh[k] += fresh[k];
+      if (k > previous)
+        continue;
+      const uint64_t *older = maskOf(t - k);
+      int64_t fresh = 0;
+      for (int64_t w = 0; w < words; ++w) {
+        before[w] |= older[w];
+        fresh += __builtin_popcountll(now[w] & ~before[w]);
       }
+      // k previous tokens to compare against
+      l.active[k] += activeCount;
+      l.fresh[k] += fresh;
     }
   }
 }

@@ -66,8 +66,10 @@ public:
     int64_t neurons = 0, tokens = 0, zeros = 0;
     int64_t active[kMaxWindow + 1] = {}, fresh[kMaxWindow + 1] = {};
     int64_t windows[kMaxWindow + 1] = {}, windowActive[kMaxWindow + 1] = {};
-    // Per neuron: token index of its last activity (-1: none yet).
-    std::vector<int64_t> lastActive;
+    // Activity bitmasks of the current token and the kMaxWindow before it
+    // (a ring indexed by token position), one bit per neuron.
+    std::vector<uint64_t> masks;
+    int64_t words = 0;
     int64_t position = 0; // tokens of the current sequence so far
 
     double sparsity() const {
@@ -88,6 +90,7 @@ public:
 
 private:
   std::map<int64_t, Layer> layers_;
+  std::vector<uint64_t> scratch_; // union of recent tokens, reused
 };
 
 } // namespace actsparse::runtime
