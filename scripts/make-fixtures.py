@@ -72,13 +72,14 @@ def sparse_neurons(pre, up, act, cfg):
     if mode == "shifted-relu":
         pre = pre - cfg["shift"]
     a = gelu_new(pre) if act == "gelu_tanh" else ACTIVATIONS[act](pre)
-    if mode in ("fatrelu", "threshold"):
-        a = torch.where(a.abs() >= cfg["threshold"], a, torch.zeros((), dtype=a.dtype))
-    if up is None:
-        return a
-    if cfg.get("drelu"):
+    if up is not None and cfg.get("drelu"):
         up = F.relu(up)
-    return a * up
+    h = a if up is None else a * up
+    if mode in ("fatrelu", "threshold"):
+        # threshold-on=neuron compares |h| (the neuron), else |a|.
+        v = h if cfg.get("threshold_on") == "neuron" else a
+        h = torch.where(v.abs() >= cfg["threshold"], h, torch.zeros((), dtype=h.dtype))
+    return h
 
 
 def stage2(h, cfg):
@@ -461,6 +462,10 @@ VARIANTS = [
     ("llama", "drelu", "mode=relu drelu=true", dict(mode="relu", drelu=True)),
     ("llama", "stage2", "mode=relu stage2=true", dict(mode="relu", stage2=True)),
     ("llama", "threshold", "mode=threshold threshold=0.05", dict(mode="threshold", threshold=0.05)),
+    ("llama", "threshold-neuron", "mode=threshold threshold=0.05 threshold-on=neuron",
+     dict(mode="threshold", threshold=0.05, threshold_on="neuron")),
+    ("llama", "fatrelu-neuron-drelu", "mode=fatrelu threshold=0.02 threshold-on=neuron drelu=true",
+     dict(mode="fatrelu", threshold=0.02, threshold_on="neuron", drelu=True)),
     ("gpt2", "relu-stage2", "mode=relu stage2=true", dict(mode="relu", stage2=True)),
     ("gpt2", "threshold", "mode=threshold threshold=0.05", dict(mode="threshold", threshold=0.05)),
     ("gpt2_erf", "fatrelu", "mode=fatrelu threshold=0.05", dict(mode="fatrelu", threshold=0.05)),

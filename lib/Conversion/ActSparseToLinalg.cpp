@@ -749,20 +749,25 @@ struct FfnLowering : OpConversionPattern<FfnOp> {
                          op.getActivation() == Activation::gelu_tanh);
       break;
     }
+    Value up;
+    if (adaptor.getGate())
+      up = op.getReluUp() ? (Value)ReluOp::create(b, loc, u) : u;
+    auto times = [&](Value v) -> Value {
+      return up ? MulOp::create(b, loc, hidden, v, up) : v;
+    };
     if (std::optional<APFloat> t = op.getThreshold()) {
-      // |a| >= t, written as a * a >= t * t.
+      // |v| >= t, written as v * v >= t * t, where v is the activation or,
+      // with threshold_on = neuron, the neuron a * up; a is zeroed where it
+      // fails, so h below is exactly 0 there.
+      Value v = op.getThresholdOn() == ThresholdOn::neuron ? times(a) : a;
       double tv = t->convertToDouble();
       auto maskType = RankedTensorType::get(shape, b.getI1Type());
-      Value square = MulOp::create(b, loc, hidden, a, a);
+      Value square = MulOp::create(b, loc, hidden, v, v);
       Value keep = GreaterOrEqualOp::create(b, loc, maskType, square,
                                             scalar(tv * tv));
       a = WhereOp::create(b, loc, hidden, keep, a, scalar(0.0));
     }
-    Value h = a;
-    if (adaptor.getGate()) {
-      Value up = op.getReluUp() ? (Value)ReluOp::create(b, loc, u) : u;
-      h = MulOp::create(b, loc, hidden, a, up);
-    }
+    Value h = times(a);
     if (inType.getRank() >= 2 && elt.isF32() &&
         !inType.isDynamicDim(inType.getRank() - 1)) {
       auto rows = RankedTensorType::get(

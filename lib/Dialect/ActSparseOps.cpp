@@ -376,6 +376,8 @@ LogicalResult FfnOp::verify() {
   if (std::optional<APFloat> t = getThreshold();
       t && !(t->convertToDouble() >= 0.0 && t->isFinite()))
     return emitOpError("threshold must be finite and >= 0");
+  if (getThresholdOn() && !getThreshold())
+    return emitOpError("threshold_on needs a threshold");
   if (std::optional<int64_t> layer = getLayer(); layer && *layer < 0)
     return emitOpError("layer must be >= 0");
   return success();

@@ -173,7 +173,8 @@ struct FuseFfnPattern : OpRewritePattern<MatMulOp> {
     rewriter.replaceOpWithNewOp<FfnOp>(
         root, types.result, n->up.input, n->up.weight, gate, down.getRhs(),
         n->up.bias, gateBias, downBias, /*shift=*/Value(), n->activation,
-        /*relu_up=*/false, /*threshold=*/nullptr, /*original=*/nullptr,
+        /*relu_up=*/false, /*threshold=*/nullptr,
+        /*threshold_on=*/nullptr, /*original=*/nullptr,
         /*layer=*/nullptr);
     // The chain is dead now; erase it so no stale matmul is left behind.
     SmallVector<Operation *> dead;

@@ -103,6 +103,19 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
              "for any mode)";
       return signalPassFailure();
     }
+    if (thresholdOn != "activation" && thresholdOn != "neuron") {
+      emitError(getOperation()->getLoc())
+          << "--actsparse-relufy: threshold-on must be activation or neuron, "
+             "not '"
+          << thresholdOn << "'";
+      return signalPassFailure();
+    }
+    if (thresholdOn == "neuron" && mode != "fatrelu" && mode != "threshold") {
+      emitError(getOperation()->getLoc())
+          << "--actsparse-relufy: threshold-on=neuron needs mode=fatrelu or "
+             "mode=threshold";
+      return signalPassFailure();
+    }
     if (threshold < 0.0) {
       emitError(getOperation()->getLoc())
           << "--actsparse-relufy: threshold must be >= 0";
@@ -122,11 +135,19 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
       insertStage2Relus();
   }
 
+  void setThreshold(FfnOp op, OpBuilder &b) {
+    op.setThresholdAttr(b.getF32FloatAttr(threshold));
+    if (thresholdOn == "neuron")
+      op.setThresholdOn(ThresholdOn::neuron);
+    else
+      op.removeThresholdOnAttr();
+  }
+
   void relufy(FfnOp op, bool &warnedPlain) {
     OpBuilder b(op);
     if (mode == "threshold") {
       // TEAL / CATS: the trained activation stays, small outputs become 0.
-      op.setThresholdAttr(b.getF32FloatAttr(threshold));
+      setThreshold(op, b);
       return;
     }
     if (!op.getOriginal())
@@ -141,7 +162,7 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
       op.getShiftMutable().assign(s);
     }
     if (mode == "fatrelu")
-      op.setThresholdAttr(b.getF32FloatAttr(threshold));
+      setThreshold(op, b);
     if (drelu) {
       if (op.getGate())
         op.setReluUp(true);

@@ -298,6 +298,15 @@ func.func @ffn_threshold(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<3
 
 // -----
 
+// What a threshold compares means nothing without a threshold.
+func.func @ffn_threshold_on(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x8xf32>) {
+  // expected-error @below {{threshold_on needs a threshold}}
+  %0 = actsparse.ffn %x up %u down %d activation = silu threshold_on = neuron : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 // The result keeps the input's leading dims and has down's columns.
 func.func @ffn_result(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x4xf32>) {
   // expected-error @below {{result shape [?x8] does not match the expected shape [?x4]}}

@@ -125,3 +125,14 @@ func.func @graph_ops(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %ids: tensor<?x
   %rg = actsparse.range %zero, %zero, %zero : (tensor<i64>, tensor<i64>, tensor<i64>) -> tensor<?xi64>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @ffn
+func.func @ffn(%x: tensor<?x?x8xf32>, %u: tensor<8x32xf32>, %g: tensor<8x32xf32>, %d: tensor<32x8xf32>, %s: tensor<32xf32>) {
+  // CHECK: actsparse.ffn %{{.*}} up %{{.*}} gate %{{.*}} down %{{.*}} activation = silu layer = 0 :
+  %0 = actsparse.ffn %x up %u gate %g down %d activation = silu layer = 0 : (tensor<?x?x8xf32>, tensor<8x32xf32>, tensor<8x32xf32>, tensor<32x8xf32>) -> tensor<?x?x8xf32>
+  // CHECK: actsparse.ffn %{{.*}} up %{{.*}} gate %{{.*}} down %{{.*}} shift %{{.*}} activation = relu relu_up threshold = 1.250000e-01 threshold_on = neuron original = silu layer = 1 :
+  %1 = actsparse.ffn %x up %u gate %g down %d shift %s activation = relu relu_up threshold = 0.125 threshold_on = neuron original = silu layer = 1 : (tensor<?x?x8xf32>, tensor<8x32xf32>, tensor<8x32xf32>, tensor<32x8xf32>, tensor<32xf32>) -> tensor<?x?x8xf32>
+  return
+}

@@ -5,11 +5,17 @@
 // RUN: sparse-opt %s --split-input-file --actsparse-relufy="drelu=true" 2>&1 >/dev/null | FileCheck %s --check-prefix=DRELUWARN
 // RUN: sparse-opt %s --split-input-file --actsparse-relufy="stage2=true" | FileCheck %s --check-prefix=STAGE2
 // RUN: sparse-opt %s --split-input-file --actsparse-relufy="mode=threshold threshold=0.5" | FileCheck %s --check-prefix=CATS
+// RUN: sparse-opt %s --split-input-file --actsparse-relufy="mode=threshold threshold=0.5 threshold-on=neuron" | FileCheck %s --check-prefix=CATSNEURON
+// RUN: sparse-opt %s --split-input-file --actsparse-relufy="mode=fatrelu threshold=0.5 threshold-on=neuron" | FileCheck %s --check-prefix=FATNEURON
 // RUN: not sparse-opt %s --split-input-file --actsparse-relufy="mode=gelu" 2>&1 | FileCheck %s --check-prefix=BADMODE
+// RUN: not sparse-opt %s --split-input-file --actsparse-relufy="mode=relu threshold-on=neuron" 2>&1 | FileCheck %s --check-prefix=BADON
+// RUN: not sparse-opt %s --split-input-file --actsparse-relufy="mode=threshold threshold-on=product" 2>&1 | FileCheck %s --check-prefix=BADONVALUE
 // RUN: not sparse-opt %s --split-input-file --actsparse-relufy="threshold=0.5" 2>&1 | FileCheck %s --check-prefix=BADTHRESHOLD
 
 // BADMODE: unknown mode 'gelu' (expected relu, shifted-relu, fatrelu or threshold)
 // BADTHRESHOLD: threshold is only meaningful with mode=fatrelu
+// BADON: threshold-on=neuron needs mode=fatrelu or mode=threshold
+// BADONVALUE: threshold-on must be activation or neuron, not 'product'
 // DRELUWARN: warning: dReLU needs a gated FFN; this block has no gate
 
 // A Llama layer: RMSNorm (as exported: x * 1/sqrt(mean(x^2) + eps) * g)
@@ -27,6 +33,8 @@
 // DRELU: actsparse.ffn {{.*}} activation = relu relu_up original = silu
 
 // CATS: actsparse.ffn {{.*}} activation = silu threshold = 5.000000e-01 layer = 0
+// CATSNEURON: actsparse.ffn {{.*}} activation = silu threshold = 5.000000e-01 threshold_on = neuron layer = 0
+// FATNEURON: actsparse.ffn {{.*}} activation = relu threshold = 5.000000e-01 threshold_on = neuron original = silu
 
 // The RMSNorm of the layer feeds Q, K, V and the FFN through one ReLU; the
 // final norm feeding the LM head keeps its dense output.

@@ -242,6 +242,14 @@ def ActSparse_Activation : I32EnumAttr<"Activation",
   let cppNamespace = "::mlir::actsparse";
 }
 
+def ActSparse_ThresholdOn : I32EnumAttr<"ThresholdOn",
+    "what the magnitude threshold of an FFN block compares", [
+      I32EnumAttrCase<"activation", 0>,
+      I32EnumAttrCase<"neuron", 1>
+    ]> {
+  let cppNamespace = "::mlir::actsparse";
+}
+
 def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
   let summary = "one transformer feed-forward block, plain or gated (GLU)";
   let description = [{
@@ -257,6 +265,7 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
     gated FFN:  g = x * gate (+ gate_bias)
                 a = act(g - shift)         h = a * u    (a * relu(u) with relu_up)
     threshold:  h = 0 where |a| < threshold
+                (threshold_on = neuron: h = 0 where |h| < threshold)
     y = h * down (+ down_bias)
     ```
 
@@ -265,7 +274,12 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
     projection too, so a neuron is zero when either input is negative.
     `threshold` is a magnitude threshold on the activation output: with
     `relu` it is FATReLU (ProSparse), with `silu` or `gelu` the training-free
-    thresholding of TEAL and CATS. `original` names the activation the model
+    thresholding of TEAL and CATS. With `threshold_on = neuron` it compares
+    the neuron itself (`a * u` in a gated block, the same as `a` in a plain
+    one): the neurons that contribute least are dropped, which costs far
+    less accuracy at the same sparsity (`docs/Sparsity.md`), but whether a
+    neuron is zero then depends on the up projection too, so only a
+    predictor can skip its gate and up rows. `original` names the activation the model
     was trained with, kept by relufication so calibration can compare against
     the original block; `layer` numbers the FFN blocks of a function in
     program order (runtime statistics are reported per layer). `h` is the
@@ -291,6 +305,7 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
                        ActSparse_Activation:$activation,
                        UnitAttr:$relu_up,
                        OptionalAttr<F32Attr>:$threshold,
+                       OptionalAttr<ActSparse_ThresholdOn>:$threshold_on,
                        OptionalAttr<ActSparse_Activation>:$original,
                        OptionalAttr<I64Attr>:$layer);
   let results = (outs ActSparse_FloatTensor:$result);
@@ -299,7 +314,8 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
     (`up_bias` $up_bias^)? (`gate_bias` $gate_bias^)?
     (`down_bias` $down_bias^)? (`shift` $shift^)?
     `activation` `=` $activation (`relu_up` $relu_up^)?
-    (`threshold` `=` $threshold^)? (`original` `=` $original^)?
+    (`threshold` `=` $threshold^)? (`threshold_on` `=` $threshold_on^)?
+    (`original` `=` $original^)?
     (`layer` `=` $layer^)? attr-dict `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{

@@ -23,6 +23,10 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
       (`|act(g)| < T` becomes 0) to the `target-sparsity` quantile of the
       recorded outputs: FATReLU on a relufied block, TEAL / CATS-style
       thresholding on a SiLU or GELU block that was never relufied;
+      with `threshold-on=neuron` the threshold compares the neuron
+      `|act(g) * u|` instead (`threshold_on = neuron` on the block), which
+      drops the neurons that contribute least and costs far less accuracy
+      for the same sparsity (`docs/Sparsity.md`);
     - `tune=shift` (ReLU blocks) sets the shift `b` of `relu(g - b)` to the
       quantile of the pre-activation, one `b` per layer or, with
       `granularity=neuron`, one per neuron;
@@ -78,6 +82,10 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
     Option<"tune", "tune", "std::string", /*default=*/"\"threshold\"",
            "what reaches the target: threshold (any activation) or shift "
            "(ReLU blocks)">,
+    Option<"thresholdOn", "threshold-on", "std::string", /*default=*/"\"\"",
+           "tune=threshold: what the threshold compares: activation "
+           "(|act(g)|, TEAL / CATS) or neuron (|act(g) * u|); default: what "
+           "the block already says, else activation">,
     Option<"granularity", "granularity", "std::string", /*default=*/"\"layer\"",
            "tune=shift: one shift per layer or per neuron">,
     Option<"repair", "repair", "bool", /*default=*/"false",

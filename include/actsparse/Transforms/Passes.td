@@ -127,6 +127,11 @@ def Relufy : Pass<"actsparse-relufy"> {
       `|act(g)| < threshold` become 0, the training-free thresholding of TEAL
       and CATS (`drelu` does not apply).
 
+    With `threshold-on=neuron`, `fatrelu` and `threshold` compare the neuron
+    `|act(g) * u|` (the value the down projection multiplies) instead of
+    `|act(g)|`: for the same sparsity it drops the neurons that contribute
+    least (`threshold_on = neuron` on the block).
+
     `stage2` also inserts a ReLU after each normalisation layer (LayerNorm,
     or decomposed RMSNorm / LayerNorm) whose output feeds an FFN block or an
     attention projection, stage 2 of "ReLU Strikes Back"; the final
@@ -148,6 +153,10 @@ def Relufy : Pass<"actsparse-relufy"> {
     Option<"threshold", "threshold", "double", /*default=*/"0.0",
            "fatrelu and threshold: activations whose magnitude is below "
            "this are set to 0">,
+    Option<"thresholdOn", "threshold-on", "std::string",
+           /*default=*/"\"activation\"",
+           "fatrelu and threshold: compare the activation (|act(g)|) or the "
+           "neuron (|act(g) * u|) with the threshold">,
     Option<"drelu", "drelu", "bool", /*default=*/"false",
            "gated blocks: ReLU on the up projection too (dReLU)">,
     Option<"stage2", "stage2", "bool", /*default=*/"false",

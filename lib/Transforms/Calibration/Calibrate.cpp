@@ -96,25 +96,27 @@ struct NeuronParams {
   Activation activation = Activation::relu;
   bool reluUp = false;
   float threshold = 0.0f;
+  ThresholdOn thresholdOn = ThresholdOn::activation;
   std::vector<float> shift; // empty, one entry, or one per neuron
 };
 
-/// h = act(pre - shift), zeroed where |a| < threshold, times up if gated.
+/// h = act(pre - shift) times up if gated, zeroed where |act| (or, with
+/// ThresholdOn::neuron, |h|) < threshold.
 RowMatrix neurons(const NeuronParams &p, const RowMatrix &pre,
                   const RowMatrix *up) {
   RowMatrix h(pre.rows(), pre.cols());
+  bool onNeuron = p.thresholdOn == ThresholdOn::neuron;
   for (Eigen::Index r = 0; r < pre.rows(); ++r)
     for (Eigen::Index c = 0; c < pre.cols(); ++c) {
       float s = p.shift.empty() ? 0.0f
                                 : p.shift[p.shift.size() == 1 ? 0 : c];
       float a = activate(p.activation, pre(r, c) - s);
-      if (std::abs(a) < p.threshold)
-        a = 0.0f;
+      float v = a;
       if (up) {
         float u = (*up)(r, c);
-        a *= p.reluUp && u < 0.0f ? 0.0f : u;
+        v = a * (p.reluUp && u < 0.0f ? 0.0f : u);
       }
-      h(r, c) = a;
+      h(r, c) = std::abs(onNeuron ? v : a) < p.threshold ? 0.0f : v;
     }
   return h;
 }
@@ -157,6 +159,7 @@ void restoreOriginalModel(ModuleOp module) {
       ffn.setActivation(ffn.getOriginalActivation());
       ffn.removeOriginalAttr();
       ffn.removeThresholdAttr();
+      ffn.removeThresholdOnAttr();
       ffn.removeReluUpAttr();
       ffn.getShiftMutable().clear();
     } else if (isa<ReluOp>(op) && op->hasAttr(kStage2ReluAttr)) {
@@ -229,6 +232,11 @@ LogicalResult CalibratePass::checkOptions() {
                 "'");
   if (granularity == "neuron" && tune != "shift")
     return fail("granularity=neuron applies to tune=shift only");
+  if (!thresholdOn.empty() && !symbolizeThresholdOn(thresholdOn))
+    return fail("threshold-on must be activation or neuron, not '" +
+                thresholdOn + "'");
+  if (!thresholdOn.empty() && tune != "threshold")
+    return fail("threshold-on applies to tune=threshold only");
   if (optLevel > 3)
     return fail("opt-level must be 0, 1, 2 or 3");
   if (target != "block" && target != "residual")
@@ -493,6 +501,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   current.reluUp = op.getReluUp();
   if (std::optional<APFloat> t = op.getThreshold())
     current.threshold = t->convertToFloat();
+  current.thresholdOn = op.getThresholdOn().value_or(ThresholdOn::activation);
   if (Value shift = op.getShift()) {
     int64_t count = cast<RankedTensorType>(shift.getType()).getNumElements();
     FailureOr<std::vector<float>> s = valuesOf(shift, count);
@@ -514,15 +523,24 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   double target = targetFor(layer);
   if (target > 0.0) {
     if (tune == "threshold") {
+      if (!thresholdOn.empty())
+        current.thresholdOn = *symbolizeThresholdOn(thresholdOn);
+      bool onNeuron = current.thresholdOn == ThresholdOn::neuron;
       NeuronParams open = current;
       open.threshold = 0.0f;
-      RowMatrix a = neurons(open, pre, nullptr);
+      RowMatrix a = neurons(open, pre, onNeuron ? upIfGated : nullptr);
       std::vector<float> magnitudes(a.size());
       for (Eigen::Index i = 0; i < a.size(); ++i)
         magnitudes[i] = std::abs(a.data()[i]);
       current.threshold = quantile(std::move(magnitudes), target);
       op.setThresholdAttr(b.getF32FloatAttr(current.threshold));
-      report.parameter = llvm::formatv("threshold {0:F4}", current.threshold);
+      if (onNeuron)
+        op.setThresholdOn(ThresholdOn::neuron);
+      else
+        op.removeThresholdOnAttr();
+      report.parameter = llvm::formatv(
+          onNeuron ? "threshold {0:F4} on neuron" : "threshold {0:F4}",
+          current.threshold);
     } else {
       if (current.activation != Activation::relu)
         return op.emitError("tune=shift needs a ReLU block; run "
