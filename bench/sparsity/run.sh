@@ -22,13 +22,15 @@ mkdir -p "$OUT"
 cd "$OUT"
 
 [ -x "$BIN/sparse-opt" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
-"$BIN/sparse-opt" "$MODEL" --weight-pack base.pack --quiet -o base.mlir
-"$BIN/sparse-opt" base.mlir --actsparse-fuse-ffn --emit=shared-lib -o base.so
-for seed in 1 2 3 4 5 6 7 8; do
-  echo "1 $("$BIN/sparse-run" base.so --weights base.pack -n 255 --temperature 1 \
-            --seed $seed --print-ids --no-stats)"
-done > calib.txt
-echo "calibration: $(wc -w < calib.txt) tokens in 8 sequences" >&2
+if [ -z "${TABLE_ONLY:-}" ]; then
+  "$BIN/sparse-opt" "$MODEL" --weight-pack base.pack --quiet -o base.mlir
+  "$BIN/sparse-opt" base.mlir --actsparse-fuse-ffn --emit=shared-lib -o base.so
+  for seed in 1 2 3 4 5 6 7 8; do
+    echo "1 $("$BIN/sparse-run" base.so --weights base.pack -n 255 --temperature 1 \
+              --seed $seed --print-ids --no-stats)"
+  done > calib.txt
+  echo "calibration: $(wc -w < calib.txt) tokens in 8 sequences" >&2
+fi
 
 # name | relufy options (or -) | calibrate options (or -)
 METHODS=(
@@ -51,6 +53,15 @@ METHODS=(
   "SiLU threshold (TEAL/CATS), 70 % + repair|-|target-sparsity=0.7 repair=true"
   "SiLU threshold (TEAL/CATS), 90 %|-|target-sparsity=0.9"
   "SiLU threshold (TEAL/CATS), 90 % + repair|-|target-sparsity=0.9 repair=true"
+  "SiLU threshold on the neuron, 50 %|-|target-sparsity=0.5 threshold-on=neuron"
+  "SiLU threshold on the neuron, 50 % + repair|-|target-sparsity=0.5 threshold-on=neuron repair=true"
+  "SiLU threshold on the neuron, 60 %|-|target-sparsity=0.6 threshold-on=neuron"
+  "SiLU threshold on the neuron, 65 %|-|target-sparsity=0.65 threshold-on=neuron"
+  "SiLU threshold on the neuron, 70 %|-|target-sparsity=0.7 threshold-on=neuron"
+  "SiLU threshold on the neuron, 70 % + repair|-|target-sparsity=0.7 threshold-on=neuron repair=true"
+  "SiLU threshold on the neuron, 90 %|-|target-sparsity=0.9 threshold-on=neuron"
+  "SiLU threshold on the neuron, 90 % + repair|-|target-sparsity=0.9 threshold-on=neuron repair=true"
+  "FATReLU threshold on the neuron, 70 % + repair|mode=relu|target-sparsity=0.7 threshold-on=neuron repair=true"
   "dReLU (ReLU on gate and up) + repair|mode=relu drelu=true|repair=true"
   "ReLU + stage 2 (after the norms) + repair|mode=relu stage2=true|repair=true"
 )
@@ -76,8 +87,9 @@ run_method() {
   echo "done: $name" >&2
 }
 
+# TABLE_ONLY=1: only tabulate the results already in OUT_DIR.
 i=0
-for spec in "${METHODS[@]}"; do
+[ -n "${TABLE_ONLY:-}" ] || for spec in "${METHODS[@]}"; do
   run_method $i "$spec" &
   i=$((i + 1))
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
@@ -86,16 +98,23 @@ wait
 
 base=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m0.json)
 {
-echo "| method | FFN sparsity (eval) | perplexity | change | greedy sample (48 tokens) |"
-echo "|---|---|---|---|---|"
+echo "| method | FFN sparsity (eval) | perplexity | change | new active, k=1 | active in 8 tokens | greedy sample (48 tokens) |"
+echo "|---|---|---|---|---|---|---|"
 i=0
 for spec in "${METHODS[@]}"; do
   IFS='|' read -r name relufy calibrate <<< "$spec"
   ppl=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m$i.json)
   sp=$(sed -E 's/.*"ffn": \{"sparsity": ([0-9.]+).*/\1/' m$i.json)
+  # Windowing: of a token's active neurons, the share its predecessor did
+  # not need (new_active[0]); the share of neurons 8 consecutive tokens
+  # need together (window_density[7]).
+  new1=$(sed -E 's/.*"new_active": \[([0-9.]+).*/\1/' m$i.json)
+  win8=$(sed -E 's/.*"window_density": \[([0-9., ]+)\].*/\1/' m$i.json | awk -F', ' '{print $8}')
   sample=$(tr '|' '/' < m$i.sample)
-  awk -v n="$name" -v p="$ppl" -v b="$base" -v s="$sp" -v t="$sample" 'BEGIN {
-    printf "| %s | %.1f %% | %.3f | %+.1f %% | %s |\n", n, 100 * s, p, 100 * (p / b - 1), t }'
+  awk -v n="$name" -v p="$ppl" -v b="$base" -v s="$sp" -v t="$sample" \
+      -v a="$new1" -v w="$win8" 'BEGIN {
+    printf "| %s | %.1f %% | %.3f | %+.1f %% | %.1f %% | %.1f %% | %s |\n",
+      n, 100 * s, p, 100 * (p / b - 1), 100 * a, 100 * w, t }'
   i=$((i + 1))
 done
 } | tee table.md
