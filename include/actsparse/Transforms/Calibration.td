@@ -42,7 +42,11 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
       default `ridge` is chosen per block: fitted on the first 80 % of the
       calibration tokens, the candidate with the smallest error on the last
       20 % wins, then the block is refitted on all of them. `repair-bias`
-      also fits a bias (stored as the block's `down_bias`).
+      also fits a bias (stored as the block's `down_bias`). A refitted
+      weight records the trained one it replaces (`actsparse.refit_of`), so
+      calibrating a repaired model again targets, and regularises towards,
+      the model as trained, and gives what one calibration of the original
+      model would.
 
     With `sequential` (the default) the blocks are calibrated in order: the
     model is compiled and run again before each block, so block `i` sees the

@@ -136,10 +136,17 @@ float quantile(std::vector<float> values, double p) {
   return values[k];
 }
 
+/// |h w + offset - y| / |y|, where `offset` (one row, or empty for none)
+/// is how far the block's down bias is from the one it was trained with.
 double relativeError(const RowMatrix &h, const RowMatrix &w,
-                     const RowMatrix &y) {
+                     const RowMatrix &y, const RowMatrix &offset) {
   double norm = y.cast<double>().norm();
-  return norm > 0 ? (h * w - y).cast<double>().norm() / norm : 0.0;
+  if (norm == 0)
+    return 0.0;
+  RowMatrix out = h * w;
+  if (offset.size())
+    out.rowwise() += offset.row(0);
+  return (out - y).cast<double>().norm() / norm;
 }
 
 struct LayerReport {
@@ -150,6 +157,39 @@ struct LayerReport {
   double errorBefore = 0, errorTuned = 0, errorRepaired = -1, ridge = -1;
   bool residualTarget = false; // the repair also cancelled residual drift
 };
+
+/// On a weight written by repair: the name of the tensor it replaces, as
+/// trained ("" for a down bias the block did not have). A second
+/// calibration of a repaired model targets and regularises towards that one.
+constexpr llvm::StringLiteral kRefitOfAttr = "actsparse.refit_of";
+
+/// The weight `v` stands for in the model as trained: `v`'s own weight, or
+/// the one a repair replaced (std::nullopt: not a weight; "": none).
+std::optional<std::string> originalWeightName(Value v) {
+  auto w = v ? v.getDefiningOp<WeightOp>() : WeightOp();
+  if (!w)
+    return std::nullopt;
+  if (auto of = w->getAttrOfType<StringAttr>(kRefitOfAttr))
+    return of.str();
+  return w.getName().str();
+}
+
+/// Points `operand` at the weight a repair replaced (or at nothing).
+void restoreRefitWeight(OpOperand *operand) {
+  auto w = operand->get().getDefiningOp<WeightOp>();
+  auto of = w ? w->getAttrOfType<StringAttr>(kRefitOfAttr) : StringAttr();
+  if (!of)
+    return;
+  auto ffn = cast<FfnOp>(operand->getOwner());
+  if (of.getValue().empty()) {
+    ffn.getDownBiasMutable().clear();
+  } else {
+    OpBuilder b(ffn);
+    operand->set(WeightOp::create(b, w.getLoc(), w.getType(), of.getValue()));
+  }
+  if (w->use_empty())
+    w->erase();
+}
 
 /// Undoes what relufication and calibration changed: the model as trained,
 /// whose block inputs are the reference for sequential calibration.
@@ -162,6 +202,9 @@ void restoreOriginalModel(ModuleOp module) {
       ffn.removeThresholdOnAttr();
       ffn.removeReluUpAttr();
       ffn.getShiftMutable().clear();
+      restoreRefitWeight(&ffn.getDownMutable());
+      if (!ffn.getDownBiasMutable().empty())
+        restoreRefitWeight(&ffn.getDownBiasMutable()[0]);
     } else if (isa<ReluOp>(op) && op->hasAttr(kStage2ReluAttr)) {
       op->getResult(0).replaceAllUsesWith(op->getOperand(0));
       op->erase();
@@ -200,6 +243,7 @@ private:
   rt::Status loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
                                      std::vector<rt::Tensor> &buffers);
   FailureOr<std::vector<float>> valuesOf(Value v, int64_t expected);
+  FailureOr<std::vector<float>> packValues(StringRef name, int64_t expected);
   /// Fits `op` to inputs `x`; the target is the original block on
   /// `reference` (the original model's inputs, row-aligned with `x`) when
   /// given, else on `x` itself.
@@ -375,24 +419,28 @@ CalibratePass::recordInputs(ModuleOp module, StringRef what,
   return success();
 }
 
+FailureOr<std::vector<float>> CalibratePass::packValues(StringRef name,
+                                                        int64_t expected) {
+  const rt::TensorInfo *info = pack_->find(name.str());
+  if (!info || info->dtype != rt::DType::F32 ||
+      int64_t(info->numElements()) != expected) {
+    (void)fail("weight '" + name +
+               "' is missing from the pack or is not f32 of the IR's shape");
+    return failure();
+  }
+  std::vector<float> values(expected);
+  if (rt::Status s = pack_->read(*info, values.data()); !s) {
+    (void)fail(s.message());
+    return failure();
+  }
+  return values;
+}
+
 FailureOr<std::vector<float>> CalibratePass::valuesOf(Value v,
                                                       int64_t expected) {
   std::vector<float> values;
-  if (auto w = v.getDefiningOp<WeightOp>()) {
-    const rt::TensorInfo *info = pack_->find(w.getName().str());
-    if (!info || info->dtype != rt::DType::F32 ||
-        int64_t(info->numElements()) != expected) {
-      (void)fail("weight '" + w.getName() +
-                 "' is missing from the pack or is not f32 of the IR's shape");
-      return failure();
-    }
-    values.resize(expected);
-    if (rt::Status s = pack_->read(*info, values.data()); !s) {
-      (void)fail(s.message());
-      return failure();
-    }
-    return values;
-  }
+  if (auto w = v.getDefiningOp<WeightOp>())
+    return packValues(w.getName(), expected);
   DenseElementsAttr attr;
   if (auto c = v.getDefiningOp<ConstantOp>())
     attr = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -466,6 +514,34 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   w.project(x, pre, up);
   const RowMatrix *upIfGated = w.gated ? &up : nullptr;
   const RowMatrix &down = w.down;
+  // A block repaired by an earlier calibration: its target and the ridge
+  // prior are the down projection as trained, not that refit.
+  RowMatrix trainedDown = w.down;
+  std::optional<std::string> downName = originalWeightName(op.getDown());
+  if (downName && *downName != op.getDown().getDefiningOp<WeightOp>().getName()) {
+    FailureOr<std::vector<float>> values = packValues(*downName, hidden * e);
+    if (failed(values))
+      return failure();
+    trainedDown = Eigen::Map<const RowMatrix>(values->data(), hidden, e);
+  }
+  // Likewise the down bias: none, a weight (maybe behind an earlier refit)
+  // or a constant. biasOffset: the current bias minus the trained one.
+  std::optional<std::string> biasName =
+      op.getDownBias() ? originalWeightName(op.getDownBias())
+                       : std::optional<std::string>("");
+  RowMatrix trainedBias, biasOffset;
+  if (failed(load(op.getDownBias(), 1, e, biasOffset)))
+    return failure();
+  if (!biasName) {
+    trainedBias = biasOffset;
+  } else if (!biasName->empty()) {
+    FailureOr<std::vector<float>> values = packValues(*biasName, e);
+    if (failed(values))
+      return failure();
+    trainedBias = Eigen::Map<const RowMatrix>(values->data(), 1, e);
+  }
+  if (trainedBias.size())
+    biasOffset -= trainedBias;
 
   // The target: the block as trained, on the original model's inputs when
   // they were recorded (so the refit also absorbs the drift that earlier
@@ -479,7 +555,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       return op.emitError("the original model saw another number of tokens");
     RowMatrix refPre, refUp;
     w.project(Eigen::Map<const RowMatrix>(refRows.data(), n, d), refPre, refUp);
-    y = neurons(original, refPre, w.gated ? &refUp : nullptr) * down;
+    y = neurons(original, refPre, w.gated ? &refUp : nullptr) * trainedDown;
     // target=residual: the original residual stream after the block minus
     // what this model's stream holds before it, so the block also cancels
     // the drift that earlier changes left in the stream.
@@ -494,7 +570,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       report.residualTarget = true;
     }
   } else {
-    y = neurons(original, pre, upIfGated) * down;
+    y = neurons(original, pre, upIfGated) * trainedDown;
   }
   NeuronParams current;
   current.activation = op.getActivation();
@@ -515,7 +591,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   report.tokens = n;
   report.activation = stringifyActivation(current.activation).str();
   report.sparsityBefore = zeroFraction(h);
-  report.errorBefore = relativeError(h, down, y);
+  report.errorBefore = relativeError(h, down, y, biasOffset);
 
   // Tune the threshold or the shift to the target.
   OpBuilder b(op);
@@ -574,7 +650,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     h = neurons(current, pre, upIfGated);
   }
   report.sparsityAfter = zeroFraction(h);
-  report.errorTuned = relativeError(h, down, y);
+  report.errorTuned = relativeError(h, down, y, biasOffset);
 
   if (repair) {
     // Ridge regression towards the original projection, with a bias column
@@ -589,7 +665,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       a.col(hidden).setOnes();
     Eigen::MatrixXd yd = y.cast<double>();
     Eigen::MatrixXd prior = Eigen::MatrixXd::Zero(cols, e);
-    prior.topRows(hidden) = down.cast<double>();
+    prior.topRows(hidden) = trainedDown.cast<double>();
     // W = P + D with D = argmin |rows D - R|^2 + lambda |D|^2, R = target -
     // rows P: (rows^T rows + lambda) D = rows^T R when there are at least as
     // many tokens as columns, else the dual D = rows^T (rows rows^T +
@@ -632,24 +708,39 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     double norm = yd.norm();
     report.errorRepaired = norm > 0 ? (a * solution - yd).norm() / norm : 0.0;
 
-    auto w = op.getDown().getDefiningOp<WeightOp>();
-    std::string name = (w ? w.getName().str() : "ffn.down") + ".repaired";
+    // The refit is named after the trained weight and remembers it
+    // (kRefitOfAttr), so calibrating the result again starts from the
+    // model as trained.
+    std::string name = downName.value_or("ffn.down") + ".repaired";
     for (const RepairedTensor &r : repaired_)
       if (r.name == name)
         name += "." + std::to_string(layer);
-    op.getDownMutable().assign(
-        WeightOp::create(b, op.getLoc(), op.getDown().getType(), name));
+    auto refitOf = [&](WeightOp weight, std::optional<std::string> of) {
+      if (of)
+        weight->setAttr(kRefitOfAttr, b.getStringAttr(*of));
+      return weight;
+    };
+    Operation *oldDown = op.getDown().getDefiningOp();
+    op.getDownMutable().assign(refitOf(
+        WeightOp::create(b, op.getLoc(), op.getDown().getType(), name),
+        downName));
+    if (oldDown && oldDown->use_empty())
+      oldDown->erase();
     repaired_.push_back({name, {hidden, e}, std::move(refit)});
+    if (!repairBias && op.getDownBias() && biasName &&
+        *biasName != op.getDownBias().getDefiningOp<WeightOp>().getName())
+      restoreRefitWeight(&op.getDownBiasMutable()[0]);
     if (repairBias) {
       RowMatrix bias = solution.row(hidden).cast<float>();
-      RowMatrix old;
-      if (failed(load(op.getDownBias(), 1, e, old)))
-        return failure();
-      if (old.size())
-        bias += old;
+      if (trainedBias.size())
+        bias += trainedBias;
       auto type = RankedTensorType::get({e}, f32);
-      op.getDownBiasMutable().assign(
-          WeightOp::create(b, op.getLoc(), type, name + ".bias"));
+      Operation *oldBias =
+          op.getDownBias() ? op.getDownBias().getDefiningOp() : nullptr;
+      op.getDownBiasMutable().assign(refitOf(
+          WeightOp::create(b, op.getLoc(), type, name + ".bias"), biasName));
+      if (oldBias && oldBias->use_empty())
+        oldBias->erase();
       repaired_.push_back({name + ".bias", {e}, std::move(bias)});
     }
   }
@@ -664,6 +755,9 @@ LogicalResult CalibratePass::writePack() {
   if (!writer)
     return fail(s.message());
   for (const rt::TensorInfo &t : pack_->tensors()) {
+    // Refits of an earlier calibration that this one replaces.
+    if (llvm::any_of(repaired_, [&](auto &r) { return r.name == t.name; }))
+      continue;
     std::vector<char> data(t.size);
     if (!(s = pack_->read(t, data.data())) ||
         !(s = writer->add(t.name, t.dtype, t.shape, data.data(), t.size)))
