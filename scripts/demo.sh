@@ -32,3 +32,20 @@ echo "   (calibration tokens: the test suite's two stories sampled from the mode
 echo
 echo "== sparse-run: the sparse model's story, and how many FFN neurons were 0"
 ( set -x; "$build/bin/sparse-run" "$out/stories260K-sparse.mlir" --tokenizer "$tokenizer" -n 128 )
+
+echo
+echo "== the other way to 60-70 %: keep SiLU and zero the neurons |silu(g) * u|"
+echo "   that contribute least (a threshold on the neuron, no repair needed)"
+( cd "$out" && set -x && "$build/bin/sparse-opt" stories260K.mlir --actsparse-fuse-ffn \
+    --actsparse-calibrate="tokens=$root/test/Transforms/Inputs/stories-calibration.txt target-sparsity=0.6 threshold-on=neuron quiet=true" \
+    -o stories260K-neuron60.mlir )
+
+echo
+echo "== what each costs: perplexity on hand-written text (bench/sparsity/eval.txt)"
+for m in stories260K stories260K-sparse stories260K-neuron60; do
+  ppl=$("$build/bin/sparse-run" "$out/$m.mlir" --tokenizer "$tokenizer" \
+          --perplexity "$root/bench/sparsity/eval.txt" 2> "$out/$m.stats")
+  # The unfused original has no FFN statistics: nothing in it is zero.
+  sparsity=$(grep -o 'ffn sparsity: [0-9.]*%' "$out/$m.stats" || echo 'ffn sparsity: 0%')
+  printf '%-22s %s, %s\n' "$m:" "$ppl" "$sparsity"
+done
