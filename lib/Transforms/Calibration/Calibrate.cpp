@@ -8,6 +8,8 @@
 
 #include "actsparse/Transforms/Calibration.h"
 
+#include "Ridge.h"
+
 #include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
@@ -653,11 +655,10 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   report.errorTuned = relativeError(h, down, y, biasOffset);
 
   if (repair) {
-    // Ridge regression towards the original projection, with a bias column
-    // when repair-bias is set (it absorbs the mean of what the zeroed
-    // neurons contributed):
-    //   (A^T A + lambda D) [W; b] = A^T Y + lambda [W_down; 0],
-    // A = [H 1], D = diag(1, ..., 1, 0). In double.
+    // Ridge regression towards the trained projection (Ridge.h), with a
+    // bias column, pulled towards 0, when repair-bias is set (it absorbs
+    // the mean of what the zeroed neurons contributed): A = [H 1],
+    // prior [W_down; 0]. In double.
     int64_t cols = hidden + (repairBias ? 1 : 0);
     Eigen::MatrixXd a(n, cols);
     a.leftCols(hidden) = h.cast<double>();
@@ -666,44 +667,9 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     Eigen::MatrixXd yd = y.cast<double>();
     Eigen::MatrixXd prior = Eigen::MatrixXd::Zero(cols, e);
     prior.topRows(hidden) = trainedDown.cast<double>();
-    // W = P + D with D = argmin |rows D - R|^2 + lambda |D|^2, R = target -
-    // rows P: (rows^T rows + lambda) D = rows^T R when there are at least as
-    // many tokens as columns, else the dual D = rows^T (rows rows^T +
-    // lambda)^-1 R, so the system is never larger than min(tokens, neurons).
-    auto solve = [&](const Eigen::Ref<const Eigen::MatrixXd> &rows,
-                     const Eigen::Ref<const Eigen::MatrixXd> &target,
-                     double strength) {
-      Eigen::MatrixXd r = target - rows * prior;
-      bool primal = rows.cols() <= rows.rows();
-      Eigen::MatrixXd gram = primal ? Eigen::MatrixXd(rows.transpose() * rows)
-                                    : Eigen::MatrixXd(rows * rows.transpose());
-      double lambda = strength * gram.trace() / double(rows.cols());
-      if (lambda <= 0.0)
-        lambda = 1e-6;
-      gram.diagonal().array() += lambda;
-      if (primal)
-        return Eigen::MatrixXd(prior + gram.ldlt().solve(rows.transpose() * r));
-      return Eigen::MatrixXd(prior + rows.transpose() * gram.ldlt().solve(r));
-    };
-    // ridge < 0: pick the strength per block by the error on the last
-    // fifth of the calibration tokens when fitted on the rest.
-    double strength = ridge;
-    if (strength < 0.0) {
-      int64_t fit = n - n / 5;
-      double best = INFINITY;
-      for (double candidate : {0.01, 0.03, 0.1, 0.3, 1.0, 3.0}) {
-        Eigen::MatrixXd sol =
-            solve(a.topRows(fit), yd.topRows(fit), candidate);
-        double err = (a.bottomRows(n - fit) * sol - yd.bottomRows(n - fit))
-                         .norm();
-        if (err < best) {
-          best = err;
-          strength = candidate;
-        }
-      }
-    }
-    report.ridge = strength;
-    Eigen::MatrixXd solution = solve(a, yd, strength);
+    calibration::RidgeFit fit = calibration::fitRidge(a, yd, prior, ridge);
+    report.ridge = fit.strength;
+    const Eigen::MatrixXd &solution = fit.solution;
     RowMatrix refit = solution.topRows(hidden).cast<float>();
     double norm = yd.norm();
     report.errorRepaired = norm > 0 ? (a * solution - yd).norm() / norm : 0.0;
