@@ -755,19 +755,23 @@ struct FfnLowering : OpConversionPattern<FfnOp> {
     auto times = [&](Value v) -> Value {
       return up ? MulOp::create(b, loc, hidden, v, up) : v;
     };
+    Value h;
     if (std::optional<APFloat> t = op.getThreshold()) {
-      // |v| >= t, written as v * v >= t * t, where v is the activation or,
-      // with threshold_on = neuron, the neuron a * up; a is zeroed where it
-      // fails, so h below is exactly 0 there.
-      Value v = op.getThresholdOn() == ThresholdOn::neuron ? times(a) : a;
+      // Zero v where |v| < t (tested as v * v >= t * t): v is the
+      // activation, zeroed before the product, or with threshold_on =
+      // neuron the neuron a * up itself.
+      bool onNeuron = op.getThresholdOn() == ThresholdOn::neuron;
+      Value v = onNeuron ? times(a) : a;
       double tv = t->convertToDouble();
       auto maskType = RankedTensorType::get(shape, b.getI1Type());
       Value square = MulOp::create(b, loc, hidden, v, v);
       Value keep = GreaterOrEqualOp::create(b, loc, maskType, square,
                                             scalar(tv * tv));
-      a = WhereOp::create(b, loc, hidden, keep, a, scalar(0.0));
+      v = WhereOp::create(b, loc, hidden, keep, v, scalar(0.0));
+      h = onNeuron ? v : times(v);
+    } else {
+      h = times(a);
     }
-    Value h = times(a);
     if (inType.getRank() >= 2 && elt.isF32() &&
         !inType.isDynamicDim(inType.getRank() - 1)) {
       auto rows = RankedTensorType::get(
