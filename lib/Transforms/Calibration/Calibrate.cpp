@@ -283,6 +283,9 @@ LogicalResult CalibratePass::checkOptions() {
                 thresholdOn + "'");
   if (!thresholdOn.empty() && tune != "threshold")
     return fail("threshold-on applies to tune=threshold only");
+  if (!thresholdOn.empty() && targetSparsity.empty())
+    return fail("threshold-on takes effect when thresholds are tuned: give "
+                "target-sparsity=P");
   if (optLevel > 3)
     return fail("opt-level must be 0, 1, 2 or 3");
   if (target != "block" && target != "residual")
