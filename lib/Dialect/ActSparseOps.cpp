@@ -358,6 +358,14 @@ mlir::actsparse::getFfnShapeMismatch(const FfnOperandTypes &t) {
 
 int64_t FfnOp::getNumNeurons() { return getUp().getType().getShape()[1]; }
 
+void FfnOp::setMagnitudeThreshold(float threshold, ThresholdOn on) {
+  setThresholdAttr(FloatAttr::get(Float32Type::get(getContext()), threshold));
+  if (on == ThresholdOn::neuron)
+    setThresholdOn(on);
+  else
+    removeThresholdOnAttr();
+}
+
 LogicalResult FfnOp::verify() {
   auto typeOf = [](Value v) { return v ? v.getType() : Type(); };
   FfnOperandTypes types{getInput().getType(), getUp().getType(),

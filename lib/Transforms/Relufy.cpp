@@ -103,7 +103,7 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
              "for any mode)";
       return signalPassFailure();
     }
-    if (thresholdOn != "activation" && thresholdOn != "neuron") {
+    if (!symbolizeThresholdOn(thresholdOn)) {
       emitError(getOperation()->getLoc())
           << "--actsparse-relufy: threshold-on must be activation or neuron, "
              "not '"
@@ -135,19 +135,11 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
       insertStage2Relus();
   }
 
-  void setThreshold(FfnOp op, OpBuilder &b) {
-    op.setThresholdAttr(b.getF32FloatAttr(threshold));
-    if (thresholdOn == "neuron")
-      op.setThresholdOn(ThresholdOn::neuron);
-    else
-      op.removeThresholdOnAttr();
-  }
-
   void relufy(FfnOp op, bool &warnedPlain) {
     OpBuilder b(op);
     if (mode == "threshold") {
       // TEAL / CATS: the trained activation stays, small outputs become 0.
-      setThreshold(op, b);
+      op.setMagnitudeThreshold(threshold, *symbolizeThresholdOn(thresholdOn));
       return;
     }
     if (!op.getOriginal())
@@ -162,7 +154,7 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
       op.getShiftMutable().assign(s);
     }
     if (mode == "fatrelu")
-      setThreshold(op, b);
+      op.setMagnitudeThreshold(threshold, *symbolizeThresholdOn(thresholdOn));
     if (drelu) {
       if (op.getGate())
         op.setReluUp(true);

@@ -321,6 +321,9 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
   let extraClassDeclaration = [{
     /// Number of neurons (H): the columns of `up`.
     int64_t getNumNeurons();
+    /// Sets the magnitude threshold and what it compares; `activation`, the
+    /// default, is stored as an absent `threshold_on`.
+    void setMagnitudeThreshold(float threshold, ThresholdOn on);
     /// The activation the block computes before relufication.
     Activation getOriginalActivation() {
       return getOriginal().value_or(getActivation());

@@ -165,32 +165,53 @@ struct LayerReport {
 /// calibration of a repaired model targets and regularises towards that one.
 constexpr llvm::StringLiteral kRefitOfAttr = "actsparse.refit_of";
 
-/// The weight `v` stands for in the model as trained: `v`'s own weight, or
-/// the one a repair replaced (std::nullopt: not a weight; "": none).
-std::optional<std::string> originalWeightName(Value v) {
+/// When `v` is a weight written by repair: the name of the trained weight
+/// it replaced ("" for none); else null.
+StringAttr refitOf(Value v) {
   auto w = v ? v.getDefiningOp<WeightOp>() : WeightOp();
-  if (!w)
-    return std::nullopt;
-  if (auto of = w->getAttrOfType<StringAttr>(kRefitOfAttr))
-    return of.str();
-  return w.getName().str();
+  return w ? w->getAttrOfType<StringAttr>(kRefitOfAttr) : StringAttr();
 }
 
-/// Points `operand` at the weight a repair replaced (or at nothing).
-void restoreRefitWeight(OpOperand *operand) {
-  auto w = operand->get().getDefiningOp<WeightOp>();
-  auto of = w ? w->getAttrOfType<StringAttr>(kRefitOfAttr) : StringAttr();
+/// The weight `v` stands for in the model as trained: `v`'s own weight, or
+/// the one a repair replaced (std::nullopt: not a weight; "": none).
+std::optional<std::string> trainedWeightName(Value v) {
+  if (StringAttr of = refitOf(v))
+    return of.str();
+  if (auto w = v ? v.getDefiningOp<WeightOp>() : WeightOp())
+    return w.getName().str();
+  return std::nullopt;
+}
+
+/// Points `operand` at a new weight `name` of the same type (recording the
+/// trained weight it replaces, when given) and erases the weight it used
+/// if nothing else does.
+void setWeight(OpOperand &operand, StringRef name,
+               std::optional<std::string> replaces = std::nullopt) {
+  Operation *old = operand.get().getDefiningOp();
+  OpBuilder b(operand.getOwner());
+  auto w = WeightOp::create(b, operand.getOwner()->getLoc(),
+                            operand.get().getType(), name);
+  if (replaces)
+    w->setAttr(kRefitOfAttr, b.getStringAttr(*replaces));
+  operand.set(w);
+  if (old && old->use_empty())
+    old->erase();
+}
+
+/// Points the block's down projection or bias `operand` back at the
+/// trained weight a repair replaced (a bias the block did not have: none).
+void restoreTrainedWeight(FfnOp ffn, OpOperand &operand) {
+  StringAttr of = refitOf(operand.get());
   if (!of)
     return;
-  auto ffn = cast<FfnOp>(operand->getOwner());
-  if (of.getValue().empty()) {
-    ffn.getDownBiasMutable().clear();
-  } else {
-    OpBuilder b(ffn);
-    operand->set(WeightOp::create(b, w.getLoc(), w.getType(), of.getValue()));
+  if (!of.getValue().empty()) {
+    setWeight(operand, of.getValue());
+    return;
   }
-  if (w->use_empty())
-    w->erase();
+  Operation *old = operand.get().getDefiningOp();
+  ffn.getDownBiasMutable().clear();
+  if (old->use_empty())
+    old->erase();
 }
 
 /// Undoes what relufication and calibration changed: the model as trained,
@@ -204,9 +225,9 @@ void restoreOriginalModel(ModuleOp module) {
       ffn.removeThresholdOnAttr();
       ffn.removeReluUpAttr();
       ffn.getShiftMutable().clear();
-      restoreRefitWeight(&ffn.getDownMutable());
+      restoreTrainedWeight(ffn, ffn.getDownMutable());
       if (!ffn.getDownBiasMutable().empty())
-        restoreRefitWeight(&ffn.getDownBiasMutable()[0]);
+        restoreTrainedWeight(ffn, ffn.getDownBiasMutable()[0]);
     } else if (isa<ReluOp>(op) && op->hasAttr(kStage2ReluAttr)) {
       op->getResult(0).replaceAllUsesWith(op->getOperand(0));
       op->erase();
@@ -519,34 +540,34 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
   w.project(x, pre, up);
   const RowMatrix *upIfGated = w.gated ? &up : nullptr;
   const RowMatrix &down = w.down;
-  // A block repaired by an earlier calibration: its target and the ridge
-  // prior are the down projection as trained, not that refit.
-  RowMatrix trainedDown = w.down;
-  std::optional<std::string> downName = originalWeightName(op.getDown());
-  if (downName && *downName != op.getDown().getDefiningOp<WeightOp>().getName()) {
-    FailureOr<std::vector<float>> values = packValues(*downName, hidden * e);
+  // A block repaired by an earlier calibration: the target, the ridge prior
+  // and a fitted bias's base are the weights as trained, not the refits.
+  // biasOffset: how far the current down bias is from the trained one.
+  auto loadTrained = [&](Value v, int64_t rows, int64_t cols, RowMatrix &m) {
+    StringAttr of = refitOf(v);
+    if (!of)
+      return load(v, rows, cols, m);
+    if (of.getValue().empty())
+      return success();
+    FailureOr<std::vector<float>> values = packValues(of, rows * cols);
     if (failed(values))
       return failure();
-    trainedDown = Eigen::Map<const RowMatrix>(values->data(), hidden, e);
-  }
-  // Likewise the down bias: none, a weight (maybe behind an earlier refit)
-  // or a constant. biasOffset: the current bias minus the trained one.
-  std::optional<std::string> biasName =
-      op.getDownBias() ? originalWeightName(op.getDownBias())
-                       : std::optional<std::string>("");
-  RowMatrix trainedBias, biasOffset;
-  if (failed(load(op.getDownBias(), 1, e, biasOffset)))
+    m = Eigen::Map<const RowMatrix>(values->data(), rows, cols);
+    return success();
+  };
+  bool downRefit = bool(refitOf(op.getDown()));
+  RowMatrix trainedDownIfRefit, trainedBias, biasOffset;
+  if ((downRefit &&
+       failed(loadTrained(op.getDown(), hidden, e, trainedDownIfRefit))) ||
+      failed(loadTrained(op.getDownBias(), 1, e, trainedBias)))
     return failure();
-  if (!biasName) {
-    trainedBias = biasOffset;
-  } else if (!biasName->empty()) {
-    FailureOr<std::vector<float>> values = packValues(*biasName, e);
-    if (failed(values))
+  const RowMatrix &trainedDown = downRefit ? trainedDownIfRefit : down;
+  if (refitOf(op.getDownBias())) {
+    if (failed(load(op.getDownBias(), 1, e, biasOffset)))
       return failure();
-    trainedBias = Eigen::Map<const RowMatrix>(values->data(), 1, e);
+    if (trainedBias.size())
+      biasOffset -= trainedBias;
   }
-  if (trainedBias.size())
-    biasOffset -= trainedBias;
 
   // The target: the block as trained, on the original model's inputs when
   // they were recorded (so the refit also absorbs the drift that earlier
@@ -614,11 +635,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
       for (Eigen::Index i = 0; i < a.size(); ++i)
         magnitudes[i] = std::abs(a.data()[i]);
       current.threshold = quantile(std::move(magnitudes), target);
-      op.setThresholdAttr(b.getF32FloatAttr(current.threshold));
-      if (onNeuron)
-        op.setThresholdOn(ThresholdOn::neuron);
-      else
-        op.removeThresholdOnAttr();
+      op.setMagnitudeThreshold(current.threshold, current.thresholdOn);
       report.parameter = llvm::formatv(
           onNeuron ? "threshold {0:F4} on neuron" : "threshold {0:F4}",
           current.threshold);
@@ -680,36 +697,29 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     // The refit is named after the trained weight and remembers it
     // (kRefitOfAttr), so calibrating the result again starts from the
     // model as trained.
+    std::optional<std::string> downName = trainedWeightName(op.getDown());
     std::string name = downName.value_or("ffn.down") + ".repaired";
     for (const RepairedTensor &r : repaired_)
       if (r.name == name)
         name += "." + std::to_string(layer);
-    auto refitOf = [&](WeightOp weight, std::optional<std::string> of) {
-      if (of)
-        weight->setAttr(kRefitOfAttr, b.getStringAttr(*of));
-      return weight;
-    };
-    Operation *oldDown = op.getDown().getDefiningOp();
-    op.getDownMutable().assign(refitOf(
-        WeightOp::create(b, op.getLoc(), op.getDown().getType(), name),
-        downName));
-    if (oldDown && oldDown->use_empty())
-      oldDown->erase();
+    setWeight(op.getDownMutable(), name, downName);
     repaired_.push_back({name, {hidden, e}, std::move(refit)});
-    if (!repairBias && op.getDownBias() && biasName &&
-        *biasName != op.getDownBias().getDefiningOp<WeightOp>().getName())
-      restoreRefitWeight(&op.getDownBiasMutable()[0]);
+    if (!repairBias && op.getDownBias())
+      restoreTrainedWeight(op, op.getDownBiasMutable()[0]);
     if (repairBias) {
       RowMatrix bias = solution.row(hidden).cast<float>();
       if (trainedBias.size())
         bias += trainedBias;
-      auto type = RankedTensorType::get({e}, f32);
-      Operation *oldBias =
-          op.getDownBias() ? op.getDownBias().getDefiningOp() : nullptr;
-      op.getDownBiasMutable().assign(refitOf(
-          WeightOp::create(b, op.getLoc(), type, name + ".bias"), biasName));
-      if (oldBias && oldBias->use_empty())
-        oldBias->erase();
+      if (Value old = op.getDownBias()) {
+        setWeight(op.getDownBiasMutable()[0], name + ".bias",
+                  trainedWeightName(old));
+      } else {
+        // A bias the block did not have: it replaces none ("").
+        auto type = RankedTensorType::get({e}, f32);
+        auto w = WeightOp::create(b, op.getLoc(), type, name + ".bias");
+        w->setAttr(kRefitOfAttr, b.getStringAttr(""));
+        op.getDownBiasMutable().assign(w);
+      }
       repaired_.push_back({name + ".bias", {e}, std::move(bias)});
     }
   }
