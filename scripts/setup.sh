@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ ccache python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
-  libgtest-dev libxxhash-dev libonnx-dev libprotobuf-dev libsentencepiece-dev libeigen3-dev
+  libgtest-dev libxxhash-dev libonnx-dev libprotobuf-dev protobuf-compiler libsentencepiece-dev libeigen3-dev
 )
 
 missing=()

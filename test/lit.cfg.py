@@ -32,3 +32,8 @@ config.substitutions.append(
     ("%fixtures", os.path.join(config.actsparse_src_root, "test", "Import", "Inputs")))
 config.substitutions.append(
     ("%models", os.path.join(config.actsparse_src_root, "models")))
+
+# %onnx-encode < model.textproto > model.onnx: protobuf's own encoder.
+config.substitutions.append(
+    ("%onnx-encode", f"{config.protoc} --encode=onnx.ModelProto "
+     f"-I{config.onnx_proto_dir} {config.onnx_proto_dir}/onnx/onnx.proto"))

@@ -21,6 +21,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -65,6 +66,20 @@ struct NodeCtx {
   Value in(unsigned i) const { return i < inputs.size() ? inputs[i] : Value(); }
 };
 
+/// Where an external tensor's bytes are, once its location has been checked
+/// against ONNX's rule (a relative path that stays inside the model's
+/// directory) and its keys parsed.
+struct ExternalData {
+  std::string location; ///< as the model spells it, for messages
+  std::string file;     ///< canonical path, inside the model's directory
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+/// Largest tensor the importer accepts (2^40 bytes): a declared size above
+/// it is a damaged or hostile model, not a real one.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 40;
+
 class Importer;
 using Handler = LogicalResult (Importer::*)(NodeCtx &);
 
@@ -93,6 +108,10 @@ private:
                                          Location loc, const std::string &what);
   LogicalResult importInitializer(const onnx::TensorProto &t);
   FailureOr<std::string> tensorBytes(const onnx::TensorProto &t, Location loc);
+  LogicalResult validateTensors();
+  FailureOr<uint64_t> tensorSize(const onnx::TensorProto &t, Location loc);
+  FailureOr<ExternalData> externalData(const onnx::TensorProto &t,
+                                       Location loc);
   LogicalResult streamExternal(const onnx::TensorProto &t, uint64_t size,
                                Location loc,
                                function_ref<LogicalResult(const char *, size_t)>
@@ -290,34 +309,156 @@ FailureOr<RankedTensorType> Importer::tensorType(const onnx::TypeProto &type,
   return RankedTensorType::get(dims, *elt);
 }
 
+FailureOr<uint64_t> Importer::tensorSize(const onnx::TensorProto &t,
+                                         Location loc) {
+  uint64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0)
+      return emitError(loc) << "tensor '" << t.name()
+                            << "' has negative dimension " << d;
+    if (__builtin_mul_overflow(n, uint64_t(d), &n) || n > kMaxTensorBytes)
+      return emitError(loc) << "tensor '" << t.name()
+                            << "' declares more than 2^40 elements";
+  }
+  size_t eltSize = rt::dtypeSize(t.data_type());
+  if (eltSize == 0)
+    return emitError(loc) << "tensor '" << t.name()
+                          << "' has unsupported element type "
+                          << dtypeName(t.data_type());
+  if (n * eltSize > kMaxTensorBytes)
+    return emitError(loc) << "tensor '" << t.name() << "' declares "
+                          << n * eltSize << " bytes, more than the 2^40 "
+                          << "the importer accepts";
+  return n * eltSize;
+}
+
+FailureOr<ExternalData> Importer::externalData(const onnx::TensorProto &t,
+                                               Location loc) {
+  ExternalData ext;
+  bool hasLocation = false;
+  for (const auto &kv : t.external_data()) {
+    StringRef key = kv.key(), value = kv.value();
+    if (key == "location") {
+      ext.location = value.str();
+      hasLocation = true;
+    } else if (key == "offset" || key == "length") {
+      uint64_t v;
+      if (value.getAsInteger(10, v))
+        return emitError(loc) << "external data of tensor '" << t.name()
+                              << "' has " << key << " '" << value
+                              << "', not a byte count";
+      if (key == "offset")
+        ext.offset = v;
+      else
+        ext.length = v;
+    }
+  }
+  auto bad = [&](StringRef why) {
+    return emitError(loc) << "external data location '" << ext.location
+                          << "' of tensor '" << t.name() << "' " << why;
+  };
+  if (!hasLocation || ext.location.empty())
+    return emitError(loc) << "external data of tensor '" << t.name()
+                          << "' has no location";
+  // ONNX's rule: a relative path that stays inside the model's directory.
+  // Checked on the text first (absolute, '..'), then on the canonical path,
+  // which catches symbolic links that lead out.
+  StringRef locRef = ext.location;
+  if (llvm::sys::path::is_absolute(locRef) || locRef.starts_with("/") ||
+      locRef.contains('\0'))
+    return bad("is absolute; ONNX external data must be relative to the "
+               "model's directory");
+  for (auto it = llvm::sys::path::begin(locRef),
+            e = llvm::sys::path::end(locRef);
+       it != e; ++it)
+    if (*it == "..")
+      return bad("contains '..'; ONNX external data must stay inside the "
+                 "model's directory");
+  SmallString<256> dir, file;
+  if (std::error_code ec = llvm::sys::fs::real_path(modelDir, dir))
+    return emitError(loc) << "cannot resolve the model's directory '"
+                          << modelDir << "': " << ec.message();
+  SmallString<256> joined(modelDir);
+  llvm::sys::path::append(joined, locRef);
+  if (std::error_code ec = llvm::sys::fs::real_path(joined, file))
+    return emitError(loc) << "external data file '" << ext.location
+                          << "' of tensor '" << t.name()
+                          << "' cannot be opened: " << ec.message();
+  if (!StringRef(file).starts_with((dir + "/").str()))
+    return bad("leads out of the model's directory through a symbolic link");
+  ext.file = file.str().str();
+  return ext;
+}
+
+/// Bytes a tensor stored inside the model holds, whichever field holds them.
+static uint64_t storedBytes(const onnx::TensorProto &t) {
+  using TP = onnx::TensorProto;
+  if (t.has_raw_data())
+    return t.raw_data().size();
+  uint64_t eltSize = rt::dtypeSize(t.data_type());
+  switch (t.data_type()) {
+  case TP::FLOAT: return t.float_data_size() * eltSize;
+  case TP::DOUBLE: return t.double_data_size() * eltSize;
+  case TP::INT64: return t.int64_data_size() * eltSize;
+  default: return t.int32_data_size() * eltSize;
+  }
+}
+
+LogicalResult Importer::validateTensors() {
+  // Every stored tensor is checked before anything reads a file it names:
+  // the ONNX checker itself would otherwise follow a hostile location.
+  auto check = [&](const onnx::TensorProto &t, StringRef where) {
+    Location loc = NameLoc::get(b.getStringAttr(where), fileLoc);
+    FailureOr<uint64_t> size = tensorSize(t, loc);
+    if (failed(size))
+      return failure();
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+      return LogicalResult(externalData(t, loc));
+    uint64_t stored = storedBytes(t);
+    if (stored != *size)
+      return LogicalResult(emitError(loc)
+                           << "tensor '" << t.name() << "' holds " << stored
+                           << " bytes but its shape and type need " << *size);
+    return success();
+  };
+  const onnx::GraphProto &g = model.graph();
+  for (const auto &t : g.initializer())
+    if (failed(check(t, t.name())))
+      return failure();
+  for (const auto &node : g.node())
+    for (const auto &a : node.attribute())
+      if (a.has_t() && failed(check(a.t(), node.name().empty()
+                                                 ? node.op_type()
+                                                 : node.name())))
+        return failure();
+  return success();
+}
+
 LogicalResult Importer::streamExternal(
     const onnx::TensorProto &t, uint64_t size, Location loc,
     function_ref<LogicalResult(const char *, size_t)> sink) {
-  std::string location;
-  uint64_t offset = 0;
-  std::optional<uint64_t> length;
-  for (const auto &kv : t.external_data()) {
-    if (kv.key() == "location")
-      location = kv.value();
-    else if (kv.key() == "offset")
-      offset = std::stoull(kv.value());
-    else if (kv.key() == "length")
-      length = std::stoull(kv.value());
-  }
-  std::string file = (llvm::Twine(modelDir) + "/" + location).str();
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (location.empty() || fd < 0)
+  FailureOr<ExternalData> ext = externalData(t, loc);
+  if (failed(ext))
+    return failure();
+  const std::string &location = ext->location;
+  uint64_t offset = ext->offset;
+  int fd = ::open(ext->file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
     return emitError(loc) << "external data file '" << location
                           << "' of tensor '" << t.name()
                           << "' cannot be opened: " << std::strerror(errno);
-  struct stat st;
-  ::fstat(fd, &st);
-  uint64_t fileSize = st.st_size;
   llvm::scope_exit closeFd([&] { ::close(fd); });
-  if (length && *length != size)
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return emitError(loc) << "external data file '" << location
+                          << "' of tensor '" << t.name()
+                          << "' is not a regular file";
+  uint64_t fileSize = st.st_size;
+  if (ext->length && *ext->length != size)
     return emitError(loc) << "external data of tensor '" << t.name()
-                          << "' has length " << *length << " but its shape "
-                          << "and type need " << size << " bytes";
+                          << "' has length " << *ext->length
+                          << " but its shape and type need " << size
+                          << " bytes";
   if (offset > fileSize || size > fileSize - offset)
     return emitError(loc) << "external data of tensor '" << t.name()
                           << "' (offset " << offset << ", " << size
@@ -478,7 +619,7 @@ LogicalResult Importer::importInitializer(const onnx::TensorProto &t) {
 //===----------------------------------------------------------------------===//
 
 FailureOr<OnnxImportResult> Importer::run() {
-  if (failed(load()) || failed(check()))
+  if (failed(load()) || failed(validateTensors()) || failed(check()))
     return failure();
   inferOnnxShapes();
   const onnx::GraphProto &g = model.graph();
