@@ -145,6 +145,8 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
   entry(params.data());
   int64_t badIndex, tableSize;
   bool outOfRange = takeIndexOutOfRange(badIndex, tableSize);
+  int64_t gotDim, expectedDim;
+  bool mismatch = takeShapeMismatch(gotDim, expectedDim);
 
   outputs.clear();
   std::set<void *> freed;
@@ -163,6 +165,15 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
     if (d.allocated() && !owned.count(d.allocated()) &&
         freed.insert(d.allocated()).second)
       std::free(d.allocated());
+  }
+  if (mismatch) {
+    outputs.clear();
+    return Status::error(
+        "an operand dimension is " + std::to_string(gotDim) +
+        " at run time where " + std::to_string(expectedDim) +
+        " was needed: broadcasting a dimension the importer could not infer "
+        "is not supported (declare or fix the input shapes); results "
+        "discarded");
   }
   if (outOfRange) {
     outputs.clear();

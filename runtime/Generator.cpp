@@ -20,6 +20,9 @@ std::unique_ptr<Generator> Generator::create(Executable &model,
   std::unique_ptr<Generator> g(new Generator(model));
   g->idsInput_ = model.inputIndex("input_ids");
   g->posInput_ = model.inputIndex("position_ids");
+  // transformers/optimum exports take a padding mask over past and new
+  // positions; one unpadded sequence attends to all of them.
+  g->maskInput_ = model.inputIndex("attention_mask");
   g->logitsOutput_ = model.outputIndex("logits");
   if (g->idsInput_ < 0 || g->logitsOutput_ < 0) {
     status = Status::error("the model has no 'input_ids' input or no "
@@ -49,6 +52,7 @@ std::unique_ptr<Generator> Generator::create(Executable &model,
   }
   for (size_t i = 0; i < model.inputSpecs().size(); ++i)
     if ((int)i != g->idsInput_ && (int)i != g->posInput_ &&
+        (int)i != g->maskInput_ &&
         std::find(g->pastInputs_.begin(), g->pastInputs_.end(), (int)i) ==
             g->pastInputs_.end()) {
       status = Status::error("unsupported model input '" +
@@ -83,10 +87,16 @@ Status Generator::forward(const std::vector<int> &tokens, int start,
     ids.as<int64_t>()[i] = tokens[i];
     pos.as<int64_t>()[i] = start + i;
   }
+  // Full-sequence graphs see the whole sequence again (start = 0); KV-cache
+  // graphs see `start` past positions plus the new ones.
+  Tensor mask(DType::I64, {1, start + n});
+  std::fill_n(mask.as<int64_t>(), start + n, int64_t(1));
   std::vector<const Tensor *> inputs(model_.inputSpecs().size());
   inputs[idsInput_] = &ids;
   if (posInput_ >= 0)
     inputs[posInput_] = &pos;
+  if (maskInput_ >= 0)
+    inputs[maskInput_] = &mask;
   for (size_t i = 0; i < pastInputs_.size(); ++i)
     inputs[pastInputs_[i]] = &past_[i];
   std::vector<Tensor> outputs;
@@ -130,7 +140,8 @@ Status Generator::generate(const std::vector<int> &prompt,
     if (onLogits)
       onLogits(last);
     int next = sampler.sample(last, vocab_);
-    if (next == Tokenizer::kBos)
+    if (std::find(options.stopTokens.begin(), options.stopTokens.end(),
+                  next) != options.stopTokens.end())
       break;
     onToken(tokens.back(), next);
     tokens.push_back(next);

@@ -130,6 +130,32 @@ void blockKernel(const float *A, int64_t lda, const float *W, int64_t ldw,
   }
 }
 
+/// C[0:M][n0:n1] += A[0:M][:] . W[n][:] for W stored [N, K]: every weight
+/// row is contiguous and read once, for all M rows; sixteen independent
+/// partial sums let the compiler vectorize without reassociating.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void rowDotKernel(const float *A, int64_t lda, const float *W, int64_t ldw,
+                  float *C, int64_t ldc, int64_t M, int64_t K, int64_t n0,
+                  int64_t n1) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const float *__restrict w = W + n * ldw;
+    for (int64_t m = 0; m < M; ++m) {
+      const float *__restrict a = A + m * lda;
+      float acc[16] = {};
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16)
+        for (int j = 0; j < 16; ++j)
+          acc[j] += a[k + j] * w[k + j];
+      float sum = 0;
+      for (int j = 0; j < 16; ++j)
+        sum += acc[j];
+      for (; k < K; ++k)
+        sum += a[k] * w[k];
+      C[m * ldc + n] += sum;
+    }
+  }
+}
+
 void stridedFallback(const ActSparseMemRef2DF32 &a,
                      const ActSparseMemRef2DF32 &w,
                      const ActSparseMemRef2DF32 &c) {
@@ -141,6 +167,27 @@ void stridedFallback(const ActSparseMemRef2DF32 &a,
         C[m * c.strides[0] + n * c.strides[1]] +=
             A[m * a.strides[0] + k * a.strides[1]] *
             W[k * w.strides[0] + n * w.strides[1]];
+}
+
+/// Runs fn(n0, n1) over slices of the N output columns, one per thread
+/// (decode: of every weight row). Slices are multiples of 16 floats so
+/// threads never share a cache line; small products are not worth waking
+/// the pool.
+void forColumnSlices(int64_t M, int64_t N, int64_t K,
+                     const std::function<void(int64_t, int64_t)> &fn) {
+  int threads = M * N * K < (1 << 20) ? 1 : pool().size();
+  auto body = [&](int t) {
+    int64_t chunk = (N + threads - 1) / threads;
+    chunk = (chunk + 15) / 16 * 16;
+    int64_t n0 = std::min<int64_t>(N, t * chunk),
+            n1 = std::min<int64_t>(N, n0 + chunk);
+    if (n0 < n1)
+      fn(n0, n1);
+  };
+  if (threads == 1)
+    body(0);
+  else
+    pool().run(body);
 }
 
 } // namespace
@@ -163,26 +210,34 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
-  // Small products are not worth waking the pool.
-  int threads = M * N * K < (1 << 20) ? 1 : pool().size();
-  // Each thread owns a slice of the columns (decode: of every weight row);
-  // slices are multiples of 16 floats so threads never share a cache line.
-  auto body = [&](int t) {
-    int64_t chunk = (N + threads - 1) / threads;
-    chunk = (chunk + 15) / 16 * 16;
-    int64_t n0 = std::min<int64_t>(N, t * chunk),
-            n1 = std::min<int64_t>(N, n0 + chunk);
-    if (n0 >= n1)
-      return;
+  forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     // Column blocks sized so that the block of C (M rows) stays in L2.
     int64_t block = std::max<int64_t>(16, std::min<int64_t>(
                                               n1 - n0, (64 * 1024) / (4 * M)));
     block = (block + 15) / 16 * 16;
     for (int64_t b = n0; b < n1; b += block)
       blockKernel(A, lda, W, ldw, C, ldc, M, K, b, std::min(n1, b + block));
-  };
-  if (threads == 1)
-    body(0);
-  else
-    pool().run(body);
+  });
+}
+
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
+                                        ActSparseMemRef2DF32 *w,
+                                        ActSparseMemRef2DF32 *c) {
+  int64_t M = a->sizes[0], K = a->sizes[1], N = w->sizes[0];
+  if (M == 0 || N == 0)
+    return;
+  if (a->strides[1] != 1 || w->strides[1] != 1 || c->strides[1] != 1) {
+    // The fallback takes W as [K, N]: a transposed view of the same data.
+    ActSparseMemRef2DF32 wt = *w;
+    std::swap(wt.sizes[0], wt.sizes[1]);
+    std::swap(wt.strides[0], wt.strides[1]);
+    return stridedFallback(*a, wt, *c);
+  }
+  const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
+  float *C = c->aligned + c->offset;
+  int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
+  forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+    rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n0, n1);
+  });
 }

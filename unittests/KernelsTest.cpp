@@ -80,3 +80,49 @@ TEST(IndexOutOfRange, FirstReportIsKeptAndCleared) {
 }
 
 } // namespace
+
+namespace {
+
+/// The transposed-weight kernel: C += A * W^T with W stored [N, K].
+void checkTransposed(int64_t M, int64_t K, int64_t N, int threads) {
+  setNumThreads(threads);
+  std::mt19937 rng(M * 17 + K * 3 + N);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> a(M * K), w(N * K), c(M * N);
+  for (float &x : a) x = dist(rng);
+  for (float &x : w) x = dist(rng);
+  for (float &x : c) x = dist(rng);
+  std::vector<float> expect = c;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = expect[m * N + n];
+      for (int64_t k = 0; k < K; ++k)
+        s += double(a[m * K + k]) * w[n * K + k];
+      expect[m * N + n] = float(s);
+    }
+  auto av = view(a, M, K, K), wv = view(w, N, K, K), cv = view(c, M, N, N);
+  _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
+  for (int64_t i = 0; i < M * N; ++i)
+    ASSERT_NEAR(c[i], expect[i], 1e-4 * (1 + std::fabs(expect[i])))
+        << "M=" << M << " K=" << K << " N=" << N << " at " << i;
+}
+
+} // namespace
+
+TEST(MatMulNtKernel, DecodeRowTiedClassifier) { checkTransposed(1, 576, 4099, 2); }
+TEST(MatMulNtKernel, PrefillKNotMultipleOf16) { checkTransposed(5, 37, 70, 2); }
+TEST(MatMulNtKernel, SingleThreaded) { checkTransposed(3, 5, 9, 1); }
+TEST(MatMulNtKernel, EmptyRows) { checkTransposed(0, 16, 16, 2); }
+
+TEST(MatMulNtKernel, StridedWeightUsesTheFallback) {
+  setNumThreads(1);
+  // W [N=2, K=3] read with a column stride of 2: W[n][k] = buf[n * 6 + 2 k].
+  std::vector<float> a = {1, 2, 3}, buf(12), c(2, 0.0f);
+  for (size_t i = 0; i < buf.size(); ++i)
+    buf[i] = float(i);
+  auto av = view(a, 1, 3, 3), wv = view(buf, 2, 3, 6, 2), cv = view(c, 1, 2, 2);
+  _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
+  // Row 0: W = 0, 2, 4 -> 1*0 + 2*2 + 3*4 = 16; row 1: 6, 8, 10 -> 52.
+  EXPECT_FLOAT_EQ(c[0], 16);
+  EXPECT_FLOAT_EQ(c[1], 52);
+}

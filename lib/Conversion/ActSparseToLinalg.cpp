@@ -111,15 +111,87 @@ AffineMap broadcastMap(OpBuilder &b, RankedTensorType operand,
   return AffineMap::get(rank, 0, exprs, b.getContext());
 }
 
+func::FuncOp getRuntimeFunction(Operation *op, StringRef name,
+                                FunctionType type);
+
+/// An operand whose dimensions are only known at run time is read whole
+/// along them (broadcastMap), so each must equal the result's size there.
+/// ONNX would broadcast such a dimension when it is 1; the importer infers
+/// every dimension it can, and what is left is checked here: a mismatch is
+/// reported to the runtime (which fails the call) and the operand replaced
+/// by a placeholder of the right size, so nothing is read out of bounds and
+/// no wrong number is returned silently.
+Value guardDynamicDims(OpBuilder &b, Location loc, Value v,
+                       RankedTensorType type, ArrayRef<OpFoldResult> sizes) {
+  auto t = tensorTypeOf(v);
+  int64_t offset = type.getRank() - t.getRank();
+  Value ok;
+  SmallVector<std::pair<Value, Value>> checks; // (operand dim, needed size)
+  for (int64_t d = 0; d < t.getRank(); ++d) {
+    if (!t.isDynamicDim(d))
+      continue;
+    // The result's size may be this very dimension (broadcastSizes).
+    if (auto need = dyn_cast<Value>(sizes[d + offset]))
+      if (auto dim = need.getDefiningOp<tensor::DimOp>())
+        if (dim.getSource() == v && getConstantIntValue(dim.getIndex()) == d)
+          continue;
+    Value got = tensor::DimOp::create(b, loc, v, d);
+    Value need = getValueOrCreateConstantIndexOp(b, loc, sizes[d + offset]);
+    Value eq =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, got, need);
+    ok = ok ? arith::AndIOp::create(b, loc, ok, eq) : eq;
+    checks.push_back({got, need});
+  }
+  if (!ok)
+    return v;
+  Type i64 = b.getI64Type();
+  func::FuncOp report = getRuntimeFunction(
+      b.getInsertionBlock()->getParentOp(),
+      ::actsparse::runtime::kShapeMismatchSymbol,
+      FunctionType::get(b.getContext(), {i64, i64}, {}));
+  auto ifOp = scf::IfOp::create(
+      b, loc, ok,
+      [&](OpBuilder &nb, Location nl) { scf::YieldOp::create(nb, nl, v); },
+      [&](OpBuilder &nb, Location nl) {
+        // Report the first mismatching dimension.
+        Value got = checks.back().first, need = checks.back().second;
+        for (auto [g, n] : llvm::reverse(ArrayRef(checks).drop_back())) {
+          Value differs = arith::CmpIOp::create(
+              nb, nl, arith::CmpIPredicate::ne, g, n);
+          got = arith::SelectOp::create(nb, nl, differs, g, got);
+          need = arith::SelectOp::create(nb, nl, differs, n, need);
+        }
+        func::CallOp::create(
+            nb, nl, report,
+            ValueRange{arith::IndexCastOp::create(nb, nl, i64, got),
+                       arith::IndexCastOp::create(nb, nl, i64, need)});
+        SmallVector<OpFoldResult> placeholder;
+        for (int64_t d = 0; d < t.getRank(); ++d)
+          placeholder.push_back(t.isDynamicDim(d)
+                                    ? sizes[d + offset]
+                                    : OpFoldResult(nb.getIndexAttr(
+                                          t.getDimSize(d))));
+        Value e = tensor::EmptyOp::create(nb, nl, placeholder,
+                                          t.getElementType());
+        scf::YieldOp::create(nb, nl,
+                             (Value)tensor::CastOp::create(nb, nl, t, e));
+      });
+  return ifOp.getResult(0);
+}
+
 /// An elementwise linalg.generic over `operands` broadcast to `type`.
 Value elementwise(OpBuilder &b, Location loc, RankedTensorType type,
-                  ValueRange operands, BodyFn body) {
+                  ValueRange operandsIn, BodyFn body) {
+  SmallVector<OpFoldResult> sizes =
+      broadcastSizes(b, loc, type, operandsIn);
+  SmallVector<Value> operands;
+  for (Value v : operandsIn)
+    operands.push_back(guardDynamicDims(b, loc, v, type, sizes));
   SmallVector<AffineMap> maps;
   for (Value v : operands)
     maps.push_back(broadcastMap(b, tensorTypeOf(v), type));
   maps.push_back(b.getMultiDimIdentityMap(type.getRank()));
-  Value init = emptyTensor(b, loc, broadcastSizes(b, loc, type, operands),
-                           type.getElementType());
+  Value init = emptyTensor(b, loc, sizes, type.getElementType());
   SmallVector<utils::IteratorType> iters(type.getRank(),
                                          utils::IteratorType::parallel);
   auto op = linalg::GenericOp::create(
@@ -131,10 +203,12 @@ Value elementwise(OpBuilder &b, Location loc, RankedTensorType type,
   return op.getResult(0);
 }
 
-/// Reduces `input` over the sorted `axes`, dropping them from the result.
+/// Reduces `input` over the sorted `axes`, dropping them from the result,
+/// into an accumulator of `init`'s type.
 Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
              Value init, BodyFn combine) {
   auto type = tensorTypeOf(input);
+  Type acc = init.getType();
   int64_t rank = type.getRank();
   SmallVector<AffineExpr> outExprs;
   SmallVector<OpFoldResult> sizes;
@@ -150,10 +224,9 @@ Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes,
     sizes.push_back(dimOf(b, loc, input, i));
     shape.push_back(type.getDimSize(i));
   }
-  auto outType = RankedTensorType::get(shape, type.getElementType());
+  auto outType = RankedTensorType::get(shape, acc);
   Value filled =
-      linalg::FillOp::create(b, loc, init,
-                             emptyTensor(b, loc, sizes, type.getElementType()))
+      linalg::FillOp::create(b, loc, init, emptyTensor(b, loc, sizes, acc))
           .getResult(0);
   SmallVector<AffineMap> maps = {
       b.getMultiDimIdentityMap(rank),
@@ -185,17 +258,27 @@ Value countOf(OpBuilder &b, Location loc, Value v, ArrayRef<int64_t> axes,
   return arith::SIToFPOp::create(b, loc, t, i);
 }
 
-/// Mean over `axes` (sorted), without the reduced dimensions.
+/// Mean over `axes` (sorted), without the reduced dimensions. f32 sums
+/// accumulate in f64: a norm over 576-2048 elements summed in f32 drifts
+/// by ~1e-6 relative, which 30 layers turn into 1e-4 on the logits.
 Value meanOver(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> axes) {
   Type t = tensorTypeOf(x).getElementType();
-  Value sum = reduce(b, loc, x, axes, scalarConst(b, loc, t, 0.0),
-                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                       return arith::AddFOp::create(nb, nl, a[0], a[1]);
-                     });
-  Value count = countOf(b, loc, x, axes, t);
-  return elementwise(b, loc, tensorTypeOf(sum), sum,
+  Type acc = t.isF32() ? b.getF64Type() : t;
+  Value sum = reduce(b, loc, x, axes, scalarConst(b, loc, acc, 0.0),
                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                       return arith::DivFOp::create(nb, nl, a[0], count);
+                       Value v = a[0];
+                       if (v.getType() != acc)
+                         v = arith::ExtFOp::create(nb, nl, acc, v);
+                       return arith::AddFOp::create(nb, nl, v, a[1]);
+                     });
+  Value count = countOf(b, loc, x, axes, acc);
+  auto meanType = tensorTypeOf(sum).clone(t);
+  return elementwise(b, loc, meanType, sum,
+                     [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                       Value m = arith::DivFOp::create(nb, nl, a[0], count);
+                       return m.getType() == t
+                                  ? m
+                                  : (Value)arith::TruncFOp::create(nb, nl, t, m);
                      });
 }
 
@@ -363,6 +446,14 @@ Value flattenToRows(OpBuilder &b, Location loc, Value v,
 /// bufferization. Everything else stays a plain generic.
 LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
                                  ConversionPatternRewriter &b) {
+  // MatMul(x, Transpose(W)) reads W in place, row by row (a classifier tied
+  // to the embedding), instead of transposing it on every call.
+  bool transposed = false;
+  if (auto t = op.getRhs().getDefiningOp<TransposeOp>();
+      t && t.getPerm() == ArrayRef<int64_t>{1, 0}) {
+    rhs = b.getRemappedValue(t.getInput());
+    transposed = true;
+  }
   auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
   RankedTensorType type = op.getType();
   int64_t r = lt.getRank();
@@ -373,7 +464,7 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> leading;
   Value a2 = flattenToRows(b, loc, lhs, leading);
-  int64_t n = rt.getDimSize(1);
+  int64_t n = rt.getDimSize(transposed ? 0 : 1);
   SmallVector<OpFoldResult> sizes = {dimOf(b, loc, a2, 0), b.getIndexAttr(n)};
   Type f32 = b.getF32Type();
   Value init = linalg::FillOp::create(b, loc, scalarConst(b, loc, f32, 0.0),
@@ -382,7 +473,10 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
   AffineExpr m = b.getAffineDimExpr(0), k = b.getAffineDimExpr(1),
              nn = b.getAffineDimExpr(2);
   SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
-                                 AffineMap::get(3, 0, {k, nn}, ctx),
+                                 AffineMap::get(3, 0, transposed
+                                                          ? ArrayRef{nn, k}
+                                                          : ArrayRef{k, nn},
+                                                ctx),
                                  AffineMap::get(3, 0, {m, nn}, ctx)};
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{a2, rhs}, init, maps,
@@ -394,7 +488,8 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
                                 (Value)arith::AddFOp::create(nb, nl, a[2], prod));
       });
   generic.setLibraryCallAttr(
-      b.getStringAttr(::actsparse::runtime::kMatMulLibraryCall));
+      b.getStringAttr(transposed ? ::actsparse::runtime::kMatMulNtLibraryCall
+                                 : ::actsparse::runtime::kMatMulLibraryCall));
   Value result = generic.getResult(0);
   if (r > 2) {
     leading.push_back(indexConst(b, loc, n));
@@ -530,17 +625,25 @@ struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
           linalg::YieldOp::create(nb, nl,
                                   (Value)math::ExpOp::create(nb, nl, d));
         });
+    // The sum accumulates in f64 for f32 (as meanOver does).
+    Type acc = t.isF32() ? b.getF64Type() : t;
+    auto widen = [&](OpBuilder &nb, Location nl, Value v) -> Value {
+      return v.getType() == acc ? v : arith::ExtFOp::create(nb, nl, acc, v);
+    };
     Value sum = reduce(b, loc, exps.getResult(0), {axis},
-                       scalarConst(b, loc, t, 0.0),
-                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                         return arith::AddFOp::create(nb, nl, a[0], a[1]);
+                       scalarConst(b, loc, acc, 0.0),
+                       [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         return arith::AddFOp::create(
+                             nb, nl, widen(nb, nl, a[0]), a[1]);
                        });
     auto out = linalg::GenericOp::create(
         b, loc, type, ValueRange{exps.getResult(0), sum},
         emptyTensor(b, loc, sizes, t), ArrayRef<AffineMap>{id, drop, id},
         iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
-          linalg::YieldOp::create(
-              nb, nl, (Value)arith::DivFOp::create(nb, nl, a[0], a[1]));
+          Value q = arith::DivFOp::create(nb, nl, widen(nb, nl, a[0]), a[1]);
+          if (q.getType() != t)
+            q = arith::TruncFOp::create(nb, nl, t, q);
+          linalg::YieldOp::create(nb, nl, q);
         });
     b.replaceOp(op, out.getResult(0));
     return success();
@@ -950,6 +1053,210 @@ struct ReshapeLowering : OpConversionPattern<ReshapeOp> {
   }
 };
 
+/// Clamps `v` into `[lo, hi]` (index values).
+static Value clampIndex(OpBuilder &b, Location loc, Value v, Value lo,
+                        Value hi) {
+  return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, v, lo),
+                                hi);
+}
+
+/// `v + size` where `v` is negative: ONNX's from-the-end indices.
+static Value fromEnd(OpBuilder &b, Location loc, Value v, Value size) {
+  Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v,
+                                    indexConst(b, loc, 0));
+  return arith::SelectOp::create(b, loc, neg,
+                                 arith::AddIOp::create(b, loc, v, size), v);
+}
+
+struct SliceLowering : OpConversionPattern<SliceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SliceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value data = adaptor.getData();
+    auto type = op.getType();
+    int64_t rank = type.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+        strides(rank, b.getIndexAttr(1));
+    for (int64_t i = 0; i < rank; ++i)
+      sizes.push_back(dimOf(b, loc, data, i));
+    Value zero = indexConst(b, loc, 0);
+    for (auto [i, axis, step] :
+         llvm::enumerate(op.getAxes(), op.getSteps())) {
+      Value d = dimValue(b, loc, data, axis);
+      // ONNX: negative bounds count from the end; both clamp to [0, d].
+      Value start = clampIndex(
+          b, loc, fromEnd(b, loc, elementAt(b, loc, adaptor.getStarts(), i), d),
+          zero, d);
+      Value end = clampIndex(
+          b, loc, fromEnd(b, loc, elementAt(b, loc, adaptor.getEnds(), i), d),
+          zero, d);
+      Value span = arith::MaxSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, end, start), zero);
+      Value size = arith::CeilDivSIOp::create(b, loc, span,
+                                              indexConst(b, loc, step));
+      offsets[axis] = start;
+      sizes[axis] = type.isDynamicDim(axis)
+                        ? OpFoldResult(size)
+                        : OpFoldResult(b.getIndexAttr(type.getDimSize(axis)));
+      strides[axis] = b.getIndexAttr(step);
+    }
+    b.replaceOpWithNewOp<tensor::ExtractSliceOp>(op, type, data, offsets,
+                                                 sizes, strides);
+    return success();
+  }
+};
+
+struct TriluLowering : OpConversionPattern<TriluOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TriluOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    int64_t rank = type.getRank();
+    Value k = adaptor.getK()
+                  ? toIndex(b, loc,
+                            tensor::ExtractOp::create(b, loc, adaptor.getK(),
+                                                      ValueRange{}))
+                  : indexConst(b, loc, 0);
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < rank; ++i)
+      sizes.push_back(dimOf(b, loc, x, i));
+    bool upper = op.getUpper();
+    SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto g = linalg::GenericOp::create(
+        b, loc, type, x, emptyTensor(b, loc, sizes, type.getElementType()),
+        maps, iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value row = linalg::IndexOp::create(nb, nl, rank - 2);
+          Value col = linalg::IndexOp::create(nb, nl, rank - 1);
+          Value diff = arith::SubIOp::create(nb, nl, col, row);
+          Value keep = arith::CmpIOp::create(
+              nb, nl,
+              upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle,
+              diff, k);
+          Value zeroElt = scalarConst(nb, nl, a[0].getType(), 0.0);
+          linalg::YieldOp::create(
+              nb, nl,
+              (Value)arith::SelectOp::create(nb, nl, keep, a[0], zeroElt));
+        });
+    b.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+struct ScatterNdLowering : OpConversionPattern<ScatterNdOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ScatterNdOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value data = adaptor.getData(), indices = adaptor.getIndices(),
+          updates = adaptor.getUpdates();
+    auto dataType = op.getType();
+    int64_t rank = dataType.getRank();
+    int64_t idxRank = tensorTypeOf(indices).getRank();
+    int64_t k = tensorTypeOf(indices).getDimSize(idxRank - 1);
+    int64_t batchRank = idxRank - 1;
+    // One update per index tuple, in order: a loop over the tuples, each
+    // writing its slice data[idx..., :] (or element) into the running copy.
+    Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
+    SmallVector<Value> batchDims;
+    Value count = one;
+    for (int64_t i = 0; i < batchRank; ++i) {
+      batchDims.push_back(dimValue(b, loc, indices, i));
+      count = arith::MulIOp::create(b, loc, count, batchDims.back());
+    }
+    SmallVector<Value> dataDims;
+    for (int64_t i = 0; i < rank; ++i)
+      dataDims.push_back(dimValue(b, loc, data, i));
+    func::FuncOp report = getIndexErrorFunction(op);
+    auto loop = scf::ForOp::create(
+        b, loc, zero, count, one, ValueRange{data},
+        [&](OpBuilder &nb, Location nl, Value iv, ValueRange acc) {
+          // The tuple's position in the batch dimensions (row-major).
+          SmallVector<Value> coords(batchRank);
+          Value rest = iv;
+          for (int64_t i = batchRank - 1; i >= 0; --i) {
+            coords[i] = arith::RemUIOp::create(nb, nl, rest, batchDims[i]);
+            rest = arith::DivUIOp::create(nb, nl, rest, batchDims[i]);
+          }
+          SmallVector<Value> target;
+          for (int64_t j = 0; j < k; ++j) {
+            SmallVector<Value> at(coords);
+            at.push_back(indexConst(nb, nl, j));
+            Value idx = fromEnd(
+                nb, nl,
+                toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, indices, at)),
+                dataDims[j]);
+            Value inRange = arith::AndIOp::create(
+                nb, nl,
+                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, idx,
+                                      zero),
+                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, idx,
+                                      dataDims[j]));
+            auto ifOp = scf::IfOp::create(
+                nb, nl,
+                arith::XOrIOp::create(
+                    nb, nl, inRange, arith::ConstantIntOp::create(nb, nl, 1, 1)),
+                /*withElseRegion=*/false);
+            {
+              OpBuilder::InsertionGuard guard(nb);
+              nb.setInsertionPointToStart(ifOp.thenBlock());
+              func::CallOp::create(
+                  nb, nl, report,
+                  ValueRange{
+                      arith::IndexCastOp::create(nb, nl, nb.getI64Type(), idx),
+                      arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
+                                                 dataDims[j])});
+            }
+            target.push_back(
+                arith::SelectOp::create(nb, nl, inRange, idx, zero));
+          }
+          Value next;
+          if (k == rank) {
+            Value v = tensor::ExtractOp::create(nb, nl, updates, coords);
+            next = tensor::InsertOp::create(nb, nl, v, acc[0], target);
+          } else {
+            // updates[coords..., :] as a tensor of data.shape[k:].
+            SmallVector<int64_t> sliceShape(
+                dataType.getShape().drop_front(k));
+            SmallVector<OpFoldResult> uOff, uSize, uStride, dOff, dSize,
+                dStride;
+            for (Value c : coords) {
+              uOff.push_back(c);
+              uSize.push_back(nb.getIndexAttr(1));
+            }
+            for (Value t : target) {
+              dOff.push_back(t);
+              dSize.push_back(nb.getIndexAttr(1));
+            }
+            for (int64_t i = k; i < rank; ++i) {
+              OpFoldResult d = dimOf(nb, nl, data, i);
+              uOff.push_back(nb.getIndexAttr(0));
+              uSize.push_back(d);
+              dOff.push_back(nb.getIndexAttr(0));
+              dSize.push_back(d);
+            }
+            uStride.assign(uOff.size(), nb.getIndexAttr(1));
+            dStride.assign(dOff.size(), nb.getIndexAttr(1));
+            auto sliceType =
+                RankedTensorType::get(sliceShape, dataType.getElementType());
+            Value slice = tensor::ExtractSliceOp::create(
+                nb, nl, sliceType, updates, uOff, uSize, uStride);
+            next = tensor::InsertSliceOp::create(nb, nl, slice, acc[0], dOff,
+                                                 dSize, dStride);
+          }
+          scf::YieldOp::create(nb, nl, next);
+        });
+    b.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
 struct ExpandLowering : OpConversionPattern<ExpandOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -1210,7 +1517,8 @@ void mlir::actsparse::populateActSparseToLinalgPatterns(
                ReduceMeanLowering, LayerNormLowering, GatherLowering,
                TransposeLowering, ReshapeLowering, ExpandLowering,
                UnsqueezeLowering, ConcatLowering, ShapeLowering,
-               ConstantOfShapeLowering, RangeLowering>(ctx);
+               ConstantOfShapeLowering, RangeLowering, SliceLowering,
+               TriluLowering, ScatterNdLowering>(ctx);
 
   patterns.add<ElementwiseLowering<AddOp>>(
       ctx, arithBody<AddOp, arith::AddFOp, arith::AddIOp>);
@@ -1273,6 +1581,14 @@ void mlir::actsparse::populateActSparseToLinalgPatterns(
       ctx, +[](TanhOp, OpBuilder &b, Location l, ValueRange a) -> Value {
         Value x = a[0];
         return math::TanhOp::create(b, l, x);
+      });
+  patterns.add<ElementwiseLowering<CosOp>>(
+      ctx, +[](CosOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return math::CosOp::create(b, l, a[0]);
+      });
+  patterns.add<ElementwiseLowering<SinOp>>(
+      ctx, +[](SinOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return math::SinOp::create(b, l, a[0]);
       });
   patterns.add<ElementwiseLowering<ErfOp>>(
       ctx, +[](ErfOp, OpBuilder &b, Location l, ValueRange a) -> Value {

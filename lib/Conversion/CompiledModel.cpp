@@ -284,8 +284,14 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
   runtime[mangle(rt::kIndexOutOfRangeSymbol)] = {
       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range),
       llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kShapeMismatchSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_shape_mismatch),
+      llvm::JITSymbolFlags::Exported};
   runtime[mangle(rt::kMatMulSymbol)] = {
       llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_f32),
+      llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kMatMulNtSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_nt_f32),
       llvm::JITSymbolFlags::Exported};
   runtime[mangle(rt::kFfnProbeSymbol)] = {
       llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_ffn_probe),

@@ -47,8 +47,10 @@ struct LowerLibraryCallsPass
     SmallVector<linalg::GenericOp> calls;
     module.walk([&](linalg::GenericOp op) {
       if (op.getLibraryCallAttr() &&
-          op.getLibraryCallAttr().getValue() ==
-              ::actsparse::runtime::kMatMulLibraryCall)
+          (op.getLibraryCallAttr().getValue() ==
+               ::actsparse::runtime::kMatMulLibraryCall ||
+           op.getLibraryCallAttr().getValue() ==
+               ::actsparse::runtime::kMatMulNtLibraryCall))
         calls.push_back(op);
     });
     for (linalg::GenericOp op : calls) {

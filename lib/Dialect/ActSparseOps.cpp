@@ -395,3 +395,71 @@ LogicalResult FfnOp::verify() {
 
 #define GET_OP_CLASSES
 #include "actsparse/Dialect/ActSparseOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// SliceOp, TriluOp, ScatterNdOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SliceOp::verify() {
+  ArrayRef<int64_t> data = shapeOf(getData());
+  ArrayRef<int64_t> axes = getAxes(), steps = getSteps();
+  if (steps.size() != axes.size())
+    return emitOpError("has ") << axes.size() << " axes but " << steps.size()
+                               << " steps";
+  for (Value v : {getStarts(), getEnds()}) {
+    ArrayRef<int64_t> s = shapeOf(v);
+    if (s.size() != 1 || (!ShapedType::isDynamic(s[0]) &&
+                          s[0] != (int64_t)axes.size()))
+      return emitOpError("starts and ends must be 1-D with one element per "
+                         "axis (")
+             << axes.size() << ")";
+  }
+  SmallVector<bool> seen(data.size(), false);
+  for (auto [axis, step] : llvm::zip(axes, steps)) {
+    if (failed(verifyAxis(*this, axis, data.size())))
+      return failure();
+    if (seen[axis])
+      return emitOpError("axis ") << axis << " is sliced twice";
+    seen[axis] = true;
+    if (step <= 0)
+      return emitOpError("steps must be positive, not ") << step;
+  }
+  // Axes not sliced keep their size; sliced ones are at most as large.
+  SmallVector<int64_t> expected(data);
+  for (int64_t axis : axes)
+    expected[axis] = ShapedType::kDynamic;
+  if (failed(verifyResultShape(*this, expected)))
+    return failure();
+  ArrayRef<int64_t> result = getType().getShape();
+  for (int64_t axis : axes)
+    if (!ShapedType::isDynamic(data[axis]) &&
+        !ShapedType::isDynamic(result[axis]) && result[axis] > data[axis])
+      return emitOpError("result dimension ")
+             << axis << " (" << result[axis] << ") exceeds the input's ("
+             << data[axis] << ")";
+  return success();
+}
+
+LogicalResult TriluOp::verify() {
+  if (getInput().getType().getRank() < 2)
+    return emitOpError("needs an input of rank 2 or more");
+  return success();
+}
+
+LogicalResult ScatterNdOp::verify() {
+  ArrayRef<int64_t> data = shapeOf(getData()), idx = shapeOf(getIndices());
+  if (idx.empty() || ShapedType::isDynamic(idx.back()))
+    return emitOpError("indices need a static last dimension (the index "
+                       "length)");
+  int64_t k = idx.back();
+  if (k < 1 || k > (int64_t)data.size())
+    return emitOpError("index length ")
+           << k << " is not in 1.." << data.size() << " (the data rank)";
+  SmallVector<int64_t> expected(idx.drop_back());
+  llvm::append_range(expected, data.drop_front(k));
+  ArrayRef<int64_t> updates = shapeOf(getUpdates());
+  if (!isCompatibleShape(updates, expected))
+    return emitOpError("updates have shape ")
+           << shapeString(updates) << ", expected " << shapeString(expected);
+  return success();
+}

@@ -167,6 +167,9 @@ private:
   LogicalResult shape(NodeCtx &n);
   LogicalResult constantOfShape(NodeCtx &n);
   LogicalResult range(NodeCtx &n);
+  LogicalResult slice(NodeCtx &n);
+  LogicalResult trilu(NodeCtx &n);
+  LogicalResult scatterNd(NodeCtx &n);
 
   static const llvm::StringMap<Handler> &handlers();
 
@@ -595,7 +598,8 @@ LogicalResult Importer::importInitializer(const onnx::TensorProto &t) {
       llvm::errs() << llvm::format("sparse-opt: weights %.0f / %.0f MiB\n",
                                    weightBytes / 1048576.0,
                                    totalWeightBytes / 1048576.0);
-      nextProgress += totalWeightBytes / 10;
+      while (nextProgress <= weightBytes)
+        nextProgress += totalWeightBytes / 10;
     }
     return success();
   };
@@ -935,8 +939,27 @@ template <typename OpTy> LogicalResult Importer::compare(NodeCtx &n) {
   if (!shape)
     return emitError(n.loc) << n.node.op_type()
                             << " operands do not broadcast";
-  n.results.push_back(OpTy::create(
-      b, n.loc, withShape(n.in(0), *shape, b.getI1Type()), n.in(0), n.in(1)));
+  Value r = OpTy::create(b, n.loc, withShape(n.in(0), *shape, b.getI1Type()),
+                         n.in(0), n.in(1));
+  // Shape arithmetic (exports compare shape vectors with -1): known
+  // integer elements give known booleans, kept as 0 / 1.
+  if (getElementTypeOrSelf(n.in(0)).isInteger(64) && shape->size() <= 1) {
+    auto rel = [](int64_t x, int64_t y) -> std::optional<int64_t> {
+      if constexpr (std::is_same_v<OpTy, EqualOp>)
+        return x == y;
+      else if constexpr (std::is_same_v<OpTy, LessOp>)
+        return x < y;
+      else if constexpr (std::is_same_v<OpTy, LessOrEqualOp>)
+        return x <= y;
+      else if constexpr (std::is_same_v<OpTy, GreaterOp>)
+        return x > y;
+      else
+        return x >= y;
+    };
+    if (auto k = combineKnown(known(n.in(0)), known(n.in(1)), rel))
+      knownValues[r] = *k;
+  }
+  n.results.push_back(r);
   return success();
 }
 
@@ -1021,8 +1044,27 @@ LogicalResult Importer::where(NodeCtx &n) {
   auto all = ab ? broadcastShapes(shapeOf(n.in(0)), *ab) : std::nullopt;
   if (!all)
     return emitError(n.loc) << "Where operands do not broadcast";
-  n.results.push_back(WhereOp::create(b, n.loc, withShape(n.in(1), *all),
-                                      n.in(0), n.in(1), n.in(2)));
+  Value r = WhereOp::create(b, n.loc, withShape(n.in(1), *all), n.in(0),
+                            n.in(1), n.in(2));
+  // Shape arithmetic: Where(shape == -1, 1, shape), as exports write it.
+  auto kc = known(n.in(0)), kx = known(n.in(1)), ky = known(n.in(2));
+  if (kc && kx && ky && all->size() <= 1) {
+    size_t len = std::max({kc->size(), kx->size(), ky->size()});
+    auto at = [&](const Known &k, size_t i) -> std::optional<int64_t> {
+      return k.size() == 1 ? k[0] : i < k.size() ? k[i] : std::nullopt;
+    };
+    if (llvm::all_of(std::array<const Known *, 3>{&*kc, &*kx, &*ky},
+                     [&](const Known *k) {
+                       return k->size() == 1 || k->size() == len;
+                     })) {
+      Known k(len);
+      for (size_t i = 0; i < len; ++i)
+        if (auto c = at(*kc, i))
+          k[i] = *c ? at(*kx, i) : at(*ky, i);
+      knownValues[r] = std::move(k);
+    }
+  }
+  n.results.push_back(r);
   return success();
 }
 
@@ -1390,6 +1432,141 @@ LogicalResult Importer::range(NodeCtx &n) {
   return success();
 }
 
+LogicalResult Importer::slice(NodeCtx &n) {
+  if (opset < 10)
+    return emitError(n.loc) << "Slice before opset 10 (attributes instead of "
+                               "inputs) is not supported";
+  if (failed(expectInputs(n, 3, 5)))
+    return failure();
+  if (!n.in(0) || !n.in(1) || !n.in(2))
+    return emitError(n.loc) << "Slice needs data, starts and ends";
+  ArrayRef<int64_t> data = shapeOf(n.in(0));
+  int64_t rank = data.size();
+  for (unsigned i : {1u, 2u}) {
+    ArrayRef<int64_t> s = shapeOf(n.in(i));
+    if (s.size() != 1 || ShapedType::isDynamic(s[0]))
+      return emitError(n.loc) << "Slice " << (i == 1 ? "starts" : "ends")
+                              << " must be a 1-D tensor of static length";
+    if (!getElementTypeOrSelf(n.in(i)).isInteger(64) &&
+        !getElementTypeOrSelf(n.in(i)).isInteger(32))
+      return emitError(n.loc) << "Slice starts and ends must be i32 or i64";
+  }
+  int64_t count = shapeOf(n.in(1))[0];
+  if (shapeOf(n.in(2))[0] != count)
+    return emitError(n.loc) << "Slice starts and ends differ in length";
+  SmallVector<int64_t> axes, steps(count, 1);
+  if (n.in(3)) {
+    FailureOr<SmallVector<int64_t>> a = constInts(n, 3, "axes");
+    if (failed(a))
+      return failure();
+    axes = *a;
+  } else {
+    for (int64_t i = 0; i < count; ++i)
+      axes.push_back(i);
+  }
+  if (n.in(4)) {
+    FailureOr<SmallVector<int64_t>> st = constInts(n, 4, "steps");
+    if (failed(st))
+      return failure();
+    steps = *st;
+  }
+  if ((int64_t)axes.size() != count || (int64_t)steps.size() != count)
+    return emitError(n.loc) << "Slice axes and steps need one entry per "
+                               "start (" << count << ")";
+  for (int64_t &a : axes) {
+    FailureOr<int64_t> na = normAxis(n, a, rank);
+    if (failed(na))
+      return failure();
+    a = *na;
+  }
+  for (int64_t st : steps)
+    if (st <= 0)
+      return emitError(n.loc) << "Slice step " << st << " is not supported "
+                                 "(only positive steps are)";
+  // Static sizes where the bounds and the dimension are known.
+  auto ks = known(n.in(1)), ke = known(n.in(2));
+  SmallVector<int64_t> shape(data);
+  SmallVector<std::pair<int64_t, int64_t>> bounds; // per listed axis, if known
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    shape[axis] = ShapedType::kDynamic;
+    int64_t d = data[axis];
+    std::optional<int64_t> st = ks ? (*ks)[i] : std::nullopt;
+    std::optional<int64_t> en = ke ? (*ke)[i] : std::nullopt;
+    if (ShapedType::isDynamic(d) || !st || !en) {
+      bounds.push_back({-1, -1});
+      continue;
+    }
+    auto clampIdx = [d](int64_t x) {
+      return std::clamp<int64_t>(x < 0 ? x + d : x, 0, d);
+    };
+    int64_t lo = clampIdx(*st), hi = clampIdx(*en);
+    shape[axis] = hi > lo ? (hi - lo + steps[i] - 1) / steps[i] : 0;
+    bounds.push_back({lo, hi});
+  }
+  Value r = SliceOp::create(b, n.loc, withShape(n.in(0), shape), n.in(0),
+                            n.in(1), n.in(2), axes, steps);
+  // Shape arithmetic: slicing a known 1-D vector with known bounds.
+  if (auto kd = known(n.in(0)); kd && rank == 1 && bounds[0].first >= 0) {
+    Known k;
+    for (int64_t j = bounds[0].first; j < bounds[0].second; j += steps[0])
+      k.push_back((*kd)[j]);
+    knownValues[r] = std::move(k);
+  }
+  n.results.push_back(r);
+  return success();
+}
+
+LogicalResult Importer::trilu(NodeCtx &n) {
+  if (failed(expectInputs(n, 1, 2)))
+    return failure();
+  if (shapeOf(n.in(0)).size() < 2)
+    return emitError(n.loc) << "Trilu needs an input of rank 2 or more";
+  Value k = n.in(1);
+  if (k && !shapeOf(k).empty()) {
+    if (shapeOf(k) != ArrayRef<int64_t>{1})
+      return emitError(n.loc) << "Trilu k must be a scalar";
+    k = ReshapeOp::create(
+        b, n.loc, RankedTensorType::get({}, b.getI64Type()), k,
+        constant(DenseElementsAttr::get(
+                     RankedTensorType::get({0}, b.getI64Type()),
+                     ArrayRef<int64_t>{}),
+                 n.loc));
+  }
+  auto op = TriluOp::create(b, n.loc, n.in(0).getType(), n.in(0), k,
+                            intAttr(n.node, "upper", 1) != 0);
+  n.results.push_back(op);
+  return success();
+}
+
+LogicalResult Importer::scatterNd(NodeCtx &n) {
+  if (failed(expectInputs(n, 3, 3)))
+    return failure();
+  if (StringRef(attr(n.node, "reduction") ? attr(n.node, "reduction")->s()
+                                          : "none") != "none")
+    return emitError(n.loc) << "ScatterND with a reduction is not supported";
+  ArrayRef<int64_t> idx = shapeOf(n.in(1));
+  if (!getElementTypeOrSelf(n.in(1)).isInteger(64))
+    return emitError(n.loc) << "ScatterND indices must be i64";
+  if (idx.empty() || ShapedType::isDynamic(idx.back()))
+    return emitError(n.loc) << "ScatterND indices need a static last "
+                               "dimension";
+  if (getElementTypeOrSelf(n.in(2)) != getElementTypeOrSelf(n.in(0)))
+    return emitError(n.loc) << "ScatterND updates and data differ in "
+                               "element type";
+  int64_t k = idx.back(), rank = shapeOf(n.in(0)).size();
+  if (k < 1 || k > rank)
+    return emitError(n.loc) << "ScatterND index length " << k
+                            << " exceeds the data rank " << rank;
+  SmallVector<int64_t> expected(idx.drop_back());
+  llvm::append_range(expected, shapeOf(n.in(0)).drop_front(k));
+  if (!isCompatibleShape(shapeOf(n.in(2)), expected))
+    return emitError(n.loc) << "ScatterND updates do not have the shape "
+                               "indices.shape[:-1] + data.shape[k:]";
+  n.results.push_back(ScatterNdOp::create(b, n.loc, n.in(0).getType(),
+                                          n.in(0), n.in(1), n.in(2)));
+  return success();
+}
+
 const llvm::StringMap<Handler> &Importer::handlers() {
   static const llvm::StringMap<Handler> table = {
       {"Add", &Importer::binary<AddOp>},
@@ -1408,6 +1585,8 @@ const llvm::StringMap<Handler> &Importer::handlers() {
       {"Exp", &Importer::unary<ExpOp>},
       {"Tanh", &Importer::unary<TanhOp>},
       {"Erf", &Importer::unary<ErfOp>},
+      {"Cos", &Importer::unary<CosOp>},
+      {"Sin", &Importer::unary<SinOp>},
       {"Sigmoid", &Importer::unary<SigmoidOp>},
       {"Relu", &Importer::unary<ReluOp>},
       {"ThresholdedRelu", &Importer::thresholdedRelu},
@@ -1428,6 +1607,9 @@ const llvm::StringMap<Handler> &Importer::handlers() {
       {"Shape", &Importer::shape},
       {"ConstantOfShape", &Importer::constantOfShape},
       {"Range", &Importer::range},
+      {"Slice", &Importer::slice},
+      {"Trilu", &Importer::trilu},
+      {"ScatterND", &Importer::scatterNd},
   };
   return table;
 }

@@ -83,6 +83,25 @@ func.func @matmul_weight(%x: tensor<?x?x64xf32>, %w: tensor<64x172xf32>) -> tens
 
 // -----
 
+// A classifier tied to the embedding, MatMul(x, Transpose(E)): the runtime's
+// transposed-weight kernel reads E [N, K] in place (the transpose is left
+// dead, for the canonicalizer that follows in the pipeline).
+// CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[E:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @matmul_tied_classifier
+// CHECK-SAME: %[[EMB:arg[0-9]+]]: tensor<512x64xf32> {actsparse.weight = "emb"}
+// CHECK: linalg.generic {indexing_maps = [#[[A]], #[[E]], #[[C]]], iterator_types = ["parallel", "reduction", "parallel"], library_call = "actsparse_rt_matmul_nt_f32"} ins(%{{.*}}, %[[EMB]] : tensor<?x64xf32>, tensor<512x64xf32>)
+// CHECK: tensor.reshape %{{.*}} : (tensor<?x512xf32>, tensor<3xi64>) -> tensor<?x?x512xf32>
+func.func @matmul_tied_classifier(%x: tensor<?x?x64xf32>) -> tensor<?x?x512xf32> {
+  %e = actsparse.weight "emb" : tensor<512x64xf32>
+  %t = actsparse.transpose %e, perm = [1, 0] : tensor<512x64xf32> -> tensor<64x512xf32>
+  %0 = actsparse.matmul %x, %t : (tensor<?x?x64xf32>, tensor<64x512xf32>) -> tensor<?x?x512xf32>
+  return %0 : tensor<?x?x512xf32>
+}
+
+// -----
+
 // Batched MatMul (attention scores): one generic over batch, m, k, n with
 // the reduction before n, so the innermost loop walks rows contiguously.
 // CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>

@@ -313,3 +313,54 @@ func.func @ffn_result(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x4
   %0 = actsparse.ffn %x up %u down %d activation = relu : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<32x4xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+// Slice steps must be positive (the importer rejects others).
+func.func @slice_step(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>) {
+  // expected-error @below {{steps must be positive, not -1}}
+  %0 = actsparse.slice %x, %s, %e, axes = [1], steps = [-1] : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<4x?xf32>
+  return
+}
+
+// -----
+
+// A sliced axis never grows; the others keep their size.
+func.func @slice_grows(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>) {
+  // expected-error @below {{result dimension 1 (7) exceeds the input's (6)}}
+  %0 = actsparse.slice %x, %s, %e, axes = [1], steps = [1] : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<4x7xf32>
+  return
+}
+
+// -----
+
+func.func @slice_kept_axis(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>) {
+  // expected-error @below {{result shape [3x?] does not match the expected shape [4x?]}}
+  %0 = actsparse.slice %x, %s, %e, axes = [1], steps = [1] : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<3x?xf32>
+  return
+}
+
+// -----
+
+func.func @trilu_rank(%x: tensor<4xf32>) {
+  // expected-error @below {{needs an input of rank 2 or more}}
+  %0 = actsparse.trilu %x upper : tensor<4xf32>
+  return
+}
+
+// -----
+
+// updates = indices.shape[:-1] + data.shape[k:] = [2] + [3].
+func.func @scatter_updates(%d: tensor<4x3xf32>, %i: tensor<2x1xi64>, %u: tensor<2x4xf32>) {
+  // expected-error @below {{updates have shape [2x4], expected [2x3]}}
+  %0 = actsparse.scatter_nd %d, %i, %u : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x4xf32>) -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_index_length(%d: tensor<4x3xf32>, %i: tensor<2x3xi64>, %u: tensor<2xf32>) {
+  // expected-error @below {{index length 3 is not in 1..2 (the data rank)}}
+  %0 = actsparse.scatter_nd %d, %i, %u : (tensor<4x3xf32>, tensor<2x3xi64>, tensor<2xf32>) -> tensor<4x3xf32>
+  return
+}

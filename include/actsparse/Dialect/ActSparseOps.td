@@ -133,6 +133,8 @@ def ActSparse_ReciprocalOp
 def ActSparse_ExpOp : ActSparse_UnaryOp<"exp", "Exp", "exp(x)">;
 def ActSparse_TanhOp : ActSparse_UnaryOp<"tanh", "Tanh", "tanh(x)">;
 def ActSparse_ErfOp : ActSparse_UnaryOp<"erf", "Erf", "erf(x)">;
+def ActSparse_CosOp : ActSparse_UnaryOp<"cos", "Cos", "cos(x)">;
+def ActSparse_SinOp : ActSparse_UnaryOp<"sin", "Sin", "sin(x)">;
 def ActSparse_SigmoidOp
     : ActSparse_UnaryOp<"sigmoid", "Sigmoid", "1 / (1 + exp(-x))">;
 
@@ -608,6 +610,90 @@ def ActSparse_ConcatOp : ActSparse_Op<"concat", [Pure,
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $inputs `axis` `=` $axis attr-dict `:` functional-type($inputs, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_SliceOp : ActSparse_Op<"slice", [Pure,
+    AllElementTypesMatch<["data", "result"]>]> {
+  let summary = "ONNX Slice with positive steps";
+  let description = [{
+    Along each of `axes` (normalised, distinct), keeps the elements
+    `start, start + step, ...` before `end`, where `start` and `end` are the
+    matching elements of the 1-D `starts` / `ends` operands: negative values
+    count from the end of the axis, and both are clamped to `[0, dim]`, as
+    in ONNX. Other axes are kept whole. `steps` are positive constants.
+
+    Example:
+
+    ```mlir
+    %h = actsparse.slice %x, %starts, %ends, axes = [3], steps = [1]
+        : (tensor<1x9x?x64xf32>, tensor<1xi64>, tensor<1xi64>)
+        -> tensor<1x9x?x32xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$data, ActSparse_IndexTensor:$starts,
+                       ActSparse_IndexTensor:$ends, DenseI64ArrayAttr:$axes,
+                       DenseI64ArrayAttr:$steps);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $data `,` $starts `,` $ends `,` `axes` `=` $axes `,` `steps` `=` $steps
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_TriluOp : ActSparse_Op<"trilu", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "ONNX Trilu: keep the upper or lower triangle";
+  let description = [{
+    For every matrix in the last two dimensions, keeps element `(i, j)` when
+    `j - i >= k` (`upper`) or `j - i <= k` (lower) and sets the others to
+    zero. `k` is an optional scalar i64 operand (0 when absent). Exported
+    decoders build their causal mask with it.
+
+    Example:
+
+    ```mlir
+    %m = actsparse.trilu %x upper : tensor<?x?xf32>
+    %n = actsparse.trilu %x, %k : tensor<?x?xf32>, tensor<i64>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input,
+                       Optional<0DTensorOf<[I64]>>:$k, UnitAttr:$upper);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $k^)? (`upper` $upper^)? attr-dict `:` type($input)
+    (`,` type($k)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_ScatterNdOp : ActSparse_Op<"scatter_nd", [Pure,
+    AllTypesMatch<["data", "result"]>]> {
+  let summary = "ONNX ScatterND without reduction";
+  let description = [{
+    A copy of `data` in which, for every index tuple `indices[q..., :]` (of
+    length `k`), the slice `data[indices[q..., :], ...]` is replaced by
+    `updates[q..., ...]`, in order. `updates` has shape
+    `indices.shape[:-1] + data.shape[k:]`. Negative indices count from the
+    end; an index outside the data is reported to the runtime, which fails
+    the call, as for `actsparse.gather`.
+
+    Example:
+
+    ```mlir
+    %r = actsparse.scatter_nd %mask, %idx, %upd
+        : (tensor<1x1x?x?xf32>, tensor<1x1x?x?x4xi64>, tensor<1x1x?x?xf32>)
+        -> tensor<1x1x?x?xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$data, RankedTensorOf<[I64]>:$indices,
+                       AnyRankedTensor:$updates);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $data `,` $indices `,` $updates attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -45,6 +45,13 @@ void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
                                           ActSparseMemRef2DF32 *w,
                                           ActSparseMemRef2DF32 *c);
 
+/// C[M, N] += A[M, K] * W[N, K]^T: the same for a weight stored transposed
+/// (linalg library call "actsparse_rt_matmul_nt_f32"), as exports write a
+/// classifier tied to the embedding: MatMul(x, Transpose(embedding)).
+void _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
+                                             ActSparseMemRef2DF32 *w,
+                                             ActSparseMemRef2DF32 *c);
+
 /// Called by every lowered actsparse.ffn with the block's input rows
 /// x[T, D], neuron rows h[T, H] (T tokens, in sequence order) and the rows
 /// r[T, E] of the residual stream its output is added to (0 x E when it is
@@ -59,6 +66,12 @@ void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer, ActSparseMemRef2DF32 *x,
 /// outside the vocabulary, a position past the model's context). Generated
 /// code reads entry 0 instead and carries on; the runtime fails the call.
 void actsparse_rt_index_out_of_range(int64_t index, int64_t size);
+
+/// An elementwise operand's dimension is `got` at run time where the
+/// broadcast needs `expected` (a dimension the importer could not infer,
+/// which ONNX would broadcast from 1). Generated code reads a placeholder
+/// instead, never out of bounds; the runtime fails the call.
+void actsparse_rt_shape_mismatch(int64_t got, int64_t expected);
 }
 
 namespace actsparse::runtime {
@@ -66,16 +79,21 @@ namespace actsparse::runtime {
 /// Version of this interface, recorded in every compiled model's signature
 /// (Entry.h); shared libraries built for another version are refused.
 /// 2: the FFN probe also receives the residual rows.
-constexpr int kAbiVersion = 2;
+/// 3: the transposed-weight matmul and the shape-mismatch report.
+constexpr int kAbiVersion = 3;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
+inline const char *kShapeMismatchSymbol = "actsparse_rt_shape_mismatch";
 inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";
+inline const char *kMatMulNtSymbol =
+    "_mlir_ciface_actsparse_rt_matmul_nt_f32";
 inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
 /// The function name the lowering declares for the FFN probe.
 inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 /// The library-call name the lowering attaches to such matmuls.
 inline const char *kMatMulLibraryCall = "actsparse_rt_matmul_f32";
+inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
 
 /// Threads the runtime's kernels use (default: all cores).
 void setNumThreads(int threads);
@@ -84,6 +102,8 @@ int numThreads();
 /// The first out-of-range report since the last call, cleared by reading.
 /// Returns false when there was none.
 bool takeIndexOutOfRange(int64_t &index, int64_t &size);
+/// The same for shape-mismatch reports.
+bool takeShapeMismatch(int64_t &got, int64_t &expected);
 
 /// Prefix of MLIR's C interface functions, and the name the graph function
 /// gets before lowering (a shared library must not define `main`).

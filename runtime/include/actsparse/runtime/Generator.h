@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace actsparse::runtime {
 
@@ -25,6 +26,9 @@ struct GenerationOptions {
   float topp = 0.9f;
   uint64_t seed = 42;
   int context = 0;          ///< positions the model supports; 0: unchecked
+  /// Tokens that end generation when sampled (not printed): llama2.c's rule,
+  /// BOS, by default; a chat model's end-of-turn token, say; none at all.
+  std::vector<int> stopTokens = {1};
 };
 
 struct GenerationStats {
@@ -66,7 +70,8 @@ private:
   Status forward(const std::vector<int> &tokens, int start, Tensor &logits);
 
   Executable &model_;
-  int idsInput_ = -1, posInput_ = -1, logitsOutput_ = -1, vocab_ = 0;
+  int idsInput_ = -1, posInput_ = -1, maskInput_ = -1, logitsOutput_ = -1,
+      vocab_ = 0;
   std::vector<int> pastInputs_, presentOutputs_;
   std::vector<Tensor> past_;
 };
