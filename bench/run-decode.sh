@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Decode benchmark on a synthetic Llama-shaped model, in interleaved rounds:
-# ActSparse (sparse-run, KV-cache graph) against ONNX Runtime's CPU library
-# on the same ONNX file (npm package onnxruntime-node, installed on first
-# use) and against the memory-bandwidth limit measured in the same round
+# ActSparse (sparse-run, KV-cache graph compiled once by sparse-opt
+# --emit=shared-lib) against ONNX Runtime's CPU library on the same ONNX
+# file (PyPI onnxruntime 1.20.1 in a virtual environment made on first use:
+# bench/ort-decode.py) and against the memory-bandwidth limit measured in the same round
 # (bench/stream-read over the model's weight bytes). Both engines use
 # 2 threads and decode greedily from BOS; their token streams are compared.
 #
 #   bash bench/run-decode.sh                  # 0.24 GB model (quick)
 #   SIZE=full bash bench/run-decode.sh        # the 1.9 GB model (dim 2048, hidden 5632, 8 layers)
 #   SIZE=stories bash bench/run-decode.sh     # the shipped stories260K (decode graph)
+#   SIZE=smollm2 bash bench/run-decode.sh     # SmolLM2-135M (scripts/smollm2/make.sh first)
 # Each round also times a 64-token prefill from an empty cache (1, 5, 5, ...).
 #   ROUNDS=3 TOKENS=32 bash bench/run-decode.sh
 #
@@ -25,6 +27,11 @@ mkdir -p "$dir"
 if [ "${SIZE:-small}" = stories ]; then
   name=stories260K
   [ -f "$dir/$name-decode.onnx" ] || cp "$root/test/Import/Inputs/llama-decode.onnx" "$dir/$name-decode.onnx"
+elif [ "${SIZE:-small}" = smollm2 ]; then
+  name=smollm2
+  src=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}/smollm2/onnx-kv/model.onnx
+  [ -f "$src" ] || { echo "bench: no $src; run scripts/smollm2/make.sh" >&2; exit 1; }
+  [ -f "$dir/$name-decode.onnx" ] || ln -s "$src" "$dir/$name-decode.onnx"
 elif [ "${SIZE:-small}" = full ]; then
   name=llama-1.9g; args=(--layers 8)
 else
@@ -36,25 +43,29 @@ if [ ! -f "$prefix-decode.onnx" ]; then
   /usr/bin/python3 "$root/bench/make-synthetic-llama.py" "$prefix" "${args[@]}" 2>&1 | grep -v Warning
 fi
 [ -f "$prefix-decode.mlir" ] || "$build/bin/sparse-opt" "$prefix-decode.onnx" -o "$prefix-decode.mlir" --quiet
-bytes=$(stat -c %s "$prefix-decode.weights")
-if [ ! -d "$dir/ort/node_modules/onnxruntime-node" ]; then
-  echo "bench: installing onnxruntime-node into $dir/ort (once)"
-  mkdir -p "$dir/ort"
-  (cd "$dir/ort" && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent onnxruntime-node >/dev/null 2>&1)
+if [ ! -f "$prefix-decode.so" ] || [ "$prefix-decode.so" -ot "$build/bin/sparse-opt" ]; then
+  echo "bench: compiling $prefix-decode.so"
+  "$build/bin/sparse-opt" "$prefix-decode.mlir" --emit=shared-lib -o "$prefix-decode.so"
 fi
-export NODE_PATH=$dir/ort/node_modules
+bytes=$(stat -c %s "$prefix-decode.weights")
+venv=$dir/ort-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import onnxruntime' 2>/dev/null; then
+  echo "bench: installing onnxruntime 1.20.1 from PyPI into $venv (once)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.20.1 numpy==1.26.4
+fi
 
 echo "model: $name, weight pack $((bytes / 1048576)) MiB; $tokens tokens per round, $rounds rounds"
 for r in $(seq "$rounds"); do
   gbs=$("$build/bin/stream-read" "$bytes" 2 3)
-  node "$root/bench/ort-decode.js" "$prefix-decode.onnx" "$tokens" 2 64 > "$dir/ort.json"
-  ort_ms=$(sed -E 's/.*"decode_ms_per_token":([0-9.]+).*/\1/' "$dir/ort.json")
-  ort_pf=$(sed -E 's/.*"prefill_tokens_per_second":([0-9.]+).*/\1/' "$dir/ort.json")
-  "$build/bin/sparse-run" "$prefix-decode.mlir" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 \
-    --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
+  "$venv/bin/python" "$root/bench/ort-decode.py" "$prefix-decode.onnx" "$tokens" 2 64 > "$dir/ort.json"
+  ort_ms=$(sed -E 's/.*"decode_ms_per_token": ?([0-9.e-]+).*/\1/' "$dir/ort.json")
+  ort_pf=$(sed -E 's/.*"prefill_tokens_per_second": ?([0-9.e-]+).*/\1/' "$dir/ort.json")
+  "$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 \
+    --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
   as_pf=$(sed -E 's/.*"prefill_tokens_per_second": ([0-9.]+).*/\1/' "$dir/prefill.json")
-  ort_ids=$(sed -E 's/.*"tokens":\[([0-9,]*)\].*/\1/' "$dir/ort.json" | tr ',' ' ')
-  as_ids=$("$build/bin/sparse-run" "$prefix-decode.mlir" --input-ids 1 -n "$((tokens + 1))" --print-ids \
+  ort_ids=$(sed -E 's/.*"tokens": \[([0-9, ]*)\].*/\1/' "$dir/ort.json" | tr ',' ' ')
+  as_ids=$("$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none --print-ids \
     --threads 2 --no-stats --stats-json "$dir/stats.json")
   ms=$(sed -E 's/.*"decode_ms_per_token": ([0-9.]+).*/\1/' "$dir/stats.json")
   same=$([ "$(echo $as_ids)" = "$(echo $ort_ids)" ] && echo same || echo DIFFERENT)

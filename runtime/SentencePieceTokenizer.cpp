@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/runtime/HfTokenizer.h"
 #include "actsparse/runtime/Tokenizer.h"
 
 #include <cstdio>
@@ -74,6 +75,11 @@ std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path,
                              std::to_string(t->vocabSize()) +
                              " tokens but the model has " +
                              std::to_string(vocabSize));
+    return status ? std::move(t) : nullptr;
+  }
+  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
+    auto t = std::make_unique<HfBpeTokenizer>();
+    status = t->load(path, vocabSize);
     return status ? std::move(t) : nullptr;
   }
   auto t = std::make_unique<Llama2cTokenizer>();

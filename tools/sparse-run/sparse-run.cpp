@@ -15,6 +15,7 @@
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/FfnStats.h"
 #include "actsparse/runtime/Generator.h"
+#include "actsparse/runtime/HfTokenizer.h"
 #include "actsparse/runtime/Tokenizer.h"
 #include "actsparse/runtime/WeightPack.h"
 
@@ -41,12 +42,12 @@ namespace {
 
 struct Options {
   std::string model, weights, tokenizer, prompt, inputIds, checkRef,
-      perplexity, statsJson, dumpLogits, inspect;
+      perplexity, statsJson, dumpLogits, inspect, stopIds, system;
   GenerationOptions gen;
   double tolerance = 1e-4;
   int threads = 0; ///< 0: all cores
   size_t values = 20;
-  bool printIds = false, stats = true;
+  bool printIds = false, stats = true, chat = false;
 };
 
 void usage(FILE *out) {
@@ -61,11 +62,23 @@ void usage(FILE *out) {
       "  --prompt TEXT          prompt text (needs --tokenizer); BOS alone "
       "when absent\n"
       "  --input-ids 1,2,3      prompt as token ids (BOS is not added)\n"
-      "  --tokenizer FILE       llama2.c tokenizer.bin or SentencePiece "
-      ".model\n"
+      "  --tokenizer FILE       llama2.c tokenizer.bin, SentencePiece .model, "
+      "or a\n"
+      "                         Hugging Face tokenizer.json (byte-level BPE)\n"
+      "  --chat                 --prompt is a user turn in ChatML (needs a\n"
+      "                         tokenizer.json with <|im_start|>, <|im_end|>);"
+      "\n"
+      "                         generation stops at <|im_end|>\n"
+      "  --system TEXT          system turn before it (SmolLM2's template "
+      "uses\n"
+      "                         \"You are a helpful AI assistant named "
+      "SmolLM,\n"
+      "                         trained by Hugging Face\")\n"
       "                         (needed to print text)\n"
-      "  -n N                   tokens to generate at most (default 256); "
-      "stops at BOS\n"
+      "  -n N                   tokens to generate at most (default 256)\n"
+      "  --stop-ids 2,0         token ids that end generation (default 1, "
+      "BOS, as\n"
+      "                         llama2.c); --stop-ids none never stops early\n"
       "  --temperature T        0 = greedy (default), otherwise sampled\n"
       "  --top-p P              nucleus sampling mass (default 0.9)\n"
       "  --seed S               sampler seed (default 42)\n"
@@ -116,6 +129,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       exitCode = 0;
       return false;
     }
+    if (a == "--chat") {
+      o.chat = true;
+      continue;
+    }
     if (a == "--print-ids") {
       o.printIds = true;
       continue;
@@ -137,7 +154,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--weights", "--tokenizer", "--prompt", "--input-ids", "--check-ref",
         "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
         "-n", "--temperature", "--top-p", "--seed", "--context",
-        "--tolerance", "--threads", "--values"};
+        "--tolerance", "--threads", "--values", "--stop-ids", "--system"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -169,6 +186,8 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     else if (a == "--stats-json") o.statsJson = v;
     else if (a == "--dump-logits") o.dumpLogits = v;
     else if (a == "--inspect-weights") o.inspect = v;
+    else if (a == "--stop-ids") o.stopIds = v;
+    else if (a == "--system") o.system = v;
     else if (a == "-n") ok = num(o.gen.steps);
     else if (a == "--temperature") ok = num(o.gen.temperature);
     else if (a == "--top-p") ok = num(o.gen.topp);
@@ -455,6 +474,16 @@ int main(int argc, char **argv) {
     return 0;
   }
 
+  if ((o.chat || !o.system.empty()) && (o.prompt.empty() || !haveTokenizer))
+    return fail("--chat and --system need --prompt and --tokenizer");
+  if (!o.system.empty() && !o.chat)
+    return fail("--system needs --chat");
+  if (!o.stopIds.empty()) {
+    o.gen.stopTokens.clear();
+    if (o.stopIds != "none" && !readIds(o.stopIds, o.gen.stopTokens))
+      return fail("--stop-ids expects comma-separated integers or 'none'");
+  }
+
   std::vector<int> prompt;
   if (!o.inputIds.empty()) {
     if (!readIds(o.inputIds, prompt))
@@ -462,7 +491,24 @@ int main(int argc, char **argv) {
   } else if (!o.prompt.empty()) {
     if (!haveTokenizer)
       return fail("--prompt needs --tokenizer");
-    prompt = tokenizerPtr->encode(o.prompt, /*bos=*/true);
+    if (o.chat) {
+      auto *hf = dynamic_cast<const HfBpeTokenizer *>(tokenizerPtr.get());
+      int start = hf ? hf->tokenId("<|im_start|>") : -1;
+      int end = hf ? hf->tokenId("<|im_end|>") : -1;
+      if (start < 0 || end < 0)
+        return fail("--chat needs a tokenizer.json with ChatML's "
+                    "<|im_start|> and <|im_end|> tokens");
+      std::string text;
+      if (!o.system.empty())
+        text += "<|im_start|>system\n" + o.system + "<|im_end|>\n";
+      text += "<|im_start|>user\n" + o.prompt +
+              "<|im_end|>\n<|im_start|>assistant\n";
+      prompt = tokenizerPtr->encode(text, /*specials=*/false);
+      if (o.stopIds.empty())
+        o.gen.stopTokens = {end};
+    } else {
+      prompt = tokenizerPtr->encode(o.prompt, /*bos=*/true);
+    }
   } else {
     prompt = {Tokenizer::kBos};
   }
@@ -487,7 +533,7 @@ int main(int argc, char **argv) {
   Status g = generator->generate(
       prompt, o.gen,
       [&](int prev, int tok) {
-        if (!printed && haveTokenizer && !o.printIds)
+        if (!printed && haveTokenizer && !o.printIds && !o.chat)
           for (size_t i = 1; i < prompt.size(); ++i)
             std::fputs(tokenizerPtr->decode(prompt[i - 1], prompt[i]).c_str(),
                        stdout);

@@ -25,8 +25,10 @@ public:
   static constexpr int kBos = 1, kEos = 2;
   virtual ~Tokenizer() = default;
 
-  /// Opens `path`: a SentencePiece model when it ends in `.model`, a
-  /// llama2.c tokenizer otherwise; checks it against the model's vocabulary.
+  /// Opens `path`: a SentencePiece model when it ends in `.model`, a Hugging
+  /// Face byte-level BPE `tokenizer.json` when it ends in `.json`
+  /// (HfTokenizer.h), a llama2.c tokenizer otherwise; checks it against the
+  /// model's vocabulary.
   static std::unique_ptr<Tokenizer> open(const std::string &path,
                                          int vocabSize, Status &status);
 
