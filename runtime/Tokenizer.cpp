@@ -17,6 +17,9 @@ Status Llama2cTokenizer::load(const std::string &path, int vocabSize) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return Status::error("cannot open tokenizer '" + path + "'");
+  in.seekg(0, std::ios::end);
+  int64_t fileSize = in.tellg();
+  in.seekg(0);
   int32_t maxLen;
   if (!in.read(reinterpret_cast<char *>(&maxLen), 4) || maxLen <= 0)
     return Status::error("tokenizer '" + path + "' has no valid header");
@@ -32,6 +35,11 @@ Status Llama2cTokenizer::load(const std::string &path, int vocabSize) {
       return Status::error("tokenizer '" + path + "' ends or is damaged at "
                            "token " + std::to_string(i) + " of " +
                            std::to_string(vocabSize));
+    // A length field is never trusted for more than the file holds.
+    if (len > fileSize - int64_t(in.tellg()))
+      return Status::error("tokenizer '" + path + "' is truncated (token " +
+                           std::to_string(i) + " claims " +
+                           std::to_string(len) + " bytes)");
     std::string piece(len, '\0');
     if (!in.read(piece.data(), len))
       return Status::error("tokenizer '" + path + "' is truncated");

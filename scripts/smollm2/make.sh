@@ -22,8 +22,12 @@ pins=(
 stamp=$venv/.actsparse-pins
 if [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]; then
   echo "smollm2: creating $venv (about 3 GB with torch's dependencies)" >&2
-  python3 -m venv --help >/dev/null 2>&1 ||
-    { echo "smollm2: python3-venv is needed (apt-get install python3-venv)" >&2; exit 1; }
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    [ "$(id -u)" -eq 0 ] ||
+      { echo "smollm2: python3-venv is needed (apt-get install python3-venv)" >&2; exit 1; }
+    echo "smollm2: installing python3-venv" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
   echo "${pins[*]}" > "$stamp"
