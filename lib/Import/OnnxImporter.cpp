@@ -1490,16 +1490,15 @@ LogicalResult Importer::slice(NodeCtx &n) {
   for (auto [i, axis] : llvm::enumerate(axes)) {
     shape[axis] = ShapedType::kDynamic;
     int64_t d = data[axis];
-    std::optional<int64_t> st = ks ? (*ks)[i] : std::nullopt;
-    std::optional<int64_t> en = ke ? (*ke)[i] : std::nullopt;
-    if (ShapedType::isDynamic(d) || !st || !en) {
+    if (ShapedType::isDynamic(d) || !ks || !ke || !(*ks)[i] || !(*ke)[i]) {
       bounds.push_back({-1, -1});
       continue;
     }
     auto clampIdx = [d](int64_t x) {
       return std::clamp<int64_t>(x < 0 ? x + d : x, 0, d);
     };
-    int64_t lo = clampIdx(*st), hi = clampIdx(*en);
+    int64_t lo = clampIdx((*ks)[i].value_or(0)),
+            hi = clampIdx((*ke)[i].value_or(0));
     shape[axis] = hi > lo ? (hi - lo + steps[i] - 1) / steps[i] : 0;
     bounds.push_back({lo, hi});
   }
