@@ -2,6 +2,9 @@
 
 #include "actsparse/runtime/Abi.h"
 
+#include <csetjmp>
+#include <cstdlib>
+
 namespace {
 /// The first report of one kind since it was last taken: two numbers.
 struct Report {
@@ -25,7 +28,35 @@ struct Report {
   }
 };
 thread_local Report gOutOfRange, gMismatch;
+/// Where a failed allocation jumps to (runGuarded), and its size.
+thread_local std::jmp_buf *gAllocFailure = nullptr;
+thread_local uint64_t gFailedBytes = 0;
+
+[[noreturn]] void allocationFailed(size_t size) {
+  gFailedBytes = size;
+  if (gAllocFailure)
+    std::longjmp(*gAllocFailure, 1);
+  std::abort(); // generated code called outside runGuarded
+}
 } // namespace
+
+extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
+  void *p = std::malloc(size);
+  if (!p && size)
+    allocationFailed(size);
+  return p;
+}
+
+extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
+                                                    size_t size) {
+  size_t rounded = (size + alignment - 1) / alignment * alignment;
+  void *p = rounded < size ? nullptr : std::aligned_alloc(alignment, rounded);
+  if (!p && size)
+    allocationFailed(size);
+  return p;
+}
+
+extern "C" void _mlir_memref_to_llvm_free(void *ptr) { std::free(ptr); }
 
 extern "C" void actsparse_rt_index_out_of_range(int64_t index, int64_t size) {
   gOutOfRange.put(index, size);
@@ -42,5 +73,22 @@ bool takeIndexOutOfRange(int64_t &index, int64_t &size) {
 
 bool takeShapeMismatch(int64_t &got, int64_t &expected) {
   return gMismatch.take(got, expected);
+}
+
+bool runGuarded(void (*entry)(void **), void **params, uint64_t &failedBytes) {
+  // Nothing with a destructor lives in this frame between setjmp and a
+  // longjmp back to it: generated code has none, and no runtime kernel
+  // allocates through these functions.
+  std::jmp_buf env;
+  std::jmp_buf *outer = gAllocFailure;
+  gAllocFailure = &env;
+  if (setjmp(env) != 0) {
+    gAllocFailure = outer;
+    failedBytes = gFailedBytes;
+    return false;
+  }
+  entry(params);
+  gAllocFailure = outer;
+  return true;
 }
 } // namespace actsparse::runtime

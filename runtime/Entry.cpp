@@ -142,7 +142,17 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
   params.push_back(results.data());
   for (MemRefDescriptor &d : descs)
     params.push_back(d.data());
-  entry(params.data());
+  uint64_t failedBytes = 0;
+  if (!runGuarded(entry, params.data(), failedBytes)) {
+    // Reports of the abandoned call mean nothing now.
+    int64_t a, b;
+    takeIndexOutOfRange(a, b);
+    takeShapeMismatch(a, b);
+    return Status::error("the model could not allocate " +
+                         std::to_string(failedBytes) +
+                         " bytes (a tensor larger than memory); call "
+                         "abandoned");
+  }
   int64_t badIndex, tableSize;
   bool outOfRange = takeIndexOutOfRange(badIndex, tableSize);
   int64_t gotDim, expectedDim;

@@ -284,6 +284,15 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
   runtime[mangle(rt::kIndexOutOfRangeSymbol)] = {
       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range),
       llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kAllocSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_alloc),
+      llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kAlignedAllocSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_aligned_alloc),
+      llvm::JITSymbolFlags::Exported};
+  runtime[mangle(rt::kFreeSymbol)] = {
+      llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_free),
+      llvm::JITSymbolFlags::Exported};
   runtime[mangle(rt::kShapeMismatchSymbol)] = {
       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_shape_mismatch),
       llvm::JITSymbolFlags::Exported};

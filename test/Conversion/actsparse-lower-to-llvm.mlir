@@ -1,6 +1,8 @@
-// RUN: sparse-opt %s --actsparse-lower-to-llvm | FileCheck %s
+// RUN: sparse-opt %s --actsparse-lower-to-llvm | FileCheck %s --implicit-check-not='llvm.call @malloc('
 // The whole pipeline leaves only the LLVM dialect, with the C interface the
-// runtime calls and malloc'd results for the caller.
+// runtime calls and results the caller frees. Allocations go through the
+// runtime's checked allocation function (MLIR's generic one), never malloc
+// directly.
 
 // CHECK-NOT: actsparse.
 // CHECK-NOT: linalg.
@@ -8,7 +10,7 @@
 // CHECK-NOT: memref.
 // CHECK-DAG: llvm.func @main(
 // CHECK-DAG: llvm.func @_mlir_ciface_main(
-// CHECK-DAG: llvm.call @malloc
+// CHECK-DAG: llvm.call @_mlir_memref_to_llvm_alloc(
 // The weight projection is a call into the runtime kernel.
 // CHECK-DAG: llvm.call @_mlir_ciface_actsparse_rt_matmul_f32(
 func.func @main(%x: tensor<?x4xf32> {actsparse.name = "x"}) -> (tensor<?x5xf32> {actsparse.name = "y"}) {

@@ -72,6 +72,13 @@ void actsparse_rt_index_out_of_range(int64_t index, int64_t size);
 /// which ONNX would broadcast from 1). Generated code reads a placeholder
 /// instead, never out of bounds; the runtime fails the call.
 void actsparse_rt_shape_mismatch(int64_t got, int64_t expected);
+
+/// Every buffer generated code allocates or frees (MLIR's generic
+/// allocation functions): malloc and free, except that an allocation that
+/// fails ends the model call at once (runGuarded) instead of returning null.
+void *_mlir_memref_to_llvm_alloc(size_t size);
+void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size);
+void _mlir_memref_to_llvm_free(void *ptr);
 }
 
 namespace actsparse::runtime {
@@ -79,12 +86,16 @@ namespace actsparse::runtime {
 /// Version of this interface, recorded in every compiled model's signature
 /// (Entry.h); shared libraries built for another version are refused.
 /// 2: the FFN probe also receives the residual rows.
-/// 3: the transposed-weight matmul and the shape-mismatch report.
+/// 3: the transposed-weight matmul, the shape-mismatch report, checked
+///    allocations.
 constexpr int kAbiVersion = 3;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
 inline const char *kShapeMismatchSymbol = "actsparse_rt_shape_mismatch";
+inline const char *kAllocSymbol = "_mlir_memref_to_llvm_alloc";
+inline const char *kAlignedAllocSymbol = "_mlir_memref_to_llvm_aligned_alloc";
+inline const char *kFreeSymbol = "_mlir_memref_to_llvm_free";
 inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";
 inline const char *kMatMulNtSymbol =
     "_mlir_ciface_actsparse_rt_matmul_nt_f32";
@@ -104,6 +115,11 @@ int numThreads();
 bool takeIndexOutOfRange(int64_t &index, int64_t &size);
 /// The same for shape-mismatch reports.
 bool takeShapeMismatch(int64_t &got, int64_t &expected);
+
+/// Calls `entry(params)`; returns false, with the size that could not be
+/// allocated, when an allocation of generated code failed (the call is
+/// abandoned there: buffers it had allocated are not freed).
+bool runGuarded(void (*entry)(void **), void **params, uint64_t &failedBytes);
 
 /// Prefix of MLIR's C interface functions, and the name the graph function
 /// gets before lowering (a shared library must not define `main`).
