@@ -280,31 +280,28 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
   dylib.addGenerator(std::move(*process));
   llvm::orc::MangleAndInterner mangle((*jit)->getExecutionSession(),
                                       (*jit)->getDataLayout());
+  // The runtime ABI (Abi.h) that generated code calls.
+  const std::pair<const char *, llvm::orc::ExecutorAddr> abi[] = {
+      {rt::kIndexOutOfRangeSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range)},
+      {rt::kShapeMismatchSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_shape_mismatch)},
+      {rt::kAllocSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_alloc)},
+      {rt::kAlignedAllocSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_aligned_alloc)},
+      {rt::kFreeSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_free)},
+      {rt::kMatMulSymbol, llvm::orc::ExecutorAddr::fromPtr(
+                              &_mlir_ciface_actsparse_rt_matmul_f32)},
+      {rt::kMatMulNtSymbol, llvm::orc::ExecutorAddr::fromPtr(
+                                &_mlir_ciface_actsparse_rt_matmul_nt_f32)},
+      {rt::kFfnProbeSymbol, llvm::orc::ExecutorAddr::fromPtr(
+                                &_mlir_ciface_actsparse_rt_ffn_probe)},
+  };
   llvm::orc::SymbolMap runtime;
-  runtime[mangle(rt::kIndexOutOfRangeSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_index_out_of_range),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kAllocSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_alloc),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kAlignedAllocSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_aligned_alloc),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kFreeSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_free),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kShapeMismatchSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_shape_mismatch),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kMatMulSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_f32),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kMatMulNtSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_matmul_nt_f32),
-      llvm::JITSymbolFlags::Exported};
-  runtime[mangle(rt::kFfnProbeSymbol)] = {
-      llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_actsparse_rt_ffn_probe),
-      llvm::JITSymbolFlags::Exported};
+  for (const auto &[name, addr] : abi)
+    runtime[mangle(name)] = {addr, llvm::JITSymbolFlags::Exported};
   if (llvm::Error e = dylib.define(llvm::orc::absoluteSymbols(runtime)))
     return fail(std::move(e));
   if (llvm::Error e = (*jit)->addObjectFile(std::move(object)))
