@@ -89,8 +89,11 @@ Status Generator::forward(const std::vector<int> &tokens, int start,
   }
   // Full-sequence graphs see the whole sequence again (start = 0); KV-cache
   // graphs see `start` past positions plus the new ones.
-  Tensor mask(DType::I64, {1, start + n});
-  std::fill_n(mask.as<int64_t>(), start + n, int64_t(1));
+  Tensor mask;
+  if (maskInput_ >= 0) {
+    mask = Tensor(DType::I64, {1, start + n});
+    std::fill_n(mask.as<int64_t>(), start + n, int64_t(1));
+  }
   std::vector<const Tensor *> inputs(model_.inputSpecs().size());
   inputs[idsInput_] = &ids;
   if (posInput_ >= 0)

@@ -138,7 +138,6 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
       Added t;
       t.content = a.at("content").get<std::string>();
       t.id = a.at("id").get<int>();
-      t.special = a.value("special", false);
       if (t.content.empty())
         return fail("an added token is empty");
       pieces_[t.id] = t.content;
@@ -161,13 +160,7 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
             continue;
           }
           std::string name = item.at("SpecialToken").at("id");
-          auto it = index_.find(name);
-          int id = -1;
-          for (const Added &t : added_)
-            if (t.content == name)
-              id = t.id;
-          if (id < 0 && it != index_.end())
-            id = it->second;
+          int id = tokenId(name);
           if (id < 0)
             return fail("post-processor token '" + name + "' is unknown");
           (afterSequence ? suffix_ : prefix_).push_back(id);
@@ -237,7 +230,7 @@ HfBpeTokenizer::preTokenize(const std::string &text) const {
       size_t best = 0;
       for (const char *s : suffixes) {
         size_t len = std::char_traits<char>::length(s);
-        if (i + len < n + 1 - 0 && i + 1 + len <= n &&
+        if (i + 1 + len <= n &&
             std::equal(s, s + len, cps.begin() + i + 1,
                        [](char a, UChar32 b) { return UChar32(a) == b; }))
           best = std::max(best, len);

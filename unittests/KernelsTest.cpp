@@ -23,24 +23,36 @@ ActSparseMemRef2DF32 view(std::vector<float> &v, int64_t rows, int64_t cols,
   return {v.data(), v.data(), 0, {rows, cols}, {ld, colStride}};
 }
 
-void checkShape(int64_t M, int64_t K, int64_t N, int threads) {
+/// C += A * W, with W stored [K, N], or [N, K] for the transposed-weight
+/// kernel (C += A * W^T).
+void checkShape(int64_t M, int64_t K, int64_t N, int threads,
+                bool transposed = false) {
   setNumThreads(threads);
-  std::mt19937 rng(M * 131 + K * 7 + N);
+  std::mt19937 rng(transposed ? M * 17 + K * 3 + N : M * 131 + K * 7 + N);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<float> a(M * K), w(K * N), c(M * N);
   for (float &x : a) x = dist(rng);
   for (float &x : w) x = dist(rng);
   for (float &x : c) x = dist(rng); // the kernel accumulates into C
+  auto weight = [&](int64_t k, int64_t n) {
+    return transposed ? w[n * K + k] : w[k * N + n];
+  };
   std::vector<float> expect = c;
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
       double s = expect[m * N + n];
       for (int64_t k = 0; k < K; ++k)
-        s += double(a[m * K + k]) * w[k * N + n];
+        s += double(a[m * K + k]) * weight(k, n);
       expect[m * N + n] = float(s);
     }
-  auto av = view(a, M, K, K), wv = view(w, K, N, N), cv = view(c, M, N, N);
-  _mlir_ciface_actsparse_rt_matmul_f32(&av, &wv, &cv);
+  auto av = view(a, M, K, K), cv = view(c, M, N, N);
+  if (transposed) {
+    auto wv = view(w, N, K, K);
+    _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
+  } else {
+    auto wv = view(w, K, N, N);
+    _mlir_ciface_actsparse_rt_matmul_f32(&av, &wv, &cv);
+  }
   for (int64_t i = 0; i < M * N; ++i)
     ASSERT_NEAR(c[i], expect[i], 1e-4 * (1 + std::fabs(expect[i])))
         << "M=" << M << " K=" << K << " N=" << N << " at " << i;
@@ -81,38 +93,10 @@ TEST(IndexOutOfRange, FirstReportIsKeptAndCleared) {
 
 } // namespace
 
-namespace {
-
-/// The transposed-weight kernel: C += A * W^T with W stored [N, K].
-void checkTransposed(int64_t M, int64_t K, int64_t N, int threads) {
-  setNumThreads(threads);
-  std::mt19937 rng(M * 17 + K * 3 + N);
-  std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<float> a(M * K), w(N * K), c(M * N);
-  for (float &x : a) x = dist(rng);
-  for (float &x : w) x = dist(rng);
-  for (float &x : c) x = dist(rng);
-  std::vector<float> expect = c;
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double s = expect[m * N + n];
-      for (int64_t k = 0; k < K; ++k)
-        s += double(a[m * K + k]) * w[n * K + k];
-      expect[m * N + n] = float(s);
-    }
-  auto av = view(a, M, K, K), wv = view(w, N, K, K), cv = view(c, M, N, N);
-  _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
-  for (int64_t i = 0; i < M * N; ++i)
-    ASSERT_NEAR(c[i], expect[i], 1e-4 * (1 + std::fabs(expect[i])))
-        << "M=" << M << " K=" << K << " N=" << N << " at " << i;
-}
-
-} // namespace
-
-TEST(MatMulNtKernel, DecodeRowTiedClassifier) { checkTransposed(1, 576, 4099, 2); }
-TEST(MatMulNtKernel, PrefillKNotMultipleOf16) { checkTransposed(5, 37, 70, 2); }
-TEST(MatMulNtKernel, SingleThreaded) { checkTransposed(3, 5, 9, 1); }
-TEST(MatMulNtKernel, EmptyRows) { checkTransposed(0, 16, 16, 2); }
+TEST(MatMulNtKernel, DecodeRowTiedClassifier) { checkShape(1, 576, 4099, 2, true); }
+TEST(MatMulNtKernel, PrefillKNotMultipleOf16) { checkShape(5, 37, 70, 2, true); }
+TEST(MatMulNtKernel, SingleThreaded) { checkShape(3, 5, 9, 1, true); }
+TEST(MatMulNtKernel, EmptyRows) { checkShape(0, 16, 16, 2, true); }
 
 TEST(MatMulNtKernel, StridedWeightUsesTheFallback) {
   setNumThreads(1);

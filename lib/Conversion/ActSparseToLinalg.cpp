@@ -774,6 +774,42 @@ func::FuncOp getIndexErrorFunction(Operation *op) {
       FunctionType::get(op->getContext(), {i64, i64}, {}));
 }
 
+/// `v + size` where `v` is negative: ONNX's from-the-end indices.
+static Value fromEnd(OpBuilder &b, Location loc, Value v, Value size) {
+  Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v,
+                                    indexConst(b, loc, 0));
+  return arith::SelectOp::create(b, loc, neg,
+                                 arith::AddIOp::create(b, loc, v, size), v);
+}
+
+/// An ONNX index into an axis of `size` entries, as generated code may use
+/// it: negative values count from the end; one outside the axis is reported
+/// to the runtime (`report`, which fails the call) and replaced by 0, so
+/// nothing is ever read or written out of bounds.
+Value checkedIndex(OpBuilder &b, Location loc, Value idx, Value size,
+                   func::FuncOp report) {
+  Value zero = indexConst(b, loc, 0);
+  idx = fromEnd(b, loc, idx, size);
+  Value inRange = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, idx, zero),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, idx, size));
+  auto ifOp = scf::IfOp::create(
+      b, loc,
+      arith::XOrIOp::create(b, loc, inRange,
+                            arith::ConstantIntOp::create(b, loc, 1, 1)),
+      /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    func::CallOp::create(
+        b, loc, report,
+        ValueRange{arith::IndexCastOp::create(b, loc, b.getI64Type(), idx),
+                   arith::IndexCastOp::create(b, loc, b.getI64Type(), size)});
+  }
+  return arith::SelectOp::create(b, loc, inRange, idx, zero);
+}
+
 /// The runtime's FFN probe: it reads the block's input rows, neuron rows and
 /// residual rows, so bufferization needs no copies for it.
 func::FuncOp getFfnProbeFunction(Operation *op) {
@@ -933,36 +969,9 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
     auto generic = linalg::GenericOp::create(
         b, loc, type, indices, emptyTensor(b, loc, sizes, type.getElementType()),
         maps, iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value idx = toIndex(nb, nl, a[0]);
-          Value zero = indexConst(nb, nl, 0);
-          Value neg = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
-                                            idx, zero);
-          idx = arith::SelectOp::create(
-              nb, nl, neg, arith::AddIOp::create(nb, nl, idx, axisSize), idx);
-          // Never read outside the table: report to the runtime (which fails
-          // the call) and read entry 0 instead.
-          Value inRange = arith::AndIOp::create(
-              nb, nl,
-              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, idx,
-                                    zero),
-              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, idx,
-                                    axisSize));
-          auto ifOp = scf::IfOp::create(
-              nb, nl, arith::XOrIOp::create(
-                          nb, nl, inRange,
-                          arith::ConstantIntOp::create(nb, nl, 1, 1)),
-              /*withElseRegion=*/false);
-          {
-            OpBuilder::InsertionGuard guard(nb);
-            nb.setInsertionPointToStart(ifOp.thenBlock());
-            func::CallOp::create(
-                nb, nl, report,
-                ValueRange{arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
-                                                      idx),
-                           arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
-                                                      axisSize)});
-          }
-          idx = arith::SelectOp::create(nb, nl, inRange, idx, zero);
+          // Never read outside the table (entry 0 instead, reported).
+          Value idx =
+              checkedIndex(nb, nl, toIndex(nb, nl, a[0]), axisSize, report);
           SmallVector<Value> coords;
           for (int64_t i = 0; i < axis; ++i)
             coords.push_back(linalg::IndexOp::create(nb, nl, i));
@@ -1060,13 +1069,6 @@ static Value clampIndex(OpBuilder &b, Location loc, Value v, Value lo,
                                 hi);
 }
 
-/// `v + size` where `v` is negative: ONNX's from-the-end indices.
-static Value fromEnd(OpBuilder &b, Location loc, Value v, Value size) {
-  Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v,
-                                    indexConst(b, loc, 0));
-  return arith::SelectOp::create(b, loc, neg,
-                                 arith::AddIOp::create(b, loc, v, size), v);
-}
 
 struct SliceLowering : OpConversionPattern<SliceOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -1188,33 +1190,10 @@ struct ScatterNdLowering : OpConversionPattern<ScatterNdOp> {
           for (int64_t j = 0; j < k; ++j) {
             SmallVector<Value> at(coords);
             at.push_back(indexConst(nb, nl, j));
-            Value idx = fromEnd(
+            target.push_back(checkedIndex(
                 nb, nl,
                 toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, indices, at)),
-                dataDims[j]);
-            Value inRange = arith::AndIOp::create(
-                nb, nl,
-                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sge, idx,
-                                      zero),
-                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt, idx,
-                                      dataDims[j]));
-            auto ifOp = scf::IfOp::create(
-                nb, nl,
-                arith::XOrIOp::create(
-                    nb, nl, inRange, arith::ConstantIntOp::create(nb, nl, 1, 1)),
-                /*withElseRegion=*/false);
-            {
-              OpBuilder::InsertionGuard guard(nb);
-              nb.setInsertionPointToStart(ifOp.thenBlock());
-              func::CallOp::create(
-                  nb, nl, report,
-                  ValueRange{
-                      arith::IndexCastOp::create(nb, nl, nb.getI64Type(), idx),
-                      arith::IndexCastOp::create(nb, nl, nb.getI64Type(),
-                                                 dataDims[j])});
-            }
-            target.push_back(
-                arith::SelectOp::create(nb, nl, inRange, idx, zero));
+                dataDims[j], report));
           }
           Value next;
           if (k == rank) {

@@ -1486,28 +1486,27 @@ LogicalResult Importer::slice(NodeCtx &n) {
   // Static sizes where the bounds and the dimension are known.
   auto ks = known(n.in(1)), ke = known(n.in(2));
   SmallVector<int64_t> shape(data);
-  SmallVector<std::pair<int64_t, int64_t>> bounds; // per listed axis, if known
+  std::optional<std::pair<int64_t, int64_t>> span; // of 1-D data, if known
   for (auto [i, axis] : llvm::enumerate(axes)) {
     shape[axis] = ShapedType::kDynamic;
     int64_t d = data[axis];
-    if (ShapedType::isDynamic(d) || !ks || !ke || !(*ks)[i] || !(*ke)[i]) {
-      bounds.push_back({-1, -1});
+    if (ShapedType::isDynamic(d) || !ks || !ke || !(*ks)[i] || !(*ke)[i])
       continue;
-    }
     auto clampIdx = [d](int64_t x) {
       return std::clamp<int64_t>(x < 0 ? x + d : x, 0, d);
     };
     int64_t lo = clampIdx((*ks)[i].value_or(0)),
             hi = clampIdx((*ke)[i].value_or(0));
     shape[axis] = hi > lo ? (hi - lo + steps[i] - 1) / steps[i] : 0;
-    bounds.push_back({lo, hi});
+    if (rank == 1)
+      span = {lo, hi};
   }
   Value r = SliceOp::create(b, n.loc, withShape(n.in(0), shape), n.in(0),
                             n.in(1), n.in(2), axes, steps);
   // Shape arithmetic: slicing a known 1-D vector with known bounds.
-  if (auto kd = known(n.in(0)); kd && rank == 1 && bounds[0].first >= 0) {
+  if (auto kd = known(n.in(0)); kd && span) {
     Known k;
-    for (int64_t j = bounds[0].first; j < bounds[0].second; j += steps[0])
+    for (int64_t j = span->first; j < span->second; j += steps[0])
       k.push_back((*kd)[j]);
     knownValues[r] = std::move(k);
   }

@@ -40,7 +40,6 @@ private:
   struct Added {
     std::string content;
     int id = 0;
-    bool special = false;
   };
   void bpe(const std::string &word, std::vector<int> &ids) const;
 
