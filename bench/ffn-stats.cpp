@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
     for (int l = 0; l < layers; ++l) {
       const std::vector<float> &row = rows[(t + l) % 64];
       FfnRows h{row.data(), 1, neurons, neurons}, none{row.data(), 0, 0, 0};
-      stats.observe({l, none, h, none});
+      stats.observe({l, none, h, none, {}});
     }
   double observed = perToken(t0);
   std::printf("%d layers x %d neurons, %d tokens: statistics %.3f us/token, "

@@ -17,6 +17,7 @@ FfnRows rowsOf(const ActSparseMemRef2DF32 *m) {
 } // namespace
 
 void setFfnObserver(FfnObserver *o) { observer.store(o); }
+FfnObserver *ffnObserver() { return observer.load(); }
 
 void FfnSparsityStats::beginSequence() {
   for (auto &[id, layer] : layers_)
@@ -31,6 +32,18 @@ void FfnSparsityStats::observe(const FfnProbe &probe) {
     l.neurons = h.cols;
     l.words = (h.cols + 63) / 64;
     l.masks.assign((kMaxWindow + 1) * l.words, 0);
+  }
+  if (probe.sparse.present) {
+    l.sparse = true;
+    l.predicted += probe.sparse.predicted;
+    l.computed += probe.sparse.computed;
+    l.bytesRead += probe.sparse.bytesRead;
+    l.denseBytes += probe.sparse.denseBytes;
+    if (probe.sparse.exactActive >= 0) {
+      l.checkedPredicted += probe.sparse.predicted;
+      l.exactActive += probe.sparse.exactActive;
+      l.truePositive += probe.sparse.truePositive;
+    }
   }
   const int64_t words = l.words;
   auto maskOf = [&](int64_t position) {
@@ -121,6 +134,35 @@ std::string FfnSparsityStats::report() const {
                   100 * l.sparsity(), (long long)l.tokens);
     out += buf;
   }
+  // What the sparse kernel did, for blocks it ran.
+  int64_t read = 0, dense = 0, tokens = 0;
+  for (const auto &[id, l] : layers_) {
+    if (!l.sparse)
+      continue;
+    double pairs = double(l.tokens) * l.neurons;
+    std::snprintf(buf, sizeof buf, "  layer %-3lld sparse: %5.1f%% predicted, "
+                  "%5.1f%% computed", (long long)id, 100 * l.predicted / pairs,
+                  100 * l.computed / pairs);
+    out += buf;
+    if (l.exactActive > 0 || l.checkedPredicted > 0) {
+      std::snprintf(buf, sizeof buf, ", recall %5.1f%%, precision %5.1f%%",
+                    l.exactActive ? 100.0 * l.truePositive / l.exactActive : 100.0,
+                    l.checkedPredicted
+                        ? 100.0 * l.truePositive / l.checkedPredicted
+                        : 100.0);
+      out += buf;
+    }
+    out += "\n";
+    read += l.bytesRead;
+    dense += l.denseBytes;
+    tokens = std::max(tokens, l.tokens);
+  }
+  if (dense > 0 && tokens > 0) {
+    std::snprintf(buf, sizeof buf, "  ffn weight bytes read per token: %.1f KiB "
+                  "(dense: %.1f KiB, %.1f%%)\n", read / 1024.0 / tokens,
+                  dense / 1024.0 / tokens, 100.0 * read / dense);
+    out += buf;
+  }
   out += "  window k:            ";
   for (int k = 1; k <= kMaxWindow; ++k) {
     std::snprintf(buf, sizeof buf, " %6d", k);
@@ -142,17 +184,31 @@ std::string FfnSparsityStats::report() const {
 
 std::string FfnSparsityStats::json() const {
   std::string out = "{\"sparsity\": ";
-  char buf[96];
+  char buf[192];
   std::snprintf(buf, sizeof buf, "%.6f", sparsity());
   out += buf;
   out += ", \"layers\": [";
   bool first = true;
   for (const auto &[id, l] : layers_) {
     std::snprintf(buf, sizeof buf, "%s{\"layer\": %lld, \"neurons\": %lld, "
-                  "\"tokens\": %lld, \"sparsity\": %.6f}", first ? "" : ", ",
+                  "\"tokens\": %lld, \"sparsity\": %.6f", first ? "" : ", ",
                   (long long)id, (long long)l.neurons, (long long)l.tokens,
                   l.sparsity());
     out += buf;
+    if (l.sparse) {
+      std::snprintf(buf, sizeof buf, ", \"predicted\": %lld, \"computed\": "
+                    "%lld, \"bytes_read\": %lld, \"dense_bytes\": %lld",
+                    (long long)l.predicted, (long long)l.computed,
+                    (long long)l.bytesRead, (long long)l.denseBytes);
+      out += buf;
+      if (l.exactActive > 0 || l.checkedPredicted > 0) {
+        std::snprintf(buf, sizeof buf, ", \"exact_active\": %lld, "
+                      "\"true_positive\": %lld",
+                      (long long)l.exactActive, (long long)l.truePositive);
+        out += buf;
+      }
+    }
+    out += "}";
     first = false;
   }
   out += "], \"new_active\": [";
@@ -177,5 +233,5 @@ extern "C" void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer,
                                                     ActSparseMemRef2DF32 *r) {
   using namespace actsparse::runtime;
   if (FfnObserver *o = observer.load())
-    o->observe({layer, rowsOf(x), rowsOf(h), rowsOf(r)});
+    o->observe({layer, rowsOf(x), rowsOf(h), rowsOf(r), {}});
 }

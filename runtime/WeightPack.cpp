@@ -181,7 +181,7 @@ Status WeightPackWriter::writeAt(uint64_t offset, const void *data,
 
 Status WeightPackWriter::begin(const std::string &name, DType dtype,
                                const std::vector<int64_t> &shape,
-                               uint64_t size) {
+                               uint64_t size, Layout layout) {
   if (open_ || finished_)
     return Status::error("weight pack writer misuse: begin() while a tensor "
                          "is open or after finish()");
@@ -192,6 +192,7 @@ Status WeightPackWriter::begin(const std::string &name, DType dtype,
   TensorInfo info;
   info.name = name;
   info.dtype = dtype;
+  info.layout = layout;
   info.shape = shape;
   info.size = size;
   for (int64_t d : shape)
@@ -241,8 +242,8 @@ Status WeightPackWriter::end() {
 
 Status WeightPackWriter::add(const std::string &name, DType dtype,
                              const std::vector<int64_t> &shape,
-                             const void *data, uint64_t size) {
-  if (Status s = begin(name, dtype, shape, size); !s)
+                             const void *data, uint64_t size, Layout layout) {
+  if (Status s = begin(name, dtype, shape, size, layout); !s)
     return s;
   if (Status s = append(data, size); !s)
     return s;
@@ -375,9 +376,12 @@ std::unique_ptr<WeightPack> WeightPack::open(const std::string &path,
     if (dtypeSize(dtype) == 0)
       return fail("tensor '" + t.name + "' has unknown dtype " +
                   std::to_string(dtype));
-    if (layout != uint32_t(Layout::Dense))
+    if (layout != uint32_t(Layout::Dense) &&
+        !(layout == uint32_t(Layout::FfnBundle) && dtype == uint32_t(DType::F32) &&
+          rank == 2))
       return fail("tensor '" + t.name + "' has unknown layout " +
-                  std::to_string(layout));
+                  std::to_string(layout) +
+                  " (FFN bundles, layout 1, are f32 matrices)");
     t.dtype = static_cast<DType>(dtype);
     t.layout = static_cast<Layout>(layout);
     if (t.numElements() * dtypeSize(dtype) != t.size)

@@ -31,7 +31,7 @@ void feed(FfnSparsityStats &stats, int64_t layer,
           const std::vector<float> &rows, int64_t count, int neurons) {
   FfnRows h{rows.data(), count, neurons, neurons};
   FfnRows none{rows.data(), 0, 0, 0};
-  stats.observe({layer, none, h, none});
+  stats.observe({layer, none, h, none, {}});
 }
 
 // Four neurons, four tokens:

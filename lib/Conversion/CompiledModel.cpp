@@ -298,6 +298,8 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
                                 &_mlir_ciface_actsparse_rt_matmul_nt_f32)},
       {rt::kFfnProbeSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                 &_mlir_ciface_actsparse_rt_ffn_probe)},
+      {rt::kSparseFfnSymbol, llvm::orc::ExecutorAddr::fromPtr(
+                                 &_mlir_ciface_actsparse_rt_sparse_ffn_f32)},
   };
   llvm::orc::SymbolMap runtime;
   for (const auto &[name, addr] : abi)

@@ -7,6 +7,7 @@
 
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Dialect/ShapeUtils.h"
+#include "actsparse/runtime/FfnBundle.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
@@ -356,6 +357,20 @@ mlir::actsparse::getFfnShapeMismatch(const FfnOperandTypes &t) {
   return std::nullopt;
 }
 
+/// The activation attributes actsparse.ffn and actsparse.sparse_ffn share.
+template <typename Op> static LogicalResult verifyNeuronAttrs(Op op, bool gated) {
+  if (op.getReluUp() && !gated)
+    return op.emitOpError("relu_up (dReLU) needs a gated block");
+  if (std::optional<APFloat> t = op.getThreshold();
+      t && !(t->convertToDouble() >= 0.0 && t->isFinite()))
+    return op.emitOpError("threshold must be finite and >= 0");
+  if (op.getThresholdOn() && !op.getThreshold())
+    return op.emitOpError("threshold_on needs a threshold");
+  if (std::optional<int64_t> layer = op.getLayer(); layer && *layer < 0)
+    return op.emitOpError("layer must be >= 0");
+  return success();
+}
+
 int64_t FfnOp::getNumNeurons() { return getUp().getType().getShape()[1]; }
 
 void FfnOp::setMagnitudeThreshold(float threshold, ThresholdOn on) {
@@ -379,15 +394,117 @@ LogicalResult FfnOp::verify() {
   for (Value v : getOperands())
     if (cast<RankedTensorType>(v.getType()).getElementType() != element)
       return emitOpError("operands and result must share one element type");
-  if (getReluUp() && !getGate())
-    return emitOpError("relu_up (dReLU) needs a gated block");
-  if (std::optional<APFloat> t = getThreshold();
-      t && !(t->convertToDouble() >= 0.0 && t->isFinite()))
-    return emitOpError("threshold must be finite and >= 0");
-  if (getThresholdOn() && !getThreshold())
-    return emitOpError("threshold_on needs a threshold");
-  if (std::optional<int64_t> layer = getLayer(); layer && *layer < 0)
-    return emitOpError("layer must be >= 0");
+  return verifyNeuronAttrs(*this, bool(getGate()));
+}
+
+//===----------------------------------------------------------------------===//
+// SparseFfnOp
+//===----------------------------------------------------------------------===//
+
+namespace rt = ::actsparse::runtime;
+
+// The lowering hands the activation to the kernel by number.
+static_assert(uint32_t(Activation::relu) == uint32_t(rt::FfnActivation::Relu) &&
+              uint32_t(Activation::silu) == uint32_t(rt::FfnActivation::Silu) &&
+              uint32_t(Activation::gelu) == uint32_t(rt::FfnActivation::Gelu) &&
+              uint32_t(Activation::gelu_tanh) ==
+                  uint32_t(rt::FfnActivation::GeluTanh));
+
+static constexpr std::pair<uint32_t, llvm::StringLiteral> kBundleFields[] = {
+    {rt::kBundleGate, "gate"},          {rt::kBundleUp, "up"},
+    {rt::kBundleDown, "down"},          {rt::kBundleGateBias, "gate_bias"},
+    {rt::kBundleUpBias, "up_bias"},     {rt::kBundleShift, "shift"}};
+
+SmallVector<StringRef> mlir::actsparse::getBundleFieldNames(uint32_t fields) {
+  SmallVector<StringRef> names;
+  for (auto [bit, name] : kBundleFields)
+    if (fields & bit)
+      names.push_back(name);
+  return names;
+}
+
+/// The field bits of a `fields` attribute, or nullopt when it names an
+/// unknown field, repeats one or lists them out of storage order.
+static std::optional<uint32_t> fieldMaskOf(ArrayAttr fields) {
+  uint32_t mask = 0;
+  size_t next = 0;
+  for (Attribute a : fields) {
+    StringRef name = cast<StringAttr>(a).getValue();
+    while (next < std::size(kBundleFields) && kBundleFields[next].second != name)
+      ++next;
+    if (next == std::size(kBundleFields))
+      return std::nullopt;
+    mask |= kBundleFields[next++].first;
+  }
+  return mask;
+}
+
+int64_t SparseFfnOp::getNumNeurons() {
+  return getBundle().getType().getShape()[0];
+}
+
+uint32_t SparseFfnOp::getFieldMask() {
+  return fieldMaskOf(getFields()).value_or(0);
+}
+
+bool SparseFfnOp::isGateDetermined() {
+  return getActivation() == Activation::relu &&
+         getThresholdOn() != ThresholdOn::neuron;
+}
+
+LogicalResult SparseFfnOp::verify() {
+  std::optional<uint32_t> fields = fieldMaskOf(getFields());
+  if (!fields)
+    return emitOpError("fields must be a subsequence of [\"gate\", \"up\", "
+                       "\"down\", \"gate_bias\", \"up_bias\", \"shift\"]");
+  if (!(*fields & rt::kBundleUp) || !(*fields & rt::kBundleDown))
+    return emitOpError("fields must include up and down");
+  if ((*fields & rt::kBundleGateBias) && !(*fields & rt::kBundleGate))
+    return emitOpError("gate_bias needs a gate");
+  bool gated = *fields & rt::kBundleGate;
+  auto in = getInput().getType(), out = getType();
+  auto bundle = getBundle().getType();
+  if (in.getRank() < 1 || out.getRank() != in.getRank())
+    return emitOpError("input and result must have the same rank >= 1");
+  int64_t d = in.getShape().back(), e = out.getShape().back();
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(e))
+    return emitOpError("the input and result features must be static");
+  if (!isCompatibleShape(in.getShape().drop_back(), out.getShape().drop_back()))
+    return emitOpError("input and result must agree on every dimension but "
+                       "the last");
+  if (bundle.getRank() != 2 || !bundle.hasStaticShape())
+    return emitOpError("bundle must be a static matrix (neurons x row)");
+  int64_t stride = rt::FfnBundleLayout::make(d, e, *fields).stride;
+  if (bundle.getShape()[1] != stride)
+    return emitOpError("bundle rows of ")
+           << bundle.getShape()[1] << " floats, but these fields with " << d
+           << " inputs and " << e << " outputs take " << stride;
+  int64_t hidden = bundle.getShape()[0];
+  Type element = out.getElementType();
+  for (Value v : getOperands())
+    if (cast<RankedTensorType>(v.getType()).getElementType() != element)
+      return emitOpError("operands and result must share one element type");
+  if (Value bias = getDownBias())
+    if (cast<RankedTensorType>(bias.getType()).getShape() != ArrayRef{e})
+      return emitOpError("down_bias must be a vector of one entry per output");
+  if (failed(verifyNeuronAttrs(*this, gated)))
+    return failure();
+  bool lowrank = getPredictor() == Predictor::lowrank;
+  if (bool(getScoreA()) != lowrank)
+    return emitOpError("scores(A, B, c) go with predictor = lowrank, and only "
+                       "with it");
+  if (getPredictor() && !isGateDetermined())
+    return emitOpError("a predictor needs a block whose gate decides its "
+                       "zeros (activation = relu, no threshold_on = neuron)");
+  if (lowrank) {
+    ArrayRef<int64_t> a = cast<RankedTensorType>(getScoreA().getType()).getShape(),
+                      b = cast<RankedTensorType>(getScoreB().getType()).getShape(),
+                      c = cast<RankedTensorType>(getScoreBias().getType()).getShape();
+    if (a.size() != 2 || b.size() != 2 || c.size() != 1 || a[0] != d ||
+        b[0] != a[1] || b[1] != hidden || c[0] != hidden)
+      return emitOpError("scores must be D x r, r x H and H (D = ")
+             << d << ", H = " << hidden << ")";
+  }
   return success();
 }
 

@@ -47,7 +47,7 @@ struct Options {
   double tolerance = 1e-4;
   int threads = 0; ///< 0: all cores
   size_t values = 20;
-  bool printIds = false, stats = true, chat = false;
+  bool printIds = false, stats = true, chat = false, checkPredictor = false;
 };
 
 void usage(FILE *out) {
@@ -102,6 +102,10 @@ void usage(FILE *out) {
       "beside it)\n"
       "  --threads N            threads of the weight kernels (default: all "
       "cores)\n"
+      "  --check-predictor      sparse FFN blocks with a low-rank predictor\n"
+      "                         also compute the exact block, and the\n"
+      "                         statistics give the predictor's recall and\n"
+      "                         precision (slower: a dense block per call)\n"
       "  --no-stats             no statistics on stderr\n"
       "  --stats-json FILE      statistics as JSON\n"
       "  -h, --help             this text\n");
@@ -139,6 +143,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     }
     if (a == "--no-stats") {
       o.stats = false;
+      continue;
+    }
+    if (a == "--check-predictor") {
+      o.checkPredictor = true;
       continue;
     }
     if (a.rfind("-", 0) != 0) {
@@ -403,6 +411,7 @@ int main(int argc, char **argv) {
   // Lowered actsparse.ffn blocks report their neurons here.
   FfnSparsityStats ffnStats;
   setFfnObserver(&ffnStats);
+  setCheckPredictor(o.checkPredictor);
   auto ffnReport = [&] {
     if (o.stats && !ffnStats.layers().empty())
       std::fputs(("sparse-run: " + ffnStats.report()).c_str(), stderr);

@@ -34,6 +34,11 @@ struct FfnOperandTypes {
 /// or nullopt when they can. FFN fusion asks before it builds the op.
 std::optional<std::string> getFfnShapeMismatch(const FfnOperandTypes &types);
 
+/// The names `actsparse.sparse_ffn` gives the fields of a bundle row
+/// (FfnBundleField bits, FfnBundle.h), in storage order.
+SmallVector<StringRef> getBundleFieldNames(uint32_t fields);
+
+
 } // namespace mlir::actsparse
 
 #endif // ACTSPARSE_DIALECT_ACTSPARSEOPS_H

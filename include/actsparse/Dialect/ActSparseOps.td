@@ -334,6 +334,94 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
+def ActSparse_Predictor : I32EnumAttr<"Predictor",
+    "how a sparse FFN block finds its active neurons", [
+      I32EnumAttrCase<"exact_gate", 1>,
+      I32EnumAttrCase<"lowrank", 2>
+    ]> {
+  let cppNamespace = "::mlir::actsparse";
+}
+
+def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
+    [Pure, AttrSizedOperandSegments]> {
+  let summary = "an FFN block on row-column bundled weights, computed for "
+                "its active neurons only";
+  let description = [{
+    The form of `actsparse.ffn` that executes sparsely, made by
+    `--actsparse-bundle-ffn`. It computes what the `actsparse.ffn` it
+    replaces computes (same `activation`, `relu_up`, `threshold`,
+    `threshold_on`, `original` and `layer`), but its weights are one
+    neuron-major tensor, `bundle` of shape `H x S`: row `i` holds, in this
+    order, the fields listed in `fields`:
+
+    - `gate`: column `i` of the gate projection, `D` floats (gated blocks);
+    - `up`: column `i` of the up projection, `D` floats;
+    - `down`: row `i` of the down projection, `E` floats;
+    - `gate_bias`, `up_bias`, `shift`: neuron `i`'s bias or shift, 1 float
+      each,
+
+    padded with zeros to a multiple of 16 floats (a 64-byte cache line), so
+    one contiguous read brings everything neuron `i` needs
+    (`runtime/include/actsparse/runtime/FfnBundle.h`). `down_bias` stays a
+    separate length-`E` tensor.
+
+    Without `predictor` every neuron is computed. With
+    `predictor = exact_gate` (blocks whose zeros the gate decides: ReLU with
+    an optional shift and a threshold on the activation) the gate of every
+    neuron is computed first, and the up row and down column are read only
+    where the activation is non-zero: exact. With `predictor = lowrank` the
+    operands `scores(A, B, c)` (`D x r`, `r x H`, `H`) give every neuron a
+    score `s = (x A) B + c`; neurons with `s > 0` are computed exactly and
+    the others are taken as 0, which is where a predicted block can differ
+    from the dense one (`--actsparse-insert-predictors`).
+
+    Example:
+
+    ```mlir
+    %y = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"]
+        activation = relu predictor = exact_gate original = silu layer = 0
+        : (tensor<?x?x64xf32>, tensor<172x192xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input,
+                       ActSparse_FloatTensor:$bundle,
+                       Optional<ActSparse_FloatTensor>:$down_bias,
+                       Optional<ActSparse_FloatTensor>:$score_a,
+                       Optional<ActSparse_FloatTensor>:$score_b,
+                       Optional<ActSparse_FloatTensor>:$score_bias,
+                       StrArrayAttr:$fields,
+                       ActSparse_Activation:$activation,
+                       UnitAttr:$relu_up,
+                       OptionalAttr<F32Attr>:$threshold,
+                       OptionalAttr<ActSparse_ThresholdOn>:$threshold_on,
+                       OptionalAttr<ActSparse_Predictor>:$predictor,
+                       OptionalAttr<ActSparse_Activation>:$original,
+                       OptionalAttr<I64Attr>:$layer);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `bundle` $bundle `fields` `=` $fields
+    (`down_bias` $down_bias^)?
+    (`scores` `(` $score_a^ `,` $score_b `,` $score_bias `)`)?
+    `activation` `=` $activation (`relu_up` $relu_up^)?
+    (`threshold` `=` $threshold^)? (`threshold_on` `=` $threshold_on^)?
+    (`predictor` `=` $predictor^)?
+    (`original` `=` $original^)?
+    (`layer` `=` $layer^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Number of neurons (H): the rows of `bundle`.
+    int64_t getNumNeurons();
+    /// The `fields` attribute as FfnBundleField bits (FfnBundle.h).
+    uint32_t getFieldMask();
+    /// Whether the gate alone decides which neurons are zero: ReLU (with
+    /// any shift) and no threshold on the neuron. Only such blocks can skip
+    /// the up row and down column of a neuron from its gate or a
+    /// prediction of it.
+    bool isGateDetermined();
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Comparison and selection
 //===----------------------------------------------------------------------===//

@@ -15,9 +15,12 @@
 namespace mlir::actsparse {
 
 #define GEN_PASS_DECL_CALIBRATE
+#define GEN_PASS_DECL_BUNDLEFFN
+#define GEN_PASS_DECL_INSERTPREDICTORS
 #include "actsparse/Transforms/Calibration.h.inc"
 
-/// Registers --actsparse-calibrate.
+/// Registers --actsparse-calibrate, --actsparse-bundle-ffn and
+/// --actsparse-insert-predictors.
 void registerCalibrationPasses();
 
 /// Where a module's weight pack really is while a tool is still writing it:

@@ -124,4 +124,110 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
   ];
 }
 
+def BundleFfn : Pass<"actsparse-bundle-ffn", "::mlir::ModuleOp"> {
+  let summary = "Store each FFN block's weights neuron by neuron (row-column "
+                "bundles) and make it an actsparse.sparse_ffn";
+  let description = [{
+    Replaces every `actsparse.ffn` whose parameters are weight-pack tensors
+    or f32 constants by an `actsparse.sparse_ffn` computing the same block
+    on one neuron-major tensor: row `i` holds neuron `i`'s gate row, up row
+    and down column, then its gate bias, up bias and shift when the block
+    has them (a scalar shift is stored in every row), padded to a 64-byte
+    multiple (`FfnBundle.h`). The bundles are written, with layout 1
+    (`docs/WeightPack.md`), to `output-pack`, together with every tensor of
+    the input pack that the module still uses; weights that only the
+    bundled blocks used are left out unless `keep-unbundled` is set, so no
+    weight is stored twice. The module then names the new pack.
+
+    `predictor=exact-gate` also marks blocks whose zeros the gate decides
+    (ReLU, shifted ReLU, FATReLU; not a threshold on the neuron) so that
+    the kernel computes every gate first and reads the up row and down
+    column of active neurons only; `--actsparse-insert-predictors` adds
+    learned predictors instead.
+
+    Run it after relufication and calibration (which work on
+    `actsparse.ffn`). Blocks it cannot bundle (an operand that is neither a
+    weight nor a constant, a non-f32 type, dynamic feature sizes) are left
+    as they are, with a remark.
+
+    Example:
+
+    ```
+    sparse-opt model.mlir --actsparse-bundle-ffn="output-pack=model.bundled.pack predictor=exact-gate" -o model.sparse.mlir
+    ```
+  }];
+  let options = [
+    Option<"outputPack", "output-pack", "std::string", /*default=*/"\"\"",
+           "the weight pack to write (bundles plus the tensors the module "
+           "still uses); the module names it as given">,
+    Option<"weights", "weights", "std::string", /*default=*/"\"\"",
+           "the module's weight pack (default: the one the module names)">,
+    Option<"predictor", "predictor", "std::string", /*default=*/"\"none\"",
+           "none (compute every neuron) or exact-gate (gate-decided blocks: "
+           "up and down for active neurons only)">,
+    Option<"keepUnbundled", "keep-unbundled", "bool", /*default=*/"false",
+           "also keep the bundled blocks' original tensors in the pack">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "no progress on stderr">
+  ];
+}
+
+def InsertPredictors : Pass<"actsparse-insert-predictors",
+                            "::mlir::ModuleOp"> {
+  let summary = "Give each sparse FFN block a low-rank predictor of its "
+                "active neurons, trained on calibration tokens";
+  let description = [{
+    Runs the module (compiled as `sparse-run` would) over `tokens`, records
+    the input `x` of every `actsparse.sparse_ffn` whose gate decides its
+    zeros, and fits, per block, a rank-`rank` predictor of the gate's
+    pre-activation: the reduced-rank regression `g ~ x A B` with `A = W V`,
+    `B = V^T`, where `W` is the gate projection and `V` the top `rank`
+    right singular vectors of `X W` on the first 80 % of the recorded
+    tokens (the best rank-`rank` fit of the gate on those inputs). A neuron
+    is predicted active when its score `(x A) B + c > 0`, where `c` folds in
+    the gate bias, the shift, the threshold and a margin chosen, on the
+    last 20 % of the tokens (held out), so that the predictor finds
+    `target-recall` of the neurons that are really active.
+
+    The kernel then reads the bundle rows of predicted neurons only and
+    computes them exactly; a neuron the predictor misses is taken as 0,
+    which is the only way the predicted block differs from the exact one.
+    Blocks whose zeros the gate does not decide (SiLU or GELU, a threshold
+    on the neuron) are left alone with a remark.
+
+    `A`, `B` and `c` go to `output-pack` with every tensor of the input
+    pack. Progress goes to stderr; `report` names a file for the per-layer
+    table: rank, predictor bytes (and their share of the block's), the
+    recall and precision reached on the held-out tokens, the predicted and
+    the exact density.
+
+    Example:
+
+    ```
+    sparse-opt model.sparse.mlir --actsparse-insert-predictors="tokens=calib.txt rank=32 target-recall=0.99 output-pack=model.pred.pack report=pred.txt" -o model.pred.mlir
+    ```
+  }];
+  let options = [
+    Option<"tokens", "tokens", "std::string", /*default=*/"\"\"",
+           "calibration token ids: one sequence per line, ids separated by "
+           "spaces or commas">,
+    Option<"rank", "rank", "unsigned", /*default=*/"32",
+           "rank of each predictor (at most the block's input width)">,
+    Option<"targetRecall", "target-recall", "double", /*default=*/"0.99",
+           "fraction of the truly active neurons, on held-out tokens, that "
+           "the predictor must find (0 < target-recall <= 1)">,
+    Option<"outputPack", "output-pack", "std::string", /*default=*/"\"\"",
+           "the weight pack to write (every input tensor plus the "
+           "predictors); the module names it as given">,
+    Option<"weights", "weights", "std::string", /*default=*/"\"\"",
+           "the module's weight pack (default: the one the module names)">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "write the per-layer table to this file">,
+    Option<"optLevel", "opt-level", "unsigned", /*default=*/"0",
+           "LLVM optimisation level (0-3) of the recording run's code">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "no progress or table on stderr">
+  ];
+}
+
 #endif // ACTSPARSE_TRANSFORMS_CALIBRATION_TD

@@ -8,6 +8,7 @@
 
 #include "actsparse/Transforms/Calibration.h"
 
+#include "PackPass.h"
 #include "Ridge.h"
 
 #include "actsparse/Conversion/CompiledModel.h"
@@ -15,6 +16,7 @@
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/Transforms/Passes.h"
+#include "actsparse/runtime/FfnBundle.h"
 #include "actsparse/runtime/FfnStats.h"
 #include "actsparse/runtime/Generator.h"
 #include "actsparse/runtime/WeightPack.h"
@@ -46,51 +48,14 @@ using namespace mlir;
 using namespace mlir::actsparse;
 namespace rt = ::actsparse::runtime;
 
-using RowMatrix =
-    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-static llvm::StringMap<std::string> &packLocations() {
-  static llvm::StringMap<std::string> locations;
-  return locations;
-}
-
-void mlir::actsparse::setWeightPackLocation(StringRef reference,
-                                            StringRef path) {
-  packLocations()[reference] = path.str();
-}
+using calibration::InputRecorder;
+using calibration::RowMatrix;
 
 namespace {
 
-/// Records the input rows of every FFN block, and the residual stream its
-/// output is added to, per layer, in token order.
-struct InputRecorder : rt::FfnObserver {
-  std::map<int64_t, std::vector<float>> rows, residuals;
-  std::map<int64_t, int64_t> features;
-  void observe(const rt::FfnProbe &p) override {
-    features[p.layer] = p.input.cols;
-    append(rows[p.layer], p.input);
-    append(residuals[p.layer], p.residual);
-  }
-  static void append(std::vector<float> &v, const rt::FfnRows &r) {
-    for (int64_t i = 0; i < r.rows; ++i)
-      v.insert(v.end(), r.row(i), r.row(i) + r.cols);
-  }
-};
-
 float activate(Activation a, float x) {
-  switch (a) {
-  case Activation::relu:
-    return x > 0.0f ? x : 0.0f;
-  case Activation::silu:
-    return x / (1.0f + std::exp(-x));
-  case Activation::gelu:
-    return 0.5f * x * (1.0f + std::erf(x * float(M_SQRT1_2)));
-  case Activation::gelu_tanh: {
-    float inner = float(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + std::tanh(inner));
-  }
-  }
-  return x;
+  return ::actsparse::runtime::activate(
+      ::actsparse::runtime::FfnActivation(uint32_t(a)), x);
 }
 
 /// The activation parameters of a block (actsparse.ffn semantics).
@@ -259,14 +224,20 @@ private:
       return targetSparsity[0];
     return layer < int64_t(targetSparsity.size()) ? targetSparsity[layer] : 0.0;
   }
-  LogicalResult readTokens(std::vector<std::vector<int>> &sequences);
   LogicalResult recordInputs(ModuleOp module, StringRef what,
                              const std::vector<std::vector<int>> &sequences,
                              InputRecorder &recorder);
   rt::Status loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
                                      std::vector<rt::Tensor> &buffers);
-  FailureOr<std::vector<float>> valuesOf(Value v, int64_t expected);
-  FailureOr<std::vector<float>> packValues(StringRef name, int64_t expected);
+  FailureOr<std::vector<float>> valuesOf(Value v, int64_t expected) {
+    return weights_.values(v, expected, failFn());
+  }
+  FailureOr<std::vector<float>> packValues(StringRef name, int64_t expected) {
+    return weights_.packValues(name, expected, failFn());
+  }
+  calibration::FailFn failFn() {
+    return [this](const Twine &m) { return fail(m); };
+  }
   /// Fits `op` to inputs `x`; the target is the original block on
   /// `reference` (the original model's inputs, row-aligned with `x`) when
   /// given, else on `x` itself.
@@ -275,8 +246,7 @@ private:
   LogicalResult writePack();
   void writeReport(const std::vector<LayerReport> &reports);
 
-  std::shared_ptr<rt::WeightPack> pack_; // shared: passes are copyable
-  std::string packPath_;
+  calibration::ModuleWeights weights_;
   /// Refitted down projections and biases, written to the new pack.
   struct RepairedTensor {
     std::string name;
@@ -318,38 +288,6 @@ LogicalResult CalibratePass::checkOptions() {
   return success();
 }
 
-LogicalResult
-CalibratePass::readTokens(std::vector<std::vector<int>> &sequences) {
-  std::ifstream in(tokens);
-  if (!in)
-    return fail("cannot read token file '" + tokens + "'");
-  std::string line;
-  int lineNo = 0;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    std::replace(line.begin(), line.end(), ',', ' ');
-    std::istringstream ls(line);
-    std::vector<int> ids;
-    std::string word;
-    while (ls >> word) {
-      char *end = nullptr;
-      long id = std::strtol(word.c_str(), &end, 10);
-      if (*end || id < 0)
-        return fail("'" + tokens + "' line " + Twine(lineNo) +
-                    ": '" + word + "' is not a token id");
-      ids.push_back(int(id));
-    }
-    if (ids.size() == 1)
-      return fail("'" + tokens + "' line " + Twine(lineNo) +
-                  ": a sequence needs at least two tokens");
-    if (!ids.empty())
-      sequences.push_back(std::move(ids));
-  }
-  if (sequences.empty())
-    return fail("'" + tokens + "' holds no token sequence");
-  return success();
-}
-
 rt::Status
 CalibratePass::loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
                                        std::vector<rt::Tensor> &buffers) {
@@ -358,7 +296,7 @@ CalibratePass::loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
     if (llvm::none_of(repaired_, [&](auto &r) { return r.name == spec.name; }))
       fromPack.push_back(spec);
   std::vector<rt::Tensor> packed;
-  if (rt::Status s = rt::loadWeights(fromPack, *pack_, packed); !s)
+  if (rt::Status s = rt::loadWeights(fromPack, weights_.pack(), packed); !s)
     return s;
   size_t next = 0;
   for (const rt::TensorSpec &spec : specs) {
@@ -379,109 +317,13 @@ LogicalResult
 CalibratePass::recordInputs(ModuleOp module, StringRef what,
                             const std::vector<std::vector<int>> &sequences,
                             InputRecorder &recorder) {
-  // Compile a copy in a context of its own, as sparse-run would load it:
-  // the pass must not load dialects into the context it is running in.
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  module.print(os);
-  DialectRegistry registry;
-  registry.insert<ActSparseDialect, func::FuncDialect>();
-  registerLoweringDialects(registry);
-  MLIRContext context(registry);
-  auto copy = parseSourceString<ModuleOp>(text, &context);
-  if (!copy)
-    return fail("cannot copy the module for compilation");
-  progress("compiling " + what);
-  auto start = std::chrono::steady_clock::now();
-  std::string error;
-  auto model = CompiledModel::compile(*copy, error, optLevel);
-  if (!model)
-    return fail("compiling the model failed: " + error);
-  double compileSeconds = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
-  start = std::chrono::steady_clock::now();
-  std::vector<rt::Tensor> weightBuffers;
-  if (rt::Status s =
-          loadWeightsWithRepaired(model->signature().weights, weightBuffers);
-      !s)
-    return fail(s.message());
-  std::vector<const void *> weights;
-  for (const rt::Tensor &t : weightBuffers)
-    weights.push_back(t.data());
-  model->bindWeights(weights);
-  rt::Status s;
-  auto generator = rt::Generator::create(*model, s);
-  if (!generator)
-    return fail(s.message());
-
-  rt::setFfnObserver(&recorder);
-  double nll = 0;
-  int count = 0;
-  for (size_t i = 0; i < sequences.size(); ++i) {
-    double seqNll;
-    int seqCount;
-    rt::Status r = generator->score(sequences[i], seqNll, seqCount);
-    if (!r) {
-      rt::setFfnObserver(nullptr);
-      return fail("sequence " + Twine(i + 1) + ": " + r.message());
-    }
-    nll += seqNll;
-    count += seqCount;
-    if (sequences.size() <= 8 || (i + 1) % 8 == 0 || i + 1 == sequences.size())
-      progress(llvm::formatv("  sequence {0}/{1}: {2} tokens, perplexity so "
-                             "far {3:F3}",
-                             i + 1, sequences.size(), sequences[i].size(),
-                             std::exp(nll / count)));
-  }
-  rt::setFfnObserver(nullptr);
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-  progress(llvm::formatv("  recorded FFN inputs of {0} tokens in {1:F1} s "
-                         "(compile {2:F1} s; perplexity {3:F4})",
-                         count + sequences.size(), seconds, compileSeconds,
-                         std::exp(nll / count)));
-  return success();
-}
-
-FailureOr<std::vector<float>> CalibratePass::packValues(StringRef name,
-                                                        int64_t expected) {
-  const rt::TensorInfo *info = pack_->find(name.str());
-  if (!info || info->dtype != rt::DType::F32 ||
-      int64_t(info->numElements()) != expected) {
-    (void)fail("weight '" + name +
-               "' is missing from the pack or is not f32 of the IR's shape");
-    return failure();
-  }
-  std::vector<float> values(expected);
-  if (rt::Status s = pack_->read(*info, values.data()); !s) {
-    (void)fail(s.message());
-    return failure();
-  }
-  return values;
-}
-
-FailureOr<std::vector<float>> CalibratePass::valuesOf(Value v,
-                                                      int64_t expected) {
-  std::vector<float> values;
-  if (auto w = v.getDefiningOp<WeightOp>())
-    return packValues(w.getName(), expected);
-  DenseElementsAttr attr;
-  if (auto c = v.getDefiningOp<ConstantOp>())
-    attr = dyn_cast<DenseElementsAttr>(c.getValue());
-  if (!attr || !attr.getElementType().isF32()) {
-    v.getDefiningOp() ? (void)v.getDefiningOp()->emitError(
-                            "calibration reads FFN parameters from weights "
-                            "or f32 constants only")
-                      : (void)fail("an FFN parameter is a block argument");
-    return failure();
-  }
-  for (float f : attr.getValues<float>())
-    values.push_back(f);
-  if (attr.isSplat())
-    values.resize(expected, values.front());
-  return values;
+  return calibration::recordFfnInputs(
+      module, what, sequences, optLevel,
+      [this](const std::vector<rt::TensorSpec> &specs,
+             std::vector<rt::Tensor> &buffers) {
+        return loadWeightsWithRepaired(specs, buffers);
+      },
+      [this](const Twine &m) { progress(m); }, failFn(), recorder);
 }
 
 /// The parameters of one block, read from the pack or the IR.
@@ -727,33 +569,18 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
 }
 
 LogicalResult CalibratePass::writePack() {
-  if (llvm::sys::fs::equivalent(outputPack, packPath_))
-    return fail("output-pack must differ from the input pack");
-  rt::Status s;
-  auto writer = rt::WeightPackWriter::create(outputPack, s);
-  if (!writer)
-    return fail(s.message());
-  for (const rt::TensorInfo &t : pack_->tensors()) {
-    // Refits of an earlier calibration that this one replaces.
-    if (llvm::any_of(repaired_, [&](auto &r) { return r.name == t.name; }))
-      continue;
-    std::vector<char> data(t.size);
-    if (!(s = pack_->read(t, data.data())) ||
-        !(s = writer->add(t.name, t.dtype, t.shape, data.data(), t.size)))
-      return fail(s.message());
-  }
+  std::vector<calibration::NewTensor> added;
   for (const RepairedTensor &r : repaired_)
-    if (!(s = writer->add(r.name, rt::DType::F32, r.shape, r.values.data(),
-                          r.values.size() * sizeof(float))))
-      return fail(s.message());
-  if (!(s = writer->finish()) || !(s = writer->commit()))
-    return fail(s.message());
-  ModuleOp module = getOperation();
-  Builder b(module.getContext());
-  module->setAttr(kWeightPackAttr, b.getStringAttr(outputPack));
-  module->setAttr(kWeightPackIdAttr,
-                  b.getStringAttr(llvm::formatv("{0:x-16}", writer->packId())
-                                      .str()));
+    added.push_back({r.name, r.shape,
+                     std::vector<float>(r.values.data(),
+                                        r.values.data() + r.values.size())});
+  // Refits of an earlier calibration that this one replaces are dropped.
+  auto keep = [&](const rt::TensorInfo &t) {
+    return llvm::none_of(repaired_, [&](auto &r) { return r.name == t.name; });
+  };
+  if (failed(calibration::writePack(getOperation(), weights_.pack(),
+                                    outputPack, keep, added, failFn())))
+    return failure();
   progress("wrote " + outputPack + " (" + Twine(repaired_.size()) +
            " refitted tensors)");
   return success();
@@ -782,17 +609,8 @@ void CalibratePass::writeReport(const std::vector<LayerReport> &reports) {
   if (llvm::any_of(reports, [](const LayerReport &r) { return r.residualTarget; }))
     os << ", plus the residual stream's drift from the original model";
   os << ")\n";
-  if (!quiet)
-    llvm::errs() << text;
-  if (!report.empty()) {
-    std::error_code ec;
-    llvm::raw_fd_ostream out(report, ec);
-    if (ec) {
-      (void)fail("cannot write report '" + report + "': " + ec.message());
-      return signalPassFailure();
-    }
-    out << text;
-  }
+  if (failed(calibration::emitReport(text, report, quiet, failFn())))
+    signalPassFailure();
 }
 
 void CalibratePass::runOnOperation() {
@@ -815,25 +633,11 @@ void CalibratePass::runOnOperation() {
     return signalPassFailure();
   }
 
-  packPath_ = weights;
-  if (packPath_.empty()) {
-    auto ref = module->getAttrOfType<StringAttr>(kWeightPackAttr);
-    if (!ref) {
-      (void)fail("the module names no weight pack; give weights=FILE");
-      return signalPassFailure();
-    }
-    auto it = packLocations().find(ref.getValue());
-    packPath_ = it != packLocations().end() ? it->second : ref.str();
-  }
-  rt::Status s;
-  pack_ = rt::WeightPack::open(packPath_, s);
-  if (!pack_) {
-    (void)fail(s.message() + " (give weights=FILE if the pack is elsewhere)");
+  if (failed(weights_.open(module, weights, failFn())))
     return signalPassFailure();
-  }
 
   std::vector<std::vector<int>> sequences;
-  if (failed(readTokens(sequences)))
+  if (failed(calibration::readTokenFile(tokens, sequences, failFn())))
     return signalPassFailure();
 
   // Sequential: the original model's block inputs are the repair targets'
@@ -879,4 +683,6 @@ void CalibratePass::runOnOperation() {
 
 void mlir::actsparse::registerCalibrationPasses() {
   PassRegistration<CalibratePass>();
+  registerPass([] { return createBundleFfn(); });
+  registerPass([] { return createInsertPredictors(); });
 }

@@ -62,6 +62,19 @@ void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer, ActSparseMemRef2DF32 *x,
                                          ActSparseMemRef2DF32 *h,
                                          ActSparseMemRef2DF32 *r);
 
+/// Y[T, E] = the actsparse.sparse_ffn block on input rows X[T, D] (Y is
+/// overwritten; the down bias is added by generated code): `bundle` is the
+/// block's H x S bundle rows (FfnBundle.h), `config` an FfnKernelConfig
+/// word, `threshold` the magnitude threshold (0: none). With a low-rank
+/// predictor, `a` [D, r], `b` [r, H] and `c` [1, H] give the scores
+/// (x a) b + c; otherwise they are 0 x 0. `r` are the residual rows, as for
+/// the FFN probe, which the kernel calls in the probe's place.
+void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
+    int64_t layer, int64_t config, float threshold, ActSparseMemRef2DF32 *x,
+    ActSparseMemRef2DF32 *bundle, ActSparseMemRef2DF32 *a,
+    ActSparseMemRef2DF32 *b, ActSparseMemRef2DF32 *c,
+    ActSparseMemRef2DF32 *r, ActSparseMemRef2DF32 *y);
+
 /// A Gather read index `index` of an axis of `size` entries (a token id
 /// outside the vocabulary, a position past the model's context). Generated
 /// code reads entry 0 instead and carries on; the runtime fails the call.
@@ -88,7 +101,8 @@ namespace actsparse::runtime {
 /// 2: the FFN probe also receives the residual rows.
 /// 3: the transposed-weight matmul, the shape-mismatch report, checked
 ///    allocations.
-constexpr int kAbiVersion = 3;
+/// 4: the sparse FFN kernel.
+constexpr int kAbiVersion = 4;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
@@ -100,6 +114,10 @@ inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";
 inline const char *kMatMulNtSymbol =
     "_mlir_ciface_actsparse_rt_matmul_nt_f32";
 inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
+inline const char *kSparseFfnSymbol =
+    "_mlir_ciface_actsparse_rt_sparse_ffn_f32";
+/// The function name the lowering declares for the sparse FFN kernel.
+inline const char *kSparseFfnFunction = "actsparse_rt_sparse_ffn_f32";
 /// The function name the lowering declares for the FFN probe.
 inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 /// The library-call name the lowering attaches to such matmuls.

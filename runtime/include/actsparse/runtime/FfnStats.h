@@ -32,6 +32,21 @@ struct FfnProbe {
   /// The residual stream the block's output is added to [T, E]; 0 rows when
   /// the block's result is not added to anything.
   FfnRows residual;
+
+  /// What the sparse kernel did (actsparse.sparse_ffn blocks only).
+  struct Sparse {
+    bool present = false;
+    /// (token, neuron) pairs the predictor let through (all of them
+    /// without a low-rank predictor), and those whose up row and down
+    /// column were used.
+    int64_t predicted = 0, computed = 0;
+    /// FFN weight and predictor bytes read for these tokens, and what the
+    /// dense block reads for them.
+    int64_t bytesRead = 0, denseBytes = 0;
+    /// With setCheckPredictor(true): (token, neuron) pairs active in the
+    /// exact block, and those of them that were also computed; -1 without.
+    int64_t exactActive = -1, truePositive = -1;
+  } sparse;
 };
 
 class FfnObserver {
@@ -43,6 +58,14 @@ public:
 /// Installs the observer every probe forwards to (nullptr: none). Not
 /// thread-safe against running models; set it between calls.
 void setFfnObserver(FfnObserver *observer);
+/// The installed observer, or null.
+FfnObserver *ffnObserver();
+
+/// Makes sparse FFN blocks with a predictor also compute the exact block
+/// (every neuron), so that observers learn the predictor's recall and
+/// precision (FfnProbe::Sparse). Costs a dense block per call.
+void setCheckPredictor(bool check);
+bool checkPredictor();
 
 /// Per-layer FFN sparsity (the fraction of neurons exactly 0) and the
 /// figures windowing relies on, for one token sequence at a time.
@@ -71,6 +94,10 @@ public:
     std::vector<uint64_t> masks;
     int64_t words = 0;
     int64_t position = 0; // tokens of the current sequence so far
+    // Sparse-kernel figures (FfnProbe::Sparse), summed over calls.
+    bool sparse = false;
+    int64_t predicted = 0, computed = 0, bytesRead = 0, denseBytes = 0;
+    int64_t checkedPredicted = 0, exactActive = 0, truePositive = 0;
 
     double sparsity() const {
       return tokens ? double(zeros) / (double(tokens) * neurons) : 0.0;

@@ -42,6 +42,9 @@ const char *dtypeName(uint32_t dtype);
 enum class Layout : uint32_t {
   /// Row-major, exactly as in the ONNX initializer.
   Dense = 0,
+  /// The row-column bundles of an FFN block (FfnBundle.h): a neurons x S
+  /// f32 matrix, one neuron per row. Written by --actsparse-bundle-ffn.
+  FfnBundle = 1,
 };
 
 struct TensorInfo {
@@ -91,14 +94,15 @@ public:
 
   /// Starts a tensor of `size` bytes; its data follows in append() calls.
   Status begin(const std::string &name, DType dtype,
-               const std::vector<int64_t> &shape, uint64_t size);
+               const std::vector<int64_t> &shape, uint64_t size,
+               Layout layout = Layout::Dense);
   Status append(const void *data, size_t size);
   Status end();
 
   /// begin + append + end for data already in memory.
   Status add(const std::string &name, DType dtype,
              const std::vector<int64_t> &shape, const void *data,
-             uint64_t size);
+             uint64_t size, Layout layout = Layout::Dense);
 
   /// Writes the table and header and flushes; the pack is complete but
   /// still under its temporary name.

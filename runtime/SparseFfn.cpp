@@ -1,0 +1,280 @@
+//===- SparseFfn.cpp - FFN blocks on bundled weights, active neurons only -===//
+//
+// The kernel behind every lowered actsparse.sparse_ffn. Each neuron's gate
+// row, up row, down column and scalars are one contiguous bundle row
+// (FfnBundle.h); the kernel decides per (token, neuron) whether the neuron
+// is computed, and reads the rest of its row only when it is:
+//
+//   lowrank:    s = (x A) B + c is computed first; neurons with s <= 0 are
+//               taken as 0 without reading anything of their row;
+//   exact gate: the gate is computed for every neuron; where the
+//               activation makes the neuron 0, up and down are not read;
+//   none:       gate and up are computed for every neuron (dense).
+//
+// A computed neuron gets the block's exact activation, shift and threshold
+// (actsparse.ffn semantics), so a predictor's false positives cost time,
+// never accuracy. Neurons are split over the thread pool; every thread
+// accumulates its down columns into rows of its own, summed at the end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/FfnBundle.h"
+#include "actsparse/runtime/FfnStats.h"
+#include "ThreadPool.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+namespace actsparse::runtime {
+namespace {
+
+std::atomic<bool> checking{false};
+
+struct Block {
+  FfnKernelConfig config;
+  FfnBundleLayout layout;
+  float threshold; // 0: none
+  int64_t d, e, h, t;
+  const float *x;
+  int64_t ldx;
+  const float *bundle;
+  /// lowrank: scores [t, h]; a neuron is computed where its score is > 0.
+  const float *scores;
+};
+
+/// What one thread did over its neurons.
+struct Tally {
+  /// (token, neuron) pairs the predictor let through, and those whose up
+  /// row and down column were used.
+  int64_t predicted = 0, computed = 0;
+  /// Bundle rows used whole, and rows of which only the gate was read.
+  int64_t rowsRead = 0, gateOnlyRows = 0;
+};
+
+/// Neurons [n0, n1) of `b` for every token: y[t] += h[t, i] * down_i, and
+/// hOut[t, i] = h[t, i] when hOut is given. `mode` may differ from the
+/// block's (the exact pass of --check-predictor).
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
+                 int64_t n1, float *y, float *hOut, Tally &tally) {
+  const FfnBundleLayout &l = b.layout;
+  const FfnKernelConfig &c = b.config;
+  const bool gated = l.gate >= 0;
+  const int64_t preAt = gated ? l.gate : l.up;
+  const int64_t d = b.d, e = b.e;
+  const float thr = b.threshold;
+  const bool onNeuron = c.thresholdOnNeuron;
+  auto dot = [d](const float *__restrict a, const float *__restrict w) {
+    float acc[16] = {};
+    int64_t k = 0;
+    for (; k + 16 <= d; k += 16)
+      for (int j = 0; j < 16; ++j)
+        acc[j] += a[k + j] * w[k + j];
+    float sum = 0;
+    for (int j = 0; j < 16; ++j)
+      sum += acc[j];
+    for (; k < d; ++k)
+      sum += a[k] * w[k];
+    return sum;
+  };
+  for (int64_t i = n0; i < n1; ++i) {
+    const float *__restrict row = b.bundle + i * l.stride;
+    const float shift = l.shift >= 0 ? row[l.shift] : 0.0f;
+    bool touched = false, full = false;
+    for (int64_t t = 0; t < b.t; ++t) {
+      float hv = 0.0f;
+      if (mode != FfnPredictorKind::LowRank || b.scores[t * b.h + i] > 0.0f) {
+        touched = true;
+        ++tally.predicted;
+        const float *x = b.x + t * b.ldx;
+        float pre = dot(x, row + preAt);
+        if (gated && l.gateBias >= 0)
+          pre += row[l.gateBias];
+        if (!gated && l.upBias >= 0)
+          pre += row[l.upBias];
+        float a = activate(c.activation, pre - shift);
+        if (thr > 0.0f && !onNeuron && a * a < thr * thr)
+          a = 0.0f;
+        if (a != 0.0f || mode == FfnPredictorKind::None) {
+          full = true;
+          hv = a;
+          if (gated) {
+            float u = dot(x, row + l.up);
+            if (l.upBias >= 0)
+              u += row[l.upBias];
+            if (c.reluUp && u < 0.0f)
+              u = 0.0f;
+            hv = a * u;
+          }
+          if (thr > 0.0f && onNeuron && hv * hv < thr * thr)
+            hv = 0.0f;
+          if (hv != 0.0f) {
+            float *__restrict yt = y + t * e;
+            const float *__restrict down = row + l.down;
+            for (int64_t k = 0; k < e; ++k)
+              yt[k] += hv * down[k];
+          }
+          ++tally.computed;
+        }
+      }
+      if (hOut)
+        hOut[t * b.h + i] = hv;
+    }
+    // A predicted neuron's row is fetched whole, whether or not its gate
+    // turns out to be 0.
+    if (mode == FfnPredictorKind::LowRank)
+      full = touched;
+    tally.rowsRead += full;
+    tally.gateOnlyRows += touched && !full;
+  }
+}
+
+/// Per-thread output rows, reused across calls (one model call runs at a
+/// time, as for the thread pool).
+std::vector<std::vector<float>> &scratch() {
+  static std::vector<std::vector<float>> buffers;
+  return buffers;
+}
+
+/// Runs `mode` over all neurons: y = sum of every thread's rows (y is
+/// overwritten), h written when given.
+Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
+               float *h) {
+  int threads = b.t * b.h * b.d < (1 << 16) ? 1 : pool().size();
+  std::vector<Tally> tallies(threads);
+  std::vector<std::vector<float>> &rows = scratch();
+  if (int(rows.size()) < threads)
+    rows.resize(threads);
+  auto body = [&](int thread) {
+    int64_t chunk = (b.h + threads - 1) / threads;
+    int64_t n0 = std::min(b.h, thread * chunk), n1 = std::min(b.h, n0 + chunk);
+    std::vector<float> &acc = rows[thread];
+    acc.assign(b.t * b.e, 0.0f);
+    neuronRange(b, mode, n0, n1, acc.data(), h, tallies[thread]);
+  };
+  if (threads == 1)
+    body(0);
+  else
+    pool().run(body);
+  Tally total;
+  for (int64_t t = 0; t < b.t; ++t) {
+    float *yt = y + t * ldy;
+    std::memcpy(yt, rows[0].data() + t * b.e, b.e * sizeof(float));
+    for (int thread = 1; thread < threads; ++thread) {
+      const float *src = rows[thread].data() + t * b.e;
+      for (int64_t k = 0; k < b.e; ++k)
+        yt[k] += src[k];
+    }
+  }
+  for (const Tally &t : tallies) {
+    total.predicted += t.predicted;
+    total.computed += t.computed;
+    total.rowsRead += t.rowsRead;
+    total.gateOnlyRows += t.gateOnlyRows;
+  }
+  return total;
+}
+
+ActSparseMemRef2DF32 view(float *data, int64_t rows, int64_t cols) {
+  return {data, data, 0, {rows, cols}, {cols, 1}};
+}
+
+} // namespace
+
+void setCheckPredictor(bool check) { checking.store(check); }
+bool checkPredictor() { return checking.load(); }
+
+} // namespace actsparse::runtime
+
+using namespace actsparse::runtime;
+
+extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
+    int64_t layer, int64_t configWord, float threshold,
+    ActSparseMemRef2DF32 *x, ActSparseMemRef2DF32 *bundle,
+    ActSparseMemRef2DF32 *scoreA, ActSparseMemRef2DF32 *scoreB,
+    ActSparseMemRef2DF32 *scoreBias, ActSparseMemRef2DF32 *residual,
+    ActSparseMemRef2DF32 *y) {
+  Block b;
+  b.config = FfnKernelConfig::decode(configWord);
+  b.t = x->sizes[0];
+  b.d = x->sizes[1];
+  b.h = bundle->sizes[0];
+  b.e = y->sizes[1];
+  b.layout = FfnBundleLayout::make(b.d, b.e, b.config.fields);
+  b.threshold = threshold;
+  b.x = x->aligned + x->offset;
+  b.ldx = x->strides[0];
+  b.bundle = bundle->aligned + bundle->offset;
+  float *out = y->aligned + y->offset;
+  // Generated code passes contiguous rows (identity layouts); the bundle's
+  // row length is checked by the op verifier against the same layout.
+  if (b.t == 0)
+    return;
+
+  const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
+  std::vector<float> scores;
+  int64_t rank = lowrank ? scoreA->sizes[1] : 0;
+  if (lowrank) {
+    // s = (x A) B + c with the dense kernel: x A is [t, r], then [t, h].
+    std::vector<float> z(b.t * rank, 0.0f);
+    scores.assign(b.t * b.h, 0.0f);
+    ActSparseMemRef2DF32 zv = view(z.data(), b.t, rank),
+                         sv = view(scores.data(), b.t, b.h);
+    _mlir_ciface_actsparse_rt_matmul_f32(x, scoreA, &zv);
+    _mlir_ciface_actsparse_rt_matmul_f32(&zv, scoreB, &sv);
+    const float *c = scoreBias->aligned + scoreBias->offset;
+    for (int64_t t = 0; t < b.t; ++t)
+      for (int64_t i = 0; i < b.h; ++i)
+        scores[t * b.h + i] += c[i * scoreBias->strides[1]];
+    b.scores = scores.data();
+  } else {
+    b.scores = nullptr;
+  }
+
+  FfnObserver *observer = ffnObserver();
+  std::vector<float> h;
+  if (observer)
+    h.assign(b.t * b.h, 0.0f);
+  Tally tally = runBlock(b, b.config.predictor, out, y->strides[0],
+                         observer ? h.data() : nullptr);
+  if (!observer)
+    return;
+
+  FfnProbe probe{layer,
+                 {b.x, b.t, b.d, b.ldx},
+                 {h.data(), b.t, b.h, b.h},
+                 {residual->aligned + residual->offset, residual->sizes[0],
+                  residual->sizes[1], residual->strides[0]},
+                 {}};
+  const FfnBundleLayout &l = b.layout;
+  int64_t rowBytes = l.stride * int64_t(sizeof(float));
+  int64_t gateBytes = b.d * int64_t(sizeof(float));
+  probe.sparse.present = true;
+  probe.sparse.predicted = tally.predicted;
+  probe.sparse.computed = tally.computed;
+  // Rows are read once per call for all its tokens; a row whose neuron was
+  // only gated costs its gate segment.
+  probe.sparse.bytesRead = tally.rowsRead * rowBytes +
+                           tally.gateOnlyRows * gateBytes;
+  if (lowrank)
+    probe.sparse.bytesRead +=
+        (b.d * rank + rank * b.h + b.h) * int64_t(sizeof(float));
+  probe.sparse.denseBytes = b.h * rowBytes;
+  if (lowrank && checkPredictor()) {
+    // The exact block, for the predictor's recall and precision.
+    std::vector<float> exactY(b.t * b.e), exactH(b.t * b.h);
+    runBlock(b, FfnPredictorKind::None, exactY.data(), b.e, exactH.data());
+    int64_t active = 0, hit = 0;
+    for (int64_t t = 0; t < b.t; ++t)
+      for (int64_t i = 0; i < b.h; ++i)
+        if (exactH[t * b.h + i] != 0.0f) {
+          ++active;
+          hit += b.scores[t * b.h + i] > 0.0f;
+        }
+    probe.sparse.exactActive = active;
+    probe.sparse.truePositive = hit;
+  }
+  observer->observe(probe);
+}
