@@ -35,6 +35,7 @@ void FfnSparsityStats::observe(const FfnProbe &probe) {
   }
   if (probe.sparse.present) {
     l.sparse = true;
+    l.sparseTokens += h.rows;
     l.predicted += probe.sparse.predicted;
     l.computed += probe.sparse.computed;
     l.bytesRead += probe.sparse.bytesRead;
@@ -139,7 +140,7 @@ std::string FfnSparsityStats::report() const {
   for (const auto &[id, l] : layers_) {
     if (!l.sparse)
       continue;
-    double pairs = double(l.tokens) * l.neurons;
+    double pairs = double(std::max<int64_t>(1, l.sparseTokens)) * l.neurons;
     std::snprintf(buf, sizeof buf, "  layer %-3lld sparse: %5.1f%% predicted, "
                   "%5.1f%% computed", (long long)id, 100 * l.predicted / pairs,
                   100 * l.computed / pairs);
@@ -155,7 +156,7 @@ std::string FfnSparsityStats::report() const {
     out += "\n";
     read += l.bytesRead;
     dense += l.denseBytes;
-    tokens = std::max(tokens, l.tokens);
+    tokens = std::max(tokens, l.sparseTokens);
   }
   if (dense > 0 && tokens > 0) {
     std::snprintf(buf, sizeof buf, "  ffn weight bytes read per token: %.1f KiB "

@@ -260,3 +260,31 @@ func.func @ffn_residual(%x: tensor<?x8xf32>, %res: tensor<?x8xf32>) -> tensor<?x
   %r = actsparse.add %res, %y : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
+
+// -----
+
+// A sparse block is one call of the runtime's kernel on the block's rows,
+// into a buffer of its own, then the down bias. The configuration word:
+// fields gate | up | down | shift (0x27), relu (0), predictor lowrank
+// (2 << 12): 0x2027 = 8231. Absent operands would be 0 x 0 tensors; the
+// residual stream the block is added to comes as rows.
+// CHECK-LABEL: func.func private @actsparse_rt_sparse_ffn_f32
+// CHECK-SAME: (i64, i64, f32, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, memref<?x?xf32>)
+// CHECK-SAME: llvm.emit_c_interface
+// CHECK-LABEL: func.func @sparse_ffn
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [1, 32] : tensor<32xf32> into tensor<1x32xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x8xf32>
+// CHECK: %[[OUTD:.*]] = memref.cast %[[OUT]] : memref<?x8xf32> to memref<?x?xf32>
+// CHECK-DAG: %[[L:.*]] = arith.constant 3 : i64
+// CHECK-DAG: %[[CFG:.*]] = arith.constant 8231 : i64
+// CHECK-DAG: %[[T:.*]] = arith.constant 5.000000e-02 : f32
+// CHECK: call @actsparse_rt_sparse_ffn_f32(%[[L]], %[[CFG]], %[[T]], {{.*}}, %[[OUTD]])
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK: linalg.generic
+// CHECK: arith.addf
+func.func @sparse_ffn(%x: tensor<?x8xf32>, %r: tensor<?x8xf32>, %db: tensor<8xf32>, %a: tensor<8x4xf32>, %bb: tensor<4x32xf32>, %c: tensor<32xf32>) -> tensor<?x8xf32> {
+  %b = actsparse.weight "ffn.3.bundle" : tensor<32x32xf32>
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down", "shift"] down_bias %db scores(%a, %bb, %c) activation = relu threshold = 0.05 predictor = lowrank layer = 3 : (tensor<?x8xf32>, tensor<32x32xf32>, tensor<8xf32>, tensor<8x4xf32>, tensor<4x32xf32>, tensor<32xf32>) -> tensor<?x8xf32>
+  %1 = actsparse.add %r, %0 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %1 : tensor<?x8xf32>
+}

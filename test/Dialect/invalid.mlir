@@ -364,3 +364,53 @@ func.func @scatter_index_length(%d: tensor<4x3xf32>, %i: tensor<2x3xi64>, %u: te
   %0 = actsparse.scatter_nd %d, %i, %u : (tensor<4x3xf32>, tensor<2x3xi64>, tensor<2xf32>) -> tensor<4x3xf32>
   return
 }
+
+// -----
+
+func.func @sparse_ffn_row_length(%x: tensor<?x8xf32>, %b: tensor<32x24xf32>) {
+  // expected-error @below {{bundle rows of 24 floats, but these fields with 8 inputs and 8 outputs take 32}}
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x24xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_field_order(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>) {
+  // expected-error @below {{fields must be a subsequence of}}
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["up", "gate", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x32xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_no_down(%x: tensor<?x8xf32>, %b: tensor<32x16xf32>) {
+  // expected-error @below {{fields must include up and down}}
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up"] activation = relu : (tensor<?x8xf32>, tensor<32x16xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// A SiLU block's zeros are not decided by its gate: no predictor can skip
+// its up rows.
+func.func @sparse_ffn_predictor_silu(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>) {
+  // expected-error @below {{a predictor needs a block whose gate decides its zeros}}
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] activation = silu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x32xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_scores_without_lowrank(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>, %a: tensor<8x4xf32>, %bb: tensor<4x32xf32>, %c: tensor<32xf32>) {
+  // expected-error @below {{scores(A, B, c) go with predictor = lowrank, and only with it}}
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] scores(%a, %bb, %c) activation = relu : (tensor<?x8xf32>, tensor<32x32xf32>, tensor<8x4xf32>, tensor<4x32xf32>, tensor<32xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_score_shapes(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>, %a: tensor<8x4xf32>, %bb: tensor<4x16xf32>, %c: tensor<32xf32>) {
+  // expected-error @below {{scores must be D x r, r x H and H (D = 8, H = 32)}}
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] scores(%a, %bb, %c) activation = relu predictor = lowrank : (tensor<?x8xf32>, tensor<32x32xf32>, tensor<8x4xf32>, tensor<4x16xf32>, tensor<32xf32>) -> tensor<?x8xf32>
+  return
+}

@@ -136,3 +136,18 @@ func.func @ffn(%x: tensor<?x?x8xf32>, %u: tensor<8x32xf32>, %g: tensor<8x32xf32>
   %1 = actsparse.ffn %x up %u gate %g down %d shift %s activation = relu relu_up threshold = 0.125 threshold_on = neuron original = silu layer = 1 : (tensor<?x?x8xf32>, tensor<8x32xf32>, tensor<8x32xf32>, tensor<32x8xf32>, tensor<32xf32>) -> tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+// Bundle rows: gate (8) + up (8) + down (8) = 24 floats, padded to 32; with
+// a shift, 25 floats, still 32.
+// CHECK-LABEL: func.func @sparse_ffn
+func.func @sparse_ffn(%x: tensor<?x?x8xf32>, %b: tensor<32x32xf32>, %db: tensor<8xf32>, %a: tensor<8x4xf32>, %bb: tensor<4x32xf32>, %c: tensor<32xf32>) {
+  // CHECK: actsparse.sparse_ffn %{{.*}} bundle %{{.*}} fields = ["gate", "up", "down"] activation = relu predictor = exact_gate original = silu layer = 0 :
+  %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] activation = relu predictor = exact_gate original = silu layer = 0 : (tensor<?x?x8xf32>, tensor<32x32xf32>) -> tensor<?x?x8xf32>
+  // CHECK: actsparse.sparse_ffn %{{.*}} bundle %{{.*}} fields = ["gate", "up", "down", "shift"] down_bias %{{.*}} scores(%{{.*}}, %{{.*}}, %{{.*}}) activation = relu threshold = 5.000000e-02 predictor = lowrank layer = 1 :
+  %1 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down", "shift"] down_bias %db scores(%a, %bb, %c) activation = relu threshold = 0.05 predictor = lowrank layer = 1 : (tensor<?x?x8xf32>, tensor<32x32xf32>, tensor<8xf32>, tensor<8x4xf32>, tensor<4x32xf32>, tensor<32xf32>) -> tensor<?x?x8xf32>
+  // CHECK: actsparse.sparse_ffn %{{.*}} bundle %{{.*}} fields = ["gate", "up", "down"] activation = silu threshold = 1.000000e-01 threshold_on = neuron layer = 2 :
+  %2 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] activation = silu threshold = 0.1 threshold_on = neuron layer = 2 : (tensor<?x?x8xf32>, tensor<32x32xf32>) -> tensor<?x?x8xf32>
+  return
+}

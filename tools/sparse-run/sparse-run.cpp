@@ -244,8 +244,9 @@ int inspect(const std::string &path, size_t limit) {
     std::printf("%s %s [", t.name.c_str(), dtypeName(uint32_t(t.dtype)));
     for (size_t i = 0; i < t.shape.size(); ++i)
       std::printf("%s%" PRId64, i ? ", " : "", t.shape[i]);
-    std::printf("] dense offset %" PRIu64 " size %" PRIu64 "\n", t.offset,
-                t.size);
+    std::printf("] %s offset %" PRIu64 " size %" PRIu64 "\n",
+                t.layout == Layout::FfnBundle ? "ffn-bundle" : "dense",
+                t.offset, t.size);
     std::vector<char> data(t.size);
     if (Status r = pack->read(t, data.data()); !r)
       return fail(r.message());

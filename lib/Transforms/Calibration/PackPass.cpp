@@ -15,6 +15,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 
 #include <algorithm>
 #include <chrono>
@@ -157,6 +158,15 @@ LogicalResult ModuleWeights::open(ModuleOp module, StringRef explicitPath,
       return fail("the module names no weight pack; give weights=FILE");
     auto it = packLocations().find(ref.getValue());
     path_ = it != packLocations().end() ? it->second : ref.str();
+    // A relative reference is relative to the IR file, as for sparse-run.
+    if (it == packLocations().end() && llvm::sys::path::is_relative(path_))
+      if (auto file = dyn_cast<FileLineColLoc>(module.getLoc())) {
+        llvm::SmallString<256> beside =
+            llvm::sys::path::parent_path(file.getFilename().getValue());
+        llvm::sys::path::append(beside, path_);
+        if (llvm::sys::fs::exists(beside))
+          path_ = beside.str().str();
+      }
   }
   rt::Status s;
   pack_ = rt::WeightPack::open(path_, s);

@@ -96,7 +96,8 @@ public:
     int64_t position = 0; // tokens of the current sequence so far
     // Sparse-kernel figures (FfnProbe::Sparse), summed over calls.
     bool sparse = false;
-    int64_t predicted = 0, computed = 0, bytesRead = 0, denseBytes = 0;
+    int64_t sparseTokens = 0, predicted = 0, computed = 0, bytesRead = 0,
+            denseBytes = 0;
     int64_t checkedPredicted = 0, exactActive = 0, truePositive = 0;
 
     double sparsity() const {

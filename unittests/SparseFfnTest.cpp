@@ -1,0 +1,340 @@
+//===- SparseFfnTest.cpp - the sparse FFN kernel against the dense block --===//
+//
+// The kernel behind actsparse.sparse_ffn must compute the actsparse.ffn
+// block exactly (without a predictor, or with the exact gate), and with a
+// predictor exactly the block whose neurons outside the predicted set are
+// 0. The reference is the textbook block on the unbundled weights, in
+// double: u = x W_up (+ b), g = x W_gate (+ b), h = act(g - shift) * u,
+// thresholds, y = h W_down. Shapes cover decode (T = 1), prefill (T > 1),
+// sizes that are not multiples of the vector width, and enough neurons to
+// run on several threads; active sets cover empty, full, one neuron and a
+// random half.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/FfnBundle.h"
+#include "actsparse/runtime/FfnStats.h"
+
+#include <cmath>
+#include <gtest/gtest.h>
+#include <random>
+#include <vector>
+
+using namespace actsparse::runtime;
+
+namespace {
+
+struct Case {
+  int64_t t, d, h, e;
+  FfnActivation act = FfnActivation::Relu;
+  bool gated = true, biases = false, shift = false, reluUp = false;
+  float threshold = 0;
+  bool onNeuron = false;
+};
+
+struct BlockData {
+  std::vector<float> x, up, gate, down, upBias, gateBias, shift;
+};
+
+double act(FfnActivation a, double v) {
+  switch (a) {
+  case FfnActivation::Relu:
+    return v > 0 ? v : 0;
+  case FfnActivation::Silu:
+    return v / (1 + std::exp(-v));
+  case FfnActivation::Gelu:
+    return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+  case FfnActivation::GeluTanh:
+    return 0.5 * v *
+           (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+  }
+  return v;
+}
+
+/// The dense block in double; neurons with keep[t * h + i] == 0 are 0.
+std::vector<double> reference(const Case &c, const BlockData &b,
+                              const std::vector<char> *keep,
+                              std::vector<double> *neurons = nullptr) {
+  std::vector<double> y(c.t * c.e, 0.0);
+  for (int64_t t = 0; t < c.t; ++t)
+    for (int64_t i = 0; i < c.h; ++i) {
+      double u = 0, g = 0;
+      for (int64_t k = 0; k < c.d; ++k) {
+        u += double(b.x[t * c.d + k]) * b.up[k * c.h + i];
+        if (c.gated)
+          g += double(b.x[t * c.d + k]) * b.gate[k * c.h + i];
+      }
+      if (c.biases) {
+        u += b.upBias[i];
+        if (c.gated)
+          g += b.gateBias[i];
+      }
+      double pre = c.gated ? g : u;
+      double a = act(c.act, pre - (c.shift ? b.shift[i] : 0.0));
+      if (c.threshold > 0 && !c.onNeuron && std::abs(a) < c.threshold)
+        a = 0;
+      double hv = c.gated ? a * (c.reluUp && u < 0 ? 0.0 : u) : a;
+      if (c.threshold > 0 && c.onNeuron && std::abs(hv) < c.threshold)
+        hv = 0;
+      if (keep && !(*keep)[t * c.h + i])
+        hv = 0;
+      if (neurons)
+        (*neurons)[t * c.h + i] = hv;
+      for (int64_t k = 0; k < c.e; ++k)
+        y[t * c.e + k] += hv * b.down[i * c.e + k];
+    }
+  return y;
+}
+
+BlockData randomBlock(const Case &c, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0, 1);
+  BlockData b;
+  auto fill = [&](std::vector<float> &v, int64_t n, float scale) {
+    v.resize(n);
+    for (float &f : v)
+      f = dist(rng) * scale;
+  };
+  fill(b.x, c.t * c.d, 1);
+  float s = 1 / std::sqrt(float(c.d));
+  fill(b.up, c.d * c.h, s);
+  fill(b.gate, c.d * c.h, s);
+  fill(b.down, c.h * c.e, 1 / std::sqrt(float(c.h)));
+  fill(b.upBias, c.h, 0.3f);
+  fill(b.gateBias, c.h, 0.3f);
+  fill(b.shift, c.h, 0.3f);
+  return b;
+}
+
+uint32_t fieldsOf(const Case &c) {
+  uint32_t f = kBundleUp | kBundleDown;
+  if (c.gated)
+    f |= kBundleGate;
+  if (c.biases)
+    f |= kBundleUpBias | (c.gated ? kBundleGateBias : 0u);
+  if (c.shift)
+    f |= kBundleShift;
+  return f;
+}
+
+/// The bundle rows of the block, laid out as FfnBundle.h says.
+std::vector<float> bundleOf(const Case &c, const BlockData &b) {
+  FfnBundleLayout l = FfnBundleLayout::make(c.d, c.e, fieldsOf(c));
+  std::vector<float> rows(c.h * l.stride, 0.0f);
+  for (int64_t i = 0; i < c.h; ++i) {
+    float *r = rows.data() + i * l.stride;
+    for (int64_t k = 0; k < c.d; ++k) {
+      r[l.up + k] = b.up[k * c.h + i];
+      if (l.gate >= 0)
+        r[l.gate + k] = b.gate[k * c.h + i];
+    }
+    for (int64_t k = 0; k < c.e; ++k)
+      r[l.down + k] = b.down[i * c.e + k];
+    if (l.upBias >= 0)
+      r[l.upBias] = b.upBias[i];
+    if (l.gateBias >= 0)
+      r[l.gateBias] = b.gateBias[i];
+    if (l.shift >= 0)
+      r[l.shift] = b.shift[i];
+  }
+  return rows;
+}
+
+ActSparseMemRef2DF32 view(std::vector<float> &v, int64_t rows, int64_t cols) {
+  return {v.data(), v.data(), 0, {rows, cols}, {cols, 1}};
+}
+
+/// Collects what the kernel reports.
+struct Probe : FfnObserver {
+  FfnProbe::Sparse last;
+  std::vector<float> neurons;
+  void observe(const FfnProbe &p) override {
+    last = p.sparse;
+    neurons.assign(p.neurons.data,
+                   p.neurons.data + p.neurons.rows * p.neurons.cols);
+  }
+};
+
+/// Runs the kernel; `keep` (lowrank) is the predicted set.
+std::vector<float> run(const Case &c, BlockData &b, FfnPredictorKind mode,
+                       const std::vector<char> *keep, Probe *probe = nullptr) {
+  std::vector<float> bundle = bundleOf(c, b);
+  FfnKernelConfig config;
+  config.fields = fieldsOf(c);
+  config.activation = c.act;
+  config.reluUp = c.reluUp;
+  config.thresholdOnNeuron = c.onNeuron;
+  config.predictor = mode;
+  // lowrank: A = 0 and B = 0 (rank 1), so the scores are c: +1 on `keep`,
+  // -1 elsewhere, the same set for every token.
+  std::vector<float> a, bm, cv;
+  int64_t rank = 0;
+  if (mode == FfnPredictorKind::LowRank) {
+    rank = 1;
+    a.assign(c.d, 0.0f);
+    bm.assign(c.h, 0.0f);
+    cv.resize(c.h);
+    for (int64_t i = 0; i < c.h; ++i)
+      cv[i] = (*keep)[i] ? 1.0f : -1.0f;
+  }
+  std::vector<float> y(c.t * c.e, 123.0f), residual;
+  ActSparseMemRef2DF32 xv = view(b.x, c.t, c.d),
+                       bv = view(bundle, c.h, int64_t(bundle.size()) / c.h),
+                       av = view(a, rank ? c.d : 0, rank),
+                       bbv = view(bm, rank, rank ? c.h : 0),
+                       cvv = view(cv, rank ? 1 : 0, rank ? c.h : 0),
+                       rv = view(residual, 0, c.e), yv = view(y, c.t, c.e);
+  setFfnObserver(probe);
+  _mlir_ciface_actsparse_rt_sparse_ffn_f32(
+      7, config.encode(), c.threshold, &xv, &bv, &av, &bbv, &cvv, &rv, &yv);
+  setFfnObserver(nullptr);
+  return y;
+}
+
+void expectNear(const std::vector<float> &got, const std::vector<double> &want,
+                const char *what) {
+  ASSERT_EQ(got.size(), want.size());
+  double scale = 1e-6;
+  for (double w : want)
+    scale = std::max(scale, std::abs(w));
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-5 * scale) << what << " element " << i;
+}
+
+std::vector<Case> exactCases() {
+  std::vector<Case> cases;
+  for (int64_t t : {1, 3})
+    for (auto [d, h, e] : {std::tuple<int64_t, int64_t, int64_t>{13, 37, 7},
+                           {64, 1100, 48}}) {
+      Case c{t, d, h, e};
+      cases.push_back(c); // SwiGLU relufied
+      Case plain = c;
+      plain.gated = false;
+      plain.biases = true;
+      cases.push_back(plain); // GPT-2 / OPT style, relufied
+      Case shifted = c;
+      shifted.shift = true;
+      shifted.biases = true;
+      shifted.threshold = 0.05f;
+      cases.push_back(shifted); // shifted FATReLU with biases
+      Case drelu = c;
+      drelu.reluUp = true;
+      cases.push_back(drelu);
+    }
+  return cases;
+}
+
+TEST(SparseFfnKernel, DenseAndExactGateEqualTheBlock) {
+  for (int threads : {1, 2}) {
+    setNumThreads(threads);
+    for (const Case &c : exactCases()) {
+      BlockData b = randomBlock(c, unsigned(c.t * 1000 + c.d + c.h));
+      std::vector<double> want = reference(c, b, nullptr);
+      SCOPED_TRACE("t=" + std::to_string(c.t) + " d=" + std::to_string(c.d) +
+                   " h=" + std::to_string(c.h) + " gated=" +
+                   std::to_string(c.gated) + " threads=" +
+                   std::to_string(threads));
+      expectNear(run(c, b, FfnPredictorKind::None, nullptr), want, "none");
+      expectNear(run(c, b, FfnPredictorKind::ExactGate, nullptr), want,
+                 "exact gate");
+    }
+  }
+}
+
+TEST(SparseFfnKernel, NonReluActivationsWithoutPredictor) {
+  for (FfnActivation a : {FfnActivation::Silu, FfnActivation::Gelu,
+                          FfnActivation::GeluTanh})
+    for (bool onNeuron : {false, true}) {
+      Case c{2, 19, 45, 11, a};
+      c.threshold = 0.1f;
+      c.onNeuron = onNeuron;
+      BlockData b = randomBlock(c, 5 + unsigned(a));
+      expectNear(run(c, b, FfnPredictorKind::None, nullptr),
+                 reference(c, b, nullptr), "threshold");
+    }
+}
+
+TEST(SparseFfnKernel, ExactGateReadsUpAndDownOfActiveNeuronsOnly) {
+  setNumThreads(1);
+  Case c{1, 16, 200, 16};
+  BlockData b = randomBlock(c, 3);
+  std::vector<double> neurons(c.h);
+  reference(c, b, nullptr, &neurons);
+  int64_t active = 0;
+  for (double v : neurons)
+    active += v != 0;
+  ASSERT_GT(active, 0);
+  ASSERT_LT(active, c.h);
+  Probe probe;
+  run(c, b, FfnPredictorKind::ExactGate, nullptr, &probe);
+  EXPECT_EQ(probe.last.computed, active);
+  FfnBundleLayout l = FfnBundleLayout::make(c.d, c.e, fieldsOf(c));
+  EXPECT_EQ(probe.last.bytesRead,
+            int64_t(sizeof(float)) * (active * l.stride + (c.h - active) * c.d));
+  EXPECT_EQ(probe.last.denseBytes, int64_t(sizeof(float)) * c.h * l.stride);
+  for (int64_t i = 0; i < c.h; ++i)
+    ASSERT_NEAR(probe.neurons[i], neurons[i], 1e-5) << "neuron " << i;
+}
+
+TEST(SparseFfnKernel, PredictedSetsDropExactlyTheMissedNeurons) {
+  for (int threads : {1, 2}) {
+    setNumThreads(threads);
+    for (int64_t t : {1, 4}) {
+      Case c{t, 13, 1100, 7};
+      c.shift = true;
+      BlockData b = randomBlock(c, unsigned(11 + t));
+      std::mt19937 rng(7);
+      std::vector<std::vector<char>> sets;
+      sets.push_back(std::vector<char>(c.h, 0)); // empty
+      sets.push_back(std::vector<char>(c.h, 1)); // full
+      std::vector<char> one(c.h, 0);
+      one[c.h / 2] = 1;
+      sets.push_back(one);
+      std::vector<char> half(c.h);
+      for (char &k : half)
+        k = rng() % 2;
+      sets.push_back(half);
+      for (const std::vector<char> &set : sets) {
+        // Every token shares the set (the scores come from c alone).
+        std::vector<char> keep;
+        for (int64_t r = 0; r < t; ++r)
+          keep.insert(keep.end(), set.begin(), set.end());
+        Probe probe;
+        std::vector<float> got =
+            run(c, b, FfnPredictorKind::LowRank, &set, &probe);
+        expectNear(got, reference(c, b, &keep), "lowrank");
+        int64_t predicted = 0;
+        for (char k : set)
+          predicted += k;
+        EXPECT_EQ(probe.last.predicted, predicted * t);
+      }
+    }
+  }
+}
+
+TEST(SparseFfnKernel, CheckPredictorCountsRecallAndPrecision) {
+  setNumThreads(1);
+  Case c{1, 16, 64, 8};
+  BlockData b = randomBlock(c, 21);
+  std::vector<double> neurons(c.h);
+  reference(c, b, nullptr, &neurons);
+  // Predict the first half of the neurons.
+  std::vector<char> set(c.h, 0);
+  for (int64_t i = 0; i < c.h / 2; ++i)
+    set[i] = 1;
+  int64_t active = 0, hit = 0;
+  for (int64_t i = 0; i < c.h; ++i) {
+    active += neurons[i] != 0;
+    hit += neurons[i] != 0 && set[i];
+  }
+  Probe probe;
+  setCheckPredictor(true);
+  run(c, b, FfnPredictorKind::LowRank, &set, &probe);
+  setCheckPredictor(false);
+  EXPECT_EQ(probe.last.exactActive, active);
+  EXPECT_EQ(probe.last.truePositive, hit);
+  EXPECT_EQ(probe.last.predicted, c.h / 2);
+}
+
+} // namespace
