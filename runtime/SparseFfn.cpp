@@ -32,6 +32,12 @@ namespace {
 
 std::atomic<bool> checking{false};
 
+/// From this many tokens per call on, a block runs through denseBlock: the
+/// bundle rows are then read once for all tokens by kernels that keep them
+/// in cache, which beats skipping rows token by token (measured with
+/// bench/run-sparse.sh PREFILL=1).
+constexpr int64_t kDenseRowsDefault = 8;
+
 struct Block {
   FfnKernelConfig config;
   FfnBundleLayout layout;
@@ -181,9 +187,81 @@ ActSparseMemRef2DF32 view(float *data, int64_t rows, int64_t cols) {
   return {data, data, 0, {rows, cols}, {cols, 1}};
 }
 
+/// One field of every bundle row as an H x `cols` matrix (row stride: the
+/// bundle's), for the dense kernels.
+ActSparseMemRef2DF32 fieldView(const Block &b, int64_t at, int64_t cols) {
+  float *base = const_cast<float *>(b.bundle) + at;
+  return {base, base, 0, {b.h, cols}, {b.layout.stride, 1}};
+}
+
+/// Every neuron for all rows with the dense kernels, which read each
+/// bundle row once for all tokens and block for the cache: the gate and up
+/// fields as transposed weights (H x D), the down field as an H x E weight.
+/// Exact, whatever the predictor.
+Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
+  const FfnBundleLayout &l = b.layout;
+  const FfnKernelConfig &c = b.config;
+  const bool gated = l.gate >= 0;
+  std::vector<float> pre(b.t * b.h, 0.0f), up;
+  ActSparseMemRef2DF32 xv = {const_cast<float *>(b.x),
+                             const_cast<float *>(b.x),
+                             0,
+                             {b.t, b.d},
+                             {b.ldx, 1}};
+  ActSparseMemRef2DF32 prev = view(pre.data(), b.t, b.h);
+  ActSparseMemRef2DF32 preW = fieldView(b, gated ? l.gate : l.up, b.d);
+  _mlir_ciface_actsparse_rt_matmul_nt_f32(&xv, &preW, &prev);
+  if (gated) {
+    up.assign(b.t * b.h, 0.0f);
+    ActSparseMemRef2DF32 upv = view(up.data(), b.t, b.h);
+    ActSparseMemRef2DF32 upW = fieldView(b, l.up, b.d);
+    _mlir_ciface_actsparse_rt_matmul_nt_f32(&xv, &upW, &upv);
+  }
+  Tally tally;
+  const float thr = b.threshold;
+  for (int64_t t = 0; t < b.t; ++t)
+    for (int64_t i = 0; i < b.h; ++i) {
+      const float *row = b.bundle + i * l.stride;
+      float g = pre[t * b.h + i];
+      if (gated && l.gateBias >= 0)
+        g += row[l.gateBias];
+      if (!gated && l.upBias >= 0)
+        g += row[l.upBias];
+      float a = activate(c.activation, g - (l.shift >= 0 ? row[l.shift] : 0.0f));
+      if (thr > 0.0f && !c.thresholdOnNeuron && a * a < thr * thr)
+        a = 0.0f;
+      float hv = a;
+      if (gated) {
+        float u = up[t * b.h + i] + (l.upBias >= 0 ? row[l.upBias] : 0.0f);
+        hv = a * (c.reluUp && u < 0.0f ? 0.0f : u);
+      }
+      if (thr > 0.0f && c.thresholdOnNeuron && hv * hv < thr * thr)
+        hv = 0.0f;
+      pre[t * b.h + i] = hv;
+      tally.computed += hv != 0.0f;
+      if (hOut)
+        hOut[t * b.h + i] = hv;
+    }
+  for (int64_t t = 0; t < b.t; ++t)
+    std::memset(y + t * ldy, 0, b.e * sizeof(float));
+  ActSparseMemRef2DF32 yv = {y, y, 0, {b.t, b.e}, {ldy, 1}};
+  ActSparseMemRef2DF32 downW = fieldView(b, l.down, b.e);
+  _mlir_ciface_actsparse_rt_matmul_f32(&prev, &downW, &yv);
+  tally.predicted = b.t * b.h;
+  tally.rowsRead = b.h;
+  return tally;
+}
+
+std::atomic<int64_t> denseRowsSetting{kDenseRowsDefault};
+
+int64_t denseRows() { return denseRowsSetting.load(); }
+
 } // namespace
 
 void setCheckPredictor(bool check) { checking.store(check); }
+void setSparseDenseRows(int64_t rows) {
+  denseRowsSetting.store(rows < 0 ? kDenseRowsDefault : rows);
+}
 bool checkPredictor() { return checking.load(); }
 
 } // namespace actsparse::runtime
@@ -214,9 +292,11 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     return;
 
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
+  const bool dense = denseRows() > 0 && b.t >= denseRows();
   std::vector<float> scores;
   int64_t rank = lowrank ? scoreA->sizes[1] : 0;
-  if (lowrank) {
+  b.scores = nullptr;
+  if (lowrank && (!dense || checkPredictor())) {
     // s = (x A) B + c with the dense kernel: x A is [t, r], then [t, h].
     std::vector<float> z(b.t * rank, 0.0f);
     scores.assign(b.t * b.h, 0.0f);
@@ -229,16 +309,16 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
       for (int64_t i = 0; i < b.h; ++i)
         scores[t * b.h + i] += c[i * scoreBias->strides[1]];
     b.scores = scores.data();
-  } else {
-    b.scores = nullptr;
   }
 
   FfnObserver *observer = ffnObserver();
   std::vector<float> h;
   if (observer)
     h.assign(b.t * b.h, 0.0f);
-  Tally tally = runBlock(b, b.config.predictor, out, y->strides[0],
-                         observer ? h.data() : nullptr);
+  Tally tally = dense ? denseBlock(b, out, y->strides[0],
+                                   observer ? h.data() : nullptr)
+                      : runBlock(b, b.config.predictor, out, y->strides[0],
+                                 observer ? h.data() : nullptr);
   if (!observer)
     return;
 
@@ -258,7 +338,7 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   // only gated costs its gate segment.
   probe.sparse.bytesRead = tally.rowsRead * rowBytes +
                            tally.gateOnlyRows * gateBytes;
-  if (lowrank)
+  if (lowrank && !dense)
     probe.sparse.bytesRead +=
         (b.d * rank + rank * b.h + b.h) * int64_t(sizeof(float));
   probe.sparse.denseBytes = b.h * rowBytes;

@@ -204,7 +204,9 @@ void expectNear(const std::vector<float> &got, const std::vector<double> &want,
 
 std::vector<Case> exactCases() {
   std::vector<Case> cases;
-  for (int64_t t : {1, 3})
+  // 12 tokens: at least the rows from which the kernel runs the dense
+  // kernels on the bundle (denseRows).
+  for (int64_t t : {1, 3, 12})
     for (auto [d, h, e] : {std::tuple<int64_t, int64_t, int64_t>{13, 37, 7},
                            {64, 1100, 48}}) {
       Case c{t, d, h, e};
@@ -311,6 +313,18 @@ TEST(SparseFfnKernel, PredictedSetsDropExactlyTheMissedNeurons) {
       }
     }
   }
+}
+
+TEST(SparseFfnKernel, ManyTokensRunTheExactBlock) {
+  // Prefill-sized calls read every bundle row once with the dense kernels:
+  // the block is computed exactly, whatever the predictor says.
+  setNumThreads(2);
+  Case c{16, 13, 300, 9};
+  c.shift = true;
+  BlockData b = randomBlock(c, 31);
+  std::vector<char> none(c.h, 0);
+  expectNear(run(c, b, FfnPredictorKind::LowRank, &none),
+             reference(c, b, nullptr), "lowrank, 16 tokens");
 }
 
 TEST(SparseFfnKernel, CheckPredictorCountsRecallAndPrecision) {

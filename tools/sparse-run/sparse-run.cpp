@@ -46,6 +46,7 @@ struct Options {
   GenerationOptions gen;
   double tolerance = 1e-4;
   int threads = 0; ///< 0: all cores
+  int sparseDenseRows = -1; ///< -1: the runtime's default
   size_t values = 20;
   bool printIds = false, stats = true, chat = false, checkPredictor = false;
 };
@@ -106,6 +107,10 @@ void usage(FILE *out) {
       "                         also compute the exact block, and the\n"
       "                         statistics give the predictor's recall and\n"
       "                         precision (slower: a dense block per call)\n"
+      "  --sparse-dense-rows N  sparse FFN calls of N or more tokens (prefill,\n"
+      "                         --perplexity) run the exact block with dense\n"
+      "                         kernels on the bundles (default 8); 0: never,\n"
+      "                         so scoring sees the predictor as decode does\n"
       "  --no-stats             no statistics on stderr\n"
       "  --stats-json FILE      statistics as JSON\n"
       "  -h, --help             this text\n");
@@ -162,7 +167,8 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--weights", "--tokenizer", "--prompt", "--input-ids", "--check-ref",
         "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
         "-n", "--temperature", "--top-p", "--seed", "--context",
-        "--tolerance", "--threads", "--values", "--stop-ids", "--system"};
+        "--tolerance", "--threads", "--values", "--stop-ids", "--system",
+        "--sparse-dense-rows"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -203,6 +209,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     else if (a == "--context") ok = num(o.gen.context);
     else if (a == "--tolerance") ok = num(o.tolerance);
     else if (a == "--threads") ok = num(o.threads);
+    else if (a == "--sparse-dense-rows") ok = num(o.sparseDenseRows);
     else if (a == "--values") ok = num(o.values);
     if (!ok)
       return false;
@@ -413,6 +420,7 @@ int main(int argc, char **argv) {
   FfnSparsityStats ffnStats;
   setFfnObserver(&ffnStats);
   setCheckPredictor(o.checkPredictor);
+  setSparseDenseRows(o.sparseDenseRows);
   auto ffnReport = [&] {
     if (o.stats && !ffnStats.layers().empty())
       std::fputs(("sparse-run: " + ffnStats.report()).c_str(), stderr);

@@ -67,6 +67,12 @@ FfnObserver *ffnObserver();
 void setCheckPredictor(bool check);
 bool checkPredictor();
 
+/// Sparse FFN calls with at least `rows` tokens (prefill, scoring) compute
+/// the whole block with the dense kernels on the bundles, exactly, whatever
+/// the predictor; 0: never (every call skips rows as decode does);
+/// negative: the default (8).
+void setSparseDenseRows(int64_t rows);
+
 /// Per-layer FFN sparsity (the fraction of neurons exactly 0) and the
 /// figures windowing relies on, for one token sequence at a time.
 ///

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Sparse FFN decode against the dense path, in interleaved rounds, 2 threads.
+# One Llama-shaped model, relufied (shifted ReLU) and calibrated to SPARSITY
+# (default 0.9) of FFN neurons per layer, then compiled three ways:
+#   dense:      unbundled weights, the dense kernels (the baseline);
+#   exact-gate: bundled, every gate computed, up and down of active neurons;
+#   lowrank:    bundled, a rank-RANK predictor at 99 % recall chooses the
+#               neurons (only where the gate decides the zeros).
+# Each round decodes TOKENS tokens from BOS with each, in turn, and prints
+# ms/token, the ratio to dense, the FFN bytes the kernel read per token and
+# the bound dense bytes / bytes read by the sparse model.
+#
+#   bash bench/run-sparse.sh                # 0.24 GB synthetic model (quick)
+#   SIZE=full bash bench/run-sparse.sh      # the 1.9 GB synthetic model
+#   SIZE=stories bash bench/run-sparse.sh   # stories260K (a real model)
+#   SIZE=smollm2 bash bench/run-sparse.sh   # SmolLM2-135M (scripts/smollm2/make.sh first)
+#   ROUNDS=3 TOKENS=32 SPARSITY=0.9 RANK=64 bash bench/run-sparse.sh
+#
+# Synthetic models have random weights: their figures are speed only, and
+# a low-rank predictor of a random gate is poor (its singular values are
+# flat). Needs python3-torch and python3-onnx (Debian) to generate them once.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dir=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}
+build=${ACTSPARSE_BUILD_DIR:-$root/build}
+rounds=${ROUNDS:-3}
+tokens=${TOKENS:-32}
+sparsity=${SPARSITY:-0.9}
+rank=${RANK:-64}
+mkdir -p "$dir"
+"$root/scripts/build.sh" >/dev/null
+opt=$build/bin/sparse-opt
+run=$build/bin/sparse-run
+
+case "${SIZE:-small}" in
+  stories) name=stories260K
+    [ -f "$dir/$name-decode.onnx" ] || cp "$root/test/Import/Inputs/llama-decode.onnx" "$dir/$name-decode.onnx"
+    calib=$root/test/Transforms/Inputs/stories-calibration.txt ;;
+  smollm2) name=smollm2
+    cache=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}/smollm2
+    [ -f "$cache/onnx-kv/model.onnx" ] || { echo "bench: run scripts/smollm2/make.sh first" >&2; exit 1; }
+    [ -e "$dir/$name-decode.onnx" ] || ln -s "$cache/onnx-kv/model.onnx" "$dir/$name-decode.onnx"
+    calib=$cache/refs/calibration.txt ;;
+  full) name=llama-1.9g; args=(--layers 8) ;;
+  *) name=llama-0.24g; args=(--dim 1024 --hidden 2816 --layers 4 --heads 8 --kv-heads 8 --vocab 8000 --seq-len 512) ;;
+esac
+prefix=$dir/$name
+if [ ! -f "$prefix-decode.onnx" ]; then
+  echo "bench: generating $prefix (once)"
+  /usr/bin/python3 "$root/bench/make-synthetic-llama.py" "$prefix" "${args[@]}" 2>&1 | grep -v Warning
+fi
+if [ -z "${calib:-}" ]; then
+  # Random weights: any token ids calibrate them; two sequences of 256.
+  calib=$dir/$name-calibration.txt
+  [ -f "$calib" ] || awk 'BEGIN { srand(7); for (s = 0; s < 2; ++s) { printf "1"; for (i = 1; i < 256; ++i) printf " %d", 2 + int(rand() * 7000); print "" } }' > "$calib"
+fi
+
+tag=$name-s$sparsity
+w=$dir/$tag
+if [ ! -f "$w-dense.mlir" ]; then
+  echo "bench: relufying and calibrating $name to $sparsity (once)"
+  "$opt" "$prefix-decode.onnx" --weight-pack "$w.pack" --quiet --actsparse-fuse-ffn \
+    --actsparse-relufy="mode=shifted-relu" \
+    --actsparse-calibrate="tokens=$calib target-sparsity=$sparsity tune=shift sequential=false quiet=true" \
+    -o "$w-dense.mlir"
+fi
+[ -f "$w-exact-gate.mlir" ] || "$opt" "$w-dense.mlir" \
+  --actsparse-bundle-ffn="output-pack=$w-bundled.pack predictor=exact-gate quiet=true" -o "$w-exact-gate.mlir"
+if [ ! -f "$w-lowrank.mlir" ]; then
+  "$opt" "$w-dense.mlir" --actsparse-bundle-ffn="output-pack=$w-bundled-plain.pack quiet=true" -o "$w-plain.mlir"
+  "$opt" "$w-plain.mlir" --actsparse-insert-predictors="tokens=$calib rank=$rank target-recall=0.99 output-pack=$w-lowrank.pack report=$w-lowrank.report quiet=true" \
+    -o "$w-lowrank.mlir"
+fi
+modes=(dense exact-gate lowrank)
+for m in "${modes[@]}"; do
+  if [ ! -f "$w-$m.so" ] || [ "$w-$m.so" -ot "$opt" ]; then
+    echo "bench: compiling $w-$m.so"
+    "$opt" "$w-$m.mlir" --emit=shared-lib -o "$w-$m.so"
+  fi
+done
+
+echo "model: $name, FFN sparsity target $sparsity, rank $rank; $tokens tokens per round, $rounds rounds, 2 threads"
+[ -f "$w-lowrank.report" ] && sed 's/^/  predictor: /' "$w-lowrank.report"
+for r in $(seq "$rounds"); do
+  line="round $r:"
+  dense_ms=
+  for m in "${modes[@]}"; do
+    pack=$w.pack
+    [ "$m" = exact-gate ] && pack=$w-bundled.pack
+    [ "$m" = lowrank ] && pack=$w-lowrank.pack
+    "$run" "$w-$m.so" --weights "$pack" --input-ids 1 -n "$tokens" --stop-ids none --threads 2 \
+      --stats-json "$dir/sparse-$m.json" > /dev/null 2> "$dir/sparse-$m.log"
+    ms=$(sed -E 's/.*"decode_ms_per_token": ([0-9.]+).*/\1/' "$dir/sparse-$m.json")
+    [ -z "$dense_ms" ] && dense_ms=$ms
+    read_kib=$(sed -n 's/.*bytes read per token: \([0-9.]*\) KiB (dense: \([0-9.]*\) KiB.*/\1 \2/p' "$dir/sparse-$m.log")
+    line+=$(awk -v m="$m" -v ms="$ms" -v d="$dense_ms" -v rk="$read_kib" 'BEGIN {
+      split(rk, k, " "); s = sprintf(" %s %.2f ms (%.2fx)", m, ms, d / ms)
+      if (k[2] > 0) s = s sprintf(" [ffn read %.0f%%]", 100 * k[1] / k[2])
+      printf "%s", s }')
+  done
+  echo "$line"
+  # Prefill of 64 tokens: dense kernels, the sparse kernel token by token
+  # (--sparse-dense-rows 0) and with its default crossover.
+  pf=
+  for v in "dense -1" "exact-gate 0" "exact-gate -1"; do
+    set -- $v
+    pack=$w.pack
+    [ "$1" = exact-gate ] && pack=$w-bundled.pack
+    "$run" "$w-$1.so" --weights "$pack" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --stop-ids none \
+      --threads 2 --no-stats --sparse-dense-rows "$2" --stats-json "$dir/sparse-prefill.json" > /dev/null
+    pf+=" $(sed -E 's/.*"prefill_tokens_per_second": ([0-9.]+).*/\1/' "$dir/sparse-prefill.json")"
+  done
+  echo "$pf" | awk '{ printf "         prefill 64 tokens: dense %.1f tok/s; exact-gate token by token %.1f tok/s (%.2fx), with the dense crossover %.1f tok/s (%.2fx)\n", $1, $2, $2 / $1, $3, $3 / $1 }'
+done
+# The bound: dense bytes / (non-FFN bytes + FFN bytes read), from the pack
+# sizes and the last round's figures.
+for m in exact-gate lowrank; do
+  awk -v total="$(stat -c %s "$w.pack")" -v m="$m" '
+    /bytes read per token/ { gsub(/[(),%]/, " "); read = $7 * 1024; dense = $10 * 1024 }
+    END { if (dense > 0) { other = total - dense; printf "bound for %s: dense bytes / bytes read = %.2fx (FFN %.0f MiB of %.0f MiB, reads %.1f%% of it)\n", m, total / (other + read), dense / 1048576, total / 1048576, 100 * read / dense } }' \
+    "$dir/sparse-$m.log"
+done
