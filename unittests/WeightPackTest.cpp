@@ -205,3 +205,37 @@ TEST_F(WeightPackTest, NotAPackAtAll) {
 }
 
 } // namespace
+
+namespace {
+
+// Layout 1 (FFN bundle rows) round-trips; the reader refuses it on a tensor
+// that is not an f32 matrix. The writer records what it is told, so the
+// bad entry is written directly.
+TEST_F(WeightPackTest, BundleLayout) {
+  Status s;
+  auto w = WeightPackWriter::create(path, s);
+  ASSERT_TRUE(w) << s.message();
+  ASSERT_TRUE(w->add("ffn.0.bundle", DType::F32, {3, 5}, a.data(), a.size() * 4,
+                     Layout::FfnBundle));
+  ASSERT_TRUE(w->add("a", DType::F32, {3, 5}, a.data(), a.size() * 4));
+  ASSERT_TRUE(w->finish());
+  ASSERT_TRUE(w->commit());
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  EXPECT_EQ(pack->find("ffn.0.bundle")->layout, Layout::FfnBundle);
+  EXPECT_EQ(pack->find("a")->layout, Layout::Dense);
+  std::vector<float> back(15);
+  ASSERT_TRUE(pack->read(*pack->find("ffn.0.bundle"), back.data()));
+  EXPECT_EQ(back, a);
+
+  auto bad = WeightPackWriter::create(path, s);
+  ASSERT_TRUE(bad);
+  ASSERT_TRUE(bad->add("b", DType::I64, {3}, b.data(), 24, Layout::FfnBundle));
+  ASSERT_TRUE(bad->finish());
+  ASSERT_TRUE(bad->commit());
+  EXPECT_NE(openError().find("tensor 'b' has unknown layout 1"),
+            std::string::npos)
+      << openError();
+}
+
+} // namespace
