@@ -32,10 +32,12 @@ namespace {
 
 std::atomic<bool> checking{false};
 
-/// From this many tokens per call on, a block runs through denseBlock: the
-/// bundle rows are then read once for all tokens by kernels that keep them
-/// in cache, which beats skipping rows token by token (measured with
-/// bench/run-sparse.sh PREFILL=1).
+/// By default, blocks without a predictor run through denseBlock from this
+/// many tokens per call on (the same numbers, by kernels blocked for the
+/// cache). Blocks with a predictor skip rows token by token at any length:
+/// the neuron loop reads each bundle row once per call anyway, and on the
+/// 1.9 GB model at 90 % sparsity a 64-token prefill ran 1.20-1.27x faster
+/// that way than through denseBlock (bench/run-sparse.sh, 2026-12-01).
 constexpr int64_t kDenseRowsDefault = 8;
 
 struct Block {
@@ -128,10 +130,6 @@ void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
       if (hOut)
         hOut[t * b.h + i] = hv;
     }
-    // A predicted neuron's row is fetched whole, whether or not its gate
-    // turns out to be 0.
-    if (mode == FfnPredictorKind::LowRank)
-      full = touched;
     tally.rowsRead += full;
     tally.gateOnlyRows += touched && !full;
   }
@@ -252,15 +250,23 @@ Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
   return tally;
 }
 
-std::atomic<int64_t> denseRowsSetting{kDenseRowsDefault};
+/// -1: the default above.
+std::atomic<int64_t> denseRowsSetting{-1};
 
-int64_t denseRows() { return denseRowsSetting.load(); }
+/// From how many tokens per call a block in `mode` runs through
+/// denseBlock (0: never).
+int64_t denseRows(FfnPredictorKind mode) {
+  int64_t set = denseRowsSetting.load();
+  if (set >= 0)
+    return set;
+  return mode == FfnPredictorKind::None ? kDenseRowsDefault : 0;
+}
 
 } // namespace
 
 void setCheckPredictor(bool check) { checking.store(check); }
 void setSparseDenseRows(int64_t rows) {
-  denseRowsSetting.store(rows < 0 ? kDenseRowsDefault : rows);
+  denseRowsSetting.store(rows < 0 ? -1 : rows);
 }
 bool checkPredictor() { return checking.load(); }
 
@@ -292,7 +298,8 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     return;
 
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
-  const bool dense = denseRows() > 0 && b.t >= denseRows();
+  const int64_t fromRows = denseRows(b.config.predictor);
+  const bool dense = fromRows > 0 && b.t >= fromRows;
   std::vector<float> scores;
   int64_t rank = lowrank ? scoreA->sizes[1] : 0;
   b.scores = nullptr;

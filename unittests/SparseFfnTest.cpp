@@ -315,16 +315,21 @@ TEST(SparseFfnKernel, PredictedSetsDropExactlyTheMissedNeurons) {
   }
 }
 
-TEST(SparseFfnKernel, ManyTokensRunTheExactBlock) {
-  // Prefill-sized calls read every bundle row once with the dense kernels:
-  // the block is computed exactly, whatever the predictor says.
+TEST(SparseFfnKernel, ManyTokensAndTheDenseCrossover) {
+  // A prefill-sized call of a predicted block follows the predictor by
+  // default; with setSparseDenseRows(N) calls of N tokens or more compute
+  // the exact block with the dense kernels on the bundles.
   setNumThreads(2);
   Case c{16, 13, 300, 9};
   c.shift = true;
   BlockData b = randomBlock(c, 31);
-  std::vector<char> none(c.h, 0);
+  std::vector<char> none(c.h, 0), keep(c.t * c.h, 0);
   expectNear(run(c, b, FfnPredictorKind::LowRank, &none),
-             reference(c, b, nullptr), "lowrank, 16 tokens");
+             reference(c, b, &keep), "lowrank, 16 tokens, default");
+  setSparseDenseRows(8);
+  expectNear(run(c, b, FfnPredictorKind::LowRank, &none),
+             reference(c, b, nullptr), "lowrank, 16 tokens, dense from 8");
+  setSparseDenseRows(-1);
 }
 
 TEST(SparseFfnKernel, CheckPredictorCountsRecallAndPrecision) {

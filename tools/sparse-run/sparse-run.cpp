@@ -109,8 +109,9 @@ void usage(FILE *out) {
       "                         precision (slower: a dense block per call)\n"
       "  --sparse-dense-rows N  sparse FFN calls of N or more tokens (prefill,\n"
       "                         --perplexity) run the exact block with dense\n"
-      "                         kernels on the bundles (default 8); 0: never,\n"
-      "                         so scoring sees the predictor as decode does\n"
+      "                         kernels on the bundles, whatever the predictor\n"
+      "                         (default: 8 for blocks without a predictor,\n"
+      "                         never for the others); 0: never\n"
       "  --no-stats             no statistics on stderr\n"
       "  --stats-json FILE      statistics as JSON\n"
       "  -h, --help             this text\n");

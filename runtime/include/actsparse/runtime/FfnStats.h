@@ -67,10 +67,10 @@ FfnObserver *ffnObserver();
 void setCheckPredictor(bool check);
 bool checkPredictor();
 
-/// Sparse FFN calls with at least `rows` tokens (prefill, scoring) compute
-/// the whole block with the dense kernels on the bundles, exactly, whatever
-/// the predictor; 0: never (every call skips rows as decode does);
-/// negative: the default (8).
+/// Sparse FFN calls with at least `rows` tokens compute the whole block
+/// with the dense kernels on the bundles, exactly, whatever the predictor;
+/// 0: never (every call skips rows as decode does); negative: the default,
+/// 8 for blocks without a predictor and never for the others.
 void setSparseDenseRows(int64_t rows);
 
 /// Per-layer FFN sparsity (the fraction of neurons exactly 0) and the
