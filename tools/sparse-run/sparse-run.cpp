@@ -47,6 +47,7 @@ struct Options {
   double tolerance = 1e-4;
   int threads = 0; ///< 0: all cores
   int sparseDenseRows = -1; ///< -1: the runtime's default
+  int optLevel = 3;         ///< LLVM level of JIT-compiled code
   size_t values = 20;
   bool printIds = false, stats = true, chat = false, checkPredictor = false;
 };
@@ -101,6 +102,8 @@ void usage(FILE *out) {
       "Common:\n"
       "  --weights PACK         weight pack (default: the one the IR names, "
       "beside it)\n"
+      "  --opt-level N          LLVM optimisation level (0-3) when compiling\n"
+      "                         MODEL.mlir (default 3; lower compiles faster)\n"
       "  --threads N            threads of the weight kernels (default: all "
       "cores)\n"
       "  --check-predictor      sparse FFN blocks with a low-rank predictor\n"
@@ -169,7 +172,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
         "-n", "--temperature", "--top-p", "--seed", "--context",
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
-        "--sparse-dense-rows"};
+        "--sparse-dense-rows", "--opt-level"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -211,6 +214,14 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     else if (a == "--tolerance") ok = num(o.tolerance);
     else if (a == "--threads") ok = num(o.threads);
     else if (a == "--sparse-dense-rows") ok = num(o.sparseDenseRows);
+    else if (a == "--opt-level") {
+      ok = num(o.optLevel);
+      if (ok && (o.optLevel < 0 || o.optLevel > 3)) {
+        std::fprintf(stderr, "sparse-run: --opt-level must be 0, 1, 2 or 3\n");
+        exitCode = 2;
+        return false;
+      }
+    }
     else if (a == "--values") ok = num(o.values);
     if (!ok)
       return false;
@@ -372,7 +383,8 @@ int main(int argc, char **argv) {
     if (!module)
       return fail("cannot load model '" + o.model + "'");
     std::string error;
-    auto jit = mlir::actsparse::CompiledModel::compile(*module, error);
+    auto jit = mlir::actsparse::CompiledModel::compile(*module, error,
+                                                       unsigned(o.optLevel));
     if (!jit)
       return fail(error);
     signature = &jit->signature();
