@@ -61,6 +61,38 @@ struct Tally {
   int64_t rowsRead = 0, gateOnlyRows = 0;
 };
 
+/// The activation stage of neuron `row` for one token: act(pre + bias -
+/// shift), where `pre` is x . gate row (x . up row in a plain block), 0
+/// below a threshold on the activation.
+inline float activationOf(const Block &b, const float *row, float pre) {
+  const FfnBundleLayout &l = b.layout;
+  int64_t bias = l.gate >= 0 ? l.gateBias : l.upBias;
+  if (bias >= 0)
+    pre += row[bias];
+  float a = activate(b.config.activation,
+                     pre - (l.shift >= 0 ? row[l.shift] : 0.0f));
+  if (b.threshold > 0.0f && !b.config.thresholdOnNeuron &&
+      a * a < b.threshold * b.threshold)
+    return 0.0f;
+  return a;
+}
+
+/// The neuron from its activation `a` and, in a gated block, `up` = x . up
+/// row: a * (up + bias) (ReLU on the up side with relu_up), 0 below a
+/// threshold on the neuron.
+inline float neuronOf(const Block &b, const float *row, float a, float up) {
+  const FfnBundleLayout &l = b.layout;
+  float h = a;
+  if (l.gate >= 0) {
+    float u = up + (l.upBias >= 0 ? row[l.upBias] : 0.0f);
+    h = a * (b.config.reluUp && u < 0.0f ? 0.0f : u);
+  }
+  if (b.threshold > 0.0f && b.config.thresholdOnNeuron &&
+      h * h < b.threshold * b.threshold)
+    return 0.0f;
+  return h;
+}
+
 /// Neurons [n0, n1) of `b` for every token: y[t] += h[t, i] * down_i, and
 /// hOut[t, i] = h[t, i] when hOut is given. `mode` may differ from the
 /// block's (the exact pass of --check-predictor).
@@ -68,12 +100,9 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
                  int64_t n1, float *y, float *hOut, Tally &tally) {
   const FfnBundleLayout &l = b.layout;
-  const FfnKernelConfig &c = b.config;
   const bool gated = l.gate >= 0;
   const int64_t preAt = gated ? l.gate : l.up;
   const int64_t d = b.d, e = b.e;
-  const float thr = b.threshold;
-  const bool onNeuron = c.thresholdOnNeuron;
   auto dot = [d](const float *__restrict a, const float *__restrict w) {
     float acc[16] = {};
     int64_t k = 0;
@@ -89,7 +118,6 @@ void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
   };
   for (int64_t i = n0; i < n1; ++i) {
     const float *__restrict row = b.bundle + i * l.stride;
-    const float shift = l.shift >= 0 ? row[l.shift] : 0.0f;
     bool touched = false, full = false;
     for (int64_t t = 0; t < b.t; ++t) {
       float hv = 0.0f;
@@ -97,27 +125,10 @@ void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
         touched = true;
         ++tally.predicted;
         const float *x = b.x + t * b.ldx;
-        float pre = dot(x, row + preAt);
-        if (gated && l.gateBias >= 0)
-          pre += row[l.gateBias];
-        if (!gated && l.upBias >= 0)
-          pre += row[l.upBias];
-        float a = activate(c.activation, pre - shift);
-        if (thr > 0.0f && !onNeuron && a * a < thr * thr)
-          a = 0.0f;
+        float a = activationOf(b, row, dot(x, row + preAt));
         if (a != 0.0f || mode == FfnPredictorKind::None) {
           full = true;
-          hv = a;
-          if (gated) {
-            float u = dot(x, row + l.up);
-            if (l.upBias >= 0)
-              u += row[l.upBias];
-            if (c.reluUp && u < 0.0f)
-              u = 0.0f;
-            hv = a * u;
-          }
-          if (thr > 0.0f && onNeuron && hv * hv < thr * thr)
-            hv = 0.0f;
+          hv = neuronOf(b, row, a, gated ? dot(x, row + l.up) : 0.0f);
           if (hv != 0.0f) {
             float *__restrict yt = y + t * e;
             const float *__restrict down = row + l.down;
@@ -198,7 +209,6 @@ ActSparseMemRef2DF32 fieldView(const Block &b, int64_t at, int64_t cols) {
 /// Exact, whatever the predictor.
 Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
   const FfnBundleLayout &l = b.layout;
-  const FfnKernelConfig &c = b.config;
   const bool gated = l.gate >= 0;
   std::vector<float> pre(b.t * b.h, 0.0f), up;
   ActSparseMemRef2DF32 xv = {const_cast<float *>(b.x),
@@ -216,25 +226,11 @@ Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
     _mlir_ciface_actsparse_rt_matmul_nt_f32(&xv, &upW, &upv);
   }
   Tally tally;
-  const float thr = b.threshold;
   for (int64_t t = 0; t < b.t; ++t)
     for (int64_t i = 0; i < b.h; ++i) {
       const float *row = b.bundle + i * l.stride;
-      float g = pre[t * b.h + i];
-      if (gated && l.gateBias >= 0)
-        g += row[l.gateBias];
-      if (!gated && l.upBias >= 0)
-        g += row[l.upBias];
-      float a = activate(c.activation, g - (l.shift >= 0 ? row[l.shift] : 0.0f));
-      if (thr > 0.0f && !c.thresholdOnNeuron && a * a < thr * thr)
-        a = 0.0f;
-      float hv = a;
-      if (gated) {
-        float u = up[t * b.h + i] + (l.upBias >= 0 ? row[l.upBias] : 0.0f);
-        hv = a * (c.reluUp && u < 0.0f ? 0.0f : u);
-      }
-      if (thr > 0.0f && c.thresholdOnNeuron && hv * hv < thr * thr)
-        hv = 0.0f;
+      float hv = neuronOf(b, row, activationOf(b, row, pre[t * b.h + i]),
+                          gated ? up[t * b.h + i] : 0.0f);
       pre[t * b.h + i] = hv;
       tally.computed += hv != 0.0f;
       if (hOut)

@@ -190,11 +190,9 @@ void BundleFfnPass::runOnOperation() {
       llvm::errs() << llvm::formatv("bundle-ffn: {0}/{1} blocks\n", i + 1,
                                     blocks.size());
   }
-  std::vector<std::string> after = referencedWeights(module);
-  std::set<std::string> used(after.begin(), after.end());
+  auto used = stillUsed(module, std::move(before));
   auto keep = [&](const rt::TensorInfo &t) {
-    return keepUnbundled || used.count(t.name) ||
-           !llvm::is_contained(before, t.name);
+    return keepUnbundled || used(t);
   };
   if (failed(writePack(module, weights.pack(), outputPack, keep, added,
                        failFn())))

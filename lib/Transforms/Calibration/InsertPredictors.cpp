@@ -317,14 +317,12 @@ void InsertPredictorsPass::runOnOperation() {
     reports.push_back(r);
   }
   // Predictors this run replaced are dropped from the pack.
-  std::vector<std::string> after = referencedWeights(module);
-  std::set<std::string> used(after.begin(), after.end());
   std::set<std::string> made;
   for (const NewTensor &t : added)
     made.insert(t.name);
+  auto used = stillUsed(module, std::move(before));
   auto keep = [&](const rt::TensorInfo &t) {
-    return !made.count(t.name) &&
-           (used.count(t.name) || !llvm::is_contained(before, t.name));
+    return !made.count(t.name) && used(t);
   };
   if (failed(writePack(module, packs.pack(), outputPack, keep, added,
                        failFn())))

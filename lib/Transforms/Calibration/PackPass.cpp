@@ -220,6 +220,15 @@ std::vector<std::string> calibration::referencedWeights(ModuleOp module) {
   return {names.begin(), names.end()};
 }
 
+std::function<bool(const rt::TensorInfo &)>
+calibration::stillUsed(ModuleOp module, std::vector<std::string> before) {
+  return [after = referencedWeights(module),
+          before = std::move(before)](const rt::TensorInfo &t) {
+    return std::binary_search(after.begin(), after.end(), t.name) ||
+           !std::binary_search(before.begin(), before.end(), t.name);
+  };
+}
+
 LogicalResult calibration::writePack(
     ModuleOp module, const rt::WeightPack &input, StringRef outputPath,
     const std::function<bool(const rt::TensorInfo &)> &keep,

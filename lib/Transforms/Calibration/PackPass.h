@@ -109,8 +109,14 @@ LogicalResult writePack(ModuleOp module, const rt::WeightPack &input,
 LogicalResult emitReport(StringRef text, StringRef path, bool quiet,
                          const FailFn &fail);
 
-/// The names of every pack tensor the module refers to.
+/// The names of every pack tensor the module refers to, sorted.
 std::vector<std::string> referencedWeights(ModuleOp module);
+
+/// For writePack: keeps the input tensors `module` still refers to and
+/// those it did not refer to before the pass (`before`, from
+/// referencedWeights); drops what the pass stopped using.
+std::function<bool(const rt::TensorInfo &)>
+stillUsed(ModuleOp module, std::vector<std::string> before);
 
 } // namespace mlir::actsparse::calibration
 
