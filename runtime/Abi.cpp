@@ -2,8 +2,10 @@
 
 #include "actsparse/runtime/Abi.h"
 
+#include <atomic>
 #include <csetjmp>
 #include <cstdlib>
+#include <mutex>
 
 namespace {
 /// The first report of one kind since it was last taken: two numbers.
@@ -73,6 +75,32 @@ bool takeIndexOutOfRange(int64_t &index, int64_t &size) {
 
 bool takeShapeMismatch(int64_t &got, int64_t &expected) {
   return gMismatch.take(got, expected);
+}
+
+namespace {
+std::mutex gErrorMutex;
+std::string gError;
+std::atomic<bool> gErrorSet{false};
+} // namespace
+
+void reportRuntimeError(const std::string &message) {
+  std::lock_guard<std::mutex> lock(gErrorMutex);
+  if (gErrorSet.load())
+    return;
+  gError = message;
+  gErrorSet.store(true);
+}
+
+bool runtimeErrorPending() { return gErrorSet.load(std::memory_order_relaxed); }
+
+bool takeRuntimeError(std::string &message) {
+  std::lock_guard<std::mutex> lock(gErrorMutex);
+  if (!gErrorSet.load())
+    return false;
+  message = std::move(gError);
+  gError.clear();
+  gErrorSet.store(false);
+  return true;
 }
 
 bool runGuarded(void (*entry)(void **), void **params, uint64_t &failedBytes) {

@@ -153,6 +153,8 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
                          " bytes (a tensor larger than memory); call "
                          "abandoned");
   }
+  std::string runtimeError;
+  bool failed = takeRuntimeError(runtimeError);
   int64_t badIndex, tableSize;
   bool outOfRange = takeIndexOutOfRange(badIndex, tableSize);
   int64_t gotDim, expectedDim;
@@ -175,6 +177,10 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
     if (d.allocated() && !owned.count(d.allocated()) &&
         freed.insert(d.allocated()).second)
       std::free(d.allocated());
+  }
+  if (failed) {
+    outputs.clear();
+    return Status::error(runtimeError + "; results discarded");
   }
   if (mismatch) {
     outputs.clear();

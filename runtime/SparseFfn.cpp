@@ -21,6 +21,7 @@
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/FfnBundle.h"
 #include "actsparse/runtime/FfnStats.h"
+#include "actsparse/runtime/Flash.h"
 #include "ThreadPool.h"
 
 #include <atomic>
@@ -93,12 +94,13 @@ inline float neuronOf(const Block &b, const float *row, float a, float up) {
   return h;
 }
 
-/// Neurons [n0, n1) of `b` for every token: y[t] += h[t, i] * down_i, and
-/// hOut[t, i] = h[t, i] when hOut is given. `mode` may differ from the
-/// block's (the exact pass of --check-predictor).
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
-                 int64_t n1, float *y, float *hOut, Tally &tally) {
+/// Neuron `i` of `b`, whose bundle row is `row`, for every token:
+/// y[t] += h[t, i] * down_i, and hOut[t, i] = h[t, i] when hOut is given.
+/// `mode` may differ from the block's (the exact pass of
+/// --check-predictor). Inlined into the target_clones callers below.
+[[gnu::always_inline]] inline void
+neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
+         const float *__restrict row, float *y, float *hOut, Tally &tally) {
   const FfnBundleLayout &l = b.layout;
   const bool gated = l.gate >= 0;
   const int64_t preAt = gated ? l.gate : l.up;
@@ -116,34 +118,49 @@ void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
       sum += a[k] * w[k];
     return sum;
   };
-  for (int64_t i = n0; i < n1; ++i) {
-    const float *__restrict row = b.bundle + i * l.stride;
-    bool touched = false, full = false;
-    for (int64_t t = 0; t < b.t; ++t) {
-      float hv = 0.0f;
-      if (mode != FfnPredictorKind::LowRank || b.scores[t * b.h + i] > 0.0f) {
-        touched = true;
-        ++tally.predicted;
-        const float *x = b.x + t * b.ldx;
-        float a = activationOf(b, row, dot(x, row + preAt));
-        if (a != 0.0f || mode == FfnPredictorKind::None) {
-          full = true;
-          hv = neuronOf(b, row, a, gated ? dot(x, row + l.up) : 0.0f);
-          if (hv != 0.0f) {
-            float *__restrict yt = y + t * e;
-            const float *__restrict down = row + l.down;
-            for (int64_t k = 0; k < e; ++k)
-              yt[k] += hv * down[k];
-          }
-          ++tally.computed;
+  bool touched = false, full = false;
+  for (int64_t t = 0; t < b.t; ++t) {
+    float hv = 0.0f;
+    if (mode != FfnPredictorKind::LowRank || b.scores[t * b.h + i] > 0.0f) {
+      touched = true;
+      ++tally.predicted;
+      const float *x = b.x + t * b.ldx;
+      float a = activationOf(b, row, dot(x, row + preAt));
+      if (a != 0.0f || mode == FfnPredictorKind::None) {
+        full = true;
+        hv = neuronOf(b, row, a, gated ? dot(x, row + l.up) : 0.0f);
+        if (hv != 0.0f) {
+          float *__restrict yt = y + t * e;
+          const float *__restrict down = row + l.down;
+          for (int64_t k = 0; k < e; ++k)
+            yt[k] += hv * down[k];
         }
+        ++tally.computed;
       }
-      if (hOut)
-        hOut[t * b.h + i] = hv;
     }
-    tally.rowsRead += full;
-    tally.gateOnlyRows += touched && !full;
+    if (hOut)
+      hOut[t * b.h + i] = hv;
   }
+  tally.rowsRead += full;
+  tally.gateOnlyRows += touched && !full;
+}
+
+/// Neurons [n0, n1) of `b`, rows from the bundle in DRAM.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
+                 int64_t n1, float *y, float *hOut, Tally &tally) {
+  for (int64_t i = n0; i < n1; ++i)
+    neuronAt(b, mode, i, b.bundle + i * b.layout.stride, y, hOut, tally);
+}
+
+/// Neurons ids[0..count) of `b` with their rows where the flash cache
+/// holds them, in list order.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void neuronList(const Block &b, FfnPredictorKind mode, const int32_t *ids,
+                const float *const *rows, int64_t count, float *y,
+                float *hOut, Tally &tally) {
+  for (int64_t k = 0; k < count; ++k)
+    neuronAt(b, mode, ids[k], rows[k], y, hOut, tally);
 }
 
 /// Per-thread output rows, reused across calls (one model call runs at a
@@ -153,27 +170,32 @@ std::vector<std::vector<float>> &scratch() {
   return buffers;
 }
 
-/// Runs `mode` over all neurons: y = sum of every thread's rows (y is
-/// overwritten), h written when given.
-Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
-               float *h) {
-  int threads = b.t * b.h * b.d < (1 << 16) ? 1 : pool().size();
-  std::vector<Tally> tallies(threads);
+/// Threads a block runs on, and thread j's neurons [n0, n1).
+int threadsFor(const Block &b) {
+  return b.t * b.h * b.d < (1 << 16) ? 1 : pool().size();
+}
+std::pair<int64_t, int64_t> neuronsOf(const Block &b, int threads, int j) {
+  int64_t chunk = (b.h + threads - 1) / threads;
+  int64_t n0 = std::min(b.h, j * chunk);
+  return {n0, std::min(b.h, n0 + chunk)};
+}
+
+/// Zeroed output rows for `threads` threads.
+std::vector<std::vector<float>> &threadRows(const Block &b, int threads) {
   std::vector<std::vector<float>> &rows = scratch();
   if (int(rows.size()) < threads)
     rows.resize(threads);
-  auto body = [&](int thread) {
-    int64_t chunk = (b.h + threads - 1) / threads;
-    int64_t n0 = std::min(b.h, thread * chunk), n1 = std::min(b.h, n0 + chunk);
-    std::vector<float> &acc = rows[thread];
-    acc.assign(b.t * b.e, 0.0f);
-    neuronRange(b, mode, n0, n1, acc.data(), h, tallies[thread]);
-  };
-  if (threads == 1)
-    body(0);
-  else
-    pool().run(body);
-  Tally total;
+  for (int j = 0; j < threads; ++j)
+    rows[j].assign(b.t * b.e, 0.0f);
+  return rows;
+}
+
+/// y = the sum of every thread's rows, in thread order (y is overwritten);
+/// returns the threads' tallies summed.
+Tally reduceThreads(const Block &b, const std::vector<Tally> &tallies,
+                    float *y, int64_t ldy) {
+  int threads = int(tallies.size());
+  std::vector<std::vector<float>> &rows = scratch();
   for (int64_t t = 0; t < b.t; ++t) {
     float *yt = y + t * ldy;
     std::memcpy(yt, rows[0].data() + t * b.e, b.e * sizeof(float));
@@ -183,6 +205,7 @@ Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
         yt[k] += src[k];
     }
   }
+  Tally total;
   for (const Tally &t : tallies) {
     total.predicted += t.predicted;
     total.computed += t.computed;
@@ -190,6 +213,71 @@ Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
     total.gateOnlyRows += t.gateOnlyRows;
   }
   return total;
+}
+
+/// Runs `mode` over all neurons: y = sum of every thread's rows (y is
+/// overwritten), h written when given.
+Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
+               float *h) {
+  int threads = threadsFor(b);
+  std::vector<Tally> tallies(threads);
+  std::vector<std::vector<float>> &rows = threadRows(b, threads);
+  auto body = [&](int thread) {
+    auto [n0, n1] = neuronsOf(b, threads, thread);
+    neuronRange(b, mode, n0, n1, rows[thread].data(), h, tallies[thread]);
+  };
+  if (threads == 1)
+    body(0);
+  else
+    pool().run(body);
+  return reduceThreads(b, tallies, y, ldy);
+}
+
+/// runBlock with the bundle on flash: the same neurons in the same order
+/// and partition over threads (so the same sums), each thread's neurons
+/// listed for `layer`, which makes them resident and calls back with
+/// batches of rows. Neurons every token's score rules out are not listed
+/// (runBlock would read nothing of them either), except in naive mode.
+struct FlashRun {
+  const Block *b;
+  FfnPredictorKind mode;
+  std::vector<std::vector<float>> *rows;
+  float *h;
+  std::vector<Tally> tallies;
+};
+
+void flashBatch(void *context, int thread, const int32_t *ids,
+                const float *const *rows, int64_t count) {
+  FlashRun &r = *static_cast<FlashRun *>(context);
+  neuronList(*r.b, r.mode, ids, rows, count, (*r.rows)[thread].data(), r.h,
+             r.tallies[thread]);
+}
+
+Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
+                float *h, Tally &tally) {
+  int threads = threadsFor(b);
+  static std::vector<std::vector<int32_t>> needed;
+  needed.resize(threads);
+  const bool all = b.config.predictor != FfnPredictorKind::LowRank ||
+                   flashStore()->options().mode == FlashMode::Naive;
+  for (int j = 0; j < threads; ++j) {
+    auto [n0, n1] = neuronsOf(b, threads, j);
+    needed[j].clear();
+    for (int64_t i = n0; i < n1; ++i) {
+      bool use = all;
+      for (int64_t t = 0; t < b.t && !use; ++t)
+        use = b.scores[t * b.h + i] > 0.0f;
+      if (use)
+        needed[j].push_back(int32_t(i));
+    }
+  }
+  FlashRun run{&b, b.config.predictor, &threadRows(b, threads), h,
+               std::vector<Tally>(threads)};
+  Status s = layer.run(needed, b.t, flashBatch, &run);
+  if (!s)
+    return s;
+  tally = reduceThreads(b, run.tallies, y, ldy);
+  return {};
 }
 
 ActSparseMemRef2DF32 view(float *data, int64_t rows, int64_t cols) {
@@ -292,10 +380,23 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   // row length is checked by the op verifier against the same layout.
   if (b.t == 0)
     return;
+  // After a failed flash read the call is abandoned: nothing more runs.
+  if (runtimeErrorPending()) {
+    for (int64_t t = 0; t < b.t; ++t)
+      std::memset(out + t * y->strides[0], 0, b.e * sizeof(float));
+    return;
+  }
+  FlashStore *store = flashStore();
+  FlashLayer *flash = store ? store->find(b.bundle) : nullptr;
+  if (flash && flash->mapped()) {
+    // The OS-paging baseline: the rows are the mapped file.
+    b.bundle = flash->mapped();
+    flash = nullptr;
+  }
 
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
   const int64_t fromRows = denseRows(b.config.predictor);
-  const bool dense = fromRows > 0 && b.t >= fromRows;
+  const bool dense = !flash && fromRows > 0 && b.t >= fromRows;
   std::vector<float> scores;
   int64_t rank = lowrank ? scoreA->sizes[1] : 0;
   b.scores = nullptr;
@@ -318,10 +419,24 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   std::vector<float> h;
   if (observer)
     h.assign(b.t * b.h, 0.0f);
-  Tally tally = dense ? denseBlock(b, out, y->strides[0],
-                                   observer ? h.data() : nullptr)
-                      : runBlock(b, b.config.predictor, out, y->strides[0],
-                                 observer ? h.data() : nullptr);
+  Tally tally;
+  if (flash) {
+    if (Status s = runFlash(b, *flash, out, y->strides[0],
+                            observer ? h.data() : nullptr, tally);
+        !s) {
+      reportRuntimeError(s.message());
+      for (int64_t t = 0; t < b.t; ++t)
+        std::memset(out + t * y->strides[0], 0, b.e * sizeof(float));
+      return;
+    }
+  } else {
+    tally = dense ? denseBlock(b, out, y->strides[0],
+                               observer ? h.data() : nullptr)
+                  : runBlock(b, b.config.predictor, out, y->strides[0],
+                             observer ? h.data() : nullptr);
+  }
+  if (store && b.bundle != bundle->aligned + bundle->offset)
+    store->find(bundle->aligned + bundle->offset)->dropPages();
   if (!observer)
     return;
 

@@ -14,6 +14,7 @@
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/FfnStats.h"
+#include "actsparse/runtime/Flash.h"
 #include "actsparse/runtime/Generator.h"
 #include "actsparse/runtime/HfTokenizer.h"
 #include "actsparse/runtime/Tokenizer.h"
@@ -43,6 +44,10 @@ namespace {
 struct Options {
   std::string model, weights, tokenizer, prompt, inputIds, checkRef,
       perplexity, statsJson, dumpLogits, inspect, stopIds, system;
+  /// --dram-budget as given ("" : everything in DRAM), and the flash
+  /// options it enables.
+  std::string dramBudget;
+  FlashOptions flash;
   GenerationOptions gen;
   double tolerance = 1e-4;
   int threads = 0; ///< 0: all cores
@@ -115,6 +120,24 @@ void usage(FILE *out) {
       "                         kernels on the bundles, whatever the predictor\n"
       "                         (default: 8 for blocks without a predictor,\n"
       "                         never for the others); 0: never\n"
+      "Flash (FFN bundles stay on disk; see README \"Flash-resident weights\"):\n"
+      "  --dram-budget SIZE     DRAM for weights: resident tensors, read "
+      "buffers\n"
+      "                         and the neuron caches; bytes with K/M/G, or "
+      "N%%\n"
+      "                         of the weights the model uses\n"
+      "  --flash-mode MODE      windowed (default): the neurons the predictor\n"
+      "                         selects, kept for --flash-window tokens; "
+      "naive:\n"
+      "                         every FFN row read for every call; mmap: the\n"
+      "                         pack mapped, each layer's pages dropped after\n"
+      "                         use (baselines)\n"
+      "  --flash-window K       tokens a neuron stays cached after its last use\n"
+      "                         (default 4)\n"
+      "  --flash-queue-depth N  direct reads in flight (default 32)\n"
+      "  --flash-read-size SIZE largest single read, neighbours coalesced up "
+      "to it\n"
+      "                         (default 128K)\n"
       "  --no-stats             no statistics on stderr\n"
       "  --stats-json FILE      statistics as JSON\n"
       "  -h, --help             this text\n");
@@ -172,7 +195,8 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
         "-n", "--temperature", "--top-p", "--seed", "--context",
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
-        "--sparse-dense-rows", "--opt-level"};
+        "--sparse-dense-rows", "--opt-level", "--dram-budget", "--flash-mode",
+        "--flash-window", "--flash-queue-depth", "--flash-read-size"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -223,6 +247,40 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       }
     }
     else if (a == "--values") ok = num(o.values);
+    else if (a == "--dram-budget") o.dramBudget = v;
+    else if (a == "--flash-mode") {
+      std::string m = v;
+      if (m == "windowed") o.flash.mode = FlashMode::Windowed;
+      else if (m == "naive") o.flash.mode = FlashMode::Naive;
+      else if (m == "mmap") o.flash.mode = FlashMode::Mmap;
+      else {
+        std::fprintf(stderr, "sparse-run: --flash-mode must be windowed, "
+                             "naive or mmap, got '%s'\n", v);
+        exitCode = 2;
+        return false;
+      }
+    }
+    else if (a == "--flash-window" || a == "--flash-queue-depth") {
+      int &field = a == "--flash-window" ? o.flash.window : o.flash.queueDepth;
+      ok = num(field);
+      int low = a == "--flash-window" ? 0 : 1;
+      if (ok && (field < low || field > 4096)) {
+        std::fprintf(stderr, "sparse-run: %s must be in [%d, 4096]\n",
+                     a.c_str(), low);
+        exitCode = 2;
+        return false;
+      }
+    }
+    else if (a == "--flash-read-size") {
+      uint64_t bytes = 0;
+      if (!parseByteSize(v, bytes) || bytes < 4096 || bytes > (64u << 20)) {
+        std::fprintf(stderr, "sparse-run: --flash-read-size expects a size "
+                             "from 4K to 64M, got '%s'\n", v);
+        exitCode = 2;
+        return false;
+      }
+      o.flash.maxRead = uint32_t(bytes);
+    }
     if (!ok)
       return false;
   }
@@ -274,6 +332,84 @@ int inspect(const std::string &path, size_t limit) {
   }
   std::printf("checksums ok\n");
   return 0;
+}
+
+/// Bytes this process has made the kernel read from storage (0 when
+/// /proc/self/io is unreadable).
+uint64_t storageReadBytes() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  uint64_t value;
+  while (io >> key >> value)
+    if (key == "read_bytes:")
+      return value;
+  return 0;
+}
+
+/// --dram-budget: loads every weight except the FFN bundles, which stay in
+/// the pack behind a FlashStore sized to the budget.
+Status loadWithBudget(const EntrySignature &sig, const WeightPack &pack,
+                      const Options &o, std::vector<Tensor> &buffers,
+                      std::vector<const void *> &bindings,
+                      std::unique_ptr<FlashStore> &flash) {
+  std::vector<TensorSpec> resident;
+  std::vector<FlashTensor> onFlash;
+  std::vector<int> flashIndex(sig.weights.size(), -1);
+  uint64_t residentBytes = 0, usedBytes = 0;
+  for (size_t k = 0; k < sig.weights.size(); ++k) {
+    const TensorSpec &w = sig.weights[k];
+    const TensorInfo *t = pack.find(w.name);
+    if (!t)
+      return Status::error("weight pack '" + pack.path() +
+                           "' has no tensor '" + w.name + "' that the IR uses");
+    usedBytes += t->size;
+    if (t->layout == Layout::FfnBundle && t->shape == w.shape &&
+        t->dtype == DType::F32 && t->shape.size() == 2) {
+      flashIndex[k] = int(onFlash.size());
+      onFlash.push_back({w.name, t->offset, t->shape[0], t->shape[1]});
+    } else {
+      resident.push_back(w);
+      residentBytes += t->size;
+    }
+  }
+  if (onFlash.empty())
+    return Status::error(
+        "--dram-budget: the model has no bundled FFN weights to keep on "
+        "flash (run --actsparse-bundle-ffn first; see README)");
+  FlashOptions options = o.flash;
+  const std::string &b = o.dramBudget;
+  if (!b.empty() && b.back() == '%') {
+    char *end = nullptr;
+    double percent = std::strtod(b.c_str(), &end);
+    if (end != b.c_str() + b.size() - 1 || !(percent > 0) || percent > 100)
+      return Status::error("--dram-budget expects a size (512M, 1.5G) or a "
+                           "percentage in (0, 100], got '" + b + "'");
+    options.budget = uint64_t(double(usedBytes) * percent / 100.0);
+  } else if (!parseByteSize(b, options.budget)) {
+    return Status::error("--dram-budget expects a size (512M, 1.5G) or a "
+                         "percentage in (0, 100], got '" + b + "'");
+  }
+  // The direct-I/O source comes first: a budget or file system it cannot
+  // work with is refused before anything is loaded.
+  Status s;
+  std::unique_ptr<ReadSource> source;
+  if (options.mode != FlashMode::Mmap) {
+    source = openDirectSource(pack.path(), options.queueDepth, s);
+    if (!source)
+      return s;
+  }
+  flash = FlashStore::create(options, std::move(source), pack.path(), onFlash,
+                             residentBytes, s);
+  if (!flash)
+    return s;
+  if (Status l = loadWeights(resident, pack, buffers); !l)
+    return l;
+  size_t next = 0;
+  for (size_t k = 0; k < sig.weights.size(); ++k)
+    bindings.push_back(flashIndex[k] >= 0 ? flash->binding(flashIndex[k])
+                                          : buffers[next++].data());
+  setFlashStore(flash.get());
+  return {};
 }
 
 /// Reads the weights the compiled model needs from the pack, checking that
@@ -418,15 +554,24 @@ int main(int argc, char **argv) {
                   signature->weightPackId);
   }
   std::vector<Tensor> weightBuffers;
-  if (!signature->weights.empty()) {
-    if (!pack)
-      return fail("the model uses weights but no weight pack is named");
+  std::vector<const void *> weightPtrs;
+  std::unique_ptr<FlashStore> flash;
+  if (!signature->weights.empty() && !pack)
+    return fail("the model uses weights but no weight pack is named");
+  if (o.dramBudget.empty()) {
     if (Status s = loadWeights(signature->weights, *pack, weightBuffers); !s)
       return fail(s.message());
+    for (const Tensor &t : weightBuffers)
+      weightPtrs.push_back(t.data());
+  } else {
+    if (o.checkPredictor)
+      return fail("--check-predictor needs every FFN row in DRAM; drop "
+                  "--dram-budget");
+    Status s = loadWithBudget(*signature, *pack, o, weightBuffers, weightPtrs,
+                              flash);
+    if (!s)
+      return fail(s.message());
   }
-  std::vector<const void *> weightPtrs;
-  for (const Tensor &t : weightBuffers)
-    weightPtrs.push_back(t.data());
   bindWeights(weightPtrs);
 
   // Lowered actsparse.ffn blocks report their neurons here.
@@ -434,9 +579,15 @@ int main(int argc, char **argv) {
   setFfnObserver(&ffnStats);
   setCheckPredictor(o.checkPredictor);
   setSparseDenseRows(o.sparseDenseRows);
+  const uint64_t storageAtStart = storageReadBytes();
   auto ffnReport = [&] {
     if (o.stats && !ffnStats.layers().empty())
       std::fputs(("sparse-run: " + ffnStats.report()).c_str(), stderr);
+    if (o.stats && flash)
+      std::fprintf(stderr, "sparse-run: %sstorage reads of the run: %.1f MiB "
+                           "(/proc/self/io)\n",
+                   flash->report().c_str(),
+                   (storageReadBytes() - storageAtStart) / 1048576.0);
   };
   // --stats-json: `fields` (JSON members) plus the FFN statistics.
   auto writeStatsJson = [&](const std::string &fields) {
@@ -445,8 +596,12 @@ int main(int argc, char **argv) {
     std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
     if (!f)
       return false;
-    std::fprintf(f, "{%s, \"ffn\": %s}\n", fields.c_str(),
-                 ffnStats.layers().empty() ? "null" : ffnStats.json().c_str());
+    std::fprintf(f, "{%s, \"ffn\": %s, \"flash\": %s, "
+                    "\"storage_read_bytes\": %llu}\n",
+                 fields.c_str(),
+                 ffnStats.layers().empty() ? "null" : ffnStats.json().c_str(),
+                 flash ? flash->json().c_str() : "null",
+                 (unsigned long long)(storageReadBytes() - storageAtStart));
     return std::fclose(f) == 0;
   };
   auto jsonFields = [](const char *format, auto... values) {

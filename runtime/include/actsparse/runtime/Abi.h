@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 /// A rank-2 f32 memref descriptor, as MLIR's C interface passes it.
@@ -133,6 +134,14 @@ int numThreads();
 bool takeIndexOutOfRange(int64_t &index, int64_t &size);
 /// The same for shape-mismatch reports.
 bool takeShapeMismatch(int64_t &got, int64_t &expected);
+
+/// A kernel that fails on input it cannot control (a weight read from
+/// flash failing) records why here, zeroes its output and makes the calls
+/// after it do nothing; invokeEntry then discards the results and returns
+/// the message. The first report is kept until taken.
+void reportRuntimeError(const std::string &message);
+bool runtimeErrorPending();
+bool takeRuntimeError(std::string &message);
 
 /// Calls `entry(params)`; returns false, with the size that could not be
 /// allocated, when an allocation of generated code failed (the call is
