@@ -100,6 +100,9 @@ public:
 
   uint32_t alignment() const override { return align_; }
   int queueDepth() const override { return depth_; }
+  int64_t inFlight() const override {
+    return depth_ - int64_t(freeSlots_.size());
+  }
 
   Status submit(const ReadRequest *requests, size_t count) override {
     for (size_t k = 0; k < count; ++k) {
@@ -767,12 +770,11 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
     else
       pool().run(body);
     // Every read of the chunk was waited for by the thread needing it,
-    // except after an error.
-    while (error_.ok() && inFlight_ > 0) {
+    // except after an error: then the reads still in flight must land
+    // before their buffers are used again.
+    while (s.source_->inFlight() > 0) {
       done_.clear();
-      if (Status r = s.source_->reap(done_, true); !r)
-        error_ = r;
-      inFlight_ -= int64_t(done_.size());
+      (void)s.source_->reap(done_, true);
     }
     if (!pending_.empty())
       c.ioSeconds += std::max(0.0, lastDone_ - start);

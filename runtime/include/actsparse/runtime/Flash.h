@@ -60,10 +60,13 @@ public:
   virtual uint32_t alignment() const = 0;
   /// Reads that may be outstanding at once.
   virtual int queueDepth() const = 0;
+  /// Reads submitted and not yet reaped (failed ones included).
+  virtual int64_t inFlight() const = 0;
   /// Queues reads (at most queueDepth() outstanding in total).
   virtual Status submit(const ReadRequest *requests, size_t count) = 0;
   /// Appends the tags of completed reads to `done`, waiting for at least
-  /// one when `wait`. A failed or short read is an error naming the file.
+  /// one when `wait`. A failed or short read is an error naming the file
+  /// (it is reaped all the same).
   virtual Status reap(std::vector<uint64_t> &done, bool wait) = 0;
   /// An error when the file was truncated or rewritten since it was opened.
   virtual Status checkUnchanged() = 0;
