@@ -36,6 +36,11 @@ def main():
     ap.add_argument("--kv-heads", type=int, default=16)
     ap.add_argument("--vocab", type=int, default=32000)
     ap.add_argument("--seq-len", type=int, default=2048)
+    ap.add_argument("--gate-rank", type=int, default=0,
+                    help="give each FFN gate weight this rank (plus GATE_NOISE "
+                         "of full-rank noise), so that a low-rank predictor "
+                         "can predict it as in trained models; 0: fully random")
+    ap.add_argument("--gate-noise", type=float, default=0.2)
     args = ap.parse_args()
 
     torch.manual_seed(0)
@@ -46,6 +51,14 @@ def main():
         model = fixtures.Llama(c).eval()
         for p in model.parameters():
             p.normal_(0.0, 0.02)
+        if args.gate_rank > 0:
+            # Trained gates have fast-decaying spectra; random ones are flat.
+            for layer in model.layers:
+                w = layer.w1.weight  # [hidden, dim]
+                a = torch.randn(w.shape[0], args.gate_rank)
+                b = torch.randn(args.gate_rank, w.shape[1])
+                low = a @ b / args.gate_rank ** 0.5 * 0.02
+                w.copy_(low + torch.randn_like(w) * 0.02 * args.gate_noise)
     n = sum(p.numel() for p in model.parameters())
     print(f"synthetic llama: {n / 1e6:.0f} M parameters, {4 * n / 1e9:.2f} GB fp32",
           file=sys.stderr)

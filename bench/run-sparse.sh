@@ -32,52 +32,9 @@ mkdir -p "$dir"
 opt=$build/bin/sparse-opt
 run=$build/bin/sparse-run
 
-case "${SIZE:-small}" in
-  stories) name=stories260K
-    [ -f "$dir/$name-decode.onnx" ] || cp "$root/test/Import/Inputs/llama-decode.onnx" "$dir/$name-decode.onnx"
-    calib=$root/test/Transforms/Inputs/stories-calibration.txt ;;
-  smollm2) name=smollm2
-    cache=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}/smollm2
-    [ -f "$cache/onnx-kv/model.onnx" ] || { echo "bench: run scripts/smollm2/make.sh first" >&2; exit 1; }
-    [ -e "$dir/$name-decode.onnx" ] || ln -s "$cache/onnx-kv/model.onnx" "$dir/$name-decode.onnx"
-    calib=$cache/refs/calibration.txt ;;
-  full) name=llama-1.9g; args=(--layers 8) ;;
-  *) name=llama-0.24g; args=(--dim 1024 --hidden 2816 --layers 4 --heads 8 --kv-heads 8 --vocab 8000 --seq-len 512) ;;
-esac
-prefix=$dir/$name
-if [ ! -f "$prefix-decode.onnx" ]; then
-  echo "bench: generating $prefix (once)"
-  /usr/bin/python3 "$root/bench/make-synthetic-llama.py" "$prefix" "${args[@]}" 2>&1 | grep -v Warning
-fi
-if [ -z "${calib:-}" ]; then
-  # Random weights: any token ids calibrate them; two sequences of 256.
-  calib=$dir/$name-calibration.txt
-  [ -f "$calib" ] || awk 'BEGIN { srand(7); for (s = 0; s < 2; ++s) { printf "1"; for (i = 1; i < 256; ++i) printf " %d", 2 + int(rand() * 7000); print "" } }' > "$calib"
-fi
-
-tag=$name-s$sparsity
-w=$dir/$tag
-if [ ! -f "$w-dense.mlir" ]; then
-  echo "bench: relufying and calibrating $name to $sparsity (once)"
-  "$opt" "$prefix-decode.onnx" --weight-pack "$w.pack" --quiet --actsparse-fuse-ffn \
-    --actsparse-relufy="mode=shifted-relu" \
-    --actsparse-calibrate="tokens=$calib target-sparsity=$sparsity tune=shift sequential=false quiet=true" \
-    -o "$w-dense.mlir"
-fi
-[ -f "$w-exact-gate.mlir" ] || "$opt" "$w-dense.mlir" \
-  --actsparse-bundle-ffn="output-pack=$w-bundled.pack predictor=exact-gate quiet=true" -o "$w-exact-gate.mlir"
-if [ ! -f "$w-lowrank.mlir" ]; then
-  "$opt" "$w-dense.mlir" --actsparse-bundle-ffn="output-pack=$w-bundled-plain.pack quiet=true" -o "$w-plain.mlir"
-  "$opt" "$w-plain.mlir" --actsparse-insert-predictors="tokens=$calib rank=$rank target-recall=0.99 output-pack=$w-lowrank.pack report=$w-lowrank.report quiet=true" \
-    -o "$w-lowrank.mlir"
-fi
 modes=(dense exact-gate lowrank)
-for m in "${modes[@]}"; do
-  if [ ! -f "$w-$m.so" ] || [ "$w-$m.so" -ot "$opt" ]; then
-    echo "bench: compiling $w-$m.so"
-    "$opt" "$w-$m.mlir" --emit=shared-lib -o "$w-$m.so"
-  fi
-done
+prepare_modes=("${modes[@]}")
+source "$root/bench/prepare-sparse-model.sh"
 
 echo "model: $name, FFN sparsity target $sparsity, rank $rank; $tokens tokens per round, $rounds rounds, 2 threads"
 [ -f "$w-lowrank.report" ] && sed 's/^/  predictor: /' "$w-lowrank.report"

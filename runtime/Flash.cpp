@@ -531,11 +531,13 @@ FlashLayer::FlashLayer(FlashStore &store, const FlashTensor &tensor,
 void FlashLayer::dropPages() {
   if (!mapped_)
     return;
-  uint64_t bytes = uint64_t(tensor_.rows) * tensor_.rowFloats * sizeof(float);
-  // The mapping starts page-aligned (pack offsets are 4 KiB aligned).
-  ::madvise(const_cast<float *>(mapped_), bytes, MADV_DONTNEED);
-  ::posix_fadvise(store_.mapFd_, off_t(tensor_.offset), off_t(bytes),
-                  POSIX_FADV_DONTNEED);
+  // The whole mapping and file, not the layer's range: the page cache may
+  // hold the file in large folios, which stay while any page of them is
+  // mapped (fault-around maps neighbours of the pages touched) or when
+  // the range does not cover them whole. Nothing else is lost: resident
+  // tensors were copied out, other layers' pages dropped after their call.
+  ::madvise(store_.map_, store_.mapSize_, MADV_DONTNEED);
+  ::posix_fadvise(store_.mapFd_, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 /// Plans the reads of chunk_ (ascending neurons, slots already taken):

@@ -388,10 +388,12 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   }
   FlashStore *store = flashStore();
   FlashLayer *flash = store ? store->find(b.bundle) : nullptr;
+  FlashLayer *mapped = nullptr;
   if (flash && flash->mapped()) {
-    // The OS-paging baseline: the rows are the mapped file.
+    // The OS-paging baseline: the rows are the mapped file, dropped after
+    // the call.
     b.bundle = flash->mapped();
-    flash = nullptr;
+    std::swap(flash, mapped);
   }
 
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
@@ -435,8 +437,8 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
                   : runBlock(b, b.config.predictor, out, y->strides[0],
                              observer ? h.data() : nullptr);
   }
-  if (store && b.bundle != bundle->aligned + bundle->offset)
-    store->find(bundle->aligned + bundle->offset)->dropPages();
+  if (mapped)
+    mapped->dropPages();
   if (!observer)
     return;
 

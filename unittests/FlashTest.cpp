@@ -18,6 +18,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <filesystem>
+#include <sys/mman.h>
 #include <gtest/gtest.h>
 #include <random>
 #include <unistd.h>
@@ -511,6 +512,54 @@ TEST(DirectSource, ReadsAlignedRangesAndNoticesTruncation) {
   EXPECT_NE(changed.message().find("changed on disk"), std::string::npos)
       << changed.message();
   std::free(buf);
+  std::filesystem::remove(path);
+}
+
+TEST(MmapBaseline, DropsALayersPagesFromTheProcessAndThePageCache) {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() /
+      ("actsparse-mmap-" + std::to_string(::getpid()) + ".bin");
+  std::vector<char> bytes = fakePack(64, 1024); // 64 rows of 4 KiB
+  {
+    FILE *f = std::fopen(path.c_str(), "wb");
+    ASSERT_TRUE(f);
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  }
+  // Clean pages only can be dropped: write them back first.
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(0, ::fsync(fd));
+  FlashOptions o;
+  o.mode = FlashMode::Mmap;
+  o.budget = 1 << 20;
+  Status s;
+  auto store = FlashStore::create(o, nullptr, path, {{"b", 4096, 64, 1024}},
+                                  0, s);
+  ASSERT_TRUE(store) << s.message();
+  FlashLayer *layer = store->find(store->binding(0));
+  ASSERT_TRUE(layer && layer->mapped());
+  EXPECT_EQ(layer->mapped()[5 * 1024 + 3], 5003.0f);
+  // Resident in the page cache now, as a second mapping sees.
+  void *probe = ::mmap(nullptr, bytes.size(), PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(probe, MAP_FAILED);
+  std::vector<unsigned char> pages(bytes.size() / 4096);
+  auto residentRows = [&] {
+    EXPECT_EQ(0, ::mincore(probe, bytes.size(), pages.data()));
+    int n = 0;
+    for (int p = 1; p <= 64; ++p)
+      n += pages[p] & 1;
+    return n;
+  };
+  float sum = 0;
+  for (int r = 0; r < 64; ++r)
+    sum += layer->mapped()[r * 1024];
+  EXPECT_GT(sum, 0.0f);
+  EXPECT_EQ(residentRows(), 64);
+  layer->dropPages();
+  EXPECT_EQ(residentRows(), 0);
+  ::munmap(probe, bytes.size());
+  ::close(fd);
   std::filesystem::remove(path);
 }
 

@@ -256,7 +256,7 @@ public:
              NeuronBatchFn compute, void *context);
 
   /// Mmap mode: drops the layer's pages from this process and the page
-  /// cache.
+  /// cache (with every other page of the file).
   void dropPages();
 
 private:
