@@ -548,6 +548,7 @@ Status FlashLayer::loadChunk(const std::vector<int32_t> &chunk) {
   const uint64_t align = src.alignment();
   const uint64_t rowBytes = uint64_t(tensor_.rowFloats) * sizeof(float);
   const uint64_t bufferSize = s.bufferSize_;
+  const uint64_t maxGap = s.options_.mergeGap;
   pending_.clear();
   for (size_t k = 0; k < chunk.size();) {
     size_t end = k + 1;
@@ -556,7 +557,11 @@ Status FlashLayer::loadChunk(const std::vector<int32_t> &chunk) {
       uint64_t last = tensor_.offset + uint64_t(chunk[to - 1] + 1) * rowBytes;
       return alignUp(last, align) - begin / align * align;
     };
-    while (end < chunk.size() && chunk[end] == chunk[end - 1] + 1 &&
+    // Neighbours join the read, and so do neurons a small gap away: one
+    // larger read costs less than two small ones (the gap's rows are read
+    // and dropped).
+    while (end < chunk.size() &&
+           uint64_t(chunk[end] - chunk[end - 1] - 1) * rowBytes <= maxGap &&
            spanOf(k, end + 1) <= bufferSize)
       ++end;
     uint64_t begin = tensor_.offset + uint64_t(chunk[k]) * rowBytes;
@@ -566,6 +571,7 @@ Status FlashLayer::loadChunk(const std::vector<int32_t> &chunk) {
     p.size = uint32_t(spanOf(k, end));
     p.first = int32_t(k);
     p.count = int32_t(end - k);
+    p.rows = chunk[end - 1] - chunk[k] + 1;
     p.skip = uint32_t(begin - start);
     pending_.push_back(p);
     k = end;
@@ -596,7 +602,7 @@ Status FlashLayer::submitMore() {
     ReadRequest r;
     r.offset = p.offset;
     r.size = p.size;
-    r.required = uint32_t(p.skip + uint64_t(p.count) * rowBytes);
+    r.required = uint32_t(p.skip + uint64_t(p.rows) * rowBytes);
     r.dst = s.buffers_ + uint64_t(b) * s.bufferSize_;
     r.tag = nextSubmit_;
     batch.push_back(r);
@@ -628,9 +634,12 @@ Status FlashLayer::waitFor(int32_t slot) {
       const Pending &p = pending_[tag];
       int b = bufferOf_[tag];
       const char *data = s.buffers_ + uint64_t(b) * bufferSize + p.skip;
+      const int32_t base = chunk_[p.first];
       for (int32_t k = 0; k < p.count; ++k) {
-        int32_t to = cache_.slotOf(chunk_[p.first + k]);
-        std::memcpy(cache_.row(to), data + k * rowBytes, rowBytes);
+        int32_t neuron = chunk_[p.first + k];
+        int32_t to = cache_.slotOf(neuron);
+        std::memcpy(cache_.row(to), data + (neuron - base) * rowBytes,
+                    rowBytes);
         ready_[to].store(1, std::memory_order_release);
       }
       freeBuffers_.push_back(b);

@@ -206,7 +206,7 @@ struct Fixture {
 
 Fixture makeStore(int64_t rows, int64_t rowFloats, uint64_t budget,
                   FlashMode mode = FlashMode::Windowed, int window = 2,
-                  uint32_t maxRead = 4096) {
+                  uint32_t maxRead = 4096, uint32_t mergeGap = 0) {
   auto source = std::make_unique<FakeSource>(fakePack(rows, rowFloats), 512, 4);
   FakeSource *raw = source.get();
   FlashOptions o;
@@ -215,6 +215,7 @@ Fixture makeStore(int64_t rows, int64_t rowFloats, uint64_t budget,
   o.window = window;
   o.queueDepth = 4;
   o.maxRead = maxRead;
+  o.mergeGap = mergeGap;
   Status s;
   auto store = FlashStore::create(o, std::move(source), "fake.pack",
                                   {{"ffn.0.bundle", 4096, rows, rowFloats}},
@@ -294,6 +295,21 @@ TEST(FlashLayer, LoadsMissingNeuronsCoalescedAndReusesThemInTheWindow) {
   // Windowing predicted the same rows: 4 + 1 + 1.
   EXPECT_EQ(c.windowPredictedBytes, 6 * 192);
   EXPECT_EQ(c.rowBytes, 6 * 192);
+}
+
+TEST(FlashLayer, ReadsThroughSmallGaps) {
+  // Gaps of up to 2 rows (384 bytes) are read through.
+  Fixture f = makeStore(200, 48, 1 << 20, FlashMode::Windowed, 2, 4096, 384);
+  Seen seen;
+  ASSERT_TRUE(runOnce(*f.store, {{10, 12, 15, 40}}, seen));
+  EXPECT_TRUE(seen.rowsRight);
+  EXPECT_EQ(seen.ids[0], (std::vector<int32_t>{10, 12, 15, 40}));
+  // 10..15 (gaps of 1 and 2 rows) in one read, 40 (24 rows on) alone.
+  ASSERT_EQ(f.source->log.size(), 2u);
+  EXPECT_EQ(f.source->log[0].required, 384u + 6 * 192u);
+  EXPECT_EQ(f.store->counters().rowBytes, 4 * 192);
+  // Only the needed rows are cached.
+  EXPECT_EQ(f.store->find(f.store->binding(0))->cache().size(), 4);
 }
 
 TEST(FlashLayer, StreamsThroughASmallCacheInEachThreadsOrder) {

@@ -138,6 +138,9 @@ void usage(FILE *out) {
       "  --flash-read-size SIZE largest single read, neighbours coalesced up "
       "to it\n"
       "                         (default 128K)\n"
+      "  --flash-merge-gap SIZE read through gaps of up to SIZE between needed\n"
+      "                         rows rather than issue separate reads "
+      "(default 0)\n"
       "  --no-stats             no statistics on stderr\n"
       "  --stats-json FILE      statistics as JSON\n"
       "  -h, --help             this text\n");
@@ -196,7 +199,8 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "-n", "--temperature", "--top-p", "--seed", "--context",
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
         "--sparse-dense-rows", "--opt-level", "--dram-budget", "--flash-mode",
-        "--flash-window", "--flash-queue-depth", "--flash-read-size"};
+        "--flash-window", "--flash-queue-depth", "--flash-read-size",
+        "--flash-merge-gap"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -271,15 +275,16 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         return false;
       }
     }
-    else if (a == "--flash-read-size") {
-      uint64_t bytes = 0;
-      if (!parseByteSize(v, bytes) || bytes < 4096 || bytes > (64u << 20)) {
-        std::fprintf(stderr, "sparse-run: --flash-read-size expects a size "
-                             "from 4K to 64M, got '%s'\n", v);
+    else if (a == "--flash-read-size" || a == "--flash-merge-gap") {
+      bool read = a == "--flash-read-size";
+      uint64_t bytes = 0, low = read ? 4096 : 0;
+      if (!parseByteSize(v, bytes) || bytes < low || bytes > (64u << 20)) {
+        std::fprintf(stderr, "sparse-run: %s expects a size from %s to 64M, "
+                             "got '%s'\n", a.c_str(), read ? "4K" : "0", v);
         exitCode = 2;
         return false;
       }
-      o.flash.maxRead = uint32_t(bytes);
+      (read ? o.flash.maxRead : o.flash.mergeGap) = uint32_t(bytes);
     }
     if (!ok)
       return false;

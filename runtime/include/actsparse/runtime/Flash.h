@@ -155,6 +155,8 @@ struct FlashOptions {
   /// Reads in flight, and the largest single read.
   int queueDepth = 32;
   uint32_t maxRead = 128 << 10;
+  /// Neurons at most this many bytes of rows apart share a read.
+  uint32_t mergeGap = 0;
 };
 
 /// A bundled tensor left on flash.
@@ -279,6 +281,7 @@ private:
     uint64_t offset;
     uint32_t size;
     int32_t first, count; // into chunk_
+    int32_t rows;         // rows spanned, gaps included
     uint32_t skip;        // bytes before the first row in the buffer
   };
   std::vector<Pending> pending_;
