@@ -616,38 +616,46 @@ Status FlashLayer::submitMore() {
 /// Reaps completions until `slot` is ready; called with the layer's mutex
 /// held. Copies finished reads into their slots and keeps the queue full.
 Status FlashLayer::waitFor(int32_t slot) {
-  FlashStore &s = store_;
-  ReadSource &src = *s.source_;
-  const uint64_t rowBytes = uint64_t(tensor_.rowFloats) * sizeof(float);
-  const uint64_t bufferSize = s.bufferSize_;
   while (!ready_[slot].load(std::memory_order_acquire)) {
     if (!error_.ok())
       return error_;
     if (inFlight_ == 0)
       return error_ = Status::error("internal: waiting for a neuron that "
                                     "no read brings");
-    done_.clear();
-    if (Status r = src.reap(done_, /*wait=*/true); !r)
-      return error_ = r;
-    lastDone_ = now();
-    for (uint64_t tag : done_) {
-      const Pending &p = pending_[tag];
-      int b = bufferOf_[tag];
-      const char *data = s.buffers_ + uint64_t(b) * bufferSize + p.skip;
-      const int32_t base = chunk_[p.first];
-      for (int32_t k = 0; k < p.count; ++k) {
-        int32_t neuron = chunk_[p.first + k];
-        int32_t to = cache_.slotOf(neuron);
-        std::memcpy(cache_.row(to), data + (neuron - base) * rowBytes,
-                    rowBytes);
-        ready_[to].store(1, std::memory_order_release);
-      }
-      freeBuffers_.push_back(b);
-      --inFlight_;
-    }
-    if (Status r = submitMore(); !r)
-      return error_ = r;
+    if (Status r = reapReads(/*wait=*/true); !r)
+      return r;
   }
+  return {};
+}
+
+/// Copies the rows of completed reads into their slots and keeps the
+/// queue full; waits for one completion when `wait`. Called with the
+/// layer's mutex held.
+Status FlashLayer::reapReads(bool wait) {
+  FlashStore &s = store_;
+  const uint64_t rowBytes = uint64_t(tensor_.rowFloats) * sizeof(float);
+  done_.clear();
+  if (Status r = s.source_->reap(done_, wait); !r)
+    return error_ = r;
+  if (done_.empty())
+    return {};
+  lastDone_ = now();
+  for (uint64_t tag : done_) {
+    const Pending &p = pending_[tag];
+    int b = bufferOf_[tag];
+    const char *data = s.buffers_ + uint64_t(b) * s.bufferSize_ + p.skip;
+    const int32_t base = chunk_[p.first];
+    for (int32_t k = 0; k < p.count; ++k) {
+      int32_t neuron = chunk_[p.first + k];
+      int32_t to = cache_.slotOf(neuron);
+      std::memcpy(cache_.row(to), data + (neuron - base) * rowBytes, rowBytes);
+      ready_[to].store(1, std::memory_order_release);
+    }
+    freeBuffers_.push_back(b);
+    --inFlight_;
+  }
+  if (Status r = submitMore(); !r)
+    return error_ = r;
   return {};
 }
 
@@ -767,6 +775,14 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
         ids[n] = i;
         rows[n] = cache_.row(slot);
         if (++n == kBatch) {
+          // Between batches, land finished reads and refill the queue if
+          // nobody else is doing it.
+          if (inFlight_ > 0 && mu.try_lock()) {
+            Status r = error_.ok() ? reapReads(/*wait=*/false) : error_;
+            mu.unlock();
+            if (!r)
+              return;
+          }
           compute(context, j, ids, rows, n);
           n = 0;
         }

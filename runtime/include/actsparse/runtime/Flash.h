@@ -266,6 +266,7 @@ private:
   Status loadChunk(const std::vector<int32_t> &chunk);
   Status submitMore();
   Status waitFor(int32_t slot);
+  Status reapReads(bool wait);
 
   FlashStore &store_;
   FlashTensor tensor_;
@@ -290,7 +291,7 @@ private:
   std::vector<int32_t> freeBuffers_;
   std::vector<int32_t> bufferOf_; // pending -> buffer
   size_t nextSubmit_ = 0;
-  int64_t inFlight_ = 0;
+  std::atomic<int64_t> inFlight_{0};
   std::vector<uint64_t> done_;
   std::vector<ReadRequest> batch_;
   double lastDone_ = 0; // when the last read completed
