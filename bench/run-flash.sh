@@ -97,9 +97,10 @@ for m, r in runs.items():
     line += f"; peak RSS {r['peak_rss_kib'] / 1024:.0f} MiB (budget {f['budget_bytes'] / 1048576:.0f})"
     if m != "mmap" and f["tokens"]:
         io = f["io_seconds"]
-        line += (f"; read {f['bytes_read'] / f['tokens'] / 1048576:.2f} MiB/token"
-                 f" (window predicts {f['window_predicted_bytes'] / f['tokens'] / 1048576:.2f})"
-                 f"; hits {100 * f['hits'] / max(1, f['needed']):.0f}%"
+        line += f"; read {f['bytes_read'] / f['tokens'] / 1048576:.2f} MiB/token"
+        if m == "windowed":
+            line += f" (window predicts {f['window_predicted_bytes'] / f['tokens'] / 1048576:.2f})"
+        line += (f"; hits {100 * f['hits'] / max(1, f['needed']):.0f}%"
                  f"; {f['bytes_read'] / io / 1e6 if io else 0:.0f} MB/s"
                  f" ({100 * f['bytes_read'] / io / 1e6 / fio[m][1] if io else 0:.0f}% of fio)"
                  f"; I/O hidden {100 * max(0, 1 - f['wait_seconds'] / io) if io else 0:.0f}%")
