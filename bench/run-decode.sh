@@ -59,15 +59,15 @@ echo "model: $name, weight pack $((bytes / 1048576)) MiB; $tokens tokens per rou
 for r in $(seq "$rounds"); do
   gbs=$("$build/bin/stream-read" "$bytes" 2 3)
   "$venv/bin/python" "$root/bench/ort-decode.py" "$prefix-decode.onnx" "$tokens" 2 64 > "$dir/ort.json"
-  ort_ms=$(sed -E 's/.*"decode_ms_per_token": ?([0-9.e-]+).*/\1/' "$dir/ort.json")
-  ort_pf=$(sed -E 's/.*"prefill_tokens_per_second": ?([0-9.e-]+).*/\1/' "$dir/ort.json")
+  ort_ms=$(python3 "$root/bench/json-get.py" "$dir/ort.json" 'd["decode_ms_per_token"]')
+  ort_pf=$(python3 "$root/bench/json-get.py" "$dir/ort.json" 'd["prefill_tokens_per_second"]')
   "$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 \
     --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
-  as_pf=$(sed -E 's/.*"prefill_tokens_per_second": ([0-9.]+).*/\1/' "$dir/prefill.json")
-  ort_ids=$(sed -E 's/.*"tokens": \[([0-9, ]*)\].*/\1/' "$dir/ort.json" | tr ',' ' ')
+  as_pf=$(python3 "$root/bench/json-get.py" "$dir/prefill.json" 'd["prefill_tokens_per_second"]')
+  ort_ids=$(python3 "$root/bench/json-get.py" "$dir/ort.json" '" ".join(map(str, d["tokens"]))')
   as_ids=$("$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none --print-ids \
     --threads 2 --no-stats --stats-json "$dir/stats.json")
-  ms=$(sed -E 's/.*"decode_ms_per_token": ([0-9.]+).*/\1/' "$dir/stats.json")
+  ms=$(python3 "$root/bench/json-get.py" "$dir/stats.json" 'd["decode_ms_per_token"]')
   same=$([ "$(echo $as_ids)" = "$(echo $ort_ids)" ] && echo same || echo DIFFERENT)
   awk -v b="$bytes" -v ms="$ms" -v om="$ort_ms" -v g="$gbs" -v r="$r" -v same="$same" -v apf="$as_pf" -v opf="$ort_pf" 'BEGIN {
     tps = 1000 / ms; otps = 1000 / om; implied = b * tps / 1e9; limit = g * 1e9 / b

@@ -48,7 +48,7 @@ source "$root/bench/prepare-sparse-model.sh"
 model=$w-lowrank.so
 pack=$w-lowrank.pack
 
-json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+json() { python3 "$root/bench/json-get.py" "$@"; }
 
 echo "model: $name at FFN sparsity $sparsity, rank-$rank predictor; pack $(( $(stat -c %s "$pack") >> 20 )) MiB"
 echo "$tokens tokens from BOS per run, 2 threads, window $window, queue depth $qd; $rounds rounds"

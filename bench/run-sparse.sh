@@ -47,7 +47,7 @@ for r in $(seq "$rounds"); do
     [ "$m" = lowrank ] && pack=$w-lowrank.pack
     "$run" "$w-$m.so" --weights "$pack" --input-ids 1 -n "$tokens" --stop-ids none --threads 2 \
       --stats-json "$dir/sparse-$m.json" > /dev/null 2> "$dir/sparse-$m.log"
-    ms=$(sed -E 's/.*"decode_ms_per_token": ([0-9.]+).*/\1/' "$dir/sparse-$m.json")
+    ms=$(python3 "$root/bench/json-get.py" "$dir/sparse-$m.json" 'd["decode_ms_per_token"]')
     [ -z "$dense_ms" ] && dense_ms=$ms
     read_kib=$(sed -n 's/.*bytes read per token: \([0-9.]*\) KiB (dense: \([0-9.]*\) KiB.*/\1 \2/p' "$dir/sparse-$m.log")
     line+=$(awk -v m="$m" -v ms="$ms" -v d="$dense_ms" -v rk="$read_kib" 'BEGIN {
@@ -65,7 +65,7 @@ for r in $(seq "$rounds"); do
     [ "$1" = exact-gate ] && pack=$w-bundled.pack
     "$run" "$w-$1.so" --weights "$pack" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --stop-ids none \
       --threads 2 --no-stats --sparse-dense-rows "$2" --stats-json "$dir/sparse-prefill.json" > /dev/null
-    pf+=" $(sed -E 's/.*"prefill_tokens_per_second": ([0-9.]+).*/\1/' "$dir/sparse-prefill.json")"
+    pf+=" $(python3 "$root/bench/json-get.py" "$dir/sparse-prefill.json" 'd["prefill_tokens_per_second"]')"
   done
   echo "$pf" | awk '{ printf "         prefill 64 tokens: dense %.1f tok/s; exact-gate token by token %.1f tok/s (%.2fx), with the dense crossover %.1f tok/s (%.2fx)\n", $1, $2, $2 / $1, $3, $3 / $1 }'
 done

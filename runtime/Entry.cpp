@@ -65,6 +65,8 @@ std::string EntrySignature::serialize() const {
     os << "pack " << weightPack << '\n';
   if (!weightPackId.empty())
     os << "pack_id " << weightPackId << '\n';
+  if (context > 0)
+    os << "context " << context << '\n';
   return os.str();
 }
 
@@ -83,6 +85,11 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
     }
     if (role == "abi") {
       ls >> sig.abiVersion;
+      continue;
+    }
+    if (role == "context") {
+      if (!(ls >> sig.context) || sig.context < 0)
+        return Status::error("bad model signature line '" + line + "'");
       continue;
     }
     TensorSpec s;

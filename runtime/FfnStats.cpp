@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace actsparse::runtime {
 namespace {
@@ -184,46 +185,35 @@ std::string FfnSparsityStats::report() const {
 }
 
 std::string FfnSparsityStats::json() const {
-  std::string out = "{\"sparsity\": ";
-  char buf[192];
-  std::snprintf(buf, sizeof buf, "%.6f", sparsity());
-  out += buf;
-  out += ", \"layers\": [";
-  bool first = true;
+  nlohmann::json layers = nlohmann::json::array();
   for (const auto &[id, l] : layers_) {
-    std::snprintf(buf, sizeof buf, "%s{\"layer\": %lld, \"neurons\": %lld, "
-                  "\"tokens\": %lld, \"sparsity\": %.6f", first ? "" : ", ",
-                  (long long)id, (long long)l.neurons, (long long)l.tokens,
-                  l.sparsity());
-    out += buf;
+    nlohmann::json j = {{"layer", id},
+                        {"neurons", l.neurons},
+                        {"tokens", l.tokens},
+                        {"sparsity", l.sparsity()}};
     if (l.sparse) {
-      std::snprintf(buf, sizeof buf, ", \"predicted\": %lld, \"computed\": "
-                    "%lld, \"bytes_read\": %lld, \"dense_bytes\": %lld",
-                    (long long)l.predicted, (long long)l.computed,
-                    (long long)l.bytesRead, (long long)l.denseBytes);
-      out += buf;
+      j["predicted"] = l.predicted;
+      j["computed"] = l.computed;
+      j["bytes_read"] = l.bytesRead;
+      j["dense_bytes"] = l.denseBytes;
       if (l.exactActive > 0 || l.checkedPredicted > 0) {
-        std::snprintf(buf, sizeof buf, ", \"exact_active\": %lld, "
-                      "\"true_positive\": %lld",
-                      (long long)l.exactActive, (long long)l.truePositive);
-        out += buf;
+        j["exact_active"] = l.exactActive;
+        j["true_positive"] = l.truePositive;
       }
     }
-    out += "}";
-    first = false;
+    layers.push_back(std::move(j));
   }
-  out += "], \"new_active\": [";
+  nlohmann::json newActive = nlohmann::json::array(),
+                 density = nlohmann::json::array();
   for (int k = 1; k <= kMaxWindow; ++k) {
-    std::snprintf(buf, sizeof buf, "%s%.6f", k > 1 ? ", " : "", newFraction(k));
-    out += buf;
+    newActive.push_back(newFraction(k));
+    density.push_back(windowDensity(k));
   }
-  out += "], \"window_density\": [";
-  for (int k = 1; k <= kMaxWindow; ++k) {
-    std::snprintf(buf, sizeof buf, "%s%.6f", k > 1 ? ", " : "", windowDensity(k));
-    out += buf;
-  }
-  out += "]}";
-  return out;
+  return nlohmann::json{{"sparsity", sparsity()},
+                        {"layers", std::move(layers)},
+                        {"new_active", std::move(newActive)},
+                        {"window_density", std::move(density)}}
+      .dump();
 }
 
 } // namespace actsparse::runtime

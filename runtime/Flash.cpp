@@ -20,6 +20,7 @@
 #include <liburing.h>
 #include <mutex>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -493,25 +494,27 @@ std::string FlashStore::report() const {
 
 std::string FlashStore::json() const {
   const FlashCounters &c = counters_;
-  const char *mode = flashModeName(options_.mode);
-  char buf[1024];
-  int n = std::snprintf(
-      buf, sizeof buf,
-      "{\"mode\": \"%s\", \"budget_bytes\": %llu, \"resident_bytes\": %llu, "
-      "\"cache_bytes\": %llu, \"buffer_bytes\": %llu, \"window\": %d, "
-      "\"queue_depth\": %d, \"max_read\": %u, \"calls\": %lld, "
-      "\"tokens\": %lld, \"needed\": %lld, \"hits\": %lld, \"loaded\": %lld, "
-      "\"reads\": %lld, \"bytes_read\": %lld, \"row_bytes\": %lld, "
-      "\"window_predicted_bytes\": %lld, \"io_seconds\": %.6f, "
-      "\"wait_seconds\": %.6f}",
-      mode, (unsigned long long)options_.budget,
-      (unsigned long long)residentBytes_, (unsigned long long)cacheBytes_,
-      (unsigned long long)bufferBytes_, options_.window, options_.queueDepth,
-      options_.maxRead, (long long)c.calls, (long long)c.tokens,
-      (long long)c.needed, (long long)c.hits, (long long)c.loaded,
-      (long long)c.reads, (long long)c.bytesRead, (long long)c.rowBytes,
-      (long long)c.windowPredictedBytes, c.ioSeconds, c.waitSeconds);
-  return std::string(buf, n);
+  return nlohmann::json{{"mode", flashModeName(options_.mode)},
+                        {"budget_bytes", options_.budget},
+                        {"resident_bytes", residentBytes_},
+                        {"cache_bytes", cacheBytes_},
+                        {"buffer_bytes", bufferBytes_},
+                        {"window", options_.window},
+                        {"queue_depth", options_.queueDepth},
+                        {"max_read", options_.maxRead},
+                        {"merge_gap", options_.mergeGap},
+                        {"calls", c.calls},
+                        {"tokens", c.tokens},
+                        {"needed", c.needed},
+                        {"hits", c.hits},
+                        {"loaded", c.loaded},
+                        {"reads", c.reads},
+                        {"bytes_read", c.bytesRead},
+                        {"row_bytes", c.rowBytes},
+                        {"window_predicted_bytes", c.windowPredictedBytes},
+                        {"io_seconds", c.ioSeconds},
+                        {"wait_seconds", c.waitSeconds}}
+      .dump();
 }
 
 //===----------------------------------------------------------------------===//

@@ -149,9 +149,12 @@ Status Generator::generate(const std::vector<int> &prompt,
     onToken(tokens.back(), next);
     tokens.push_back(next);
     ++stats.generatedTokens;
-    if (step + 1 == options.steps ||
-        (options.context > 0 && (int)tokens.size() >= options.context))
+    if (step + 1 == options.steps)
       break;
+    if (options.context > 0 && (int)tokens.size() >= options.context) {
+      stats.stoppedAtContext = true;
+      break;
+    }
     Status s = usesKvCache() ? forward({next}, tokens.size() - 1, logits)
                              : forward(tokens, 0, logits);
     if (!s)
@@ -163,27 +166,47 @@ Status Generator::generate(const std::vector<int> &prompt,
   return {};
 }
 
-Status Generator::score(const std::vector<int> &tokens, double &nll,
-                        int &count) {
-  nll = 0;
-  count = 0;
-  if (tokens.size() < 2)
-    return Status::error("perplexity needs at least two tokens");
-  reset();
-  Tensor logits;
-  std::vector<int> in(tokens.begin(), tokens.end() - 1);
-  if (Status s = forward(in, 0, logits); !s)
-    return s;
-  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const float *row = logits.as<float>() + i * int64_t(vocab_);
-    double max = row[0];
-    for (int v = 1; v < vocab_; ++v)
-      max = std::max<double>(max, row[v]);
-    double sum = 0;
-    for (int v = 0; v < vocab_; ++v)
-      sum += std::exp(row[v] - max);
-    nll += -(row[tokens[i + 1]] - max - std::log(sum));
-    ++count;
+Status Generator::score(const std::vector<int> &tokens, int window,
+                        int stride, ScoreResult &result) {
+  result = {};
+  const int n = int(tokens.size());
+  if (n < 2)
+    return Status::error("perplexity needs at least two tokens, got " +
+                         std::to_string(n));
+  if (window <= 0 || window >= n)
+    window = n;
+  if (window < 2)
+    return Status::error("the perplexity window must hold at least two "
+                         "tokens");
+  if (stride <= 0)
+    stride = std::max(1, window / 2);
+  if (stride > window)
+    return Status::error("the perplexity stride (" + std::to_string(stride) +
+                         ") is longer than the window (" +
+                         std::to_string(window) + ")");
+  int scoredTo = 1; // tokens[0] is never predicted
+  for (int begin = 0;; begin += stride) {
+    int end = std::min(begin + window, n);
+    reset();
+    Tensor logits;
+    std::vector<int> in(tokens.begin() + begin, tokens.begin() + end - 1);
+    if (Status s = forward(in, 0, logits); !s)
+      return s;
+    for (int p = std::max(scoredTo, begin + 1); p < end; ++p) {
+      const float *row = logits.as<float>() + (p - 1 - begin) * int64_t(vocab_);
+      double max = row[0];
+      for (int v = 1; v < vocab_; ++v)
+        max = std::max<double>(max, row[v]);
+      double sum = 0;
+      for (int v = 0; v < vocab_; ++v)
+        sum += std::exp(row[v] - max);
+      result.nll += -(row[tokens[p]] - max - std::log(sum));
+      ++result.count;
+    }
+    scoredTo = end;
+    ++result.windows;
+    if (end == n)
+      break;
   }
   return {};
 }

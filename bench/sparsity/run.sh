@@ -96,20 +96,21 @@ i=0
 done
 wait
 
-base=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m0.json)
+jget() { python3 "$ROOT/bench/json-get.py" "$@"; }
+base=$(jget m0.json 'd["perplexity"]')
 {
 echo "| method | FFN sparsity (eval) | perplexity | change | new active, k=1 | active in 8 tokens | greedy sample (48 tokens) |"
 echo "|---|---|---|---|---|---|---|"
 i=0
 for spec in "${METHODS[@]}"; do
   IFS='|' read -r name relufy calibrate <<< "$spec"
-  ppl=$(sed -E 's/.*"perplexity": ([0-9.]+).*/\1/' m$i.json)
-  sp=$(sed -E 's/.*"ffn": \{"sparsity": ([0-9.]+).*/\1/' m$i.json)
+  ppl=$(jget m$i.json 'd["perplexity"]')
+  sp=$(jget m$i.json 'd["ffn"]["sparsity"]')
   # Windowing: of a token's active neurons, the share its predecessor did
   # not need (new_active[0]); the share of neurons 8 consecutive tokens
   # need together (window_density[7]).
-  new1=$(sed -E 's/.*"new_active": \[([0-9.]+).*/\1/' m$i.json)
-  win8=$(sed -E 's/.*"window_density": \[([0-9., ]+)\].*/\1/' m$i.json | awk -F', ' '{print $8}')
+  new1=$(jget m$i.json 'd["ffn"]["new_active"][0]')
+  win8=$(jget m$i.json 'd["ffn"]["window_density"][7]')
   sample=$(tr '|' '/' < m$i.sample)
   awk -v n="$name" -v p="$ppl" -v b="$base" -v s="$sp" -v t="$sample" \
       -v a="$new1" -v w="$win8" 'BEGIN {

@@ -9,6 +9,7 @@
 
 #include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
+#include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/runtime/Abi.h"
 
@@ -127,6 +128,36 @@ static LogicalResult addEntryPoints(ModuleOp module, const std::string &sig,
   return success();
 }
 
+/// The rows of the smallest table gathered (axis 0) by the `position_ids`
+/// input, through casts and reshapes: the positions the model supports.
+/// 0 when no gather reads `position_ids` (RoPE computed from the
+/// positions, full-sequence graphs).
+static int64_t inferContext(func::FuncOp main) {
+  int64_t context = 0;
+  main.walk([&](GatherOp gather) {
+    if (gather.getAxis() != 0)
+      return;
+    Value indices = gather.getIndices();
+    while (Operation *def = indices.getDefiningOp()) {
+      if (!isa<CastOp, ReshapeOp>(def))
+        return;
+      indices = def->getOperand(0);
+    }
+    auto arg = dyn_cast<BlockArgument>(indices);
+    if (!arg || arg.getOwner() != &main.getBody().front())
+      return;
+    auto name =
+        main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "actsparse.name");
+    auto table = dyn_cast<RankedTensorType>(gather.getData().getType());
+    if (!name || name.getValue() != "position_ids" || !table ||
+        table.isDynamicDim(0))
+      return;
+    int64_t rows = table.getDimSize(0);
+    context = context ? std::min(context, rows) : rows;
+  });
+  return context;
+}
+
 LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
                                                  ModelSignature &signature,
                                                  std::string &error) {
@@ -135,6 +166,9 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
     signature.weightPack = pack.str();
   if (auto id = module->getAttrOfType<StringAttr>(kWeightPackIdAttr))
     signature.weightPackId = id.str();
+  if (auto graph = module.lookupSymbol<func::FuncOp>("main");
+      graph && !graph.isExternal())
+    signature.context = inferContext(graph);
   PassManager toTensors(ctx);
   buildLowerToTensorsPipeline(toTensors);
   if (failed(toTensors.run(module))) {

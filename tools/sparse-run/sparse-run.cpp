@@ -26,6 +26,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
@@ -53,6 +55,9 @@ struct Options {
   int threads = 0; ///< 0: all cores
   int sparseDenseRows = -1; ///< -1: the runtime's default
   int optLevel = 3;         ///< LLVM level of JIT-compiled code
+  /// --perplexity windows: length (0: the model's context) and stride (0:
+  /// half the window).
+  int ctxWindow = 0, ctxStride = 0;
   size_t values = 20;
   bool printIds = false, stats = true, chat = false, checkPredictor = false;
 };
@@ -89,14 +94,24 @@ void usage(FILE *out) {
       "  --temperature T        0 = greedy (default), otherwise sampled\n"
       "  --top-p P              nucleus sampling mass (default 0.9)\n"
       "  --seed S               sampler seed (default 42)\n"
-      "  --context N            positions the model supports; longer prompts "
-      "are refused\n"
+      "  --context N            positions the model supports (default: read "
+      "from the\n"
+      "                         model when it has a position table); longer "
+      "prompts\n"
+      "                         are refused, generation stops there\n"
       "  --print-ids            print token ids instead of text\n"
       "  --dump-logits FILE     write every step's logits (one line each)\n"
       "Other modes:\n"
       "  --perplexity FILE      perplexity of FILE: token ids (whitespace or "
       "comma\n"
       "                         separated), or text with --tokenizer\n"
+      "  --ctx-window N         score longer texts in windows of N tokens "
+      "(default:\n"
+      "                         the context), each from an empty cache\n"
+      "  --ctx-stride N         windows start N tokens apart (default N/2); "
+      "each\n"
+      "                         scores the tokens after the previous one's "
+      "end\n"
       "  --check-ref FILE       run the inputs of a reference file, compare "
       "every output\n"
       "  --tolerance X          max abs error allowed by --check-ref (default "
@@ -200,7 +215,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
         "--sparse-dense-rows", "--opt-level", "--dram-budget", "--flash-mode",
         "--flash-window", "--flash-queue-depth", "--flash-read-size",
-        "--flash-merge-gap"};
+        "--flash-merge-gap", "--ctx-window", "--ctx-stride"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -251,6 +266,16 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       }
     }
     else if (a == "--values") ok = num(o.values);
+    else if (a == "--ctx-window" || a == "--ctx-stride") {
+      int &field = a == "--ctx-window" ? o.ctxWindow : o.ctxStride;
+      ok = num(field);
+      if (ok && field < (a == "--ctx-window" ? 2 : 1)) {
+        std::fprintf(stderr, "sparse-run: %s must be at least %d\n", a.c_str(),
+                     a == "--ctx-window" ? 2 : 1);
+        exitCode = 2;
+        return false;
+      }
+    }
     else if (a == "--dram-budget") o.dramBudget = v;
     else if (a == "--flash-mode") {
       std::string m = v;
@@ -579,6 +604,14 @@ int main(int argc, char **argv) {
   }
   bindWeights(weightPtrs);
 
+  // The context: as given, else what the graph says.
+  if (o.gen.context <= 0)
+    o.gen.context = int(signature->context);
+  else if (signature->context > 0 && o.gen.context > signature->context)
+    return fail("--context " + std::to_string(o.gen.context) +
+                " is longer than the model's position table (" +
+                std::to_string(signature->context) + " positions)");
+
   // Lowered actsparse.ffn blocks report their neurons here.
   FfnSparsityStats ffnStats;
   setFfnObserver(&ffnStats);
@@ -594,32 +627,27 @@ int main(int argc, char **argv) {
                    flash->report().c_str(),
                    (storageReadBytes() - storageAtStart) / 1048576.0);
   };
-  // --stats-json: `fields` (JSON members) plus the FFN statistics.
-  auto writeStatsJson = [&](const std::string &fields) {
+  // --stats-json: `fields` plus the FFN and flash statistics.
+  auto writeStatsJson = [&](nlohmann::json fields) {
     if (o.statsJson.empty())
       return true;
-    std::FILE *f = std::fopen(o.statsJson.c_str(), "w");
-    if (!f)
-      return false;
-    std::fprintf(f, "{%s, \"ffn\": %s, \"flash\": %s, "
-                    "\"storage_read_bytes\": %llu}\n",
-                 fields.c_str(),
-                 ffnStats.layers().empty() ? "null" : ffnStats.json().c_str(),
-                 flash ? flash->json().c_str() : "null",
-                 (unsigned long long)(storageReadBytes() - storageAtStart));
-    return std::fclose(f) == 0;
-  };
-  auto jsonFields = [](const char *format, auto... values) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf, format, values...);
-    return std::string(buf);
+    fields["ffn"] = ffnStats.layers().empty()
+                        ? nlohmann::json(nullptr)
+                        : nlohmann::json::parse(ffnStats.json());
+    fields["flash"] =
+        flash ? nlohmann::json::parse(flash->json()) : nlohmann::json(nullptr);
+    fields["storage_read_bytes"] = storageReadBytes() - storageAtStart;
+    fields["context"] = o.gen.context;
+    fields["threads"] = numThreads();
+    std::ofstream out(o.statsJson);
+    out << fields.dump(2) << '\n';
+    return bool(out.flush());
   };
 
   if (!o.checkRef.empty()) {
     int rc = checkReference(*model, o);
     ffnReport();
-    if (!writeStatsJson(std::string("\"check_ref\": ") +
-                        (rc == 0 ? "true" : "false")))
+    if (!writeStatsJson({{"check_ref", rc == 0}}))
       return fail("cannot write '" + o.statsJson + "'");
     return rc;
   }
@@ -645,6 +673,8 @@ int main(int argc, char **argv) {
     std::vector<int> ids;
     if (!in)
       return fail("cannot read '" + o.perplexity + "'");
+    if (text.str().find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail("'" + o.perplexity + "' is empty: nothing to score");
     // Token ids, or text when a tokenizer is given and the file is not ids.
     if (!readIds(text.str(), ids)) {
       if (!haveTokenizer)
@@ -652,15 +682,36 @@ int main(int argc, char **argv) {
                     "--tokenizer to score text)");
       ids = tokenizerPtr->encode(text.str(), /*bos=*/true);
     }
-    double nll;
-    int count;
-    if (Status p = generator->score(ids, nll, count); !p)
+    // Windows of the context by default: a text longer than the model's
+    // positions is scored as llama.cpp and transformers do.
+    int window = o.ctxWindow ? o.ctxWindow : int(o.gen.context);
+    if (o.ctxStride && !window)
+      return fail("--ctx-stride needs --ctx-window (the model does not say "
+                  "its context)");
+    if (o.gen.context && window > o.gen.context)
+      return fail("--ctx-window " + std::to_string(window) +
+                  " is longer than the model's context of " +
+                  std::to_string(o.gen.context) + " positions");
+    ScoreResult r;
+    if (Status p = generator->score(ids, window, o.ctxStride, r); !p)
       return fail(p.message());
-    std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)\n",
-                std::exp(nll / count), count, nll / count);
+    int stride = window && int(ids.size()) > window
+                     ? (o.ctxStride ? o.ctxStride : std::max(1, window / 2))
+                     : 0;
+    double mean = r.nll / r.count;
+    std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)", std::exp(mean),
+                r.count, mean);
+    if (stride)
+      std::printf(" in %d windows of %d tokens, stride %d", r.windows, window,
+                  stride);
+    std::printf("\n");
     ffnReport();
-    if (!writeStatsJson(jsonFields("\"perplexity\": %.6f, \"tokens\": %d",
-                                   std::exp(nll / count), count)))
+    if (!writeStatsJson({{"perplexity", std::exp(mean)},
+                         {"tokens", r.count},
+                         {"mean_nll", mean},
+                         {"windows", r.windows},
+                         {"window", stride ? window : int(ids.size())},
+                         {"stride", stride}}))
       return fail("cannot write '" + o.statsJson + "'");
     return 0;
   }
@@ -754,26 +805,30 @@ int main(int argc, char **argv) {
     std::fprintf(stderr,
                  "sparse-run: prompt %d tokens, prefill %.1f tokens/s; "
                  "generated %d tokens, decode %.2f ms/token (%.1f tokens/s); "
-                 "peak RSS %.1f MiB; %s\n",
+                 "peak RSS %.1f MiB; %s; context %s\n",
                  stats.promptTokens, prefillTps, stats.generatedTokens,
                  decodeMs, decodeMs > 0 ? 1000 / decodeMs : 0,
                  stats.peakRssKiB / 1024.0,
-                 generator->usesKvCache() ? "KV cache" : "no KV cache");
+                 generator->usesKvCache() ? "KV cache" : "no KV cache",
+                 o.gen.context > 0 ? std::to_string(o.gen.context).c_str()
+                                   : "unknown");
+  if (stats.stoppedAtContext)
+    std::fprintf(stderr, "sparse-run: stopped at the model's context of %d "
+                         "positions\n", o.gen.context);
   if (!generator->usesKvCache() && !ffnStats.layers().empty() && o.stats)
     std::fprintf(stderr, "sparse-run: (without a KV cache every step "
                          "recomputes the prefix, so FFN statistics count "
                          "prefix tokens once per step)\n");
   ffnReport();
-  if (!writeStatsJson(jsonFields(
-          "\"prompt_tokens\": %d, \"prefill_seconds\": %.6f, "
-          "\"prefill_tokens_per_second\": %.3f, "
-          "\"generated_tokens\": %d, \"decode_seconds\": %.6f, "
-          "\"decode_ms_per_token\": %.4f, \"peak_rss_kib\": %ld, "
-          "\"kv_cache\": %s, \"threads\": %d",
-          stats.promptTokens, stats.prefillSeconds, prefillTps,
-          stats.generatedTokens, stats.decodeSeconds, decodeMs,
-          stats.peakRssKiB, generator->usesKvCache() ? "true" : "false",
-          numThreads())))
+  if (!writeStatsJson({{"prompt_tokens", stats.promptTokens},
+                       {"prefill_seconds", stats.prefillSeconds},
+                       {"prefill_tokens_per_second", prefillTps},
+                       {"generated_tokens", stats.generatedTokens},
+                       {"decode_seconds", stats.decodeSeconds},
+                       {"decode_ms_per_token", decodeMs},
+                       {"peak_rss_kib", stats.peakRssKiB},
+                       {"kv_cache", generator->usesKvCache()},
+                       {"stopped_at_context", stats.stoppedAtContext}}))
     return fail("cannot write '" + o.statsJson + "'");
   return 0;
 }

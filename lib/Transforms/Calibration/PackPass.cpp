@@ -123,9 +123,10 @@ LogicalResult calibration::recordFfnInputs(
   double nll = 0;
   int count = 0;
   for (size_t i = 0; i < sequences.size(); ++i) {
-    double seqNll;
-    int seqCount;
-    rt::Status r = generator->score(sequences[i], seqNll, seqCount);
+    rt::ScoreResult scored;
+    rt::Status r = generator->score(sequences[i], 0, 0, scored);
+    double seqNll = scored.nll;
+    int seqCount = scored.count;
     if (!r) {
       rt::setFfnObserver(nullptr);
       return fail("sequence " + Twine(i + 1) + ": " + r.message());

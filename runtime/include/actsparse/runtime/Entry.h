@@ -22,12 +22,16 @@ namespace actsparse::runtime {
 struct EntrySignature {
   std::vector<TensorSpec> inputs, weights, results;
   std::string weightPack, weightPackId; ///< as the IR named them
+  /// Positions the model supports, read from the graph (the rows of the
+  /// table `position_ids` index: learned positions or a RoPE cache); 0
+  /// when the graph does not say.
+  int64_t context = 0;
   /// The runtime interface (Abi.h) the code was generated for; 0 when the
   /// signature predates versioning.
   int abiVersion = kAbiVersion;
 
   /// One line per parameter: `input|weight|result NAME DTYPE RANK DIMS...`
-  /// plus `abi VERSION`, `pack NAME` and `pack_id ID`.
+  /// plus `abi VERSION`, `pack NAME`, `pack_id ID` and `context N`.
   std::string serialize() const;
   static Status parse(const std::string &text, EntrySignature &sig);
 };

@@ -37,6 +37,15 @@ struct GenerationStats {
   double prefillSeconds = 0;
   double decodeSeconds = 0;
   long peakRssKiB = 0;
+  /// Generation ended because the sequence filled the context.
+  bool stoppedAtContext = false;
+};
+
+/// What score() measured.
+struct ScoreResult {
+  double nll = 0; ///< summed negative log-likelihood of the scored tokens
+  int count = 0;  ///< tokens scored (all but the first)
+  int windows = 0;
 };
 
 class Generator {
@@ -55,9 +64,15 @@ public:
                   const std::function<void(int, int)> &onToken,
                   GenerationStats &stats);
 
-  /// Negative log-likelihood of tokens[1..] given their prefixes, summed,
-  /// from one pass over the sequence.
-  Status score(const std::vector<int> &tokens, double &nll, int &count);
+  /// Negative log-likelihood of tokens[1..] given their prefixes, summed.
+  /// With `window` > 0 and more tokens than that, the text is cut into
+  /// windows of `window` tokens, `stride` apart (0: window / 2), each run
+  /// from an empty cache; a window scores only the tokens after the
+  /// previous window's end (the first scores all of its own), so every
+  /// token is scored once, with at least window - stride tokens before it
+  /// (the first window's excepted). Otherwise one pass.
+  Status score(const std::vector<int> &tokens, int window, int stride,
+               ScoreResult &result);
 
   /// Called with the logits of every step (vocabSize() floats).
   std::function<void(const float *)> onLogits;
