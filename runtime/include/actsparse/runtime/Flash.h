@@ -150,10 +150,11 @@ struct FlashOptions {
   /// the neuron caches.
   uint64_t budget = 0;
   FlashMode mode = FlashMode::Windowed;
-  /// Tokens a neuron stays resident after its last use.
-  int window = 4;
+  /// Tokens a neuron stays resident after its last use. Defaults chosen
+  /// with bench/sweep-flash.sh on this machine (README).
+  int window = 8;
   /// Reads in flight, and the largest single read.
-  int queueDepth = 32;
+  int queueDepth = 64;
   uint32_t maxRead = 128 << 10;
   /// Neurons at most this many bytes of rows apart share a read.
   uint32_t mergeGap = 0;
