@@ -128,8 +128,20 @@ static LogicalResult addEntryPoints(ModuleOp module, const std::string &sig,
   return success();
 }
 
+/// The integer a scalar (or one-element) actsparse.constant holds.
+static std::optional<int64_t> scalarConstant(Value v) {
+  auto constant = v.getDefiningOp<ConstantOp>();
+  if (!constant)
+    return std::nullopt;
+  auto dense = dyn_cast<DenseIntElementsAttr>(constant.getValue());
+  if (!dense || dense.getNumElements() != 1)
+    return std::nullopt;
+  return (*dense.begin()).getSExtValue();
+}
+
 /// The rows of the smallest table gathered (axis 0) by the `position_ids`
-/// input, through casts and reshapes: the positions the model supports.
+/// input, through casts, reshapes and the addition of a constant offset
+/// (OPT's learned positions start at 2): the positions the model supports.
 /// 0 when no gather reads `position_ids` (RoPE computed from the
 /// positions, full-sequence graphs).
 static int64_t inferContext(func::FuncOp main) {
@@ -138,10 +150,24 @@ static int64_t inferContext(func::FuncOp main) {
     if (gather.getAxis() != 0)
       return;
     Value indices = gather.getIndices();
+    int64_t offset = 0;
     while (Operation *def = indices.getDefiningOp()) {
-      if (!isa<CastOp, ReshapeOp>(def))
+      if (isa<CastOp, ReshapeOp>(def)) {
+        indices = def->getOperand(0);
+        continue;
+      }
+      auto add = dyn_cast<AddOp>(def);
+      if (!add)
         return;
-      indices = def->getOperand(0);
+      if (auto c = scalarConstant(add.getRhs())) {
+        offset += *c;
+        indices = add.getLhs();
+      } else if (auto c = scalarConstant(add.getLhs())) {
+        offset += *c;
+        indices = add.getRhs();
+      } else {
+        return;
+      }
     }
     auto arg = dyn_cast<BlockArgument>(indices);
     if (!arg || arg.getOwner() != &main.getBody().front())
@@ -152,7 +178,9 @@ static int64_t inferContext(func::FuncOp main) {
     if (!name || name.getValue() != "position_ids" || !table ||
         table.isDynamicDim(0))
       return;
-    int64_t rows = table.getDimSize(0);
+    int64_t rows = table.getDimSize(0) - offset;
+    if (offset < 0 || rows <= 0)
+      return;
     context = context ? std::min(context, rows) : rows;
   });
   return context;
