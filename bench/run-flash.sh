@@ -16,7 +16,7 @@
 #   bash bench/run-flash.sh                   # the 2.1 GB FFN-heavy synthetic model
 #   SIZE=smollm2 bash bench/run-flash.sh      # SmolLM2-135M (scripts/smollm2/make.sh first)
 #   SIZE=stories BUDGETS="60 80" bash bench/run-flash.sh
-#   ROUNDS=3 TOKENS=16 WINDOW=8 QD=64 SPARSITY=0.9 RANK=64 bash bench/run-flash.sh
+#   ROUNDS=3 TOKENS=16 WINDOW=4 QD=64 SPARSITY=0.9 RANK=64 bash bench/run-flash.sh
 #
 # Synthetic weights are random (their gates made rank 48, so a predictor
 # can work): consecutive tokens share fewer active neurons than in trained
@@ -30,7 +30,7 @@ rounds=${ROUNDS:-3}
 tokens=${TOKENS:-16}
 sparsity=${SPARSITY:-0.9}
 rank=${RANK:-64}
-window=${WINDOW:-8}
+window=${WINDOW:-4}
 qd=${QD:-64}
 budgets=${BUDGETS:-50 25}
 SIZE=${SIZE:-flash}

@@ -28,7 +28,7 @@ for k in ${WINDOWS:-0 1 2 4 8 16}; do settings+=("--flash-window $k"); done
 for q in ${DEPTHS:-8 64 128}; do settings+=("--flash-queue-depth $q"); done
 for r in ${READS:-32K 512K}; do settings+=("--flash-read-size $r"); done
 for g in ${GAPS:-16K 64K}; do settings+=("--flash-merge-gap $g"); done
-echo "model: $name at $sparsity, budget $budget %, $tokens tokens, 2 threads; defaults: window 8, queue depth 64, read size 128K, gap 0"
+echo "model: $name at $sparsity, budget $budget %, $tokens tokens, 2 threads; defaults: window 4, queue depth 64, read size 128K, gap 0"
 for r in $(seq "$rounds"); do
   for s in "${settings[@]}"; do
     # shellcheck disable=SC2086

@@ -148,7 +148,7 @@ void usage(FILE *out) {
       "                         pack mapped, each layer's pages dropped after\n"
       "                         use (baselines)\n"
       "  --flash-window K       tokens a neuron stays cached after its last use\n"
-      "                         (default 8)\n"
+      "                         (default 4)\n"
       "  --flash-queue-depth N  direct reads in flight (default 64)\n"
       "  --flash-read-size SIZE largest single read, neighbours coalesced up "
       "to it\n"

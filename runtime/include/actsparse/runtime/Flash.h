@@ -152,7 +152,7 @@ struct FlashOptions {
   FlashMode mode = FlashMode::Windowed;
   /// Tokens a neuron stays resident after its last use. Defaults chosen
   /// with bench/sweep-flash.sh on this machine (README).
-  int window = 8;
+  int window = 4;
   /// Reads in flight, and the largest single read.
   int queueDepth = 64;
   uint32_t maxRead = 128 << 10;
