@@ -429,6 +429,7 @@ FlashStore::create(const FlashOptions &options,
         int64_t(std::floor(share * double(t.rows))),
         std::min(t.rows, kMinCacheRows), t.rows);
     s->layers_.push_back(std::make_unique<FlashLayer>(*s, t, capacity));
+    s->layers_.back()->index_ = s->layers_.size() - 1;
     s->cacheBytes_ += uint64_t(capacity) * t.rowFloats * sizeof(float);
   }
   return s;
@@ -480,7 +481,8 @@ std::string FlashStore::report() const {
       "flash: window %d tokens; cache hit rate %.1f%% (%lld of %lld neurons "
       "needed); read %.1f KiB per token in %.1f reads (rows %.1f KiB; "
       "windowing predicts %.1f KiB); %.0f MB/s while reading; I/O hidden "
-      "behind compute %.0f%%\n",
+      "behind compute %.0f%%; prefetched %.1f neurons per token, %.0f%% "
+      "used\n",
       options_.window, c.needed ? 100.0 * c.hits / c.needed : 0.0,
       (long long)c.hits, (long long)c.needed, c.bytesRead * perToken / 1024,
       c.reads * perToken, c.rowBytes * perToken / 1024,
@@ -488,7 +490,9 @@ std::string FlashStore::report() const {
       c.ioSeconds > 0 ? c.bytesRead / c.ioSeconds / 1e6 : 0.0,
       c.ioSeconds > 0
           ? 100.0 * std::max(0.0, 1.0 - c.waitSeconds / c.ioSeconds)
-          : 0.0);
+          : 0.0,
+      c.prefetched * perToken,
+      c.prefetched ? 100.0 * c.prefetchUsed / c.prefetched : 0.0);
   return out + std::string(buf, n);
 }
 
@@ -513,7 +517,10 @@ std::string FlashStore::json() const {
                         {"row_bytes", c.rowBytes},
                         {"window_predicted_bytes", c.windowPredictedBytes},
                         {"io_seconds", c.ioSeconds},
-                        {"wait_seconds", c.waitSeconds}}
+                        {"wait_seconds", c.waitSeconds},
+                        {"prefetch", options_.prefetch},
+                        {"prefetched", c.prefetched},
+                        {"prefetch_used", c.prefetchUsed}}
       .dump();
 }
 
@@ -526,7 +533,7 @@ FlashLayer::FlashLayer(FlashStore &store, const FlashTensor &tensor,
     : store_(store), tensor_(tensor),
       cache_(tensor.rows, capacity, tensor.rowFloats),
       ready_(new std::atomic<uint8_t>[std::max<int64_t>(capacity, 1)]),
-      lastNeeded_(tensor.rows, INT64_MIN / 2) {
+      lastNeeded_(tensor.rows, INT64_MIN / 2), prefetchedMark_(tensor.rows, 0) {
   for (int64_t s = 0; s < std::max<int64_t>(capacity, 1); ++s)
     ready_[s].store(0);
 }
@@ -662,12 +669,107 @@ Status FlashLayer::reapReads(bool wait) {
   return {};
 }
 
+void FlashLayer::setPredictor(const float *a, const float *b, const float *c,
+                              int64_t d, int64_t rank, int64_t cStride) {
+  predA_ = a;
+  predB_ = b;
+  predC_ = c;
+  predD_ = d;
+  predRank_ = rank;
+  predCStride_ = cStride;
+}
+
+Status FlashLayer::prefetchNext(const float *x, int64_t d) {
+  FlashStore &s = store_;
+  FlashLayer *n = next_;
+  if (!s.options_.prefetch || s.options_.mode != FlashMode::Windowed ||
+      s.options_.window == 0 || !n ||
+      !n->predA_ || n->predD_ != d || n->prefetching_ || inFlight_ > 0)
+    return {};
+  // The next layer's scores on this layer's input: z = x A, s = z B + c.
+  const int64_t rank = n->predRank_, h = n->tensor_.rows;
+  z_.assign(rank, 0.0f);
+  for (int64_t k = 0; k < d; ++k)
+    for (int64_t r = 0; r < rank; ++r)
+      z_[r] += x[k] * n->predA_[k * rank + r];
+  scores_.resize(h);
+  for (int64_t i = 0; i < h; ++i)
+    scores_[i] = n->predC_[i * n->predCStride_];
+  for (int64_t r = 0; r < rank; ++r)
+    for (int64_t i = 0; i < h; ++i)
+      scores_[i] += z_[r] * n->predB_[r * h + i];
+  // A call whose neurons do not fit will stream them through the cache
+  // anyway: prefetching would only take the slots it streams through.
+  int64_t predicted = 0;
+  for (int64_t i = 0; i < h; ++i)
+    predicted += scores_[i] > 0.0f;
+  if (predicted > n->cache_.capacity())
+    return {};
+  // Into the slots the next call would have free: after its window expiry.
+  const int64_t first = n->clock_;
+  n->cache_.expire(first - s.options_.window);
+  int64_t free = n->cache_.capacity() - n->cache_.size();
+  n->chunk_.clear();
+  for (int64_t i = 0; i < h && int64_t(n->chunk_.size()) < free; ++i)
+    if (scores_[i] > 0.0f && n->cache_.slotOf(i) < 0)
+      n->chunk_.push_back(int32_t(i));
+  if (n->chunk_.empty())
+    return {};
+  // Marked as used by the token before: the next call keeps them (window
+  // >= 1) but may evict the ones it does not need when it is short of room.
+  for (int32_t i : n->chunk_) {
+    n->ready_[n->cache_.insert(i, first - 1)].store(0,
+                                                    std::memory_order_relaxed);
+    n->prefetchedMark_[i] = 1;
+  }
+  n->prefetchList_ = n->chunk_;
+  s.counters_.prefetched += int64_t(n->chunk_.size());
+  n->prefetching_ = true;
+  n->prefetchStart_ = now();
+  n->error_ = Status();
+  return n->loadChunk(n->chunk_);
+}
+
+/// Lands the reads a prefetch started; the time spent here is I/O the
+/// attention in between did not hide.
+Status FlashLayer::finishPrefetch() {
+  if (!prefetching_)
+    return {};
+  prefetching_ = false;
+  FlashStore &s = store_;
+  double w0 = now();
+  Status result;
+  while (inFlight_ > 0)
+    if (Status r = reapReads(/*wait=*/true); !r) {
+      result = r;
+      break;
+    }
+  if (!result.ok()) {
+    while (s.source_->inFlight() > 0) {
+      done_.clear();
+      (void)s.source_->reap(done_, true);
+    }
+    cache_.clear();
+    return result;
+  }
+  s.counters_.ioSeconds += std::max(0.0, lastDone_ - prefetchStart_);
+  s.counters_.waitSeconds += now() - w0;
+  return {};
+}
+
 Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
                        int64_t tokens, NeuronBatchFn compute, void *context) {
   FlashStore &s = store_;
   FlashCounters &c = s.counters_;
   if (Status r = s.source_->checkUnchanged(); !r)
     return r;
+  if (Status r = finishPrefetch(); !r)
+    return r;
+  // Layers that run one after the other within a token prefetch for each
+  // other.
+  if (s.lastRun_ && s.lastRun_->index_ < index_)
+    s.lastRun_->next_ = this;
+  s.lastRun_ = this;
   const int threads = int(needed.size());
   const int64_t first = clock_;
   const int64_t last = clock_ + tokens - 1;
@@ -691,6 +793,10 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
       if (lastNeeded_[i] < first - window)
         c.windowPredictedBytes += rowBytes;
       lastNeeded_[i] = last;
+      if (prefetchedMark_[i]) {
+        ++c.prefetchUsed;
+        prefetchedMark_[i] = 0;
+      }
       if (cache_.slotOf(i) >= 0) {
         cache_.touch(i, last);
         ++hits;
@@ -699,6 +805,9 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
       }
     }
   c.needed += count;
+  for (int32_t i : prefetchList_)
+    prefetchedMark_[i] = 0;
+  prefetchList_.clear();
   int64_t free = cache_.capacity() - cache_.size();
   if (missing > free)
     free += cache_.evictOldest(missing - free, first);

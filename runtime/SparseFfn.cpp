@@ -51,6 +51,9 @@ struct Block {
   const float *bundle;
   /// lowrank: scores [t, h]; a neuron is computed where its score is > 0.
   const float *scores;
+  /// lowrank: the predictor, s = (x A) B + c.
+  const float *scoreA = nullptr, *scoreB = nullptr, *scoreC = nullptr;
+  int64_t rank = 0, scoreCStride = 1;
 };
 
 /// What one thread did over its neurons.
@@ -255,6 +258,11 @@ void flashBatch(void *context, int thread, const int32_t *ids,
 
 Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
                 float *h, Tally &tally) {
+  // The store now knows this block's predictor: so the block before it
+  // can prefetch for it.
+  if (b.config.predictor == FfnPredictorKind::LowRank)
+    layer.setPredictor(b.scoreA, b.scoreB, b.scoreC, b.d, b.rank,
+                       b.scoreCStride);
   int threads = threadsFor(b);
   static std::vector<std::vector<int32_t>> needed;
   needed.resize(threads);
@@ -277,6 +285,9 @@ Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
   if (!s)
     return s;
   tally = reduceThreads(b, run.tallies, y, ldy);
+  // Decode: start the next layer's likely neurons now.
+  if (b.t == 1)
+    return layer.prefetchNext(b.x, b.d);
   return {};
 }
 
@@ -415,6 +426,13 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
       for (int64_t i = 0; i < b.h; ++i)
         scores[t * b.h + i] += c[i * scoreBias->strides[1]];
     b.scores = scores.data();
+  }
+  if (lowrank) {
+    b.scoreA = scoreA->aligned + scoreA->offset;
+    b.scoreB = scoreB->aligned + scoreB->offset;
+    b.scoreC = scoreBias->aligned + scoreBias->offset;
+    b.rank = rank;
+    b.scoreCStride = scoreBias->strides[1];
   }
 
   FfnObserver *observer = ffnObserver();

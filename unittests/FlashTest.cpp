@@ -331,6 +331,54 @@ TEST(FlashLayer, StreamsThroughASmallCacheInEachThreadsOrder) {
   setNumThreads(0);
 }
 
+TEST(FlashLayer, PrefetchesTheNextLayersPredictedNeurons) {
+  // Two layers of 100 rows; layer 1's predictor (rank 1 on a 2-wide
+  // input) selects neurons 3 and 4 when x = (1, 0).
+  std::vector<char> bytes = fakePack(200, 48);
+  FlashOptions o;
+  o.budget = 1 << 20;
+  o.window = 2;
+  o.queueDepth = 4;
+  o.maxRead = 4096;
+  o.prefetch = true;
+  auto source = std::make_unique<FakeSource>(bytes, 512, 4);
+  FakeSource *fake = source.get();
+  Status s;
+  auto store = FlashStore::create(
+      o, std::move(source), "fake",
+      {{"l0", 4096, 100, 48}, {"l1", 4096 + 100 * 192, 100, 48}}, 0, s);
+  ASSERT_TRUE(store) << s.message();
+  FlashLayer *l0 = store->find(store->binding(0));
+  FlashLayer *l1 = store->find(store->binding(1));
+  std::vector<float> a = {1, 0}, b(100, -1.0f), c(100, 0.0f), x = {1, 0};
+  b[3] = b[4] = 1.0f;
+  l1->setPredictor(a.data(), b.data(), c.data(), 2, 1, 1);
+  Seen seen;
+  seen.rowFloats = 48;
+  auto run = [&](FlashLayer *l, std::vector<int32_t> ids) {
+    seen.ids.assign(1, {});
+    return l->run({ids}, 1, record, &seen);
+  };
+  // Token 0: layer 0 then layer 1 (which links them).
+  ASSERT_TRUE(run(l0, {1}));
+  ASSERT_TRUE(run(l1, {50}));
+  // Token 1: after layer 0, layer 1's neurons 3 and 4 are read ahead.
+  ASSERT_TRUE(run(l0, {1}));
+  size_t before = fake->log.size();
+  ASSERT_TRUE(l0->prefetchNext(x.data(), 2));
+  ASSERT_EQ(fake->log.size(), before + 1); // 3 and 4: one read
+  EXPECT_EQ(fake->log.back().offset, (4096 + 100 * 192 + 3 * 192) / 512 * 512u);
+  // Layer 1 needs 3 (prefetched) and 7 (read now): rows 100 + i.
+  ASSERT_TRUE(run(l1, {3, 7}));
+  EXPECT_EQ(seen.ids[0], (std::vector<int32_t>{3, 7}));
+  const FlashCounters &k = store->counters();
+  EXPECT_EQ(k.prefetched, 2);
+  EXPECT_EQ(k.prefetchUsed, 1);
+  EXPECT_EQ(k.hits, 2); // layer 0 reused 1, layer 1 found 3
+  // 3 was resident (prefetched); only 7 was read.
+  EXPECT_EQ(fake->log.size(), before + 2);
+}
+
 TEST(FlashLayer, NaiveModeReadsEveryCall) {
   Fixture f = makeStore(100, 48, 1 << 20, FlashMode::Naive);
   std::vector<std::vector<int32_t>> all(1);

@@ -153,6 +153,8 @@ void usage(FILE *out) {
       "  --flash-read-size SIZE largest single read, neighbours coalesced up "
       "to it\n"
       "                         (default 128K)\n"
+      "  --flash-prefetch       after layer l, start reading what layer l+1's\n"
+      "                         predictor picks on layer l's input (decode)\n"
       "  --flash-merge-gap SIZE read through gaps of up to SIZE between needed\n"
       "                         rows rather than issue separate reads "
       "(default 0)\n"
@@ -197,6 +199,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     }
     if (a == "--check-predictor") {
       o.checkPredictor = true;
+      continue;
+    }
+    if (a == "--flash-prefetch") {
+      o.flash.prefetch = true;
       continue;
     }
     if (a.rfind("-", 0) != 0) {
