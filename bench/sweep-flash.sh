@@ -2,7 +2,7 @@
 # Chooses the flash defaults by measurement: windowed decode at one budget
 # with each window (WINDOWS), queue depth (DEPTHS) and read size (READS),
 # one setting changed at a time from the defaults, in interleaved rounds.
-# Uses the model bench/run-flash.sh prepares (run it first, same SIZE).
+# The model is made (once) as bench/run-flash.sh makes it, same SIZE.
 #
 #   bash bench/sweep-flash.sh                       # synthetic 2.0 GiB model, 50 %
 #   SIZE=smollm2 SPARSITY=0.7 BUDGET=60 bash bench/sweep-flash.sh
@@ -13,16 +13,15 @@ build=${ACTSPARSE_BUILD_DIR:-$root/build}
 rounds=${ROUNDS:-2}
 tokens=${TOKENS:-16}
 sparsity=${SPARSITY:-0.9}
+rank=${RANK:-64}
 budget=${BUDGET:-50}
-case "${SIZE:-flash}" in
-  flash) name=llama-2.1g-ffn ;;
-  smollm2) name=smollm2 ;;
-  stories) name=stories260K ;;
-  *) echo "SIZE: flash, smollm2 or stories" >&2; exit 2 ;;
-esac
-w=$dir/$name-s$sparsity
-[ -f "$w-lowrank.so" ] || { echo "sweep: run SIZE=${SIZE:-flash} bench/run-flash.sh first" >&2; exit 1; }
+SIZE=${SIZE:-flash}
+mkdir -p "$dir"
+"$root/scripts/build.sh" >/dev/null
+opt=$build/bin/sparse-opt
 run=$build/bin/sparse-run
+prepare_modes=(lowrank)
+source "$root/bench/prepare-sparse-model.sh"
 settings=()
 for k in ${WINDOWS:-0 1 2 4 8 16}; do settings+=("--flash-window $k"); done
 for q in ${DEPTHS:-8 64 128}; do settings+=("--flash-queue-depth $q"); done

@@ -405,24 +405,23 @@ FlashStore::create(const FlashOptions &options,
   s->bufferCount_ = int(std::clamp<uint64_t>((largest + bufferSize - 1) /
                                                  bufferSize,
                                              1, source->queueDepth()));
-  s->bufferBytes_ = bufferSize * uint64_t(s->bufferCount_);
-  uint64_t fixed = residentBytes + s->bufferBytes_;
+  uint64_t fixed = residentBytes + s->bufferBytes();
   if (options.budget < fixed + minimum)
     return refuse(fixed + minimum,
                   "the resident weights (" + mib(residentBytes) +
-                      "), the read buffers (" + mib(s->bufferBytes_) +
+                      "), the read buffers (" + mib(s->bufferBytes()) +
                       ") and " + std::to_string(kMinCacheRows) +
                       " neurons per FFN layer (" + mib(minimum) + ")");
   // The cache gets the rest, shared by the layers in proportion to their
   // size.
   double share = std::min(1.0, double(options.budget - fixed) /
                                    double(std::max<uint64_t>(bundleBytes, 1)));
-  s->buffers_ = static_cast<char *>(std::aligned_alloc(align, s->bufferBytes_));
+  s->buffers_ = static_cast<char *>(std::aligned_alloc(align, s->bufferBytes()));
   if (!s->buffers_) {
     status = Status::error("cannot allocate the read buffers");
     return nullptr;
   }
-  std::memset(s->buffers_, 0, s->bufferBytes_);
+  std::memset(s->buffers_, 0, s->bufferBytes());
   s->source_ = std::move(source);
   for (const FlashTensor &t : tensors) {
     int64_t capacity = std::clamp<int64_t>(
@@ -471,7 +470,7 @@ std::string FlashStore::report() const {
       "flash (%s, budget %s): resident weights %s, neuron cache %s, read "
       "buffers %s\n",
       mode, mib(options_.budget).c_str(), mib(residentBytes_).c_str(),
-      mib(cacheBytes_).c_str(), mib(bufferBytes_).c_str());
+      mib(cacheBytes_).c_str(), mib(bufferBytes()).c_str());
   std::string out(buf, n);
   if (options_.mode == FlashMode::Mmap || c.tokens == 0)
     return out;
@@ -502,7 +501,7 @@ std::string FlashStore::json() const {
                         {"budget_bytes", options_.budget},
                         {"resident_bytes", residentBytes_},
                         {"cache_bytes", cacheBytes_},
-                        {"buffer_bytes", bufferBytes_},
+                        {"buffer_bytes", bufferBytes()},
                         {"window", options_.window},
                         {"queue_depth", options_.queueDepth},
                         {"max_read", options_.maxRead},
@@ -556,17 +555,18 @@ Status FlashLayer::loadChunk(const std::vector<int32_t> &chunk) {
   FlashStore &s = store_;
   ReadSource &src = *s.source_;
   const uint64_t align = src.alignment();
-  const uint64_t rowBytes = uint64_t(tensor_.rowFloats) * sizeof(float);
+  const uint64_t rowBytes = this->rowBytes();
   const uint64_t bufferSize = s.bufferSize_;
   const uint64_t maxGap = s.options_.mergeGap;
   pending_.clear();
+  // The aligned bytes a read of chunk[from, to) covers.
+  auto spanOf = [&](size_t from, size_t to) {
+    uint64_t begin = tensor_.offset + uint64_t(chunk[from]) * rowBytes;
+    uint64_t last = tensor_.offset + uint64_t(chunk[to - 1] + 1) * rowBytes;
+    return alignUp(last, align) - begin / align * align;
+  };
   for (size_t k = 0; k < chunk.size();) {
     size_t end = k + 1;
-    auto spanOf = [&](size_t from, size_t to) {
-      uint64_t begin = tensor_.offset + uint64_t(chunk[from]) * rowBytes;
-      uint64_t last = tensor_.offset + uint64_t(chunk[to - 1] + 1) * rowBytes;
-      return alignUp(last, align) - begin / align * align;
-    };
     // Neighbours join the read, and so do neurons a small gap away: one
     // larger read costs less than two small ones (the gap's rows are read
     // and dropped).
@@ -601,7 +601,7 @@ Status FlashLayer::loadChunk(const std::vector<int32_t> &chunk) {
 /// Submits pending reads while there are free buffers.
 Status FlashLayer::submitMore() {
   FlashStore &s = store_;
-  const uint64_t rowBytes = uint64_t(tensor_.rowFloats) * sizeof(float);
+  const uint64_t rowBytes = this->rowBytes();
   std::vector<ReadRequest> &batch = batch_;
   batch.clear();
   while (nextSubmit_ < pending_.size() && !freeBuffers_.empty()) {
@@ -643,7 +643,7 @@ Status FlashLayer::waitFor(int32_t slot) {
 /// layer's mutex held.
 Status FlashLayer::reapReads(bool wait) {
   FlashStore &s = store_;
-  const uint64_t rowBytes = uint64_t(tensor_.rowFloats) * sizeof(float);
+  const uint64_t rowBytes = this->rowBytes();
   done_.clear();
   if (Status r = s.source_->reap(done_, wait); !r)
     return error_ = r;
@@ -671,33 +671,19 @@ Status FlashLayer::reapReads(bool wait) {
 
 void FlashLayer::setPredictor(const float *a, const float *b, const float *c,
                               int64_t d, int64_t rank, int64_t cStride) {
-  predA_ = a;
-  predB_ = b;
-  predC_ = c;
-  predD_ = d;
-  predRank_ = rank;
-  predCStride_ = cStride;
+  predictor_ = {a, b, c, d, rank, tensor_.rows, rank, tensor_.rows, cStride};
 }
 
 Status FlashLayer::prefetchNext(const float *x, int64_t d) {
   FlashStore &s = store_;
   FlashLayer *n = next_;
   if (!s.options_.prefetch || s.options_.mode != FlashMode::Windowed ||
-      s.options_.window == 0 || !n ||
-      !n->predA_ || n->predD_ != d || n->prefetching_ || inFlight_ > 0)
+      s.options_.window == 0 || !n || !n->predictor_.a ||
+      n->predictor_.d != d || n->prefetching_ || inFlight_ > 0)
     return {};
-  // The next layer's scores on this layer's input: z = x A, s = z B + c.
-  const int64_t rank = n->predRank_, h = n->tensor_.rows;
-  z_.assign(rank, 0.0f);
-  for (int64_t k = 0; k < d; ++k)
-    for (int64_t r = 0; r < rank; ++r)
-      z_[r] += x[k] * n->predA_[k * rank + r];
-  scores_.resize(h);
-  for (int64_t i = 0; i < h; ++i)
-    scores_[i] = n->predC_[i * n->predCStride_];
-  for (int64_t r = 0; r < rank; ++r)
-    for (int64_t i = 0; i < h; ++i)
-      scores_[i] += z_[r] * n->predB_[r * h + i];
+  // The next layer's scores on this layer's input.
+  n->predictor_.score(x, 1, d, z_, scores_);
+  const int64_t h = n->tensor_.rows;
   // A call whose neurons do not fit will stream them through the cache
   // anyway: prefetching would only take the slots it streams through.
   int64_t predicted = 0;
@@ -730,6 +716,15 @@ Status FlashLayer::prefetchNext(const float *x, int64_t d) {
   return n->loadChunk(n->chunk_);
 }
 
+void FlashLayer::drainSource() {
+  ReadSource &src = *store_.source_;
+  while (src.inFlight() > 0) {
+    done_.clear();
+    (void)src.reap(done_, /*wait=*/true);
+  }
+  inFlight_ = 0;
+}
+
 /// Lands the reads a prefetch started; the time spent here is I/O the
 /// attention in between did not hide.
 Status FlashLayer::finishPrefetch() {
@@ -745,10 +740,7 @@ Status FlashLayer::finishPrefetch() {
       break;
     }
   if (!result.ok()) {
-    while (s.source_->inFlight() > 0) {
-      done_.clear();
-      (void)s.source_->reap(done_, true);
-    }
+    drainSource();
     cache_.clear();
     return result;
   }
@@ -774,7 +766,7 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
   const int64_t first = clock_;
   const int64_t last = clock_ + tokens - 1;
   const int window = s.options_.window;
-  const int64_t rowBytes = tensor_.rowFloats * int64_t(sizeof(float));
+  const int64_t rowBytes = int64_t(this->rowBytes());
   clock_ += tokens;
   ++c.calls;
   c.tokens = std::max(c.tokens, clock_);
@@ -793,10 +785,7 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
       if (lastNeeded_[i] < first - window)
         c.windowPredictedBytes += rowBytes;
       lastNeeded_[i] = last;
-      if (prefetchedMark_[i]) {
-        ++c.prefetchUsed;
-        prefetchedMark_[i] = 0;
-      }
+      c.prefetchUsed += prefetchedMark_[i];
       if (cache_.slotOf(i) >= 0) {
         cache_.touch(i, last);
         ++hits;
@@ -805,7 +794,7 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
       }
     }
   c.needed += count;
-  for (int32_t i : prefetchList_)
+  for (int32_t i : prefetchList_) // counted above when needed
     prefetchedMark_[i] = 0;
   prefetchList_.clear();
   int64_t free = cache_.capacity() - cache_.size();
@@ -834,7 +823,10 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
   }
   const size_t share =
       streaming ? size_t(std::max<int64_t>(1, free / threads)) : SIZE_MAX;
-  std::vector<size_t> cursor(threads, 0), taken(threads, 0);
+  std::vector<size_t> &cursor = cursor_, &taken = taken_, &stop = stop_;
+  cursor.assign(threads, 0);
+  taken.assign(threads, 0);
+  stop.assign(threads, 0);
   chunk_.clear();
   std::mutex mu;
   double waited = 0;
@@ -845,10 +837,8 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
       for (int32_t i : chunk_)
         cache_.evict(i);
     chunk_.clear();
-    std::vector<size_t> stop(threads);
     for (int j = 0; j < threads; ++j) {
-      size_t end = std::min(missAt[j].size(), taken[j] + std::min(
-                                                  share, missAt[j].size()));
+      size_t end = taken[j] + std::min(share, missAt[j].size() - taken[j]);
       for (size_t m = taken[j]; m < end; ++m)
         chunk_.push_back(needed[j][missAt[j][m]]);
       stop[j] = end < missAt[j].size() ? size_t(missAt[j][end])
@@ -911,10 +901,7 @@ Status FlashLayer::run(const std::vector<std::vector<int32_t>> &needed,
     // Every read of the chunk was waited for by the thread needing it,
     // except after an error: then the reads still in flight must land
     // before their buffers are used again.
-    while (s.source_->inFlight() > 0) {
-      done_.clear();
-      (void)s.source_->reap(done_, true);
-    }
+    drainSource();
     if (!pending_.empty())
       c.ioSeconds += std::max(0.0, lastDone_ - start);
     c.waitSeconds += waited / threads;

@@ -184,6 +184,8 @@ Status Generator::score(const std::vector<int> &tokens, int window,
     return Status::error("the perplexity stride (" + std::to_string(stride) +
                          ") is longer than the window (" +
                          std::to_string(window) + ")");
+  result.window = window;
+  result.stride = window < n ? stride : 0;
   int scoredTo = 1; // tokens[0] is never predicted
   for (int begin = 0;; begin += stride) {
     int end = std::min(begin + window, n);

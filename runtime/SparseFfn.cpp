@@ -51,9 +51,8 @@ struct Block {
   const float *bundle;
   /// lowrank: scores [t, h]; a neuron is computed where its score is > 0.
   const float *scores;
-  /// lowrank: the predictor, s = (x A) B + c.
-  const float *scoreA = nullptr, *scoreB = nullptr, *scoreC = nullptr;
-  int64_t rank = 0, scoreCStride = 1;
+  /// lowrank: the predictor that gave the scores.
+  LowRankPredictor predictor;
 };
 
 /// What one thread did over its neurons.
@@ -261,8 +260,7 @@ Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
   // The store now knows this block's predictor: so the block before it
   // can prefetch for it.
   if (b.config.predictor == FfnPredictorKind::LowRank)
-    layer.setPredictor(b.scoreA, b.scoreB, b.scoreC, b.d, b.rank,
-                       b.scoreCStride);
+    layer.setPredictor(b.predictor);
   int threads = threadsFor(b);
   static std::vector<std::vector<int32_t>> needed;
   needed.resize(threads);
@@ -359,6 +357,26 @@ int64_t denseRows(FfnPredictorKind mode) {
 
 } // namespace
 
+void LowRankPredictor::score(const float *x, int64_t t, int64_t ldx,
+                             std::vector<float> &zs,
+                             std::vector<float> &scores) const {
+  // x A is [t, rank], then (x A) B is [t, h], with the dense kernel.
+  zs.assign(t * rank, 0.0f);
+  scores.assign(t * h, 0.0f);
+  auto mat = [](const float *p, int64_t rows, int64_t cols, int64_t ld) {
+    float *q = const_cast<float *>(p);
+    return ActSparseMemRef2DF32{q, q, 0, {rows, cols}, {ld, 1}};
+  };
+  ActSparseMemRef2DF32 xv = mat(x, t, d, ldx), av = mat(a, d, rank, lda),
+                       bv = mat(b, rank, h, ldb), zv = view(zs.data(), t, rank),
+                       sv = view(scores.data(), t, h);
+  _mlir_ciface_actsparse_rt_matmul_f32(&xv, &av, &zv);
+  _mlir_ciface_actsparse_rt_matmul_f32(&zv, &bv, &sv);
+  for (int64_t r = 0; r < t; ++r)
+    for (int64_t i = 0; i < h; ++i)
+      scores[r * h + i] += c[i * cStride];
+}
+
 void setCheckPredictor(bool check) { checking.store(check); }
 void setSparseDenseRows(int64_t rows) {
   denseRowsSetting.store(rows < 0 ? -1 : rows);
@@ -391,12 +409,13 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   // row length is checked by the op verifier against the same layout.
   if (b.t == 0)
     return;
-  // After a failed flash read the call is abandoned: nothing more runs.
-  if (runtimeErrorPending()) {
+  auto zeroOutput = [&] {
     for (int64_t t = 0; t < b.t; ++t)
       std::memset(out + t * y->strides[0], 0, b.e * sizeof(float));
-    return;
-  }
+  };
+  // After a failed flash read the call is abandoned: nothing more runs.
+  if (runtimeErrorPending())
+    return zeroOutput();
   FlashStore *store = flashStore();
   FlashLayer *flash = store ? store->find(b.bundle) : nullptr;
   FlashLayer *mapped = nullptr;
@@ -410,29 +429,22 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
   const int64_t fromRows = denseRows(b.config.predictor);
   const bool dense = !flash && fromRows > 0 && b.t >= fromRows;
-  std::vector<float> scores;
-  int64_t rank = lowrank ? scoreA->sizes[1] : 0;
+  std::vector<float> scores, z;
   b.scores = nullptr;
-  if (lowrank && (!dense || checkPredictor())) {
-    // s = (x A) B + c with the dense kernel: x A is [t, r], then [t, h].
-    std::vector<float> z(b.t * rank, 0.0f);
-    scores.assign(b.t * b.h, 0.0f);
-    ActSparseMemRef2DF32 zv = view(z.data(), b.t, rank),
-                         sv = view(scores.data(), b.t, b.h);
-    _mlir_ciface_actsparse_rt_matmul_f32(x, scoreA, &zv);
-    _mlir_ciface_actsparse_rt_matmul_f32(&zv, scoreB, &sv);
-    const float *c = scoreBias->aligned + scoreBias->offset;
-    for (int64_t t = 0; t < b.t; ++t)
-      for (int64_t i = 0; i < b.h; ++i)
-        scores[t * b.h + i] += c[i * scoreBias->strides[1]];
-    b.scores = scores.data();
-  }
   if (lowrank) {
-    b.scoreA = scoreA->aligned + scoreA->offset;
-    b.scoreB = scoreB->aligned + scoreB->offset;
-    b.scoreC = scoreBias->aligned + scoreBias->offset;
-    b.rank = rank;
-    b.scoreCStride = scoreBias->strides[1];
+    b.predictor = {scoreA->aligned + scoreA->offset,
+                   scoreB->aligned + scoreB->offset,
+                   scoreBias->aligned + scoreBias->offset,
+                   b.d,
+                   scoreA->sizes[1],
+                   b.h,
+                   scoreA->strides[0],
+                   scoreB->strides[0],
+                   scoreBias->strides[1]};
+    if (!dense || checkPredictor()) {
+      b.predictor.score(b.x, b.t, b.ldx, z, scores);
+      b.scores = scores.data();
+    }
   }
 
   FfnObserver *observer = ffnObserver();
@@ -445,9 +457,7 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
                             observer ? h.data() : nullptr, tally);
         !s) {
       reportRuntimeError(s.message());
-      for (int64_t t = 0; t < b.t; ++t)
-        std::memset(out + t * y->strides[0], 0, b.e * sizeof(float));
-      return;
+      return zeroOutput();
     }
   } else {
     tally = dense ? denseBlock(b, out, y->strides[0],
@@ -477,8 +487,9 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
   probe.sparse.bytesRead = tally.rowsRead * rowBytes +
                            tally.gateOnlyRows * gateBytes;
   if (lowrank && !dense)
-    probe.sparse.bytesRead +=
-        (b.d * rank + rank * b.h + b.h) * int64_t(sizeof(float));
+    probe.sparse.bytesRead += (b.d * b.predictor.rank +
+                               b.predictor.rank * b.h + b.h) *
+                              int64_t(sizeof(float));
   probe.sparse.denseBytes = b.h * rowBytes;
   if (lowrank && checkPredictor()) {
     // The exact block, for the predictor's recall and precision.

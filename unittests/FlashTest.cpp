@@ -526,17 +526,24 @@ TEST(FlashKernel, AFailedReadIsReportedAndTheOutputZeroed) {
 // The real source: O_DIRECT and io_uring on a file
 //===----------------------------------------------------------------------===//
 
-TEST(DirectSource, ReadsAlignedRangesAndNoticesTruncation) {
+/// `bytes` in a new file of the temporary directory; empty on failure.
+std::filesystem::path writeTemp(const std::string &tag,
+                                const std::vector<char> &bytes) {
   std::filesystem::path path =
       std::filesystem::temp_directory_path() /
-      ("actsparse-flash-" + std::to_string(::getpid()) + ".bin");
+      ("actsparse-" + tag + "-" + std::to_string(::getpid()) + ".bin");
+  FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f)
+    return {};
+  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok &= std::fclose(f) == 0;
+  return ok ? path : std::filesystem::path();
+}
+
+TEST(DirectSource, ReadsAlignedRangesAndNoticesTruncation) {
   std::vector<char> bytes = fakePack(100, 256); // 1 KiB rows
-  {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    ASSERT_TRUE(f);
-    std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-  }
+  std::filesystem::path path = writeTemp("flash", bytes);
+  ASSERT_FALSE(path.empty());
   Status s;
   auto source = openDirectSource(path, 8, s);
   if (!source && s.message().find("O_DIRECT") != std::string::npos) {
@@ -580,16 +587,9 @@ TEST(DirectSource, ReadsAlignedRangesAndNoticesTruncation) {
 }
 
 TEST(MmapBaseline, DropsALayersPagesFromTheProcessAndThePageCache) {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() /
-      ("actsparse-mmap-" + std::to_string(::getpid()) + ".bin");
   std::vector<char> bytes = fakePack(64, 1024); // 64 rows of 4 KiB
-  {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    ASSERT_TRUE(f);
-    std::fwrite(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-  }
+  std::filesystem::path path = writeTemp("mmap", bytes);
+  ASSERT_FALSE(path.empty());
   // Clean pages only can be dropped: write them back first.
   int fd = ::open(path.c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);

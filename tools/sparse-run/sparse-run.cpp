@@ -414,17 +414,18 @@ Status loadWithBudget(const EntrySignature &sig, const WeightPack &pack,
         "flash (run --actsparse-bundle-ffn first; see README)");
   FlashOptions options = o.flash;
   const std::string &b = o.dramBudget;
+  bool valid;
   if (!b.empty() && b.back() == '%') {
     char *end = nullptr;
     double percent = std::strtod(b.c_str(), &end);
-    if (end != b.c_str() + b.size() - 1 || !(percent > 0) || percent > 100)
-      return Status::error("--dram-budget expects a size (512M, 1.5G) or a "
-                           "percentage in (0, 100], got '" + b + "'");
+    valid = end == b.c_str() + b.size() - 1 && percent > 0 && percent <= 100;
     options.budget = uint64_t(double(usedBytes) * percent / 100.0);
-  } else if (!parseByteSize(b, options.budget)) {
+  } else {
+    valid = parseByteSize(b, options.budget);
+  }
+  if (!valid)
     return Status::error("--dram-budget expects a size (512M, 1.5G) or a "
                          "percentage in (0, 100], got '" + b + "'");
-  }
   // The direct-I/O source comes first: a budget or file system it cannot
   // work with is refused before anything is loaded.
   Status s;
@@ -701,23 +702,20 @@ int main(int argc, char **argv) {
     ScoreResult r;
     if (Status p = generator->score(ids, window, o.ctxStride, r); !p)
       return fail(p.message());
-    int stride = window && int(ids.size()) > window
-                     ? (o.ctxStride ? o.ctxStride : std::max(1, window / 2))
-                     : 0;
     double mean = r.nll / r.count;
     std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)", std::exp(mean),
                 r.count, mean);
-    if (stride)
-      std::printf(" in %d windows of %d tokens, stride %d", r.windows, window,
-                  stride);
+    if (r.stride)
+      std::printf(" in %d windows of %d tokens, stride %d", r.windows,
+                  r.window, r.stride);
     std::printf("\n");
     ffnReport();
     if (!writeStatsJson({{"perplexity", std::exp(mean)},
                          {"tokens", r.count},
                          {"mean_nll", mean},
                          {"windows", r.windows},
-                         {"window", stride ? window : int(ids.size())},
-                         {"stride", stride}}))
+                         {"window", r.window},
+                         {"stride", r.stride}}))
       return fail("cannot write '" + o.statsJson + "'");
     return 0;
   }

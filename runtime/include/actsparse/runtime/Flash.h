@@ -165,6 +165,20 @@ struct FlashOptions {
   bool prefetch = false;
 };
 
+/// A block's low-rank predictor of active neurons: scores s = (x A) B + c,
+/// with A [d, rank] (row stride lda), B [rank, h] (ldb), c [h] (stride
+/// cStride); a neuron is predicted active where its score is > 0.
+struct LowRankPredictor {
+  const float *a = nullptr, *b = nullptr, *c = nullptr;
+  int64_t d = 0, rank = 0, h = 0, lda = 0, ldb = 0, cStride = 1;
+
+  /// Scores of `t` rows of x (row stride ldx) into `scores` [t, h], with
+  /// the runtime's dense kernel; `z` is scratch. Defined with the sparse
+  /// FFN kernel (SparseFfn.cpp).
+  void score(const float *x, int64_t t, int64_t ldx, std::vector<float> &z,
+             std::vector<float> &scores) const;
+};
+
 /// A bundled tensor left on flash.
 struct FlashTensor {
   std::string name;
@@ -216,7 +230,7 @@ public:
   const FlashCounters &counters() const { return counters_; }
   /// Neuron cache bytes, read buffer bytes.
   uint64_t cacheBytes() const { return cacheBytes_; }
-  uint64_t bufferBytes() const { return bufferBytes_; }
+  uint64_t bufferBytes() const { return bufferSize_ * uint64_t(bufferCount_); }
   uint64_t residentBytes() const { return residentBytes_; }
 
   /// A few lines for --stats, and the same as a JSON object.
@@ -231,7 +245,7 @@ private:
   std::unique_ptr<ReadSource> source_;
   std::vector<std::unique_ptr<FlashLayer>> layers_;
   FlashCounters counters_;
-  uint64_t cacheBytes_ = 0, bufferBytes_ = 0, residentBytes_ = 0;
+  uint64_t cacheBytes_ = 0, residentBytes_ = 0;
   FlashLayer *lastRun_ = nullptr; // the layer that ran last
   // Read buffers: bufferCount_ (at most the queue depth) of bufferSize_.
   char *buffers_ = nullptr;
@@ -271,6 +285,9 @@ public:
   /// layer before it uses to prefetch.
   void setPredictor(const float *a, const float *b, const float *c,
                     int64_t d, int64_t rank, int64_t cStride);
+  void setPredictor(const LowRankPredictor &predictor) {
+    predictor_ = predictor;
+  }
   /// After a call of one token whose input was `x` (d floats): starts
   /// reading, into the next layer's free cache slots, the neurons its
   /// predictor selects on `x`. The next layer's run() lands them first.
@@ -284,6 +301,12 @@ private:
   friend class FlashStore;
   Status loadChunk(const std::vector<int32_t> &chunk);
   Status submitMore();
+  /// Waits out every read still in flight, ignoring their results (after
+  /// an error, before their buffers are used again).
+  void drainSource();
+  uint64_t rowBytes() const {
+    return uint64_t(tensor_.rowFloats) * sizeof(float);
+  }
   Status finishPrefetch();
   Status waitFor(int32_t slot);
   Status reapReads(bool wait);
@@ -298,8 +321,7 @@ private:
   // Window prediction: the last token that needed each neuron (-inf: none).
   std::vector<int64_t> lastNeeded_;
   // The predictor (setPredictor), the next layer, and the prefetch state.
-  const float *predA_ = nullptr, *predB_ = nullptr, *predC_ = nullptr;
-  int64_t predD_ = 0, predRank_ = 0, predCStride_ = 1;
+  LowRankPredictor predictor_;
   FlashLayer *next_ = nullptr;
   size_t index_ = 0; // in the store's layers
   bool prefetching_ = false;
@@ -317,7 +339,11 @@ private:
   };
   std::vector<Pending> pending_;
   std::vector<int32_t> chunk_; // neurons of the current chunk, ascending
+  // run()'s per-thread state, kept so no call allocates: where each
+  // thread's missing neurons are in its list, how many it has taken, and
+  // where it stands and stops in the current chunk.
   std::vector<std::vector<int32_t>> missAt_;
+  std::vector<size_t> taken_, cursor_, stop_;
   std::vector<int32_t> freeBuffers_;
   std::vector<int32_t> bufferOf_; // pending -> buffer
   size_t nextSubmit_ = 0;

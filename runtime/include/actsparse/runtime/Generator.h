@@ -46,6 +46,8 @@ struct ScoreResult {
   double nll = 0; ///< summed negative log-likelihood of the scored tokens
   int count = 0;  ///< tokens scored (all but the first)
   int windows = 0;
+  /// The window and stride used: the whole text and 0 in one pass.
+  int window = 0, stride = 0;
 };
 
 class Generator {
