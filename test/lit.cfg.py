@@ -9,14 +9,16 @@ from lit.llvm import llvm_config
 config.name = "ActSparse"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".onnxtxt", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+# test/install is driven by ctest (install-consumer), not lit.
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "install"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.actsparse_obj_root, "test")
 
 llvm_config.use_default_substitutions()
 
 # A missing FileCheck must fail the run, never skip the checks.
-for tool in ["FileCheck", "not", "split-file"]:
+for tool in ["FileCheck", "not", "split-file", "mlir-opt"]:
     if not os.path.exists(os.path.join(config.llvm_tools_dir, tool)):
         lit_config.fatal(f"{tool} not found in {config.llvm_tools_dir}; "
                          "install llvm-22-tools")
@@ -26,6 +28,9 @@ llvm_config.with_environment("PATH", config.actsparse_tools_dir,
                              append_path=True)
 llvm_config.add_tool_substitutions(["sparse-opt", "sparse-run"],
                                    [config.actsparse_tools_dir])
+# Upstream mlir-opt (mlir-22-tools) loads the dialect and pass plugin.
+llvm_config.add_tool_substitutions(["mlir-opt"], [config.llvm_tools_dir])
+config.substitutions.append(("%actsparse_plugin", config.actsparse_plugin))
 
 # Exported ONNX fixtures and their PyTorch references (scripts/make-fixtures.py).
 config.substitutions.append(

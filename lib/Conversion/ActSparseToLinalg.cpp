@@ -1544,14 +1544,15 @@ LogicalResult weightsToArguments(func::FuncOp func) {
     auto it = args.find(w.getName());
     if (it == args.end()) {
       unsigned idx = func.getNumArguments();
-      if (failed(func.insertArgument(idx, w.getType(),
-                                     DictionaryAttr::get(
-                                         func.getContext(),
-                                         {NamedAttribute(
-                                             StringAttr::get(func.getContext(),
-                                                             kWeightArgAttr),
-                                             w.getNameAttr())}),
-                                     w.getLoc())))
+      if (failed(func.insertArgument(
+              idx, w.getType(),
+              DictionaryAttr::get(
+                  func.getContext(),
+                  {NamedAttribute(
+                      StringAttr::get(func.getContext(),
+                                      ActSparseDialect::getWeightArgAttrName()),
+                      w.getNameAttr())}),
+              w.getLoc())))
         return failure();
       it = args.try_emplace(w.getName(), entry.getArgument(idx)).first;
     } else if (it->second.getType() != w.getType()) {

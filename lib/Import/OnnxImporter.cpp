@@ -663,7 +663,8 @@ FailureOr<OnnxImportResult> Importer::run() {
   Block *entry = func.addEntryBlock();
   for (auto [i, name] : llvm::enumerate(argNames)) {
     values[name] = entry->getArgument(i);
-    func.setArgAttr(i, "actsparse.name", b.getStringAttr(name));
+    func.setArgAttr(i, ActSparseDialect::getOnnxNameAttrName(),
+                    b.getStringAttr(name));
   }
   b.setInsertionPointToStart(entry);
 
@@ -687,15 +688,17 @@ FailureOr<OnnxImportResult> Importer::run() {
   func::ReturnOp::create(b, fileLoc, results);
   func.setType(b.getFunctionType(argTypes, resultTypes));
   for (auto [i, out] : llvm::enumerate(g.output()))
-    func.setResultAttr(i, "actsparse.name", b.getStringAttr(out.name()));
+    func.setResultAttr(i, ActSparseDialect::getOnnxNameAttrName(),
+                       b.getStringAttr(out.name()));
 
   if (rt::Status s = pack->finish(); !s)
     return emitError(fileLoc) << s.message();
   std::string id;
   llvm::raw_string_ostream(id) << llvm::format_hex_no_prefix(pack->packId(), 16);
-  (*module)->setAttr(kWeightPackAttr,
+  (*module)->setAttr(ActSparseDialect::getWeightPackAttrName(),
                      b.getStringAttr(options.weightPackReference));
-  (*module)->setAttr(kWeightPackIdAttr, b.getStringAttr(id));
+  (*module)->setAttr(ActSparseDialect::getWeightPackIdAttrName(),
+                     b.getStringAttr(id));
   if (options.progress && totalWeightBytes >= (256u << 20))
     llvm::errs() << llvm::format("sparse-opt: imported %d nodes, %.0f MiB "
                                  "of weights\n",

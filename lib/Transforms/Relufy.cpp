@@ -193,7 +193,7 @@ struct RelufyPass : mlir::actsparse::impl::RelufyBase<RelufyPass> {
       OpBuilder b(norm.getContext());
       b.setInsertionPointAfterValue(norm);
       auto relu = ReluOp::create(b, norm.getLoc(), norm);
-      relu->setAttr(kStage2ReluAttr, b.getUnitAttr());
+      relu->setAttr(ActSparseDialect::getStage2AttrName(), b.getUnitAttr());
       for (OpOperand *use : uses)
         use->set(relu);
     }

@@ -7,9 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
+#include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/Transforms/Calibration.h"
 #include "actsparse/Transforms/Passes.h"
@@ -22,8 +22,8 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 

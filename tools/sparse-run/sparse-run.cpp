@@ -7,10 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
-#include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/FfnStats.h"

@@ -41,10 +41,6 @@ namespace actsparse {
 #define GEN_PASS_DECL
 #include "actsparse/Conversion/Passes.h.inc"
 
-/// Argument attribute naming the weight-pack tensor a lowered function
-/// expects in that argument.
-constexpr StringLiteral kWeightArgAttr = "actsparse.weight";
-
 /// actsparse graph ops -> linalg / tensor / arith / math on tensors.
 void populateActSparseToLinalgPatterns(RewritePatternSet &patterns);
 

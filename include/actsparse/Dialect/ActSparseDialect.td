@@ -26,6 +26,39 @@ def ActSparse_Dialect : Dialect {
     written by the importer.
   }];
   let hasConstantMaterializer = 1;
+  let hasOperationAttrVerify = 1;
+
+  let extraClassDeclaration = [{
+    /// Discardable attributes the dialect owns. Producers (the importer,
+    /// passes that write a new pack) and consumers (execution, calibration)
+    /// name them through these, so none of them depends on another.
+
+    /// On the module: the weight pack its `actsparse.weight` ops read,
+    /// relative to the IR file's directory, or absolute.
+    static constexpr ::llvm::StringLiteral getWeightPackAttrName() {
+      return "actsparse.weight_pack";
+    }
+    /// On the module: the pack's identity, checked when it is opened.
+    static constexpr ::llvm::StringLiteral getWeightPackIdAttrName() {
+      return "actsparse.weight_pack_id";
+    }
+    /// On `@main`'s arguments and results: the ONNX input or output name.
+    static constexpr ::llvm::StringLiteral getOnnxNameAttrName() {
+      return "actsparse.name";
+    }
+    /// On a lowered function's argument: the weight-pack tensor it expects.
+    static constexpr ::llvm::StringLiteral getWeightArgAttrName() {
+      return "actsparse.weight";
+    }
+    /// On an `actsparse.relu`: inserted by stage 2 of relufication.
+    static constexpr ::llvm::StringLiteral getStage2AttrName() {
+      return "actsparse.stage2";
+    }
+    /// On an `actsparse.weight`: the trained weight a refit replaces.
+    static constexpr ::llvm::StringLiteral getRefitOfAttrName() {
+      return "actsparse.refit_of";
+    }
+  }];
 }
 
 class ActSparse_Op<string mnemonic, list<Trait> traits = []>

@@ -23,7 +23,7 @@ namespace mlir::actsparse {
 struct OnnxImportOptions {
   /// Where the weight pack is written (finished, not yet committed).
   std::string weightPackPath;
-  /// How the IR names the pack (module attribute actsparse.weight_pack):
+  /// How the IR names the pack (ActSparseDialect::getWeightPackAttrName()):
   /// relative to the IR file's directory, or absolute.
   std::string weightPackReference;
   /// Initializers with at most this many elements stay in the IR as
@@ -49,10 +49,6 @@ bool isOnnxPath(StringRef path);
 FailureOr<OnnxImportResult> importOnnxFile(MLIRContext &context,
                                            StringRef path,
                                            const OnnxImportOptions &options);
-
-/// Module attributes written by the importer.
-constexpr StringLiteral kWeightPackAttr = "actsparse.weight_pack";
-constexpr StringLiteral kWeightPackIdAttr = "actsparse.weight_pack_id";
 
 } // namespace mlir::actsparse
 

@@ -28,10 +28,6 @@ void populateRaiseActivationsPatterns(RewritePatternSet &patterns);
 /// duplicates. Every later actsparse pipeline starts with it.
 void buildGraphCleanupPipeline(OpPassManager &pm);
 
-/// Marks the ReLUs that stage 2 of --actsparse-relufy inserted after
-/// normalisations, so calibration can rebuild the original model.
-constexpr llvm::StringLiteral kStage2ReluAttr = "actsparse.stage2";
-
 /// Numbers the actsparse.ffn ops of every function in `root` in program
 /// order (their `layer` attribute).
 void numberFfnLayers(Operation *root);

@@ -11,10 +11,9 @@
 #include "PackPass.h"
 #include "Ridge.h"
 
-#include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
-#include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Transforms/Passes.h"
 #include "actsparse/runtime/FfnBundle.h"
 #include "actsparse/runtime/FfnStats.h"
@@ -128,13 +127,14 @@ struct LayerReport {
 /// On a weight written by repair: the name of the tensor it replaces, as
 /// trained ("" for a down bias the block did not have). A second
 /// calibration of a repaired model targets and regularises towards that one.
-constexpr llvm::StringLiteral kRefitOfAttr = "actsparse.refit_of";
 
 /// When `v` is a weight written by repair: the name of the trained weight
 /// it replaced ("" for none); else null.
 StringAttr refitOf(Value v) {
   auto w = v ? v.getDefiningOp<WeightOp>() : WeightOp();
-  return w ? w->getAttrOfType<StringAttr>(kRefitOfAttr) : StringAttr();
+  return w ? w->getAttrOfType<StringAttr>(
+                 ActSparseDialect::getRefitOfAttrName())
+           : StringAttr();
 }
 
 /// The weight `v` stands for in the model as trained: `v`'s own weight, or
@@ -157,7 +157,8 @@ void setWeight(OpOperand &operand, StringRef name,
   auto w = WeightOp::create(b, operand.getOwner()->getLoc(),
                             operand.get().getType(), name);
   if (replaces)
-    w->setAttr(kRefitOfAttr, b.getStringAttr(*replaces));
+    w->setAttr(ActSparseDialect::getRefitOfAttrName(),
+               b.getStringAttr(*replaces));
   operand.set(w);
   if (old && old->use_empty())
     old->erase();
@@ -193,7 +194,8 @@ void restoreOriginalModel(ModuleOp module) {
       restoreTrainedWeight(ffn, ffn.getDownMutable());
       if (!ffn.getDownBiasMutable().empty())
         restoreTrainedWeight(ffn, ffn.getDownBiasMutable()[0]);
-    } else if (isa<ReluOp>(op) && op->hasAttr(kStage2ReluAttr)) {
+    } else if (isa<ReluOp>(op) &&
+               op->hasAttr(ActSparseDialect::getStage2AttrName())) {
       op->getResult(0).replaceAllUsesWith(op->getOperand(0));
       op->erase();
     }
@@ -537,8 +539,8 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
     report.errorRepaired = norm > 0 ? (a * solution - yd).norm() / norm : 0.0;
 
     // The refit is named after the trained weight and remembers it
-    // (kRefitOfAttr), so calibrating the result again starts from the
-    // model as trained.
+    // (ActSparseDialect::getRefitOfAttrName()), so calibrating the result again
+    // starts from the model as trained.
     std::optional<std::string> downName = trainedWeightName(op.getDown());
     std::string name = downName.value_or("ffn.down") + ".repaired";
     for (const RepairedTensor &r : repaired_)
@@ -559,7 +561,7 @@ LogicalResult CalibratePass::calibrateBlock(FfnOp op, InputRecorder &recorder,
         // A bias the block did not have: it replaces none ("").
         auto type = RankedTensorType::get({e}, f32);
         auto w = WeightOp::create(b, op.getLoc(), type, name + ".bias");
-        w->setAttr(kRefitOfAttr, b.getStringAttr(""));
+        w->setAttr(ActSparseDialect::getRefitOfAttrName(), b.getStringAttr(""));
         op.getDownBiasMutable().assign(w);
       }
       repaired_.push_back({name + ".bias", {e}, std::move(bias)});

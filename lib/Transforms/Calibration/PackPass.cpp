@@ -2,10 +2,9 @@
 
 #include "PackPass.h"
 
-#include "actsparse/Conversion/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
-#include "actsparse/Import/OnnxImporter.h"
+#include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Transforms/Calibration.h"
 #include "actsparse/runtime/Generator.h"
 
@@ -154,7 +153,8 @@ LogicalResult ModuleWeights::open(ModuleOp module, StringRef explicitPath,
                                   const FailFn &fail) {
   path_ = explicitPath.str();
   if (path_.empty()) {
-    auto ref = module->getAttrOfType<StringAttr>(kWeightPackAttr);
+    auto ref = module->getAttrOfType<StringAttr>(
+        ActSparseDialect::getWeightPackAttrName());
     if (!ref)
       return fail("the module names no weight pack; give weights=FILE");
     auto it = packLocations().find(ref.getValue());
@@ -256,10 +256,11 @@ LogicalResult calibration::writePack(
   if (!(s = writer->finish()) || !(s = writer->commit()))
     return fail(s.message());
   Builder b(module.getContext());
-  module->setAttr(kWeightPackAttr, b.getStringAttr(outputPath));
-  module->setAttr(kWeightPackIdAttr,
-                  b.getStringAttr(llvm::formatv("{0:x-16}", writer->packId())
-                                      .str()));
+  module->setAttr(ActSparseDialect::getWeightPackAttrName(),
+                  b.getStringAttr(outputPath));
+  module->setAttr(
+      ActSparseDialect::getWeightPackIdAttrName(),
+      b.getStringAttr(llvm::formatv("{0:x-16}", writer->packId()).str()));
   return success();
 }
 

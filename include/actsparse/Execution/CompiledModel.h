@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef ACTSPARSE_CONVERSION_COMPILEDMODEL_H
-#define ACTSPARSE_CONVERSION_COMPILEDMODEL_H
+#ifndef ACTSPARSE_EXECUTION_COMPILEDMODEL_H
+#define ACTSPARSE_EXECUTION_COMPILEDMODEL_H
 
 #include "actsparse/runtime/Entry.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -89,4 +89,4 @@ private:
 } // namespace actsparse
 } // namespace mlir
 
-#endif // ACTSPARSE_CONVERSION_COMPILEDMODEL_H
+#endif // ACTSPARSE_EXECUTION_COMPILEDMODEL_H

@@ -7,10 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "actsparse/Conversion/CompiledModel.h"
+#include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Conversion/Passes.h"
+#include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Dialect/ActSparseOps.h"
-#include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/runtime/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -172,8 +172,8 @@ static int64_t inferContext(func::FuncOp main) {
     auto arg = dyn_cast<BlockArgument>(indices);
     if (!arg || arg.getOwner() != &main.getBody().front())
       return;
-    auto name =
-        main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "actsparse.name");
+    auto name = main.getArgAttrOfType<StringAttr>(
+        arg.getArgNumber(), ActSparseDialect::getOnnxNameAttrName());
     auto table = dyn_cast<RankedTensorType>(gather.getData().getType());
     if (!name || name.getValue() != "position_ids" || !table ||
         table.isDynamicDim(0))
@@ -190,9 +190,11 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
                                                  ModelSignature &signature,
                                                  std::string &error) {
   MLIRContext *ctx = module.getContext();
-  if (auto pack = module->getAttrOfType<StringAttr>(kWeightPackAttr))
+  if (auto pack = module->getAttrOfType<StringAttr>(
+          ActSparseDialect::getWeightPackAttrName()))
     signature.weightPack = pack.str();
-  if (auto id = module->getAttrOfType<StringAttr>(kWeightPackIdAttr))
+  if (auto id = module->getAttrOfType<StringAttr>(
+          ActSparseDialect::getWeightPackIdAttrName()))
     signature.weightPackId = id.str();
   if (auto graph = module.lookupSymbol<func::FuncOp>("main");
       graph && !graph.isExternal())
@@ -210,8 +212,10 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   }
   FunctionType fnType = main.getFunctionType();
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
-    auto weight = main.getArgAttrOfType<StringAttr>(i, kWeightArgAttr);
-    auto name = main.getArgAttrOfType<StringAttr>(i, "actsparse.name");
+    auto weight = main.getArgAttrOfType<StringAttr>(
+        i, ActSparseDialect::getWeightArgAttrName());
+    auto name = main.getArgAttrOfType<StringAttr>(
+        i, ActSparseDialect::getOnnxNameAttrName());
     StringRef label = weight ? weight.getValue()
                              : name ? name.getValue() : StringRef("");
     auto p = specOf(fnType.getInput(i), label, error);
@@ -220,7 +224,8 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
     (weight ? signature.weights : signature.inputs).push_back(*p);
   }
   for (unsigned i = 0; i < fnType.getNumResults(); ++i) {
-    auto name = main.getResultAttrOfType<StringAttr>(i, "actsparse.name");
+    auto name = main.getResultAttrOfType<StringAttr>(
+        i, ActSparseDialect::getOnnxNameAttrName());
     auto p = specOf(fnType.getResult(i), name ? name.getValue() : "", error);
     if (failed(p))
       return failure();
@@ -231,11 +236,12 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   main.setName(rt::kGraphSymbol);
   // The names are in the signature; LLVM has no use for them.
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
-    main.removeArgAttr(i, kWeightArgAttr);
-    main.removeArgAttr(i, "actsparse.name");
+    main.removeArgAttr(i, ActSparseDialect::getWeightArgAttrName());
+    main.removeArgAttr(i, ActSparseDialect::getOnnxNameAttrName());
   }
   for (unsigned i = 0; i < fnType.getNumResults(); ++i)
-    main.removeResultAttr(i, StringAttr::get(ctx, "actsparse.name"));
+    main.removeResultAttr(
+        i, StringAttr::get(ctx, ActSparseDialect::getOnnxNameAttrName()));
 
   PassManager toLLVM(ctx);
   buildTensorsToLLVMPipeline(toLLVM);
