@@ -7,8 +7,11 @@
 #include "actsparse/runtime/Tokenizer.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace actsparse::runtime {
@@ -164,6 +167,40 @@ int Sampler::sample(const float *logits, int n) {
       return order[i];
   }
   return order[last];
+}
+
+bool parseTokenIds(const std::string &text, std::vector<int> &ids,
+                   std::string &error) {
+  auto isSeparator = [](char c) {
+    return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+           c == '\v' || c == '\f';
+  };
+  size_t i = 0, n = text.size();
+  while (i < n) {
+    if (isSeparator(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    while (i < n && !isSeparator(text[i]))
+      ++i;
+    std::string word = text.substr(start, i - start);
+    // Digits only: strtol alone would take "+7", " 7", "0x7" and, past
+    // LONG_MAX, a silently clamped value.
+    bool digits = word.size() <= 10 &&
+                  std::all_of(word.begin(), word.end(),
+                              [](char c) { return c >= '0' && c <= '9'; });
+    long long v = digits ? std::strtoll(word.c_str(), nullptr, 10) : -1;
+    if (!digits || v > INT_MAX) {
+      if (word.size() > 40)
+        word = word.substr(0, 40) + "...";
+      error = "'" + word + "' is not a token id (0 to " +
+              std::to_string(INT_MAX) + ")";
+      return false;
+    }
+    ids.push_back(int(v));
+  }
+  return true;
 }
 
 } // namespace actsparse::runtime

@@ -127,6 +127,20 @@ uint64_t TensorInfo::numElements() const {
   return n;
 }
 
+namespace {
+/// The bytes a tensor of `shape` and `dtype` holds, or false when that
+/// overflows 64 bits (a shape of 2^32 x 2^32 f32 would otherwise wrap to
+/// 0 bytes and pass for an empty tensor).
+bool tensorBytes(const std::vector<int64_t> &shape, uint32_t dtype,
+                 uint64_t &bytes) {
+  uint64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, uint64_t(d), &n))
+      return false;
+  return !__builtin_mul_overflow(n, uint64_t(dtypeSize(dtype)), &bytes);
+}
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Writer
 //===----------------------------------------------------------------------===//
@@ -198,7 +212,8 @@ Status WeightPackWriter::begin(const std::string &name, DType dtype,
   for (int64_t d : shape)
     if (d < 0)
       return Status::error("tensor '" + name + "' has a negative dimension");
-  if (info.numElements() * dtypeSize(uint32_t(dtype)) != size)
+  if (uint64_t bytes; !tensorBytes(info.shape, uint32_t(dtype), bytes) ||
+                     bytes != size)
     return Status::error("tensor '" + name + "': " + std::to_string(size) +
                          " bytes do not match its shape and dtype");
   cursor_ = alignUp(cursor_, kWeightPackAlignment);
@@ -384,7 +399,7 @@ std::unique_ptr<WeightPack> WeightPack::open(const std::string &path,
                   " (FFN bundles, layout 1, are f32 matrices)");
     t.dtype = static_cast<DType>(dtype);
     t.layout = static_cast<Layout>(layout);
-    if (t.numElements() * dtypeSize(dtype) != t.size)
+    if (uint64_t bytes; !tensorBytes(t.shape, dtype, bytes) || bytes != t.size)
       return fail("tensor '" + t.name + "': size does not match its shape");
     if (t.offset % kWeightPackAlignment != 0 || t.offset < kHeaderSize ||
         t.offset > h.tableOffset || t.size > h.tableOffset - t.offset)

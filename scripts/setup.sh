@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ActSparse needs to build and test. Idempotent:
 # when everything is present it prints nothing and touches nothing.
+# ACTSPARSE_EXTRA_PACKAGES adds packages that only some commands need
+# (scripts/fuzz.sh: clang-22 and libFuzzer).
 set -euo pipefail
 
 packages=(
@@ -9,6 +11,8 @@ packages=(
   libgtest-dev libxxhash-dev libonnx-dev libprotobuf-dev protobuf-compiler libsentencepiece-dev libeigen3-dev
   nlohmann-json3-dev libicu-dev liburing-dev
 )
+# shellcheck disable=SC2206
+packages+=(${ACTSPARSE_EXTRA_PACKAGES:-})
 
 missing=()
 for p in "${packages[@]}"; do

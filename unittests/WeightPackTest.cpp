@@ -7,6 +7,8 @@
 
 #include "actsparse/runtime/WeightPack.h"
 
+#include <xxhash.h>
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -179,6 +181,54 @@ TEST_F(WeightPackTest, DamagedTable) {
   writeFile(f);
   EXPECT_NE(openError().find("tensor table checksum mismatch"),
             std::string::npos);
+}
+
+// A forger recomputes the checksums (docs/WeightPack.md says how), so what
+// the header and table claim must be checked on its own.
+namespace {
+template <typename T> void put(std::string &f, size_t at, T v) {
+  std::memcpy(&f[at], &v, sizeof(T));
+}
+template <typename T> T get(const std::string &f, size_t at) {
+  T v;
+  std::memcpy(&v, &f[at], sizeof(T));
+  return v;
+}
+/// Recomputes the table and header checksums after an edit.
+void reseal(std::string &f) {
+  uint64_t tableOffset = get<uint64_t>(f, 24), tableSize = get<uint64_t>(f, 32);
+  put(f, 48, XXH3_64bits(f.data() + tableOffset, tableSize));
+  put(f, 56, XXH3_64bits(f.data(), 56));
+}
+} // namespace
+
+TEST_F(WeightPackTest, ForgedHeaderClaimsMoreTensorsThanTheTableHolds) {
+  writePack();
+  std::string f = readFile();
+  ASSERT_EQ(get<uint32_t>(f, 40), 3u);
+  put<uint32_t>(f, 40, 4000000000u);
+  reseal(f);
+  writeFile(f);
+  EXPECT_NE(openError().find("tensor table entry 3 is truncated"),
+            std::string::npos)
+      << openError();
+}
+
+TEST_F(WeightPackTest, ForgedShapeWhoseSizeOverflows) {
+  writePack();
+  std::string f = readFile();
+  // The first entry is "a": u32 1, 'a', dtype, layout, rank 2, then the
+  // shape {3, 5}, offset, size and checksum.
+  size_t entry = get<uint64_t>(f, 24);
+  ASSERT_EQ(get<uint32_t>(f, entry + 13), 2u);
+  put<int64_t>(f, entry + 17, int64_t(1) << 32);
+  put<int64_t>(f, entry + 25, int64_t(1) << 32);
+  put<uint64_t>(f, entry + 41, 0); // 2^64 * 4 bytes, wrapped to 0
+  reseal(f);
+  writeFile(f);
+  EXPECT_NE(openError().find("tensor 'a': size does not match its shape"),
+            std::string::npos)
+      << openError();
 }
 
 TEST_F(WeightPackTest, DamagedDataIsCaughtOnRead) {

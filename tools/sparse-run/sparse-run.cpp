@@ -497,18 +497,8 @@ int checkReference(Executable &model, const Options &o) {
 }
 
 bool readIds(const std::string &text, std::vector<int> &ids) {
-  std::string s = text;
-  std::replace(s.begin(), s.end(), ',', ' ');
-  std::istringstream in(s);
-  std::string tok;
-  while (in >> tok) {
-    char *end;
-    long v = std::strtol(tok.c_str(), &end, 10);
-    if (*end != '\0')
-      return false;
-    ids.push_back(int(v));
-  }
-  return !ids.empty();
+  std::string error;
+  return parseTokenIds(text, ids, error) && !ids.empty();
 }
 
 } // namespace

@@ -56,18 +56,10 @@ calibration::readTokenFile(StringRef path,
   int lineNo = 0;
   while (std::getline(in, line)) {
     ++lineNo;
-    std::replace(line.begin(), line.end(), ',', ' ');
-    std::istringstream ls(line);
     std::vector<int> ids;
-    std::string word;
-    while (ls >> word) {
-      char *end = nullptr;
-      long id = std::strtol(word.c_str(), &end, 10);
-      if (*end || id < 0)
-        return fail("'" + path + "' line " + Twine(lineNo) + ": '" + word +
-                    "' is not a token id");
-      ids.push_back(int(id));
-    }
+    std::string error;
+    if (!rt::parseTokenIds(line, ids, error))
+      return fail("'" + path + "' line " + Twine(lineNo) + ": " + error);
     if (ids.size() == 1)
       return fail("'" + path + "' line " + Twine(lineNo) +
                   ": a sequence needs at least two tokens");

@@ -58,6 +58,13 @@ private:
   std::unordered_map<std::string, int> index_;
 };
 
+/// Parses token ids written as decimal integers separated by whitespace or
+/// commas (token files, --input-ids). Each id must be in [0, 2^31 - 1]; on
+/// the first word that is not, returns false and says which in `error`.
+/// Appends to `ids`; an empty text adds nothing and succeeds.
+bool parseTokenIds(const std::string &text, std::vector<int> &ids,
+                   std::string &error);
+
 /// Samples the next token as run.c does: argmax at temperature 0, otherwise
 /// softmax(logits / temperature) with optional top-p, from an xorshift RNG.
 class Sampler {
