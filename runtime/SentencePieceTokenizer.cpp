@@ -20,10 +20,17 @@ namespace {
 class SentencePieceTokenizer : public Tokenizer {
 public:
   Status load(const std::string &path) {
-    auto s = sp_.Load(path);
-    if (!s.ok())
+    // libsentencepiece reports most errors by status, but its trie builder
+    // (Darts) throws on some damaged vocabularies (found by fuzzing).
+    try {
+      auto s = sp_.Load(path);
+      if (!s.ok())
+        return Status::error("cannot load SentencePiece model '" + path +
+                             "': " + s.ToString());
+    } catch (const std::exception &e) {
       return Status::error("cannot load SentencePiece model '" + path +
-                           "': " + s.ToString());
+                           "': " + e.what());
+    }
     return {};
   }
   int vocabSize() const override { return sp_.GetPieceSize(); }

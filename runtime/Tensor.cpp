@@ -2,6 +2,7 @@
 
 #include "actsparse/runtime/Tensor.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -46,11 +47,14 @@ Status readReferenceFile(const std::string &path,
     NamedTensor t;
     std::string dtype;
     int64_t rank;
-    if (!(header >> t.role >> t.name >> dtype >> rank))
+    if (line.size() > 4096)
+      line = line.substr(0, 4096) + "...";
+    if (!(header >> t.role >> t.name >> dtype >> rank) || rank < 0 ||
+        rank > 64)
       return Status::error(path + ": bad tensor header '" + line + "'");
     std::vector<int64_t> shape(rank);
     for (int64_t &d : shape)
-      if (!(header >> d))
+      if (!(header >> d) || d < 0)
         return Status::error(path + ": bad shape for '" + t.name + "'");
     DType dt;
     if (dtype == "f32")
@@ -59,9 +63,18 @@ Status readReferenceFile(const std::string &path,
       dt = DType::I64;
     else
       return Status::error(path + ": unsupported dtype " + dtype);
-    t.tensor = Tensor(dt, shape);
     if (!std::getline(in, line))
       return Status::error(path + ": values of '" + t.name + "' missing");
+    // Every value takes at least two characters of the line (digit and
+    // separator), which bounds what the shape may claim before anything is
+    // allocated for it.
+    uint64_t elements = 1;
+    for (int64_t d : shape)
+      if (__builtin_mul_overflow(elements, uint64_t(d), &elements))
+        elements = UINT64_MAX;
+    if (elements > line.size() / 2 + 1)
+      return Status::error(path + ": too few values for '" + t.name + "'");
+    t.tensor = Tensor(dt, shape);
     std::istringstream values(line);
     for (uint64_t i = 0; i < t.tensor.numElements(); ++i) {
       bool ok = dt == DType::F32 ? bool(values >> t.tensor.as<float>()[i])

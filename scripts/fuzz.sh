@@ -54,6 +54,7 @@ printf '%-16s %12s %8s %8s %10s  %s\n' target executions cov ft seconds outcome
 for t in "${targets[@]}"; do
   corpus=$build/corpus/$t artifacts=$build/artifacts/$t
   mkdir -p "$corpus" "$artifacts"
+  rm -f "$artifacts"/* # only what this run finds is reported
   # libFuzzer takes corpus directories: copy the seeds in (seed directories
   # whole), keeping what earlier runs found.
   while read -r seed; do

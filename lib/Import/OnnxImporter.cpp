@@ -202,11 +202,19 @@ LogicalResult Importer::load() {
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
-    onnx::Common::Status s =
-        onnx::OnnxParser::Parse(model, text.str().c_str());
-    if (!s.IsOK())
-      return emitError(fileLoc) << "cannot parse text ONNX model: "
-                                << s.ErrorMessage();
+    // libonnx's parser reports most errors by status, but converts numbers
+    // with std::stoi/stof, which throw on "1e999" or "-".
+    std::string error;
+    try {
+      onnx::Common::Status s =
+          onnx::OnnxParser::Parse(model, text.str().c_str());
+      if (!s.IsOK())
+        error = s.ErrorMessage();
+    } catch (const std::exception &e) {
+      error = std::string("bad number or literal (") + e.what() + ")";
+    }
+    if (!error.empty())
+      return emitError(fileLoc) << "cannot parse text ONNX model: " << error;
     return success();
   }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -978,9 +986,9 @@ template <typename OpTy> LogicalResult Importer::unary(NodeCtx &n) {
 }
 
 LogicalResult Importer::constantNode(NodeCtx &n) {
-  const onnx::AttributeProto &a = n.node.attribute(0);
   if (n.node.attribute_size() != 1)
     return emitError(n.loc) << "Constant needs exactly one value attribute";
+  const onnx::AttributeProto &a = n.node.attribute(0);
   DenseElementsAttr value;
   if (a.name() == "value") {
     FailureOr<DenseElementsAttr> t = tensorAttr(a.t(), n.loc);
