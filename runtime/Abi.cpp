@@ -68,6 +68,17 @@ extern "C" void actsparse_rt_shape_mismatch(int64_t got, int64_t expected) {
   gMismatch.put(got, expected);
 }
 
+extern "C" void actsparse_rt_invalid_reshape(int64_t elements,
+                                             int64_t requested) {
+  std::string message = "Reshape of a tensor of " + std::to_string(elements) +
+                        " elements to a shape ";
+  message += requested < 0
+                 ? "with a negative, overflowing or uninferable dimension"
+                 : "of " + std::to_string(requested) + " elements";
+  actsparse::runtime::reportRuntimeError(message + " (the graph computed an "
+                                                   "invalid shape)");
+}
+
 namespace actsparse::runtime {
 bool takeIndexOutOfRange(int64_t &index, int64_t &size) {
   return gOutOfRange.take(index, size);

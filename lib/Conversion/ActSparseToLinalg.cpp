@@ -1120,41 +1120,87 @@ struct ReshapeLowering : OpConversionPattern<ReshapeOp> {
     Value x = adaptor.getInput();
     auto type = op.getType();
     int64_t rank = type.getRank(), inRank = tensorTypeOf(x).getRank();
-    // Resolve ONNX's 0 (copy) and -1 (infer) into real sizes.
-    Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1),
-          minus1 = indexConst(b, loc, -1);
+    // Resolve ONNX's 0 (copy) and -1 (infer) into real sizes, in i64.
+    Type i64 = b.getI64Type();
+    auto c64 = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, loc, i64, v).getResult();
+    };
+    auto cmp = [&](arith::CmpIPredicate p, Value l, Value r) {
+      return arith::CmpIOp::create(b, loc, p, l, r).getResult();
+    };
+    auto orI = [&](Value l, Value r) {
+      return arith::OrIOp::create(b, loc, l, r).getResult();
+    };
+    Value zero = c64(0), one = c64(1), minus1 = c64(-1);
+    Value total = one;
+    for (int64_t i = 0; i < inRank; ++i)
+      total = arith::MulIOp::create(
+          b, loc, total,
+          arith::IndexCastOp::create(b, loc, i64, dimValue(b, loc, x, i)));
+    // The shape may come from the graph at run time, so it is checked as
+    // ONNX requires: dimensions >= -1, at most one -1, and a product (taken
+    // without overflow) that matches the tensor. A bad shape is reported to
+    // the runtime, which fails the call, and the reshape goes to
+    // [elements, 1, ...] so nothing is read or written out of bounds.
+    Value bad = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    Value unknown = bad; // requested size meaningless: negative or overflow
+    Value inferCount = zero, product = one;
     SmallVector<Value> dims;
-    Value product = one;
     for (int64_t i = 0; i < rank; ++i) {
       Value d;
       if (!type.isDynamicDim(i)) {
-        d = indexConst(b, loc, type.getDimSize(i));
+        d = c64(type.getDimSize(i));
       } else {
-        d = elementAt(b, loc, adaptor.getShape(), i);
-        if (i < inRank) {
-          Value isZero =
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, zero);
-          d = arith::SelectOp::create(b, loc, isZero, dimValue(b, loc, x, i),
-                                      d);
-        }
+        d = arith::IndexCastOp::create(b, loc, i64,
+                                       elementAt(b, loc, adaptor.getShape(), i));
+        if (i < inRank)
+          d = arith::SelectOp::create(
+              b, loc, cmp(arith::CmpIPredicate::eq, d, zero),
+              arith::IndexCastOp::create(b, loc, i64, dimValue(b, loc, x, i)),
+              d);
       }
-      Value isInfer =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, minus1);
-      product = arith::MulIOp::create(
+      Value isInfer = cmp(arith::CmpIPredicate::eq, d, minus1);
+      unknown = orI(unknown, cmp(arith::CmpIPredicate::slt, d, minus1));
+      inferCount = arith::AddIOp::create(
+          b, loc, inferCount, arith::SelectOp::create(b, loc, isInfer, one, zero));
+      auto mul = arith::MulUIExtendedOp::create(
           b, loc, product, arith::SelectOp::create(b, loc, isInfer, one, d));
+      unknown = orI(unknown, cmp(arith::CmpIPredicate::ne, mul.getHigh(), zero));
+      product = mul.getLow();
       dims.push_back(d);
     }
-    Value total = one;
-    for (int64_t i = 0; i < inRank; ++i)
-      total = arith::MulIOp::create(b, loc, total, dimValue(b, loc, x, i));
-    Value inferred = arith::DivUIOp::create(b, loc, total, product);
+    Value hasInfer = cmp(arith::CmpIPredicate::eq, inferCount, one);
+    unknown = orI(unknown, cmp(arith::CmpIPredicate::ugt, inferCount, one));
+    Value productZero = cmp(arith::CmpIPredicate::eq, product, zero);
+    Value divisor = arith::SelectOp::create(b, loc, productZero, one, product);
+    Value inferred = arith::DivUIOp::create(b, loc, total, divisor);
+    Value remainder = arith::RemUIOp::create(b, loc, total, divisor);
+    unknown = orI(unknown,
+                  arith::AndIOp::create(
+                      b, loc, hasInfer,
+                      orI(productZero,
+                          cmp(arith::CmpIPredicate::ne, remainder, zero))));
+    bad = orI(unknown,
+              arith::AndIOp::create(
+                  b, loc,
+                  cmp(arith::CmpIPredicate::eq, hasInfer,
+                      arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0)),
+                  cmp(arith::CmpIPredicate::ne, product, total)));
+    func::FuncOp report = getRuntimeFunction(
+        op->getParentOp(), ::actsparse::runtime::kInvalidReshapeSymbol,
+        FunctionType::get(b.getContext(), {i64, i64}, {}));
+    scf::IfOp::create(b, loc, bad, [&](OpBuilder &nb, Location nl) {
+      Value requested =
+          arith::SelectOp::create(nb, nl, unknown, minus1, product);
+      func::CallOp::create(nb, nl, report, ValueRange{total, requested});
+      scf::YieldOp::create(nb, nl);
+    });
     SmallVector<Value> shape;
-    for (Value d : dims) {
-      Value isInfer =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, minus1);
-      shape.push_back(arith::IndexCastOp::create(
-          b, loc, b.getI64Type(),
-          arith::SelectOp::create(b, loc, isInfer, inferred, d)));
+    for (auto [i, d] : llvm::enumerate(dims)) {
+      Value isInfer = cmp(arith::CmpIPredicate::eq, d, minus1);
+      Value resolved = arith::SelectOp::create(b, loc, isInfer, inferred, d);
+      shape.push_back(arith::SelectOp::create(b, loc, bad, i == 0 ? total : one,
+                                              resolved));
     }
     Value shapeTensor = tensor::FromElementsOp::create(
         b, loc, RankedTensorType::get({rank}, b.getI64Type()), shape);

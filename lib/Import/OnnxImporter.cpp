@@ -631,7 +631,14 @@ LogicalResult Importer::importInitializer(const onnx::TensorProto &t) {
 //===----------------------------------------------------------------------===//
 
 FailureOr<OnnxImportResult> Importer::run() {
-  if (failed(load()) || failed(validateTensors()) || failed(check()))
+  if (failed(load()))
+    return failure();
+  if (model.graph().node_size() > options.maxNodes)
+    return emitError(fileLoc)
+           << "the graph has " << model.graph().node_size()
+           << " nodes, more than the limit of " << options.maxNodes
+           << " (--max-nodes raises it)";
+  if (failed(validateTensors()) || failed(check()))
     return failure();
   inferOnnxShapes();
   const onnx::GraphProto &g = model.graph();
@@ -1218,6 +1225,8 @@ LogicalResult Importer::reshape(NodeCtx &n) {
     else if (*e == 0 && i < in.size())
       shape.push_back(in[i]);
     else if (*e == -1) {
+      if (inferred >= 0)
+        return emitError(n.loc) << "Reshape target has more than one -1";
       inferred = i;
       shape.push_back(ShapedType::kDynamic);
     } else if (*e > 0)
@@ -1227,6 +1236,24 @@ LogicalResult Importer::reshape(NodeCtx &n) {
                               << " is invalid";
   }
   auto inType = cast<RankedTensorType>(n.in(0).getType());
+  // Checked here, where the node can be named, rather than left to the
+  // verifier.
+  int64_t staticProduct = 1;
+  bool allStatic = true;
+  for (auto [i, d] : llvm::enumerate(shape)) {
+    if ((int64_t)i == inferred || ShapedType::isDynamic(d)) {
+      allStatic &= (int64_t)i == inferred;
+      continue;
+    }
+    if (__builtin_mul_overflow(staticProduct, d, &staticProduct))
+      return emitError(n.loc) << "Reshape target shape has more elements "
+                                 "than 2^63";
+  }
+  if (inferred < 0 && allStatic && inType.hasStaticShape() &&
+      staticProduct != inType.getNumElements())
+    return emitError(n.loc) << "Reshape of " << inType.getNumElements()
+                            << " elements to a shape of " << staticProduct
+                            << " elements";
   if (inferred >= 0 && inType.hasStaticShape()) {
     int64_t rest = 1;
     bool known = true;

@@ -45,6 +45,12 @@ static cl::opt<int64_t> inlineLimit(
              "actsparse.constant; larger ones go to the weight pack"),
     cl::init(16), cl::cat(importCategory));
 
+static cl::opt<int64_t> maxNodes(
+    "max-nodes",
+    cl::desc("Refuse ONNX graphs with more nodes than this (a bound on the "
+             "time and memory a hostile model can take)"),
+    cl::init(200000), cl::cat(importCategory));
+
 enum class EmitKind { MLIR, SharedLib };
 static cl::opt<EmitKind> emit(
     "emit", cl::desc("What to write to the output file"),
@@ -150,6 +156,7 @@ int main(int argc, char **argv) {
     options.weightPackPath = packPath;
     options.weightPackReference = packRef;
     options.inlineElementLimit = inlineLimit;
+    options.maxNodes = maxNodes;
     options.progress = !quiet;
     MLIRContext context(registry);
     // Import errors name the file and the ONNX node, not a text position:

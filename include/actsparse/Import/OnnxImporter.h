@@ -29,6 +29,9 @@ struct OnnxImportOptions {
   /// Initializers with at most this many elements stay in the IR as
   /// actsparse.constant; larger ones go to the weight pack.
   int64_t inlineElementLimit = 16;
+  /// Graphs with more nodes are refused before the checker runs. The
+  /// largest decoder exports have tens of thousands (SmolLM2: 7,546).
+  int64_t maxNodes = 200000;
   /// Print progress to stderr while writing weights of large models.
   bool progress = true;
 };

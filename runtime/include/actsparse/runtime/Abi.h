@@ -87,6 +87,13 @@ void actsparse_rt_index_out_of_range(int64_t index, int64_t size);
 /// instead, never out of bounds; the runtime fails the call.
 void actsparse_rt_shape_mismatch(int64_t got, int64_t expected);
 
+/// A Reshape whose shape comes from the graph at run time asks for an
+/// impossible shape: `elements` in the tensor, `requested` elements in the
+/// target shape (-1 when a dimension is negative other than one -1, the
+/// product overflows, or a -1 cannot be inferred). Generated code reshapes
+/// to [elements, 1, ...] instead; the runtime fails the call.
+void actsparse_rt_invalid_reshape(int64_t elements, int64_t requested);
+
 /// Every buffer generated code allocates or frees (MLIR's generic
 /// allocation functions): malloc and free, except that an allocation that
 /// fails ends the model call at once (runGuarded) instead of returning null.
@@ -103,11 +110,13 @@ namespace actsparse::runtime {
 /// 3: the transposed-weight matmul, the shape-mismatch report, checked
 ///    allocations.
 /// 4: the sparse FFN kernel.
-constexpr int kAbiVersion = 4;
+/// 5: the run-time Reshape check.
+constexpr int kAbiVersion = 5;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
 inline const char *kShapeMismatchSymbol = "actsparse_rt_shape_mismatch";
+inline const char *kInvalidReshapeSymbol = "actsparse_rt_invalid_reshape";
 inline const char *kAllocSymbol = "_mlir_memref_to_llvm_alloc";
 inline const char *kAlignedAllocSymbol = "_mlir_memref_to_llvm_aligned_alloc";
 inline const char *kFreeSymbol = "_mlir_memref_to_llvm_free";
