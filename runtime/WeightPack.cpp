@@ -164,8 +164,13 @@ WeightPackWriter::~WeightPackWriter() {
 
 std::unique_ptr<WeightPackWriter>
 WeightPackWriter::create(const std::string &path, Status &status) {
-  std::string tmp = path + ".partial";
-  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  // A unique name next to the final one (same file system, so commit() is
+  // an atomic rename): two runs writing the same pack do not collide, and
+  // an old pack stays untouched until the new one is complete.
+  std::string tmp = path + ".partial-XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd >= 0)
+    ::fchmod(fd, 0644);
   if (fd < 0) {
     status = Status::error("cannot create weight pack '" + path +
                            "': " + errnoText());
@@ -297,7 +302,10 @@ Status WeightPackWriter::finish() {
     return s;
   if (Status s = writeAt(0, &h, sizeof(h)); !s)
     return s;
-  if (::ftruncate(fd_, h.fileSize) != 0 || ::close(fd_) != 0) {
+  // fsync before the rename in commit(): after a crash the final name holds
+  // either the old pack or the whole new one, never an empty file.
+  if (::ftruncate(fd_, h.fileSize) != 0 || ::fsync(fd_) != 0 ||
+      ::close(fd_) != 0) {
     fd_ = -1;
     return Status::error("cannot finish weight pack '" + path_ +
                          "': " + errnoText());

@@ -31,6 +31,8 @@ llvm_config.add_tool_substitutions(["sparse-opt", "sparse-run"],
 # Upstream mlir-opt (mlir-22-tools) loads the dialect and pass plugin.
 llvm_config.add_tool_substitutions(["mlir-opt"], [config.llvm_tools_dir])
 config.substitutions.append(("%actsparse_plugin", config.actsparse_plugin))
+# LD_PRELOAD=%fail_writes: writes fail with ENOSPC (test/faults/FailWrites.c).
+config.substitutions.append(("%fail_writes", config.fail_writes))
 
 # Exported ONNX fixtures and their PyTorch references (scripts/make-fixtures.py).
 config.substitutions.append(

@@ -33,7 +33,6 @@ protected:
   }
   void TearDown() override {
     std::remove(path.c_str());
-    std::remove((path + ".partial").c_str());
     rmdir(dir.c_str());
   }
 
@@ -103,16 +102,35 @@ TEST_F(WeightPackTest, RoundTrip) {
 }
 
 TEST_F(WeightPackTest, NothingUnderFinalNameUntilCommit) {
+  std::string tmp;
   {
     Status s;
     auto w = WeightPackWriter::create(path, s);
     ASSERT_TRUE(w);
+    tmp = w->temporaryPath();
+    EXPECT_EQ(tmp.rfind(path + ".partial-", 0), 0u) << tmp;
     ASSERT_TRUE(w->add("a", DType::F32, {3, 5}, a.data(), a.size() * 4));
     ASSERT_TRUE(w->finish());
-    EXPECT_NE(access((path + ".partial").c_str(), F_OK), -1);
+    EXPECT_NE(access(tmp.c_str(), F_OK), -1);
   } // Destroyed without commit(): an abandoned import.
   EXPECT_EQ(access(path.c_str(), F_OK), -1);
-  EXPECT_EQ(access((path + ".partial").c_str(), F_OK), -1);
+  EXPECT_EQ(access(tmp.c_str(), F_OK), -1);
+}
+
+TEST_F(WeightPackTest, OldPackUntouchedUntilCommitAndWritersDoNotCollide) {
+  writePack();
+  std::string old = readFile();
+  Status s;
+  auto w1 = WeightPackWriter::create(path, s);
+  auto w2 = WeightPackWriter::create(path, s);
+  ASSERT_TRUE(w1 && w2);
+  EXPECT_NE(w1->temporaryPath(), w2->temporaryPath());
+  ASSERT_TRUE(w1->add("z", DType::F32, {2}, a.data(), 8));
+  ASSERT_TRUE(w1->finish());
+  EXPECT_EQ(readFile(), old);
+  ASSERT_TRUE(w1->commit());
+  EXPECT_NE(readFile(), old);
+  EXPECT_EQ(access(w1->temporaryPath().c_str(), F_OK), -1);
 }
 
 TEST_F(WeightPackTest, WriterRejectsBadTensors) {

@@ -410,6 +410,14 @@ LogicalResult mlir::actsparse::compileToSharedLibrary(ModuleOp module,
       return failure();
     }
     out << object->getBuffer();
+    out.close();
+    if (out.has_error()) {
+      // Checked here: an unchecked stream error aborts in its destructor.
+      error = "cannot write '" + objectPath.str().str() +
+              "': " + out.error().message();
+      out.clear_error();
+      return failure();
+    }
   }
   auto cxx = llvm::sys::findProgramByName("c++");
   if (!cxx) {

@@ -24,6 +24,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <onnx/checker.h>
@@ -647,6 +648,9 @@ FailureOr<OnnxImportResult> Importer::run() {
   pack = rt::WeightPackWriter::create(options.weightPackPath, s);
   if (!pack)
     return emitError(fileLoc) << s.message();
+  // An interrupted import leaves no temporary pack behind (the final name
+  // only ever holds a complete pack: WeightPackWriter::commit).
+  llvm::sys::RemoveFileOnSignal(pack->temporaryPath());
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   b.setInsertionPointToEnd(module->getBody());

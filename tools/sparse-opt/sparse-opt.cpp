@@ -25,7 +25,11 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/ADT/ScopeExit.h"
+
+#include <optional>
+
+#include <unistd.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -131,19 +135,34 @@ int main(int argc, char **argv) {
     llvm::errs() << "sparse-opt: --emit=shared-lib needs -o FILE\n";
     return 1;
   }
-  // A shared library is written by the linker; MLIR text goes to -o.
-  auto output = openOutputFile(
-      emit == EmitKind::SharedLib ? std::string("/dev/null") : outputFile,
-      &error);
-  if (!output) {
-    llvm::errs() << "sparse-opt: " << error << "\n";
-    return 1;
+  // Outputs go to a temporary file next to the final one and are renamed
+  // into place only when everything succeeded: an error, a full disk or an
+  // interrupt (the temporary file is removed on SIGINT/SIGTERM) leaves the
+  // previous output and pack as they were.
+  // (Devices and pipes, such as -o /dev/null, are written directly.)
+  std::optional<llvm::sys::fs::TempFile> temp;
+  bool special = outputFile == "-" ||
+                 (llvm::sys::fs::exists(outputFile) &&
+                  !llvm::sys::fs::is_regular_file(outputFile));
+  if (!special) {
+    auto created = llvm::sys::fs::TempFile::create(
+        outputFile + ".tmp-%%%%%%",
+        llvm::sys::fs::all_read | llvm::sys::fs::owner_write);
+    if (!created) {
+      llvm::errs() << "sparse-opt: cannot write '" << outputFile
+                   << "': " << llvm::toString(created.takeError()) << "\n";
+      return 1;
+    }
+    temp.emplace(std::move(*created));
   }
-
+  llvm::scope_exit discardTemp([&] {
+    if (temp)
+      llvm::consumeError(temp->discard());
+  });
   std::unique_ptr<llvm::MemoryBuffer> buffer;
   std::unique_ptr<::actsparse::runtime::WeightPackWriter> pack;
   if (mlir::actsparse::isOnnxPath(inputFile)) {
-    auto [packPath, packRef] = choosePackPath(inputFile, outputFile);
+    auto [packPath, packRef] = choosePackPath(inputFile, special ? std::string("-") : outputFile);
     if (llvm::sys::path::filename(packPath) ==
             llvm::sys::path::filename(outputFile) &&
         llvm::sys::path::parent_path(packPath) ==
@@ -210,22 +229,52 @@ int main(int argc, char **argv) {
     auto module = parseSourceString<ModuleOp>(text, &context);
     if (!module)
       return 1;
-    if (failed(mlir::actsparse::compileToSharedLibrary(*module, outputFile,
-                                                       error))) {
+    if (failed(mlir::actsparse::compileToSharedLibrary(
+            *module, temp ? temp->TmpName : outputFile, error))) {
       llvm::errs() << "sparse-opt: " << error << "\n";
-      llvm::sys::fs::remove(outputFile);
       return 1;
     }
-  } else if (failed(MlirOptMain(output->os(), std::move(buffer), registry,
-                                config))) {
-    return 1;
+  } else if (!temp) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(outputFile, ec);
+    if (ec) {
+      llvm::errs() << "sparse-opt: cannot write '" << outputFile
+                   << "': " << ec.message() << "\n";
+      return 1;
+    }
+    if (failed(MlirOptMain(os, std::move(buffer), registry, config)))
+      return 1;
+  } else {
+    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    if (failed(MlirOptMain(os, std::move(buffer), registry, config)))
+      return 1;
+    os.flush();
+    if (os.has_error() || ::fsync(temp->FD) != 0) {
+      std::error_code ec =
+          os.has_error() ? os.error() : std::error_code(errno,
+                                                        std::generic_category());
+      os.clear_error();
+      llvm::errs() << "sparse-opt: cannot write '" << outputFile
+                   << "': " << ec.message() << "\n";
+      return 1;
+    }
   }
+  // The pack first: the module names it, so a module must never be in place
+  // without its pack.
   if (pack) {
     if (auto s = pack->commit(); !s) {
       llvm::errs() << "sparse-opt: " << s.message() << "\n";
       return 1;
     }
   }
-  output->keep();
+  if (temp) {
+    if (llvm::Error e = temp->keep(outputFile)) {
+      llvm::errs() << "sparse-opt: cannot move the output into place at '"
+                   << outputFile << "': " << llvm::toString(std::move(e))
+                   << "\n";
+      return 1;
+    }
+    temp.reset();
+  }
   return 0;
 }

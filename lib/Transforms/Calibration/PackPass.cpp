@@ -15,6 +15,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 
 #include <algorithm>
 #include <chrono>
@@ -232,6 +233,8 @@ LogicalResult calibration::writePack(
   auto writer = rt::WeightPackWriter::create(outputPath.str(), s);
   if (!writer)
     return fail(s.message());
+  // An interrupted run leaves no temporary pack behind.
+  llvm::sys::RemoveFileOnSignal(writer->temporaryPath());
   for (const rt::TensorInfo &t : input.tensors()) {
     if (!keep(t))
       continue;
