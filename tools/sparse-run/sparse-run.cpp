@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -232,14 +233,22 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       return false;
     char *end = nullptr;
     auto num = [&](auto &field) {
+      using T = std::remove_reference_t<decltype(field)>;
       double d = std::strtod(v, &end);
-      if (*v == '\0' || *end != '\0') {
+      bool fits = std::isfinite(d);
+      // An integer flag takes an integer it can hold (converting 1e30 to an
+      // int is undefined behaviour).
+      if constexpr (std::is_integral_v<T>)
+        fits = fits && d == std::floor(d) &&
+               d >= double(std::numeric_limits<T>::min()) &&
+               d < double(std::numeric_limits<T>::max()) + 1.0;
+      if (*v == '\0' || *end != '\0' || !fits) {
         std::fprintf(stderr, "sparse-run: %s expects a number, got '%s'\n",
                      a.c_str(), v);
         exitCode = 2;
         return false;
       }
-      field = static_cast<std::remove_reference_t<decltype(field)>>(d);
+      field = static_cast<T>(d);
       return true;
     };
     bool ok = true;
