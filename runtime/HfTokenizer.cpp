@@ -106,11 +106,17 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
                   "pre-tokenizer)");
 
     // Vocabulary and merges.
-    int64_t maxId = -1;
-    for (auto &[piece, id] : model.at("vocab").items())
+    int64_t maxId = -1, minId = 0;
+    for (auto &[piece, id] : model.at("vocab").items()) {
       maxId = std::max<int64_t>(maxId, id.get<int64_t>());
-    for (const json &a : j.value("added_tokens", json::array()))
+      minId = std::min<int64_t>(minId, id.get<int64_t>());
+    }
+    for (const json &a : j.value("added_tokens", json::array())) {
       maxId = std::max<int64_t>(maxId, a.at("id").get<int64_t>());
+      minId = std::min<int64_t>(minId, a.at("id").get<int64_t>());
+    }
+    if (minId < 0)
+      return fail("a token id is negative (" + std::to_string(minId) + ")");
     if (maxId < 0 || maxId >= std::numeric_limits<int>::max())
       return fail("its vocabulary is empty or too large");
     pieces_.assign(maxId + 1, std::string());
