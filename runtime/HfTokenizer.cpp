@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <functional>
 #include <fstream>
+#include <stdexcept>
 #include <limits>
 #include <sstream>
 
@@ -67,6 +68,13 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
   auto fail = [&](const std::string &why) {
     return Status::error("tokenizer '" + path + "': " + why);
   };
+  // Ids must be JSON integers: nlohmann's get<int64_t>() converts 1e300
+  // with undefined behaviour (found by fuzzing).
+  auto idOf = [](const json &v) -> int64_t {
+    if (!v.is_number_integer())
+      throw std::runtime_error("a token id is not an integer: " + v.dump());
+    return v.get<int64_t>();
+  };
   try {
     const json &model = j.at("model");
     if (model.value("type", "") != "BPE")
@@ -108,12 +116,12 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
     // Vocabulary and merges.
     int64_t maxId = -1, minId = 0;
     for (auto &[piece, id] : model.at("vocab").items()) {
-      maxId = std::max<int64_t>(maxId, id.get<int64_t>());
-      minId = std::min<int64_t>(minId, id.get<int64_t>());
+      maxId = std::max<int64_t>(maxId, idOf(id));
+      minId = std::min<int64_t>(minId, idOf(id));
     }
     for (const json &a : j.value("added_tokens", json::array())) {
-      maxId = std::max<int64_t>(maxId, a.at("id").get<int64_t>());
-      minId = std::min<int64_t>(minId, a.at("id").get<int64_t>());
+      maxId = std::max<int64_t>(maxId, idOf(a.at("id")));
+      minId = std::min<int64_t>(minId, idOf(a.at("id")));
     }
     if (minId < 0)
       return fail("a token id is negative (" + std::to_string(minId) + ")");
@@ -121,8 +129,8 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
       return fail("its vocabulary is empty or too large");
     pieces_.assign(maxId + 1, std::string());
     for (auto &[piece, id] : model.at("vocab").items()) {
-      pieces_[id.get<int64_t>()] = piece;
-      index_[piece] = id.get<int>();
+      pieces_[idOf(id)] = piece;
+      index_[piece] = int(idOf(id));
     }
     int rank = 0;
     for (const json &m : model.at("merges")) {
@@ -143,7 +151,7 @@ Status HfBpeTokenizer::load(const std::string &path, int vocabSize) {
     for (const json &a : j.value("added_tokens", json::array())) {
       Added t;
       t.content = a.at("content").get<std::string>();
-      t.id = a.at("id").get<int>();
+      t.id = int(idOf(a.at("id")));
       if (t.content.empty())
         return fail("an added token is empty");
       pieces_[t.id] = t.content;

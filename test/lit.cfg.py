@@ -31,6 +31,11 @@ llvm_config.add_tool_substitutions(["sparse-opt", "sparse-run"],
 # Upstream mlir-opt (mlir-22-tools) loads the dialect and pass plugin.
 llvm_config.add_tool_substitutions(["mlir-opt"], [config.llvm_tools_dir])
 config.substitutions.append(("%actsparse_plugin", config.actsparse_plugin))
+# scripts/test.sh --sanitize: tests that cannot run under ASan say so with
+# UNSUPPORTED: asan (and why).
+if config.actsparse_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
+    config.available_features.add("asan")
+
 # LD_PRELOAD=%fail_writes: writes fail with ENOSPC (test/faults/FailWrites.c).
 config.substitutions.append(("%fail_writes", config.fail_writes))
 

@@ -1,6 +1,8 @@
 // Upstream mlir-opt (Debian's mlir-opt-22) with ActSparsePlugin.so: the
 // dialect plugin parses and verifies actsparse IR, the pass plugin runs the
 // graph passes and the lowering by name.
+// An instrumented plugin cannot load into the uninstrumented mlir-opt.
+// UNSUPPORTED: asan
 
 // RUN: mlir-opt --load-dialect-plugin=%actsparse_plugin %s | FileCheck %s --check-prefix=PARSE
 // RUN: mlir-opt --load-dialect-plugin=%actsparse_plugin --load-pass-plugin=%actsparse_plugin %s \
