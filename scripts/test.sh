@@ -12,9 +12,7 @@ if [[ ${1:-} == --sanitize ]]; then
   export ACTSPARSE_CMAKE_ARGS="-DACTSPARSE_SANITIZE=ON"
   # allocator_may_return_null: the hostile-allocation tests need malloc to
   # fail as it does without ASan (the runtime turns that into an error).
-  # The tools' own leaks at exit (MLIR contexts kept for the process) are
-  # not reported: detect_leaks=0; the fuzz targets check leaks per input.
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=0:abort_on_error=1}
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 elif [[ $# -gt 0 ]]; then
   echo "test.sh: unknown option $1 (only --sanitize)" >&2
