@@ -36,6 +36,11 @@ config.substitutions.append(("%actsparse_plugin", config.actsparse_plugin))
 if config.actsparse_sanitize.upper() in ("ON", "1", "TRUE", "YES"):
     config.available_features.add("asan")
 
+# Compiled code is cached (sparse-run --cache-dir) in the build tree, not
+# in the user's ~/.cache: tests that compile the same IR share it.
+config.environment["ACTSPARSE_CACHE"] = os.path.join(config.test_exec_root,
+                                                     "cache")
+
 # LD_PRELOAD=%fail_writes: writes fail with ENOSPC (test/faults/FailWrites.c).
 config.substitutions.append(("%fail_writes", config.fail_writes))
 

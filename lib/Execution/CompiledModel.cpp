@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/Execution/CompiledModel.h"
+#include "actsparse/Execution/ObjectCache.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Dialect/ActSparseOps.h"
@@ -18,6 +19,8 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -35,7 +38,11 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Target/TargetMachine.h"
+
+#include <chrono>
+#include <optional>
 
 
 using namespace mlir;
@@ -317,13 +324,76 @@ compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
 std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
                                                       std::string &error,
                                                       unsigned optLevel) {
-  std::unique_ptr<CompiledModel> model(new CompiledModel());
-  if (failed(lowerForExecution(module, model->signature_, error)))
+  ModelSignature signature;
+  if (failed(lowerForExecution(module, signature, error)))
     return nullptr;
   std::unique_ptr<llvm::MemoryBuffer> object =
       compileToObject(module, error, optLevel);
   if (!object)
     return nullptr;
+  return fromObject(std::move(object), error);
+}
+
+std::unique_ptr<CompiledModel>
+CompiledModel::compileFile(StringRef path, MLIRContext &context,
+                           const CompileOptions &options,
+                           CompileReport &report, std::string &error) {
+  auto start = std::chrono::steady_clock::now();
+  auto done = [&](std::unique_ptr<CompiledModel> model) {
+    report.seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    return model;
+  };
+  auto file = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
+  if (!file) {
+    error = "cannot read '" + path.str() + "': " + file.getError().message();
+    return nullptr;
+  }
+  std::optional<ObjectCache> cache;
+  std::string key;
+  if (!options.cacheDirectory.empty()) {
+    cache.emplace(options.cacheDirectory);
+    key = ObjectCache::key((*file)->getBuffer(), options.optLevel);
+    report.cacheEntry = cache->pathOf(key);
+    if (auto object = cache->lookup(key, report.warning)) {
+      std::string loadError;
+      if (auto model = fromObject(std::move(object), loadError)) {
+        report.cacheHit = true;
+        return done(std::move(model));
+      }
+      // A checksummed entry that does not load was written by something
+      // else under our name: compile, and replace it.
+      report.warning = "cached object '" + report.cacheEntry +
+                       "' does not load (" + loadError + "); compiling again";
+    }
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(*file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module) {
+    error = "cannot load model '" + path.str() + "'";
+    return nullptr;
+  }
+  ModelSignature signature;
+  if (failed(lowerForExecution(*module, signature, error)))
+    return nullptr;
+  std::unique_ptr<llvm::MemoryBuffer> object =
+      compileToObject(*module, error, options.optLevel);
+  if (!object)
+    return nullptr;
+  if (cache && !cache->store(key, object->getBuffer(), report.warning))
+    report.cacheEntry.clear();
+  return done(fromObject(std::move(object), error));
+}
+
+std::unique_ptr<CompiledModel>
+CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
+                          std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::unique_ptr<CompiledModel> model(new CompiledModel());
   auto fail = [&](llvm::Error e) {
     error = "JIT: " + llvm::toString(std::move(e));
     return nullptr;
@@ -381,6 +451,15 @@ std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
   auto entry = (*jit)->lookup(rt::kEntrySymbol);
   if (!entry)
     return fail(entry.takeError());
+  auto signatureFn = (*jit)->lookup(rt::kSignatureSymbol);
+  if (!signatureFn)
+    return fail(signatureFn.takeError());
+  rt::Status parsed = ModelSignature::parse(
+      signatureFn->toPtr<const char *(*)()>()(), model->signature_);
+  if (!parsed) {
+    error = parsed.message();
+    return nullptr;
+  }
   model->entry_ = entry->toPtr<rt::EntryFn>();
   model->jit_ = std::move(*jit);
   return model;

@@ -10,6 +10,7 @@
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Execution/CompiledModel.h"
+#include "actsparse/Execution/ObjectCache.h"
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/FfnStats.h"
@@ -40,6 +41,7 @@
 #include <vector>
 
 using namespace actsparse::runtime;
+using mlir::actsparse::ObjectCache;
 
 namespace {
 
@@ -55,6 +57,9 @@ struct Options {
   int threads = 0; ///< 0: all cores
   int sparseDenseRows = -1; ///< -1: the runtime's default
   int optLevel = 3;         ///< LLVM level of JIT-compiled code
+  /// --cache-dir as given; "" : the default location (ObjectCache.h).
+  std::string cacheDir;
+  bool noCache = false;
   /// --perplexity windows: length (0: the model's context) and stride (0:
   /// half the window).
   int ctxWindow = 0, ctxStride = 0;
@@ -124,6 +129,13 @@ void usage(FILE *out) {
       "beside it)\n"
       "  --opt-level N          LLVM optimisation level (0-3) when compiling\n"
       "                         MODEL.mlir (default 3; lower compiles faster)\n"
+      "  --cache-dir DIR        where compiled code is kept, so that the next\n"
+      "                         run of the same IR, options, CPU and compiler\n"
+      "                         starts without compiling (default:\n"
+      "                         $ACTSPARSE_CACHE/objects, else\n"
+      "                         ~/.cache/actsparse/objects; at most 2 GiB,\n"
+      "                         least recently used removed first)\n"
+      "  --no-cache             compile, and neither read nor write the cache\n"
       "  --threads N            threads of the weight kernels (default: all "
       "cores)\n"
       "  --check-predictor      sparse FFN blocks with a low-rank predictor\n"
@@ -205,6 +217,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       o.flash.prefetch = true;
       continue;
     }
+    if (a == "--no-cache") {
+      o.noCache = true;
+      continue;
+    }
     if (a.rfind("-", 0) != 0) {
       if (!o.model.empty()) {
         std::fprintf(stderr, "sparse-run: more than one model given\n");
@@ -221,7 +237,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
         "--sparse-dense-rows", "--opt-level", "--dram-budget", "--flash-mode",
         "--flash-window", "--flash-queue-depth", "--flash-read-size",
-        "--flash-merge-gap", "--ctx-window", "--ctx-stride"};
+        "--flash-merge-gap", "--ctx-window", "--ctx-stride", "--cache-dir"};
     if (std::find(std::begin(withValue), std::end(withValue), a) ==
         std::end(withValue)) {
       std::fprintf(stderr, "sparse-run: unknown option '%s'\n", a.c_str());
@@ -263,6 +279,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     else if (a == "--inspect-weights") o.inspect = v;
     else if (a == "--stop-ids") o.stopIds = v;
     else if (a == "--system") o.system = v;
+    else if (a == "--cache-dir") o.cacheDir = v;
     else if (a == "-n") ok = num(o.gen.steps);
     else if (a == "--temperature") ok = num(o.gen.temperature);
     else if (a == "--top-p") ok = num(o.gen.topp);
@@ -531,6 +548,7 @@ int main(int argc, char **argv) {
   std::unique_ptr<Executable> model;
   const EntrySignature *signature = nullptr;
   std::function<void(std::vector<const void *>)> bindWeights;
+  mlir::actsparse::CompileReport compileReport;
   mlir::DialectRegistry registry;
   registry.insert<mlir::actsparse::ActSparseDialect, mlir::func::FuncDialect>();
   mlir::actsparse::registerLoweringDialects(registry);
@@ -547,17 +565,30 @@ int main(int argc, char **argv) {
     };
     model = std::move(lib);
   } else {
-    llvm::SourceMgr sourceMgr;
-    mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-    auto module = mlir::parseSourceFile<mlir::ModuleOp>(o.model, sourceMgr,
-                                                        &context);
-    if (!module)
-      return fail("cannot load model '" + o.model + "'");
+    mlir::actsparse::CompileOptions compileOptions;
+    compileOptions.optLevel = unsigned(o.optLevel);
+    if (!o.noCache)
+      compileOptions.cacheDirectory = o.cacheDir.empty()
+                                          ? ObjectCache::defaultDirectory()
+                                          : o.cacheDir;
     std::string error;
-    auto jit = mlir::actsparse::CompiledModel::compile(*module, error,
-                                                       unsigned(o.optLevel));
+    auto jit = mlir::actsparse::CompiledModel::compileFile(
+        o.model, context, compileOptions, compileReport, error);
+    if (!compileReport.warning.empty())
+      std::fprintf(stderr, "sparse-run: warning: %s\n",
+                   compileReport.warning.c_str());
     if (!jit)
       return fail(error);
+    if (o.stats)
+      std::fprintf(
+          stderr, "sparse-run: %s in %.2f s%s%s\n",
+          compileReport.cacheHit ? "compiled code loaded from the cache"
+                                 : "compiled",
+          compileReport.seconds,
+          compileReport.cacheEntry.empty()
+              ? (o.noCache ? " (--no-cache)" : " (not cached)")
+              : compileReport.cacheHit ? ": " : "; cached as ",
+          compileReport.cacheEntry.c_str());
     signature = &jit->signature();
     bindWeights = [m = jit.get()](std::vector<const void *> w) {
       m->bindWeights(std::move(w));
@@ -636,6 +667,10 @@ int main(int argc, char **argv) {
   auto writeStatsJson = [&](nlohmann::json fields) {
     if (o.statsJson.empty())
       return true;
+    if (!llvm::StringRef(o.model).ends_with(".so"))
+      fields["compile"] = {{"seconds", compileReport.seconds},
+                           {"cache_hit", compileReport.cacheHit},
+                           {"cache_entry", compileReport.cacheEntry}};
     fields["ffn"] = ffnStats.layers().empty()
                         ? nlohmann::json(nullptr)
                         : nlohmann::json::parse(ffnStats.json());

@@ -17,11 +17,15 @@
 #include <string>
 #include <vector>
 
-namespace llvm::orc {
+namespace llvm {
+class MemoryBuffer;
+namespace orc {
 class LLJIT;
 }
+} // namespace llvm
 
 namespace mlir {
+class MLIRContext;
 namespace actsparse {
 
 using ModelSignature = ::actsparse::runtime::EntrySignature;
@@ -38,6 +42,26 @@ LogicalResult lowerForExecution(ModuleOp module, ModelSignature &signature,
 LogicalResult compileToSharedLibrary(ModuleOp module, StringRef path,
                                      std::string &error);
 
+/// How CompiledModel::compileFile compiles.
+struct CompileOptions {
+  /// LLVM's optimisation level (0-3).
+  unsigned optLevel = 3;
+  /// The object cache (ObjectCache.h) to look in and fill; empty: none.
+  std::string cacheDirectory;
+};
+
+/// What CompiledModel::compileFile did, for the user.
+struct CompileReport {
+  bool cacheHit = false;
+  /// Wall time from reading the IR to a callable model.
+  double seconds = 0;
+  /// The cache entry loaded or written; empty without a cache.
+  std::string cacheEntry;
+  /// A cache problem (unreadable, damaged or unwritable entry). The model
+  /// was still compiled; the cache was just not used.
+  std::string warning;
+};
+
 /// A JIT-compiled model. Weights are bound once (bindWeights); run() then
 /// takes only the graph inputs, as the runtime's Executable interface says.
 class CompiledModel : public ::actsparse::runtime::Executable {
@@ -51,6 +75,15 @@ public:
   static std::unique_ptr<CompiledModel> compile(ModuleOp module,
                                                 std::string &error,
                                                 unsigned optLevel = 3);
+
+  /// Reads IR from `path` and compiles it, or, when `options` names an
+  /// object cache holding code for this IR, these options, this CPU and
+  /// this compiler, loads that code instead (without parsing the IR).
+  /// Parse errors go to `context`'s diagnostics, located in the file.
+  static std::unique_ptr<CompiledModel>
+  compileFile(StringRef path, MLIRContext &context,
+              const CompileOptions &options, CompileReport &report,
+              std::string &error);
 
   const ModelSignature &signature() const { return signature_; }
 
@@ -80,6 +113,11 @@ public:
 
 private:
   CompiledModel() = default;
+  /// Loads object code made by compileToObject into a new JIT; the
+  /// signature is the one embedded in the object.
+  static std::unique_ptr<CompiledModel>
+  fromObject(std::unique_ptr<llvm::MemoryBuffer> object, std::string &error);
+
   ModelSignature signature_;
   std::vector<const void *> weights_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
