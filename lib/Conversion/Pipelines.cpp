@@ -58,6 +58,9 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertBufferizationToMemRefPass());
   // Linalg ops tagged with a runtime kernel become calls into the runtime.
   pm.addPass(createLowerLibraryCalls());
+  // One function per distinct loop nest: LLVM's time grows faster than the
+  // size of a function, and layers repeat the same ops.
+  pm.addPass(createOutlineKernels());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());

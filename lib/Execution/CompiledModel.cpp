@@ -101,6 +101,11 @@ static LogicalResult addEntryPoints(ModuleOp module, const std::string &sig,
   // 10x longer (40 s instead of 4 s for stories260K), for nothing.
   if (auto graph = module.lookupSymbol<LLVM::LLVMFuncOp>(rt::kGraphSymbol))
     graph.setNoInline(true);
+  // The kernels of actsparse-outline-kernels are compiled once each, and
+  // stay out of the graph function (Passes.td says why).
+  for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
+    if (fn.getName().starts_with("actsparse_kernel_"))
+      fn.setNoInline(true);
   Location loc = module.getLoc();
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());

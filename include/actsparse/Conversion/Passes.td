@@ -66,4 +66,29 @@ def LowerLibraryCalls : Pass<"actsparse-lower-library-calls",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Move each bufferized linalg op into a function of its own, "
+                "one function per distinct op";
+  let description = [{
+    An imported model is one function of thousands of ops, and LLVM's loop
+    passes and code generation take time superlinear in a function's size.
+    Layers of the same shape repeat the same ops on other buffers. This pass
+    moves every linalg op on memrefs into a private function
+    `actsparse_kernel_N` that takes the op's operands (and any non-constant
+    value its body uses from above; constants are cloned in), and calls it.
+    Ops that are identical up to their operands share one function, so a
+    30-layer model compiles each kernel once.
+
+    ```mlir
+    linalg.generic {...} ins(%a : memref<1x64xf32>) outs(%b : memref<1x64xf32>)
+    ```
+
+    becomes `func.call @actsparse_kernel_3(%a, %b)` and, once per distinct
+    op, `func.func private @actsparse_kernel_3(%arg0: memref<1x64xf32>,
+    %arg1: memref<1x64xf32>)` holding the op. The compiler marks the
+    kernels `noinline` after lowering to LLVM, so LLVM compiles each once.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // ACTSPARSE_CONVERSION_PASSES_TD
