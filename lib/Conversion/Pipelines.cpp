@@ -47,6 +47,8 @@ void mlir::actsparse::buildLowerToTensorsPipeline(OpPassManager &pm) {
 }
 
 void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
+  // After CSE, before bufferization: one init per destination.
+  pm.addPass(createUnshareDestinations());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =

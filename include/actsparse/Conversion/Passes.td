@@ -66,6 +66,32 @@ def LowerLibraryCalls : Pass<"actsparse-lower-library-calls",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def UnshareDestinations : Pass<"actsparse-unshare-destinations",
+                                "::mlir::ModuleOp"> {
+  let summary = "Give every destination-passing op its own tensor.empty / "
+                "linalg.fill init, before bufferization";
+  let description = [{
+    CSE merges equal `tensor.empty` ops and the `linalg.fill`s that
+    initialise reductions, so that in a 30-layer model hundreds of ops
+    write into one init value. One-shot bufferization then sees one alias
+    set with hundreds of writes and reads: its conflict analysis grows with
+    the square of that (23 s of SmolLM2's compile), and every write but one
+    gets a copy of the shared buffer. This pass clones each such init (a
+    fill together with its `tensor.empty`) for every use but the first,
+    right before the user, so each destination is its own allocation.
+
+    ```mlir
+    %e = tensor.empty() : tensor<4xf32>
+    %a = linalg.generic ... outs(%e : tensor<4xf32>)
+    %b = linalg.generic ... outs(%e : tensor<4xf32>)
+    ```
+
+    becomes two `tensor.empty` ops, one before each generic.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
 def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each bufferized linalg op into a function of its own, "
                 "one function per distinct op";
