@@ -10,18 +10,55 @@
 # 1, seeds 1..8, up to 256 tokens each). Evaluation text:
 # bench/sparsity/eval.txt, written by hand, so it is disjoint from the
 # calibration text. JOBS=N runs N methods at once (default 2).
+#
+# MODEL=smollm2: SmolLM2-135M-Instruct (after scripts/smollm2/make.sh), with
+# the methods that keep its SiLU or swap it, at 50-90 %. Calibration text:
+# the Apache License 2.0 (2176 tokens, refs/calibration.txt); evaluation
+# text: the first 511 tokens of the GNU GPL v3 (refs/perplexity.txt), as in
+# docs/SmolLM2.md. Each method compiles the 135M model, so JOBS=1 is the
+# default there (about 4 minutes a method on 2 cores).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/build/bin}
 OUT=${1:-/tmp/actsparse-sparsity}
+mkdir -p "$OUT"
+cd "$OUT"
+[ -x "$BIN/sparse-opt" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
+
+if [ "${MODEL:-stories260K}" = smollm2 ]; then
+  JOBS=${JOBS:-1}
+  SMOL=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}/smollm2
+  [ -f "$SMOL/onnx-kv/model.onnx" ] || { echo "run scripts/smollm2/make.sh first" >&2; exit 1; }
+  MODEL=$SMOL/onnx-kv/model.onnx
+  TOK=$SMOL/tokenizer.json
+  EVAL=$SMOL/refs/perplexity.txt   # token ids
+  if [ -z "${TABLE_ONLY:-}" ]; then
+    "$BIN/sparse-opt" "$MODEL" --weight-pack base.pack --quiet -o base.mlir
+    cp "$SMOL/refs/calibration.txt" calib.txt
+  fi
+  METHODS=("original SiLU|-|-" "ReLU swap|mode=relu|-")
+  for pct in 50 60 70 80 90; do
+    s=0.$((pct / 10))
+    METHODS+=("SiLU threshold (TEAL/CATS), $pct %|-|target-sparsity=$s")
+    METHODS+=("SiLU threshold on the neuron, $pct %|-|target-sparsity=$s threshold-on=neuron")
+  done
+  METHODS+=("SiLU threshold (TEAL/CATS), 70 % + repair|-|target-sparsity=0.7 repair=true")
+  METHODS+=("SiLU threshold on the neuron, 70 % + repair|-|target-sparsity=0.7 threshold-on=neuron repair=true")
+  METHODS+=("shifted ReLU, 70 % (per layer) + repair|mode=relu|tune=shift target-sparsity=0.7 repair=true")
+  # One recording of all 30 blocks (sequential calibration compiles the
+  # model once per block); the evaluation text is token ids; the sample is
+  # a chat answer.
+  EXTRA_CAL=${EXTRA_CAL:-sequential=false}
+  EVAL_ARGS=()
+  SAMPLE_ARGS=(--tokenizer "$TOK" --chat --prompt "Write a haiku about the sea.")
+  JOIN_SAMPLE=1
+else
 JOBS=${JOBS:-2}
 MODEL=$ROOT/test/Import/Inputs/llama-decode.onnx
 TOK=$ROOT/models/stories260K/tok512.bin
 EVAL=$ROOT/bench/sparsity/eval.txt
-mkdir -p "$OUT"
-cd "$OUT"
-
-[ -x "$BIN/sparse-opt" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
+EVAL_ARGS=(--tokenizer "$TOK")
+SAMPLE_ARGS=(--tokenizer "$TOK")
 if [ -z "${TABLE_ONLY:-}" ]; then
   "$BIN/sparse-opt" "$MODEL" --weight-pack base.pack --quiet -o base.mlir
   "$BIN/sparse-opt" base.mlir --actsparse-fuse-ffn --emit=shared-lib -o base.so
@@ -65,6 +102,7 @@ METHODS=(
   "dReLU (ReLU on gate and up) + repair|mode=relu drelu=true|repair=true"
   "ReLU + stage 2 (after the norms) + repair|mode=relu stage2=true|repair=true"
 )
+fi
 EXTRA_CAL=${EXTRA_CAL:-}
 
 run_method() {
@@ -80,10 +118,10 @@ run_method() {
     passes+=("--actsparse-calibrate=$cal")
   fi
   "$BIN/sparse-opt" base.mlir "${passes[@]}" --emit=shared-lib -o m$i.so
-  "$BIN/sparse-run" m$i.so --weights $pack --tokenizer "$TOK" --perplexity "$EVAL" \
+  "$BIN/sparse-run" m$i.so --weights $pack "${EVAL_ARGS[@]}" --perplexity "$EVAL" \
     --no-stats --stats-json m$i.json > /dev/null
-  "$BIN/sparse-run" m$i.so --weights $pack --tokenizer "$TOK" -n 48 --no-stats \
-    | head -1 > m$i.sample
+  "$BIN/sparse-run" m$i.so --weights $pack "${SAMPLE_ARGS[@]}" -n 48 --no-stats \
+    | { if [ -n "${JOIN_SAMPLE:-}" ]; then tr '\n' ' '; else head -1; fi; } > m$i.sample
   echo "done: $name" >&2
 }
 

@@ -1,0 +1,319 @@
+//===- Reductions.cpp - MatMul, Softmax, ReduceMean, LayerNorm ------------===//
+//
+// Projections by a weight matrix become runtime kernel calls (tagged generics
+// that --actsparse-lower-library-calls turns into calls); the other matmuls,
+// softmax and the norms are reductions plus elementwise generics.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/Conversion/Passes.h"
+#include "actsparse/Dialect/ActSparseOps.h"
+#include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/FfnBundle.h"
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+using namespace mlir;
+using namespace mlir::actsparse;
+using namespace mlir::actsparse::lowering;
+
+namespace {
+
+/// X[..., M, K] @ W[K, N] with a static f32 W (the projections that stream
+/// weights) becomes a 2-D generic tagged with the runtime kernel as its
+/// library call; convert-linalg-to-std turns it into a call after
+/// bufferization. Everything else stays a plain generic.
+LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
+                                 ConversionPatternRewriter &b) {
+  // MatMul(x, Transpose(W)) reads W in place, row by row (a classifier tied
+  // to the embedding), instead of transposing it on every call.
+  bool transposed = false;
+  if (auto t = op.getRhs().getDefiningOp<TransposeOp>();
+      t && t.getPerm() == ArrayRef<int64_t>{1, 0}) {
+    rhs = b.getRemappedValue(t.getInput());
+    transposed = true;
+  }
+  auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
+  RankedTensorType type = op.getType();
+  int64_t r = lt.getRank();
+  if (!type.getElementType().isF32() || rt.getRank() != 2 ||
+      !rt.hasStaticShape() || r < 2 || lt.isDynamicDim(r - 1))
+    return failure();
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> leading;
+  Value a2 = flattenToRows(b, loc, lhs, leading);
+  int64_t n = rt.getDimSize(transposed ? 0 : 1);
+  SmallVector<OpFoldResult> sizes = {dimOf(b, loc, a2, 0), b.getIndexAttr(n)};
+  Type f32 = b.getF32Type();
+  Value init = linalg::FillOp::create(b, loc, scalarConst(b, loc, f32, 0.0),
+                                      emptyTensor(b, loc, sizes, f32))
+                   .getResult(0);
+  AffineExpr m = b.getAffineDimExpr(0), k = b.getAffineDimExpr(1),
+             nn = b.getAffineDimExpr(2);
+  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
+                                 AffineMap::get(3, 0, transposed
+                                                          ? ArrayRef{nn, k}
+                                                          : ArrayRef{k, nn},
+                                                ctx),
+                                 AffineMap::get(3, 0, {m, nn}, ctx)};
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{a2, rhs}, init, maps,
+      {utils::IteratorType::parallel, utils::IteratorType::reduction,
+       utils::IteratorType::parallel},
+      [](OpBuilder &nb, Location nl, ValueRange a) {
+        Value prod = arith::MulFOp::create(nb, nl, a[0], a[1]);
+        linalg::YieldOp::create(nb, nl,
+                                (Value)arith::AddFOp::create(nb, nl, a[2], prod));
+      });
+  generic.setLibraryCallAttr(
+      b.getStringAttr(transposed ? ::actsparse::runtime::kMatMulNtLibraryCall
+                                 : ::actsparse::runtime::kMatMulLibraryCall));
+  Value result = generic.getResult(0);
+  if (r > 2) {
+    leading.push_back(indexConst(b, loc, n));
+    result = tensor::ReshapeOp::create(b, loc, type, result,
+                                       i64ShapeTensor(b, loc, leading));
+  }
+  b.replaceOp(op, result);
+  return success();
+}
+
+/// ONNX MatMul as one linalg.generic: iteration space = result dims + k.
+struct MatMulLowering : OpConversionPattern<MatMulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
+    RankedTensorType type = op.getType();
+    int64_t rank = type.getRank();
+    if (succeeded(lowerToLibraryCall(op, lhs, rhs, rewriter)))
+      return success();
+    bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
+    int64_t batch = rank - (lVec ? 0 : 1) - (rVec ? 0 : 1);
+    // Iteration space: batch dims, m, k, n. The reduction sits before n so
+    // the innermost loop walks a weight row and the output row contiguously,
+    // which LLVM vectorizes.
+    int64_t mDim = batch, kDim = batch + (lVec ? 0 : 1), nDim = kDim + 1;
+    int64_t numDims = rank + 1;
+    MLIRContext *ctx = rewriter.getContext();
+    auto batchExprs = [&](RankedTensorType t, int64_t own) {
+      SmallVector<AffineExpr> e;
+      for (int64_t d = 0; d < own; ++d) {
+        int64_t i = d + batch - own;
+        e.push_back(t.getDimSize(d) == 1 && type.getDimSize(i) != 1
+                        ? rewriter.getAffineConstantExpr(0)
+                        : rewriter.getAffineDimExpr(i));
+      }
+      return e;
+    };
+    SmallVector<AffineExpr> le = batchExprs(lt, lVec ? 0 : lt.getRank() - 2);
+    if (!lVec)
+      le.push_back(rewriter.getAffineDimExpr(mDim));
+    le.push_back(rewriter.getAffineDimExpr(kDim));
+    SmallVector<AffineExpr> re = batchExprs(rt, rVec ? 0 : rt.getRank() - 2);
+    re.push_back(rewriter.getAffineDimExpr(kDim));
+    if (!rVec)
+      re.push_back(rewriter.getAffineDimExpr(nDim));
+    SmallVector<AffineExpr> oe;
+    for (int64_t i = 0; i < batch; ++i)
+      oe.push_back(rewriter.getAffineDimExpr(i));
+    if (!lVec)
+      oe.push_back(rewriter.getAffineDimExpr(mDim));
+    if (!rVec)
+      oe.push_back(rewriter.getAffineDimExpr(nDim));
+    SmallVector<AffineMap> maps = {AffineMap::get(numDims, 0, le, ctx),
+                                   AffineMap::get(numDims, 0, re, ctx),
+                                   AffineMap::get(numDims, 0, oe, ctx)};
+    // Result sizes: batch dims broadcast, then m and n.
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!type.isDynamicDim(i)) {
+        sizes.push_back(rewriter.getIndexAttr(type.getDimSize(i)));
+        continue;
+      }
+      OpFoldResult s = rewriter.getIndexAttr(1);
+      if (i < batch) {
+        for (auto [v, t, own] :
+             {std::tuple(lhs, lt, lVec ? 0 : lt.getRank() - 2),
+              std::tuple(rhs, rt, rVec ? 0 : rt.getRank() - 2)}) {
+          int64_t d = i - (batch - own);
+          if (d >= 0 && t.getDimSize(d) != 1) {
+            s = dimOf(rewriter, loc, v, d);
+            break;
+          }
+        }
+      } else if (i == batch && !lVec) {
+        s = dimOf(rewriter, loc, lhs, lt.getRank() - 2);
+      } else {
+        s = dimOf(rewriter, loc, rhs, rt.getRank() - 1);
+      }
+      sizes.push_back(s);
+    }
+    Type elt = type.getElementType();
+    Value init = linalg::FillOp::create(
+                     rewriter, loc, scalarConst(rewriter, loc, elt, 0.0),
+                     emptyTensor(rewriter, loc, sizes, elt))
+                     .getResult(0);
+    SmallVector<utils::IteratorType> iters(numDims,
+                                           utils::IteratorType::parallel);
+    iters[kDim] = utils::IteratorType::reduction;
+    bool isFloat = isa<FloatType>(elt);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, ValueRange{lhs, rhs}, init, maps, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value prod = isFloat ? (Value)arith::MulFOp::create(b, l, a[0], a[1])
+                               : (Value)arith::MulIOp::create(b, l, a[0], a[1]);
+          Value sum = isFloat ? (Value)arith::AddFOp::create(b, l, a[2], prod)
+                              : (Value)arith::AddIOp::create(b, l, a[2], prod);
+          linalg::YieldOp::create(b, l, sum);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    Type t = type.getElementType();
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    Value ninf = arith::ConstantOp::create(
+        b, loc, b.getFloatAttr(t, -std::numeric_limits<double>::infinity()));
+    Value max = reduce(b, loc, x, {axis}, ninf,
+                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         return arith::MaximumFOp::create(nb, nl, a[0], a[1]);
+                       });
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    AffineMap drop = droppedAxesMap(b, rank, {axis});
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    auto exps = linalg::GenericOp::create(
+        b, loc, type, ValueRange{x, max}, emptyTensor(b, loc, sizes, t),
+        ArrayRef<AffineMap>{id, drop, id}, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
+          linalg::YieldOp::create(nb, nl,
+                                  (Value)math::ExpOp::create(nb, nl, d));
+        });
+    // The sum accumulates in f64 for f32 (as meanOver does).
+    Type acc = t.isF32() ? b.getF64Type() : t;
+    auto widen = [&](OpBuilder &nb, Location nl, Value v) -> Value {
+      return v.getType() == acc ? v : arith::ExtFOp::create(nb, nl, acc, v);
+    };
+    Value sum = reduce(b, loc, exps.getResult(0), {axis},
+                       scalarConst(b, loc, acc, 0.0),
+                       [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         return arith::AddFOp::create(
+                             nb, nl, widen(nb, nl, a[0]), a[1]);
+                       });
+    auto out = linalg::GenericOp::create(
+        b, loc, type, ValueRange{exps.getResult(0), sum},
+        emptyTensor(b, loc, sizes, t), ArrayRef<AffineMap>{id, drop, id},
+        iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value q = arith::DivFOp::create(nb, nl, widen(nb, nl, a[0]), a[1]);
+          if (q.getType() != t)
+            q = arith::TruncFOp::create(nb, nl, t, q);
+          linalg::YieldOp::create(nb, nl, q);
+        });
+    b.replaceOp(op, out.getResult(0));
+    return success();
+  }
+};
+
+struct ReduceMeanLowering : OpConversionPattern<ReduceMeanOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReduceMeanOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Value mean = meanOver(b, op.getLoc(), adaptor.getInput(), op.getAxes());
+    if (op.getKeepdims())
+      mean = insertUnitDims(b, op.getLoc(), mean, op.getAxes(), op.getType());
+    b.replaceOp(op, mean);
+    return success();
+  }
+};
+
+struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    Type t = type.getElementType();
+    int64_t rank = type.getRank();
+    SmallVector<int64_t> axes;
+    for (int64_t i = op.getAxis(); i < rank; ++i)
+      axes.push_back(i);
+    Value mean = meanOver(b, loc, x, axes);
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    AffineMap drop = droppedAxesMap(b, rank, axes);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+    Value centered =
+        linalg::GenericOp::create(
+            b, loc, type, ValueRange{x, mean}, emptyTensor(b, loc, sizes, t),
+            ArrayRef<AffineMap>{id, drop, id}, iters,
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              linalg::YieldOp::create(
+                  nb, nl, (Value)arith::SubFOp::create(nb, nl, a[0], a[1]));
+            })
+            .getResult(0);
+    Value sq = elementwise(b, loc, type, centered,
+                           [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                             return arith::MulFOp::create(nb, nl, a[0], a[0]);
+                           });
+    Value var = meanOver(b, loc, sq, axes);
+    Value eps = scalarConst(b, loc, t, op.getEpsilon().convertToDouble());
+    SmallVector<Value> ins = {centered, var, adaptor.getScale()};
+    SmallVector<AffineMap> maps = {id, drop,
+                                   broadcastMap(b, tensorTypeOf(ins[2]), type)};
+    if (adaptor.getBias()) {
+      ins.push_back(adaptor.getBias());
+      maps.push_back(broadcastMap(b, tensorTypeOf(ins[3]), type));
+    }
+    maps.push_back(id);
+    bool hasBias = (bool)adaptor.getBias();
+    auto out = linalg::GenericOp::create(
+        b, loc, type, ins, emptyTensor(b, loc, sizes, t), maps, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value denom = math::SqrtOp::create(
+              nb, nl, arith::AddFOp::create(nb, nl, a[1], eps));
+          Value y = arith::MulFOp::create(
+              nb, nl, arith::DivFOp::create(nb, nl, a[0], denom), a[2]);
+          if (hasBias)
+            y = arith::AddFOp::create(nb, nl, y, a[3]);
+          linalg::YieldOp::create(nb, nl, y);
+        });
+    b.replaceOp(op, out.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::actsparse::lowering::populateReductionPatterns(RewritePatternSet &patterns) {
+  patterns.add<MatMulLowering, SoftmaxLowering, ReduceMeanLowering,
+               LayerNormLowering>(patterns.getContext());
+}
