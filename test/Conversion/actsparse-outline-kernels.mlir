@@ -1,4 +1,4 @@
-// RUN: sparse-opt %s --actsparse-outline-kernels | FileCheck %s
+// RUN: sparse-opt %s --split-input-file --actsparse-outline-kernels | FileCheck %s
 // Every bufferized linalg op moves into a private function; ops equal up to
 // their operands share one (here the two scalings, as two layers would),
 // constants their bodies use are cloned in, other values from above become
@@ -79,3 +79,22 @@ func.func @layers(%a: memref<4xf32>, %b: memref<4xf32>, %c: memref<4xf32>,
 // CHECK-NEXT: %[[FILL:.*]] = arith.constant 2.000000e+00 : f32
 // CHECK-NEXT: linalg.fill ins(%[[FILL]] : f32) outs(%[[OUT]] : memref<4xf32>)
 // CHECK-NOT: func.func private @actsparse_kernel_5
+
+// -----
+
+// A copy into a strided slice (a KV-cache Concat) becomes a linalg.copy
+// kernel, whose rows LLVM copies with memcpy, instead of MLIR's element-wise
+// memrefCopy; a copy between dense row-major buffers stays a memref.copy
+// (one memcpy).
+// CHECK-LABEL: func.func @concat
+// CHECK: %[[SLICE:.*]] = memref.subview
+// CHECK-NEXT: call @actsparse_kernel_0(%{{.*}}, %[[SLICE]]) : (memref<2x3xf32>, memref<2x3xf32, strided<[5, 1]>>) -> ()
+// CHECK-NEXT: memref.copy %{{.*}}, %{{.*}} : memref<2x5xf32> to memref<2x5xf32>
+// CHECK: func.func private @actsparse_kernel_0(%[[SRC:.*]]: memref<2x3xf32>, %[[DST:.*]]: memref<2x3xf32, strided<[5, 1]>>)
+// CHECK-NEXT: linalg.copy ins(%[[SRC]] : memref<2x3xf32>) outs(%[[DST]] : memref<2x3xf32, strided<[5, 1]>>)
+func.func @concat(%past: memref<2x3xf32>, %present: memref<2x5xf32>, %out: memref<2x5xf32>) {
+  %slice = memref.subview %present[0, 0] [2, 3] [1, 1] : memref<2x5xf32> to memref<2x3xf32, strided<[5, 1]>>
+  memref.copy %past, %slice : memref<2x3xf32> to memref<2x3xf32, strided<[5, 1]>>
+  memref.copy %present, %out : memref<2x5xf32> to memref<2x5xf32>
+  return
+}

@@ -113,8 +113,15 @@ def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
     op, `func.func private @actsparse_kernel_3(%arg0: memref<1x64xf32>,
     %arg1: memref<1x64xf32>)` holding the op. The compiler marks the
     kernels `noinline` after lowering to LLVM, so LLVM compiles each once.
+
+    First, a `memref.copy` between buffers that are not both dense
+    row-major (the past of a KV-cache Concat into a slice of the present)
+    becomes a `linalg.copy`: a loop nest whose rows LLVM copies with
+    memcpy, where the LLVM lowering would have called MLIR's generic
+    `memrefCopy`, which moves one element at a time.
   }];
-  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect"];
 }
 
 #endif // ACTSPARSE_CONVERSION_PASSES_TD
