@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <csetjmp>
+#include <malloc.h>
 #include <cstdlib>
 #include <mutex>
 
@@ -42,7 +43,21 @@ thread_local uint64_t gFailedBytes = 0;
 }
 } // namespace
 
+namespace {
+std::atomic<uint64_t> gAllocations{0};
+} // namespace
+
+uint64_t actsparse::runtime::generatedCodeAllocations() {
+  return gAllocations.load(std::memory_order_relaxed);
+}
+
+void actsparse::runtime::keepTensorsInHeap() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
+  gAllocations.fetch_add(1, std::memory_order_relaxed);
   void *p = std::malloc(size);
   if (!p && size)
     allocationFailed(size);
@@ -51,6 +66,7 @@ extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
 
 extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
                                                     size_t size) {
+  gAllocations.fetch_add(1, std::memory_order_relaxed);
   size_t rounded = (size + alignment - 1) / alignment * alignment;
   void *p = rounded < size ? nullptr : std::aligned_alloc(alignment, rounded);
   if (!p && size)

@@ -1,6 +1,7 @@
 //===- Generator.cpp - autoregressive decoding ----------------------------===//
 
 #include "actsparse/runtime/Generator.h"
+#include "actsparse/runtime/Abi.h"
 
 #include <algorithm>
 #include <chrono>
@@ -137,6 +138,7 @@ Status Generator::generate(const std::vector<int> &prompt,
   stats.prefillSeconds =
       std::chrono::duration<double>(Clock::now() - t0).count();
   auto t1 = Clock::now();
+  const uint64_t allocationsBefore = generatedCodeAllocations();
   for (int step = 0; step < options.steps; ++step) {
     const float *last =
         logits.as<float>() + (logits.shape[1] - 1) * int64_t(vocab_);
@@ -159,9 +161,11 @@ Status Generator::generate(const std::vector<int> &prompt,
                              : forward(tokens, 0, logits);
     if (!s)
       return s;
+    ++stats.decodeCalls;
   }
   stats.decodeSeconds =
       std::chrono::duration<double>(Clock::now() - t1).count();
+  stats.decodeAllocations = generatedCodeAllocations() - allocationsBefore;
   stats.peakRssKiB = peakRssKiB();
   return {};
 }

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/runtime/Abi.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Execution/CompiledModel.h"
@@ -109,6 +110,8 @@ static void hideUnrelatedLLVMOptions() {
 
 int main(int argc, char **argv) {
   hideUnrelatedLLVMOptions();
+  // Calibration runs the model over its tokens (runtime/Abi.h says why).
+  ::actsparse::runtime::keepTensorsInHeap();
   DialectRegistry registry;
   registry.insert<mlir::actsparse::ActSparseDialect, func::FuncDialect>();
   mlir::actsparse::registerActSparsePasses();

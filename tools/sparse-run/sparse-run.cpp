@@ -541,6 +541,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  keepTensorsInHeap();
   if (o.threads > 0)
     setNumThreads(o.threads);
   // The model: a shared library from sparse-opt --emit=shared-lib (no
@@ -838,13 +839,18 @@ int main(int argc, char **argv) {
   double decodeMs = stats.generatedTokens > 1
                         ? 1000 * stats.decodeSeconds / stats.generatedTokens
                         : 0;
+  double allocationsPerCall =
+      stats.decodeCalls > 0 ? double(stats.decodeAllocations) / stats.decodeCalls
+                            : 0;
   if (o.stats)
     std::fprintf(stderr,
                  "sparse-run: prompt %d tokens, prefill %.1f tokens/s; "
-                 "generated %d tokens, decode %.2f ms/token (%.1f tokens/s); "
-                 "peak RSS %.1f MiB; %s; context %s\n",
+                 "generated %d tokens, decode %.2f ms/token (%.1f tokens/s, "
+                 "%.0f allocations a step); peak RSS %.1f MiB; %s; "
+                 "context %s\n",
                  stats.promptTokens, prefillTps, stats.generatedTokens,
                  decodeMs, decodeMs > 0 ? 1000 / decodeMs : 0,
+                 allocationsPerCall,
                  stats.peakRssKiB / 1024.0,
                  generator->usesKvCache() ? "KV cache" : "no KV cache",
                  o.gen.context > 0 ? std::to_string(o.gen.context).c_str()
@@ -863,6 +869,7 @@ int main(int argc, char **argv) {
                        {"generated_tokens", stats.generatedTokens},
                        {"decode_seconds", stats.decodeSeconds},
                        {"decode_ms_per_token", decodeMs},
+                       {"decode_allocations_per_step", allocationsPerCall},
                        {"peak_rss_kib", stats.peakRssKiB},
                        {"kv_cache", generator->usesKvCache()},
                        {"stopped_at_context", stats.stoppedAtContext}}))

@@ -138,6 +138,19 @@ inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
 void setNumThreads(int threads);
 int numThreads();
 
+/// Allocations generated code has made through the runtime since the
+/// process started (buffers of intermediate tensors; per call, the cost a
+/// buffer plan would remove).
+uint64_t generatedCodeAllocations();
+
+/// Tells glibc's malloc to serve blocks of up to 32 MiB from the heap
+/// instead of fresh mmaps, and to keep up to 64 MiB of freed memory. Decode
+/// allocates tensors that grow with the position (the KV cache): each was
+/// above the previous size, so malloc's adaptive threshold never caught up,
+/// and every step mapped and page-faulted them anew. Tools call this once
+/// at start; a program embedding the runtime decides for itself.
+void keepTensorsInHeap();
+
 /// The first out-of-range report since the last call, cleared by reading.
 /// Returns false when there was none.
 bool takeIndexOutOfRange(int64_t &index, int64_t &size);

@@ -36,6 +36,10 @@ struct GenerationStats {
   int generatedTokens = 0;
   double prefillSeconds = 0;
   double decodeSeconds = 0;
+  /// Model calls after the prompt, and the allocations generated code
+  /// made in them.
+  int decodeCalls = 0;
+  uint64_t decodeAllocations = 0;
   long peakRssKiB = 0;
   /// Generation ended because the sequence filled the context.
   bool stoppedAtContext = false;
