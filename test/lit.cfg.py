@@ -56,7 +56,7 @@ config.substitutions.append(
      f"-I{config.onnx_proto_dir} {config.onnx_proto_dir}/onnx/onnx.proto"))
 
 # SmolLM2-135M (scripts/smollm2/make.sh fetches and exports it into the
-# cache): its tests compile a 135M-parameter model twice (about 3 minutes
+# cache): its tests compile a 135M-parameter model twice (about 40 s
 # each on 2 cores), so they run only when asked, ACTSPARSE_SMOLLM2=1, and
 # the model is there. Otherwise they are reported UNSUPPORTED.
 smollm2 = os.path.join(os.environ.get("ACTSPARSE_CACHE",
