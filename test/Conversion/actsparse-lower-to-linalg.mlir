@@ -117,6 +117,33 @@ func.func @matmul_batched(%q: tensor<1x8x?x16xf32>, %k: tensor<1x8x16x?xf32>) ->
 
 // -----
 
+// Q Kᵀ with the transpose of the last two dims as its own op (as exported
+// attention has it): the generic reads K itself through a swapped map, so
+// the transpose (a copy of K every step) is left without users and the
+// canonicalizer after this pass removes it. A transpose of other dims is
+// read as usual.
+// CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[KT:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d3)>
+// CHECK-DAG: #[[S:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-LABEL: func.func @matmul_transposed_keys
+// CHECK-SAME: (%[[QA:.*]]: tensor<1x8x?x16xf32>, %[[KA:.*]]: tensor<1x8x?x16xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[KT]], #[[S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]} ins(%[[QA]], %[[KA]] : tensor<1x8x?x16xf32>, tensor<1x8x?x16xf32>)
+// CHECK-LABEL: func.func @matmul_other_transpose
+// CHECK: %[[T:.*]] = linalg.transpose
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[T]] : tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>)
+func.func @matmul_transposed_keys(%q: tensor<1x8x?x16xf32>, %k: tensor<1x8x?x16xf32>) -> tensor<1x8x?x?xf32> {
+  %kt = actsparse.transpose %k, perm = [0, 1, 3, 2] : tensor<1x8x?x16xf32> -> tensor<1x8x16x?xf32>
+  %0 = actsparse.matmul %q, %kt : (tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32>
+  return %0 : tensor<1x8x?x?xf32>
+}
+func.func @matmul_other_transpose(%q: tensor<1x8x?x16xf32>, %k: tensor<8x1x16x?xf32>) -> tensor<1x8x?x?xf32> {
+  %kt = actsparse.transpose %k, perm = [1, 0, 2, 3] : tensor<8x1x16x?xf32> -> tensor<1x8x16x?xf32>
+  %0 = actsparse.matmul %q, %kt : (tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32>
+  return %0 : tensor<1x8x?x?xf32>
+}
+
+// -----
+
 // Softmax: max, exp(x - max), sum, divide.
 // CHECK-LABEL: func.func @softmax
 // CHECK: arith.constant 0xFF800000 : f32

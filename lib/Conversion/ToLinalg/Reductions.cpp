@@ -105,6 +105,25 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
       return success();
     bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
     int64_t batch = rank - (lVec ? 0 : 1) - (rVec ? 0 : 1);
+    // `x @ Transpose(k)` over the last two dims (attention's Q Kᵀ) reads
+    // `k` through the indexing map instead of materialising the transpose:
+    // at position p that copy was p rows per head and layer every step.
+    // The sum runs in the same order, so results are bit-identical.
+    bool rhsTransposed = false;
+    if (auto t = op.getRhs().getDefiningOp<TransposeOp>();
+        t && !rVec && !lVec) {
+      ArrayRef<int64_t> perm = t.getPerm();
+      int64_t r = perm.size();
+      bool swapsLastTwo = perm[r - 2] == r - 1 && perm[r - 1] == r - 2;
+      for (int64_t d = 0; d + 2 < r; ++d)
+        swapsLastTwo = swapsLastTwo && perm[d] == d;
+      if (Value source = rewriter.getRemappedValue(t.getInput());
+          swapsLastTwo && source) {
+        rhs = source;
+        rt = tensorTypeOf(rhs);
+        rhsTransposed = true;
+      }
+    }
     // Iteration space: batch dims, m, k, n. The reduction sits before n so
     // the innermost loop walks a weight row and the output row contiguously,
     // which LLVM vectorizes.
@@ -126,9 +145,14 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
       le.push_back(rewriter.getAffineDimExpr(mDim));
     le.push_back(rewriter.getAffineDimExpr(kDim));
     SmallVector<AffineExpr> re = batchExprs(rt, rVec ? 0 : rt.getRank() - 2);
-    re.push_back(rewriter.getAffineDimExpr(kDim));
-    if (!rVec)
+    if (rhsTransposed) {
       re.push_back(rewriter.getAffineDimExpr(nDim));
+      re.push_back(rewriter.getAffineDimExpr(kDim));
+    } else {
+      re.push_back(rewriter.getAffineDimExpr(kDim));
+      if (!rVec)
+        re.push_back(rewriter.getAffineDimExpr(nDim));
+    }
     SmallVector<AffineExpr> oe;
     for (int64_t i = 0; i < batch; ++i)
       oe.push_back(rewriter.getAffineDimExpr(i));
@@ -160,7 +184,7 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
       } else if (i == batch && !lVec) {
         s = dimOf(rewriter, loc, lhs, lt.getRank() - 2);
       } else {
-        s = dimOf(rewriter, loc, rhs, rt.getRank() - 1);
+        s = dimOf(rewriter, loc, rhs, rt.getRank() - (rhsTransposed ? 2 : 1));
       }
       sizes.push_back(s);
     }
