@@ -326,14 +326,21 @@ compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
       llvm::StringRef(object.data(), object.size()), "actsparse-model.o");
 }
 
-std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
-                                                      std::string &error,
-                                                      unsigned optLevel) {
+/// Imported module (lowered in place) -> object code. The signature the
+/// lowering computes is embedded in the object, where every loader reads it.
+static std::unique_ptr<llvm::MemoryBuffer>
+lowerAndCompile(ModuleOp module, unsigned optLevel, std::string &error) {
   ModelSignature signature;
   if (failed(lowerForExecution(module, signature, error)))
     return nullptr;
+  return compileToObject(module, error, optLevel);
+}
+
+std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
+                                                      std::string &error,
+                                                      unsigned optLevel) {
   std::unique_ptr<llvm::MemoryBuffer> object =
-      compileToObject(module, error, optLevel);
+      lowerAndCompile(module, optLevel, error);
   if (!object)
     return nullptr;
   return fromObject(std::move(object), error);
@@ -381,11 +388,8 @@ CompiledModel::compileFile(StringRef path, MLIRContext &context,
     error = "cannot load model '" + path.str() + "'";
     return nullptr;
   }
-  ModelSignature signature;
-  if (failed(lowerForExecution(*module, signature, error)))
-    return nullptr;
   std::unique_ptr<llvm::MemoryBuffer> object =
-      compileToObject(*module, error, options.optLevel);
+      lowerAndCompile(*module, options.optLevel, error);
   if (!object)
     return nullptr;
   if (cache && !cache->store(key, object->getBuffer(), report.warning))
@@ -473,10 +477,8 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
 LogicalResult mlir::actsparse::compileToSharedLibrary(ModuleOp module,
                                                       StringRef path,
                                                       std::string &error) {
-  ModelSignature signature;
-  if (failed(lowerForExecution(module, signature, error)))
-    return failure();
-  std::unique_ptr<llvm::MemoryBuffer> object = compileToObject(module, error);
+  std::unique_ptr<llvm::MemoryBuffer> object =
+      lowerAndCompile(module, /*optLevel=*/3, error);
   if (!object)
     return failure();
   // The object, then a shared library linked by the system compiler driver.

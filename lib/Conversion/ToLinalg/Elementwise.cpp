@@ -58,6 +58,12 @@ Value arithBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
   return IntOp::create(b, loc, a[0], a[1]);
 }
 
+/// A float function of one operand that the math dialect has.
+template <typename OpTy, typename MathOp>
+Value mathBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
+  return MathOp::create(b, loc, a[0]);
+}
+
 template <typename OpTy, arith::CmpFPredicate F, arith::CmpIPredicate I>
 Value compareBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
   if (isa<FloatType>(a[0].getType()))
@@ -143,40 +149,18 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
         return arith::SubIOp::create(b, l, scalarConst(b, l, x.getType(), 0),
                                      x);
       });
-  patterns.add<ElementwiseLowering<SqrtOp>>(
-      ctx, +[](SqrtOp, OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value x = a[0];
-        return math::SqrtOp::create(b, l, x);
-      });
+  patterns.add<ElementwiseLowering<SqrtOp>>(ctx, mathBody<SqrtOp, math::SqrtOp>);
   patterns.add<ElementwiseLowering<ReciprocalOp>>(
       ctx, +[](ReciprocalOp, OpBuilder &b, Location l, ValueRange a) -> Value {
         Value x = a[0];
         return arith::DivFOp::create(b, l, scalarConst(b, l, x.getType(), 1.0),
                                      x);
       });
-  patterns.add<ElementwiseLowering<ExpOp>>(
-      ctx, +[](ExpOp, OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value x = a[0];
-        return math::ExpOp::create(b, l, x);
-      });
-  patterns.add<ElementwiseLowering<TanhOp>>(
-      ctx, +[](TanhOp, OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value x = a[0];
-        return math::TanhOp::create(b, l, x);
-      });
-  patterns.add<ElementwiseLowering<CosOp>>(
-      ctx, +[](CosOp, OpBuilder &b, Location l, ValueRange a) -> Value {
-        return math::CosOp::create(b, l, a[0]);
-      });
-  patterns.add<ElementwiseLowering<SinOp>>(
-      ctx, +[](SinOp, OpBuilder &b, Location l, ValueRange a) -> Value {
-        return math::SinOp::create(b, l, a[0]);
-      });
-  patterns.add<ElementwiseLowering<ErfOp>>(
-      ctx, +[](ErfOp, OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value x = a[0];
-        return math::ErfOp::create(b, l, x);
-      });
+  patterns.add<ElementwiseLowering<ExpOp>>(ctx, mathBody<ExpOp, math::ExpOp>);
+  patterns.add<ElementwiseLowering<TanhOp>>(ctx, mathBody<TanhOp, math::TanhOp>);
+  patterns.add<ElementwiseLowering<CosOp>>(ctx, mathBody<CosOp, math::CosOp>);
+  patterns.add<ElementwiseLowering<SinOp>>(ctx, mathBody<SinOp, math::SinOp>);
+  patterns.add<ElementwiseLowering<ErfOp>>(ctx, mathBody<ErfOp, math::ErfOp>);
   patterns.add<ElementwiseLowering<SigmoidOp>>(
       ctx, +[](SigmoidOp, OpBuilder &b, Location l, ValueRange a) -> Value {
         Value x = a[0];
