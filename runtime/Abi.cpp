@@ -84,6 +84,16 @@ extern "C" void actsparse_rt_shape_mismatch(int64_t got, int64_t expected) {
   gMismatch.put(got, expected);
 }
 
+extern "C" void actsparse_rt_kv_cache_mismatch(int64_t dim, int64_t size,
+                                               int64_t needed) {
+  actsparse::runtime::reportRuntimeError(
+      "the KV cache lent to the model has " + std::to_string(size) +
+      " entries in dimension " + std::to_string(dim) + " where the past and "
+      "new rows need " + std::to_string(needed) +
+      " (the runtime and the graph disagree on the rows a call appends); "
+      "nothing was written");
+}
+
 extern "C" void actsparse_rt_invalid_reshape(int64_t elements,
                                              int64_t requested) {
   std::string message = "Reshape of a tensor of " + std::to_string(elements) +

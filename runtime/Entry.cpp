@@ -68,19 +68,23 @@ void copyOut(const MemRefDescriptor &d, Tensor &t) {
 
 std::string EntrySignature::serialize() const {
   std::ostringstream os;
-  auto put = [&](const char *role, const std::vector<TensorSpec> &specs) {
-    for (const TensorSpec &s : specs) {
-      os << role << ' ' << s.name << ' ' << dtypeWord(s.dtype) << ' '
-         << s.shape.size();
-      for (int64_t d : s.shape)
-        os << ' ' << d;
-      os << '\n';
-    }
+  auto line = [&](const char *role, const TensorSpec &s) -> std::ostream & {
+    os << role << ' ' << s.name << ' ' << dtypeWord(s.dtype) << ' '
+       << s.shape.size();
+    for (int64_t d : s.shape)
+      os << ' ' << d;
+    return os;
   };
   os << "abi " << kAbiVersion << '\n';
-  put("input", inputs);
-  put("weight", weights);
-  put("result", results);
+  for (const TensorSpec &s : inputs)
+    line("input", s) << '\n';
+  for (const TensorSpec &s : weights)
+    line("weight", s) << '\n';
+  for (const TensorSpec &s : results)
+    line("result", s) << '\n';
+  for (const CacheSpec &c : caches)
+    line("cache", c.tensor) << " past " << inputs[c.past].name << " axis "
+                            << c.axis << '\n';
   if (!weightPack.empty())
     os << "pack " << weightPack << '\n';
   if (!weightPackId.empty())
@@ -120,7 +124,22 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
     for (int64_t &d : s.shape)
       if (!(ls >> d))
         return Status::error("bad model signature line '" + line + "'");
-    if (role == "input")
+    if (role == "cache") {
+      CacheSpec c;
+      c.tensor = s;
+      std::string pastWord, past, axisWord;
+      if (!(ls >> pastWord >> past >> axisWord >> c.axis) ||
+          pastWord != "past" || axisWord != "axis" || c.axis < 0 ||
+          c.axis >= int64_t(rank))
+        return Status::error("bad model signature line '" + line + "'");
+      for (size_t i = 0; i < sig.inputs.size(); ++i)
+        if (sig.inputs[i].name == past)
+          c.past = i;
+      if (c.past < 0 || sig.inputs[c.past].shape.size() != rank)
+        return Status::error("bad model signature line '" + line +
+                             "': no such input of that rank");
+      sig.caches.push_back(c);
+    } else if (role == "input")
       sig.inputs.push_back(s);
     else if (role == "weight")
       sig.weights.push_back(s);
@@ -129,21 +148,107 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
     else
       return Status::error("bad model signature line '" + line + "'");
   }
+  sig.deriveOutputs();
   return {};
 }
 
+void EntrySignature::deriveOutputs() {
+  outputs = results;
+  for (const CacheSpec &c : caches)
+    outputs.push_back(c.tensor);
+}
+
+namespace {
+/// The plain call of a model with in-place caches: each cache is a new
+/// tensor holding a copy of its past input, with room for one row per
+/// token of `input_ids`; the caches come back as outputs.
+Status invokeWithCopiedCaches(EntryFn entry, const EntrySignature &sig,
+                              const std::vector<const Tensor *> &inputs,
+                              const std::vector<const void *> &weights,
+                              std::vector<Tensor> &outputs) {
+  const Tensor *ids = nullptr;
+  for (size_t i = 0; i < sig.inputs.size() && i < inputs.size(); ++i)
+    if (sig.inputs[i].name == "input_ids")
+      ids = inputs[i];
+  if (!ids || ids->shape.empty())
+    return Status::error("a model with in-place KV caches needs an "
+                         "'input_ids' input: the caches grow by one row per "
+                         "token of it");
+  int64_t added = ids->shape.back();
+  std::vector<Tensor> caches;
+  std::vector<CacheView> views;
+  for (const CacheSpec &c : sig.caches) {
+    const Tensor *past = c.past < int(inputs.size()) ? inputs[c.past] : nullptr;
+    if (!past || past->shape.size() != c.tensor.shape.size() ||
+        past->dtype != c.tensor.dtype)
+      return Status::error("input '" + sig.inputs[c.past].name +
+                           "' has the wrong type or rank");
+    std::vector<int64_t> shape = past->shape;
+    int64_t pastRows = shape[c.axis];
+    shape[c.axis] += added;
+    Tensor t(c.tensor.dtype, shape);
+    copyLeadingRows(t.data(), shape[c.axis], past->data(), pastRows, pastRows,
+                    shape, c.axis, dtypeSize(uint32_t(t.dtype)));
+    CacheView v;
+    v.data = t.data();
+    v.shape = shape;
+    v.strides = rowMajorStrides(shape);
+    v.pastRows = pastRows;
+    views.push_back(std::move(v));
+    caches.push_back(std::move(t));
+  }
+  if (Status s = invokeEntry(entry, sig, inputs, &views, weights, outputs); !s)
+    return s;
+  for (size_t i = 0; i < caches.size(); ++i)
+    outputs[sig.results.size() + i] = std::move(caches[i]);
+  return {};
+}
+} // namespace
+
 Status invokeEntry(EntryFn entry, const EntrySignature &sig,
                    const std::vector<const Tensor *> &inputs,
+                   const std::vector<CacheView> *caches,
                    const std::vector<const void *> &weights,
                    std::vector<Tensor> &outputs) {
   if (inputs.size() != sig.inputs.size() || weights.size() != sig.weights.size())
     return Status::error("model expects " + std::to_string(sig.inputs.size()) +
                          " inputs and " + std::to_string(sig.weights.size()) +
                          " weights");
+  if (!sig.caches.empty() && !caches)
+    return invokeWithCopiedCaches(entry, sig, inputs, weights, outputs);
+  if (caches && caches->size() != sig.caches.size())
+    return Status::error("model expects " + std::to_string(sig.caches.size()) +
+                         " in-place caches");
+  // Past inputs of lent caches are views of the caches' leading rows.
+  std::vector<const CacheView *> pastView(inputs.size(), nullptr);
+  for (size_t c = 0; caches && c < caches->size(); ++c) {
+    const CacheView &v = (*caches)[c];
+    const CacheSpec &spec = sig.caches[c];
+    size_t rank = spec.tensor.shape.size();
+    if (v.shape.size() != rank || v.strides.size() != rank ||
+        v.pastRows < 0 || v.pastRows > v.shape[spec.axis])
+      return Status::error("the view lent for cache '" + spec.tensor.name +
+                           "' has the wrong rank or rows");
+    for (size_t k = 0; k < rank; ++k)
+      if (spec.tensor.shape[k] >= 0 && spec.tensor.shape[k] != v.shape[k])
+        return Status::error("cache '" + spec.tensor.name + "' dimension " +
+                             std::to_string(k) + " must be " +
+                             std::to_string(spec.tensor.shape[k]));
+    pastView[spec.past] = &v;
+  }
   std::vector<MemRefDescriptor> descs;
   std::set<const void *> owned; // buffers the caller owns: never freed here
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSpec &p = sig.inputs[i];
+    if (const CacheView *v = pastView[i]) {
+      std::vector<int64_t> shape = v->shape;
+      for (const CacheSpec &c : sig.caches)
+        if (c.past == int(i))
+          shape[c.axis] = v->pastRows;
+      descs.push_back(MemRefDescriptor::forView(v->data, shape, v->strides));
+      owned.insert(v->data);
+      continue;
+    }
     const Tensor &t = *inputs[i];
     if (t.dtype != p.dtype || t.shape.size() != p.shape.size())
       return Status::error("input '" + p.name + "' has the wrong type or rank");
@@ -155,6 +260,11 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
     descs.push_back(
         MemRefDescriptor::forBuffer(const_cast<void *>(t.data()), t.shape));
     owned.insert(t.data());
+  }
+  for (size_t c = 0; caches && c < caches->size(); ++c) {
+    const CacheView &v = (*caches)[c];
+    descs.push_back(MemRefDescriptor::forView(v.data, v.shape, v.strides));
+    owned.insert(v.data);
   }
   for (size_t i = 0; i < weights.size(); ++i) {
     descs.push_back(MemRefDescriptor::forBuffer(const_cast<void *>(weights[i]),
@@ -205,6 +315,8 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
         freed.insert(d.allocated()).second)
       std::free(d.allocated());
   }
+  // The caches' rows are in the caller's buffers.
+  outputs.resize(sig.results.size() + sig.caches.size());
   if (failed) {
     outputs.clear();
     return Status::error(runtimeError + "; results discarded");

@@ -51,6 +51,18 @@ std::unique_ptr<Generator> Generator::create(Executable &model,
     g->pastInputs_.push_back(i);
     g->presentOutputs_.push_back(out);
   }
+  // In place when every past input is the leading rows of a cache whose
+  // size is known but for the batch (1) and the positions.
+  const std::vector<CacheSpec> &caches = model.cacheSpecs();
+  g->inPlace_ = !caches.empty() && caches.size() == g->pastInputs_.size();
+  for (size_t i = 0; g->inPlace_ && i < caches.size(); ++i) {
+    const CacheSpec &c = caches[i];
+    g->inPlace_ = c.past == g->pastInputs_[i] &&
+                  model.outputIndex(c.tensor.name) == g->presentOutputs_[i];
+    for (size_t k = 0; k < c.tensor.shape.size(); ++k)
+      if (c.tensor.shape[k] < 0 && k != 0 && int(k) != c.axis)
+        g->inPlace_ = false;
+  }
   for (size_t i = 0; i < model.inputSpecs().size(); ++i)
     if ((int)i != g->idsInput_ && (int)i != g->posInput_ &&
         (int)i != g->maskInput_ &&
@@ -66,6 +78,10 @@ std::unique_ptr<Generator> Generator::create(Executable &model,
 
 void Generator::reset() {
   past_.clear();
+  cacheBuffers_.clear();
+  capacity_ = cachedRows_ = 0;
+  if (inPlace_)
+    return;
   for (int in : pastInputs_) {
     // An empty cache: batch 1, no past positions, static dims as declared.
     std::vector<int64_t> shape = model_.inputSpecs()[in].shape;
@@ -74,6 +90,33 @@ void Generator::reset() {
         shape[k] = k == 0 ? 1 : 0;
     past_.emplace_back(model_.inputSpecs()[in].dtype, shape);
   }
+}
+
+void Generator::reserveCacheRows(int64_t rows) {
+  int64_t need = cachedRows_ + rows;
+  if (need <= capacity_)
+    return;
+  // Doubling keeps the copies of a growing cache at one per row on
+  // average; the model's context caps the growth.
+  int64_t capacity = std::max({need, 2 * capacity_, int64_t(128)});
+  if (initialCapacity_ > 0)
+    capacity = std::max(need, std::min(capacity, initialCapacity_));
+  const std::vector<CacheSpec> &caches = model_.cacheSpecs();
+  std::vector<Tensor> grown;
+  for (size_t i = 0; i < caches.size(); ++i) {
+    const CacheSpec &c = caches[i];
+    std::vector<int64_t> shape = c.tensor.shape;
+    shape[0] = 1;
+    shape[c.axis] = capacity;
+    Tensor t(c.tensor.dtype, shape);
+    if (cachedRows_ > 0)
+      copyLeadingRows(t.data(), capacity, cacheBuffers_[i].data(), capacity_,
+                      cachedRows_, shape, c.axis,
+                      dtypeSize(uint32_t(t.dtype)));
+    grown.push_back(std::move(t));
+  }
+  cacheBuffers_ = std::move(grown);
+  capacity_ = capacity;
 }
 
 Status Generator::forward(const std::vector<int> &tokens, int start,
@@ -101,13 +144,31 @@ Status Generator::forward(const std::vector<int> &tokens, int start,
     inputs[posInput_] = &pos;
   if (maskInput_ >= 0)
     inputs[maskInput_] = &mask;
-  for (size_t i = 0; i < pastInputs_.size(); ++i)
-    inputs[pastInputs_[i]] = &past_[i];
   std::vector<Tensor> outputs;
-  if (Status s = model_.run(inputs, outputs); !s)
-    return s;
-  for (size_t i = 0; i < presentOutputs_.size(); ++i)
-    past_[i] = std::move(outputs[presentOutputs_[i]]);
+  if (inPlace_) {
+    reserveCacheRows(n);
+    std::vector<CacheView> views;
+    for (size_t i = 0; i < cacheBuffers_.size(); ++i) {
+      const Tensor &buffer = cacheBuffers_[i];
+      CacheView v;
+      v.data = cacheBuffers_[i].data();
+      v.shape = buffer.shape;
+      v.shape[model_.cacheSpecs()[i].axis] = cachedRows_ + n;
+      v.strides = rowMajorStrides(buffer.shape);
+      v.pastRows = cachedRows_;
+      views.push_back(std::move(v));
+    }
+    if (Status s = model_.runWithCaches(inputs, views, outputs); !s)
+      return s;
+    cachedRows_ += n;
+  } else {
+    for (size_t i = 0; i < pastInputs_.size(); ++i)
+      inputs[pastInputs_[i]] = &past_[i];
+    if (Status s = model_.run(inputs, outputs); !s)
+      return s;
+    for (size_t i = 0; i < presentOutputs_.size(); ++i)
+      past_[i] = std::move(outputs[presentOutputs_[i]]);
+  }
   logits = std::move(outputs[logitsOutput_]);
   if (logits.shape.size() != 3 || logits.shape[1] != n ||
       logits.shape[2] != vocab_)
@@ -126,6 +187,7 @@ Status Generator::generate(const std::vector<int> &prompt,
     return Status::error("the prompt has " + std::to_string(prompt.size()) +
                          " tokens but the context holds " +
                          std::to_string(options.context));
+  initialCapacity_ = options.context;
   reset();
   Sampler sampler(options.temperature, options.topp, options.seed);
   std::vector<int> tokens = prompt;

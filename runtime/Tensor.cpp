@@ -3,6 +3,7 @@
 #include "actsparse/runtime/Tensor.h"
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,29 @@ uint64_t Tensor::numElements() const {
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t k = shape.size(); k-- > 1;)
+    strides[k - 1] = strides[k] * shape[k];
+  return strides;
+}
+
+void copyLeadingRows(void *dst, int64_t dstRows, const void *src,
+                     int64_t srcRows, int64_t rows,
+                     const std::vector<int64_t> &shape, int axis,
+                     size_t elementSize) {
+  // One block per index of the dimensions before the axis.
+  int64_t outer = 1, inner = elementSize;
+  for (int k = 0; k < axis; ++k)
+    outer *= shape[k];
+  for (size_t k = axis + 1; k < shape.size(); ++k)
+    inner *= shape[k];
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(static_cast<char *>(dst) + o * dstRows * inner,
+                static_cast<const char *>(src) + o * srcRows * inner,
+                rows * inner);
 }
 
 int Executable::inputIndex(const std::string &name) const {

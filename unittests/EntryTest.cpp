@@ -68,7 +68,7 @@ TEST(Entry, ResultsOfEveryLayoutAreCopiedElementByPosition) {
     sig.results.push_back(
         {"r" + std::to_string(r), DType::F32, {layouts[r].rows, layouts[r].cols}});
   std::vector<Tensor> outputs;
-  Status s = invokeEntry(fakeEntry, sig, {}, {}, outputs);
+  Status s = invokeEntry(fakeEntry, sig, {}, nullptr, {}, outputs);
   ASSERT_TRUE(s) << s.message();
   ASSERT_EQ(outputs.size(), layouts.size());
   for (size_t r = 0; r < layouts.size(); ++r) {

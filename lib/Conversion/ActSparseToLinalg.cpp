@@ -77,6 +77,38 @@ LogicalResult weightsToArguments(func::FuncOp func) {
   return success();
 }
 
+/// In-place KV caches (--actsparse-kv-cache-in-place) and their past inputs
+/// are views of runtime buffers sized to the context, not dense tensors:
+/// their buffers take a fully dynamic strided layout.
+void stridedCacheArguments(func::FuncOp func) {
+  MLIRContext *ctx = func.getContext();
+  StringAttr layoutKey =
+      StringAttr::get(ctx, bufferization::BufferizationDialect::kBufferLayoutAttrName);
+  llvm::StringMap<unsigned> argByName;
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    if (auto name = func.getArgAttrOfType<StringAttr>(
+            i, ActSparseDialect::getOnnxNameAttrName()))
+      argByName[name.getValue()] = i;
+  auto makeStrided = [&](unsigned i) {
+    auto type = dyn_cast<RankedTensorType>(func.getArgumentTypes()[i]);
+    if (!type)
+      return;
+    SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+    func.setArgAttr(i, layoutKey,
+                    StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
+  };
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    auto cache = func.getArgAttrOfType<DictionaryAttr>(
+        i, ActSparseDialect::getKvCacheArgAttrName());
+    if (!cache)
+      continue;
+    makeStrided(i);
+    if (auto past = cache.getAs<StringAttr>("past"))
+      if (auto it = argByName.find(past.getValue()); it != argByName.end())
+        makeStrided(it->second);
+  }
+}
+
 struct LowerToLinalgPass
     : mlir::actsparse::impl::LowerToLinalgBase<LowerToLinalgPass> {
   void runOnOperation() override {
@@ -86,6 +118,7 @@ struct LowerToLinalgPass
         continue;
       if (failed(weightsToArguments(func)))
         return signalPassFailure();
+      stridedCacheArguments(func);
       // The runtime calls the entry point through its C interface.
       func->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
     }

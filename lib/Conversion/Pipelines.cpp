@@ -41,6 +41,7 @@ void mlir::actsparse::buildLowerToLLVMPipeline(OpPassManager &pm) {
 
 void mlir::actsparse::buildLowerToTensorsPipeline(OpPassManager &pm) {
   buildGraphCleanupPipeline(pm);
+  pm.addPass(createKvCacheInPlace());
   pm.addPass(createLowerToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

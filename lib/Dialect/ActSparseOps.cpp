@@ -270,6 +270,33 @@ LogicalResult ConcatOp::verify() {
   return verifyResultShape(*this, expected);
 }
 
+LogicalResult KvAppendOp::verify() {
+  ArrayRef<int64_t> rows = shapeOf(getRows()), cache = shapeOf(getCache()),
+                    past = shapeOf(getPast());
+  if (rows.size() != cache.size() || past.size() != cache.size())
+    return emitOpError("rows, cache and past must have the same rank");
+  if (failed(verifyAxis(*this, getAxis(), cache.size())))
+    return failure();
+  int64_t axis = getAxis();
+  for (size_t i = 0; i < cache.size(); ++i) {
+    if ((int64_t)i == axis)
+      continue;
+    for (int64_t d : {rows[i], past[i]})
+      if (!ShapedType::isDynamic(d) && !ShapedType::isDynamic(cache[i]) &&
+          d != cache[i])
+        return emitOpError("dimension ")
+               << i << " is " << d << " where the cache has " << cache[i];
+  }
+  if (!ShapedType::isDynamic(rows[axis]) &&
+      !ShapedType::isDynamic(past[axis]) &&
+      !ShapedType::isDynamic(cache[axis]) &&
+      rows[axis] + past[axis] != cache[axis])
+    return emitOpError("the cache holds ")
+           << cache[axis] << " rows along axis " << axis << ", not the "
+           << past[axis] << " past and " << rows[axis] << " new ones";
+  return success();
+}
+
 LogicalResult CastOp::verify() {
   if (!isCompatibleShape(shapeOf(getInput()), getType().getShape()))
     return emitOpError("cannot change the shape");

@@ -233,6 +233,23 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
     auto p = specOf(fnType.getInput(i), label, error);
     if (failed(p))
       return failure();
+    if (auto cache = main.getArgAttrOfType<DictionaryAttr>(
+            i, ActSparseDialect::getKvCacheArgAttrName())) {
+      rt::CacheSpec c;
+      c.tensor = *p;
+      auto past = cache.getAs<StringAttr>("past");
+      auto axis = cache.getAs<IntegerAttr>("axis");
+      for (size_t k = 0; past && k < signature.inputs.size(); ++k)
+        if (signature.inputs[k].name == past.getValue())
+          c.past = k;
+      if (c.past < 0 || !axis) {
+        error = "cache argument '" + p->name + "' names no past input";
+        return failure();
+      }
+      c.axis = axis.getInt();
+      signature.caches.push_back(c);
+      continue;
+    }
     (weight ? signature.weights : signature.inputs).push_back(*p);
   }
   for (unsigned i = 0; i < fnType.getNumResults(); ++i) {
@@ -243,6 +260,7 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
       return failure();
     signature.results.push_back(*p);
   }
+  signature.deriveOutputs();
   // A shared library must not export `main`: ELF would bind its calls to
   // the executable's main. Give the graph a name of its own.
   main.setName(rt::kGraphSymbol);
@@ -250,6 +268,7 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
     main.removeArgAttr(i, ActSparseDialect::getWeightArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getOnnxNameAttrName());
+    main.removeArgAttr(i, ActSparseDialect::getKvCacheArgAttrName());
   }
   for (unsigned i = 0; i < fnType.getNumResults(); ++i)
     main.removeResultAttr(
@@ -435,6 +454,8 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
        llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_shape_mismatch)},
       {rt::kInvalidReshapeSymbol,
        llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_invalid_reshape)},
+      {rt::kKvCacheMismatchSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_kv_cache_mismatch)},
       {rt::kAllocSymbol,
        llvm::orc::ExecutorAddr::fromPtr(&_mlir_memref_to_llvm_alloc)},
       {rt::kAlignedAllocSymbol,

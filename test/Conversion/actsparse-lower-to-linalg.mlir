@@ -225,6 +225,40 @@ func.func @data_movement(%x: tensor<2x3x4xf32>, %s: tensor<2xi64>)
 
 // -----
 
+// An in-place KV cache: the new rows are written into the cache after the
+// past ones once every dimension is checked (the batch, and the rows
+// against past + new); a mismatch is reported and nothing written. Cache
+// and past arguments are views of the runtime's buffers: strided layout.
+// CHECK-LABEL: func.func @main
+// CHECK-SAME: %[[PAST:[a-z0-9]+]]: tensor<?x4x?x8xf32> {actsparse.name = "past", bufferization.buffer_layout = strided<[?, ?, ?, ?], offset: ?>}
+// CHECK-SAME: %[[NEW:[a-z0-9]+]]: tensor<?x4x1x8xf32> {actsparse.name = "new"}
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: tensor<?x4x?x8xf32> {actsparse.kv_cache = {{.*}}, bufferization.buffer_layout = strided<[?, ?, ?, ?], offset: ?>}
+// CHECK: %[[P:.*]] = tensor.dim %[[PAST]], %c2
+// CHECK: %[[B:.*]] = tensor.dim %[[NEW]], %c0
+// CHECK: %[[CB:.*]] = tensor.dim %[[CACHE]], %c0
+// CHECK: %[[NEED:.*]] = arith.addi %[[P]], %c1
+// CHECK: %[[CR:.*]] = tensor.dim %[[CACHE]], %c2
+// CHECK: %[[OKB:.*]] = arith.cmpi eq, %[[B]], %[[CB]]
+// CHECK: %[[OKR:.*]] = arith.cmpi eq, %[[NEED]], %[[CR]]
+// CHECK: %[[OK:.*]] = arith.andi %[[OKB]], %[[OKR]]
+// CHECK: %[[KV:.*]] = scf.if %[[OK]] -> (tensor<?x4x?x8xf32>) {
+// CHECK:   %[[W:.*]] = tensor.insert_slice %[[NEW]] into %[[CACHE]][0, 0, %[[P]], 0] [%{{.*}}, 4, 1, 8] [1, 1, 1, 1]
+// CHECK:   scf.yield %[[W]]
+// CHECK: } else {
+// CHECK:   func.call @actsparse_rt_kv_cache_mismatch
+// CHECK:   scf.yield %[[CACHE]]
+// CHECK: linalg.generic {{.*}} ins(%[[KV]]
+func.func @main(%past: tensor<?x4x?x8xf32> {actsparse.name = "past"},
+                %new: tensor<?x4x1x8xf32> {actsparse.name = "new"},
+                %cache: tensor<?x4x?x8xf32> {actsparse.name = "present", actsparse.kv_cache = {axis = 2 : i64, past = "past"}})
+    -> tensor<?x4x?x8xf32> {
+  %kv = actsparse.kv_append %new into %cache after %past axis = 2 : tensor<?x4x1x8xf32>, tensor<?x4x?x8xf32> -> tensor<?x4x?x8xf32>
+  %r = actsparse.relu %kv : tensor<?x4x?x8xf32>
+  return %r : tensor<?x4x?x8xf32>
+}
+
+// -----
+
 // Shape computations: Shape, ConstantOfShape, Range, Expand.
 // CHECK-LABEL: func.func @shapes
 // CHECK: tensor.dim %arg0, %c1

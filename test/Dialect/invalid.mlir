@@ -172,6 +172,33 @@ func.func @concat_sum(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) {
 
 // -----
 
+// kv_append: the rows fit the cache in every other dimension.
+func.func @kv_append_heads(%new: tensor<1x2x1x8xf32>, %cache: tensor<1x4x?x8xf32>, %past: tensor<1x4x?x8xf32>) {
+  // expected-error @below {{dimension 1 is 2 where the cache has 4}}
+  %0 = actsparse.kv_append %new into %cache after %past axis = 2 : tensor<1x2x1x8xf32>, tensor<1x4x?x8xf32> -> tensor<1x4x?x8xf32>
+  return
+}
+
+// -----
+
+// kv_append: a static cache holds exactly the past and the new rows.
+func.func @kv_append_rows(%new: tensor<1x4x1x8xf32>, %cache: tensor<1x4x6x8xf32>, %past: tensor<1x4x4x8xf32>) {
+  // expected-error @below {{the cache holds 6 rows along axis 2, not the 4 past and 1 new ones}}
+  %0 = actsparse.kv_append %new into %cache after %past axis = 2 : tensor<1x4x1x8xf32>, tensor<1x4x4x8xf32> -> tensor<1x4x6x8xf32>
+  return
+}
+
+// -----
+
+// kv_append: one rank for all three.
+func.func @kv_append_rank(%new: tensor<4x1x8xf32>, %cache: tensor<1x4x?x8xf32>, %past: tensor<1x4x?x8xf32>) {
+  // expected-error @below {{rows, cache and past must have the same rank}}
+  %0 = actsparse.kv_append %new into %cache after %past axis = 2 : tensor<4x1x8xf32>, tensor<1x4x?x8xf32> -> tensor<1x4x?x8xf32>
+  return
+}
+
+// -----
+
 // Unsqueeze axes are sorted and unique.
 func.func @unsqueeze_unsorted(%x: tensor<3xf32>) {
   // expected-error @below {{axes must be sorted and unique}}

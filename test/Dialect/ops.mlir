@@ -108,6 +108,8 @@ func.func @graph_ops(%x: tensor<?x?x64xf32>, %g: tensor<64xf32>, %ids: tensor<?x
   %u = actsparse.unsqueeze %x, axes = [1] : tensor<?x?x64xf32> -> tensor<?x1x?x64xf32>
   // CHECK: actsparse.concat %{{.*}}, %{{.*}} axis = 1 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
   %cc = actsparse.concat %x, %x axis = 1 : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+  // CHECK: actsparse.kv_append %{{.*}} into %{{.*}} after %{{.*}} axis = 1 : tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
+  %kv = actsparse.kv_append %x into %cc after %x axis = 1 : tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
   // CHECK: actsparse.softmax %{{.*}}, axis = 2 : tensor<?x?x64xf32>
   %sm = actsparse.softmax %x, axis = 2 : tensor<?x?x64xf32>
   // CHECK: actsparse.reduce_mean %{{.*}}, axes = [2] keepdims : tensor<?x?x64xf32> -> tensor<?x?x1xf32>

@@ -50,6 +50,12 @@ def ActSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getWeightArgAttrName() {
       return "actsparse.weight";
     }
+    /// On `@main`'s argument added by --actsparse-kv-cache-in-place: a
+    /// dictionary `{past = "INPUT", axis = N}`, the past input whose rows
+    /// the runtime-owned cache holds and the axis it grows along.
+    static constexpr ::llvm::StringLiteral getKvCacheArgAttrName() {
+      return "actsparse.kv_cache";
+    }
     /// On an `actsparse.relu`: inserted by stage 2 of relufication.
     static constexpr ::llvm::StringLiteral getStage2AttrName() {
       return "actsparse.stage2";

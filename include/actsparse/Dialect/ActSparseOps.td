@@ -702,6 +702,46 @@ def ActSparse_ConcatOp : ActSparse_Op<"concat", [Pure,
   let hasVerifier = 1;
 }
 
+def ActSparse_KvAppendOp : ActSparse_Op<"kv_append", [
+    MemoryEffects<[MemWrite]>,
+    AllTypesMatch<["cache", "result"]>,
+    AllElementTypesMatch<["rows", "past", "cache"]>]> {
+  let summary = "Write a step's key or value rows into a runtime-owned cache";
+  let description = [{
+    The in-place form of `present = Concat(past, rows)` (see
+    `--actsparse-kv-cache-in-place`). `cache` is a buffer the runtime lends
+    to the call, sized to the past and the new rows along `axis`, whose
+    leading rows already hold `past`. The result is `cache` with the rows
+    `[dim(past, axis), dim(past, axis) + dim(rows, axis))` along `axis`
+    replaced by `rows`: equal to the Concat when the runtime kept its
+    promise, and computed without copying the past.
+
+    Every dimension of `rows` other than `axis` must equal the cache's, and
+    the cache must hold exactly the past and the new rows. Dimensions known
+    statically are checked here; the others are checked at run time, where a
+    mismatch fails the call (the runtime discards its results) and nothing
+    is written.
+
+    The op writes memory that outlives the call, so it is never removed as
+    dead code.
+
+    Example:
+
+    ```mlir
+    %kv = actsparse.kv_append %new into %cache after %past axis = 2
+        : tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32> -> tensor<?x4x?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$rows, AnyRankedTensor:$cache,
+                       AnyRankedTensor:$past, I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $rows `into` $cache `after` $past `axis` `=` $axis attr-dict `:`
+    type($rows) `,` type($past) `->` type($cache)
+  }];
+  let hasVerifier = 1;
+}
+
 def ActSparse_SliceOp : ActSparse_Op<"slice", [Pure,
     AllElementTypesMatch<["data", "result"]>]> {
   let summary = "ONNX Slice with positive steps";

@@ -99,7 +99,11 @@ public:
   }
   const std::vector<::actsparse::runtime::TensorSpec> &
   outputSpecs() const override {
-    return signature_.results;
+    return signature_.outputs;
+  }
+  const std::vector<::actsparse::runtime::CacheSpec> &
+  cacheSpecs() const override {
+    return signature_.caches;
   }
 
   /// Calls the model: shapes are checked against the signature; `outputs`
@@ -108,7 +112,14 @@ public:
   run(const std::vector<const ::actsparse::runtime::Tensor *> &inputs,
       std::vector<::actsparse::runtime::Tensor> &outputs) override {
     return ::actsparse::runtime::invokeEntry(entry_, signature_, inputs,
-                                             weights_, outputs);
+                                             nullptr, weights_, outputs);
+  }
+  ::actsparse::runtime::Status
+  runWithCaches(const std::vector<const ::actsparse::runtime::Tensor *> &inputs,
+                const std::vector<::actsparse::runtime::CacheView> &caches,
+                std::vector<::actsparse::runtime::Tensor> &outputs) override {
+    return ::actsparse::runtime::invokeEntry(entry_, signature_, inputs,
+                                             &caches, weights_, outputs);
   }
 
 private:

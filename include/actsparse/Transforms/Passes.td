@@ -166,4 +166,56 @@ def Relufy : Pass<"actsparse-relufy"> {
   let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Execution
+//===----------------------------------------------------------------------===//
+
+def KvCacheInPlace : Pass<"actsparse-kv-cache-in-place", "::mlir::ModuleOp"> {
+  let summary = "Append each step's keys and values into runtime-owned "
+                "caches instead of concatenating them with the past";
+  let description = [{
+    Decoder exports carry the KV cache through the graph: each layer returns
+    `present = Concat(past, new)` and the caller feeds it back as the next
+    step's `past`, so every step copies the whole cache, twice (the Concat,
+    and the result handed back).
+
+    For each result of `@main` that is such a Concat of an argument (the
+    past) and new rows, also used inside the graph (by attention), this pass
+    adds an argument, the cache, named like the result and tagged
+    `actsparse.kv_cache = {past = "NAME", axis = N}`; replaces the Concat by
+    `actsparse.kv_append` into it; and removes the result. The runtime owns
+    one buffer per cache, sized to the context: it passes `past` as a view
+    of the buffer's leading rows and the cache as a view that also covers
+    the rows the step appends. Nothing is copied, and the values are the
+    Concat's.
+
+    A Concat whose result the graph does not use otherwise is left alone.
+
+    Example:
+
+    ```mlir
+    func.func @main(%past: tensor<1x4x?x8xf32> {actsparse.name = "past_key_values.0.key"}, ...)
+        -> (..., tensor<1x4x?x8xf32> {actsparse.name = "present.0.key"}) {
+      %present = actsparse.concat %past, %new axis = 2 : ...
+      ... uses of %present ...
+      return ..., %present
+    }
+    ```
+
+    becomes
+
+    ```mlir
+    func.func @main(%past: ..., %cache: tensor<1x4x?x8xf32>
+        {actsparse.name = "present.0.key",
+         actsparse.kv_cache = {axis = 2 : i64, past = "past_key_values.0.key"}})
+        -> (...) {
+      %present = actsparse.kv_append %new into %cache after %past axis = 2 : ...
+      ... uses of %present ...
+      return ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
+}
+
 #endif // ACTSPARSE_TRANSFORMS_PASSES_TD

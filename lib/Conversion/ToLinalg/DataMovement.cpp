@@ -452,10 +452,93 @@ struct ConcatLowering : OpConversionPattern<ConcatOp> {
   }
 };
 
+/// New rows written into the runtime's cache after the past rows. The
+/// cache's size is checked first: a runtime that lent a view of the wrong
+/// size gets an error, and nothing is written out of bounds.
+struct KvAppendLowering : OpConversionPattern<KvAppendOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(KvAppendOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    int64_t axis = op.getAxis();
+    Value rows = adaptor.getRows(), cache = adaptor.getCache();
+    int64_t rank = tensorTypeOf(cache).getRank();
+    Value start = dimValue(b, loc, adaptor.getPast(), axis);
+    // Per dimension: the size the cache must have, and the one it has.
+    SmallVector<std::pair<Value, Value>> checks;
+    SmallVector<int64_t> checkedDims;
+    for (int64_t d = 0; d < rank; ++d) {
+      Value need = dimValue(b, loc, rows, d);
+      if (d == axis)
+        need = arith::AddIOp::create(b, loc, start, need);
+      Value have = dimValue(b, loc, cache, d);
+      // Sizes known on both sides were checked by the verifier.
+      if (getConstantIntValue(need) && getConstantIntValue(have))
+        continue;
+      checks.push_back({need, have});
+      checkedDims.push_back(d);
+    }
+    auto write = [&](OpBuilder &nb, Location nl) -> Value {
+      SmallVector<OpFoldResult> offsets(rank, nb.getIndexAttr(0));
+      offsets[axis] = start;
+      SmallVector<OpFoldResult> strides(rank, nb.getIndexAttr(1));
+      return tensor::InsertSliceOp::create(
+          nb, nl, rows, cache, offsets, tensor::getMixedSizes(nb, nl, rows),
+          strides);
+    };
+    if (checks.empty()) {
+      b.replaceOp(op, write(b, loc));
+      return success();
+    }
+    Value ok;
+    for (auto [need, have] : checks) {
+      Value eq = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                       need, have);
+      ok = ok ? arith::AndIOp::create(b, loc, ok, eq) : eq;
+    }
+    Type i64 = b.getI64Type();
+    func::FuncOp report = getRuntimeFunction(
+        op, ::actsparse::runtime::kKvCacheMismatchSymbol,
+        FunctionType::get(b.getContext(), {i64, i64, i64}, {}));
+    auto ifOp = scf::IfOp::create(
+        b, loc, ok,
+        [&](OpBuilder &nb, Location nl) {
+          scf::YieldOp::create(nb, nl, write(nb, nl));
+        },
+        [&](OpBuilder &nb, Location nl) {
+          // Report the first dimension that differs.
+          Value dim = indexConst(nb, nl, checkedDims.back());
+          Value need = checks.back().first, have = checks.back().second;
+          for (int64_t i = int64_t(checks.size()) - 2; i >= 0; --i) {
+            Value differs =
+                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ne,
+                                      checks[i].first, checks[i].second);
+            dim = arith::SelectOp::create(
+                nb, nl, differs, indexConst(nb, nl, checkedDims[i]), dim);
+            need = arith::SelectOp::create(nb, nl, differs, checks[i].first,
+                                           need);
+            have = arith::SelectOp::create(nb, nl, differs, checks[i].second,
+                                           have);
+          }
+          auto asI64 = [&](Value v) -> Value {
+            return arith::IndexCastOp::create(nb, nl, i64, v);
+          };
+          func::CallOp::create(nb, nl, report,
+                               ValueRange{asI64(dim), asI64(have),
+                                          asI64(need)});
+          scf::YieldOp::create(nb, nl, cache);
+        });
+    b.replaceOp(op, ifOp.getResult(0));
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::actsparse::lowering::populateDataMovementPatterns(RewritePatternSet &patterns) {
   patterns.add<GatherLowering, TransposeLowering, ReshapeLowering,
                SliceLowering, TriluLowering, ScatterNdLowering, ExpandLowering,
-               UnsqueezeLowering, ConcatLowering>(patterns.getContext());
+               UnsqueezeLowering, ConcatLowering, KvAppendLowering>(
+      patterns.getContext());
 }

@@ -94,6 +94,12 @@ void actsparse_rt_shape_mismatch(int64_t got, int64_t expected);
 /// to [elements, 1, ...] instead; the runtime fails the call.
 void actsparse_rt_invalid_reshape(int64_t elements, int64_t requested);
 
+/// An actsparse.kv_append found the cache view the runtime lent it of the
+/// wrong size: dimension `dim` is `size` where the past and new rows need
+/// `needed`. Generated code writes nothing; the runtime fails the call.
+void actsparse_rt_kv_cache_mismatch(int64_t dim, int64_t size,
+                                    int64_t needed);
+
 /// Every buffer generated code allocates or frees (MLIR's generic
 /// allocation functions): malloc and free, except that an allocation that
 /// fails ends the model call at once (runGuarded) instead of returning null.
@@ -111,12 +117,15 @@ namespace actsparse::runtime {
 ///    allocations.
 /// 4: the sparse FFN kernel.
 /// 5: the run-time Reshape check.
-constexpr int kAbiVersion = 5;
+/// 6: in-place KV caches (cache parameters between the inputs and the
+///    weights) and their size check.
+constexpr int kAbiVersion = 6;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
 inline const char *kShapeMismatchSymbol = "actsparse_rt_shape_mismatch";
 inline const char *kInvalidReshapeSymbol = "actsparse_rt_invalid_reshape";
+inline const char *kKvCacheMismatchSymbol = "actsparse_rt_kv_cache_mismatch";
 inline const char *kAllocSymbol = "_mlir_memref_to_llvm_alloc";
 inline const char *kAlignedAllocSymbol = "_mlir_memref_to_llvm_aligned_alloc";
 inline const char *kFreeSymbol = "_mlir_memref_to_llvm_free";
@@ -193,6 +202,19 @@ public:
       d.words_[3 + i] = shape[i];
       d.words_[3 + shape.size() + i] = stride;
       stride *= shape[i];
+    }
+    return d;
+  }
+
+  /// Describes a strided view (strides in elements).
+  static MemRefDescriptor forView(void *data, const std::vector<int64_t> &shape,
+                                  const std::vector<int64_t> &strides) {
+    MemRefDescriptor d(shape.size());
+    d.words_[0] = reinterpret_cast<uint64_t>(data);
+    d.words_[1] = reinterpret_cast<uint64_t>(data);
+    for (size_t i = 0; i < shape.size(); ++i) {
+      d.words_[3 + i] = shape[i];
+      d.words_[3 + shape.size() + i] = strides[i];
     }
     return d;
   }

@@ -21,6 +21,10 @@ namespace actsparse::runtime {
 
 struct EntrySignature {
   std::vector<TensorSpec> inputs, weights, results;
+  /// In-place KV caches: parameters after the inputs, before the weights.
+  std::vector<CacheSpec> caches;
+  /// What the graph outputs: the results, then the caches' tensors.
+  std::vector<TensorSpec> outputs;
   std::string weightPack, weightPackId; ///< as the IR named them
   /// Positions the model supports, read from the graph (the rows of the
   /// table `position_ids` index: learned positions or a RoPE cache); 0
@@ -30,10 +34,14 @@ struct EntrySignature {
   /// signature predates versioning.
   int abiVersion = kAbiVersion;
 
-  /// One line per parameter: `input|weight|result NAME DTYPE RANK DIMS...`
-  /// plus `abi VERSION`, `pack NAME`, `pack_id ID` and `context N`.
+  /// One line per parameter: `input|weight|result NAME DTYPE RANK DIMS...`,
+  /// `cache NAME DTYPE RANK DIMS... past INPUT axis N`, plus
+  /// `abi VERSION`, `pack NAME`, `pack_id ID` and `context N`.
   std::string serialize() const;
+  /// Also derives `outputs`; errors name a bad line.
   static Status parse(const std::string &text, EntrySignature &sig);
+  /// Sets `outputs` from `results` and `caches`.
+  void deriveOutputs();
 };
 
 class WeightPack;
@@ -49,11 +57,17 @@ Status loadWeights(const std::vector<TensorSpec> &weights,
 using EntryFn = void (*)(void **params);
 
 /// Calls `entry` with `inputs` (checked against the signature) and bound
-/// `weights`; copies the results into `outputs` and frees their buffers.
-/// Fails (discarding results) if generated code reported an out-of-range
-/// index.
+/// `weights`; copies the results into `outputs` (in `sig.outputs` order)
+/// and frees their buffers. Fails (discarding results) if generated code
+/// reported an error.
+///
+/// In-place caches are lent in `caches` (one view per `sig.caches`, whose
+/// past inputs are then not read; their outputs stay empty). Without
+/// `caches`, each is computed into a new tensor holding a copy of its past
+/// input and the rows the call appends, one per token of `input_ids`.
 Status invokeEntry(EntryFn entry, const EntrySignature &sig,
                    const std::vector<const Tensor *> &inputs,
+                   const std::vector<CacheView> *caches,
                    const std::vector<const void *> &weights,
                    std::vector<Tensor> &outputs);
 
@@ -73,11 +87,19 @@ public:
     return sig_.inputs;
   }
   const std::vector<TensorSpec> &outputSpecs() const override {
-    return sig_.results;
+    return sig_.outputs;
+  }
+  const std::vector<CacheSpec> &cacheSpecs() const override {
+    return sig_.caches;
   }
   Status run(const std::vector<const Tensor *> &inputs,
              std::vector<Tensor> &outputs) override {
-    return invokeEntry(entry_, sig_, inputs, weights_, outputs);
+    return invokeEntry(entry_, sig_, inputs, nullptr, weights_, outputs);
+  }
+  Status runWithCaches(const std::vector<const Tensor *> &inputs,
+                       const std::vector<CacheView> &caches,
+                       std::vector<Tensor> &outputs) override {
+    return invokeEntry(entry_, sig_, inputs, &caches, weights_, outputs);
   }
 
 private:

@@ -90,11 +90,22 @@ private:
   /// logits of every fed position.
   Status forward(const std::vector<int> &tokens, int start, Tensor &logits);
 
+  /// Makes room for `rows` more positions in every in-place cache.
+  void reserveCacheRows(int64_t rows);
+
   Executable &model_;
   int idsInput_ = -1, posInput_ = -1, maskInput_ = -1, logitsOutput_ = -1,
       vocab_ = 0;
   std::vector<int> pastInputs_, presentOutputs_;
   std::vector<Tensor> past_;
+  /// With in-place caches (Executable::cacheSpecs()): one buffer per
+  /// cache, `capacity_` rows along its axis, of which `cachedRows_` hold
+  /// past positions. The model appends to them; nothing is copied per step.
+  bool inPlace_ = false;
+  std::vector<Tensor> cacheBuffers_;
+  int64_t capacity_ = 0, cachedRows_ = 0;
+  /// The capacity to start with (the model's context when known).
+  int64_t initialCapacity_ = 0;
 };
 
 /// Peak resident set size of this process, in KiB.

@@ -44,6 +44,37 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
+/// A KV cache the model appends to in place (--actsparse-kv-cache-in-place):
+/// the output `tensor` names, `present = Concat(past, new rows)` along
+/// `axis`, is not returned by the model but written into a buffer the
+/// caller lends it.
+struct CacheSpec {
+  TensorSpec tensor; ///< the output it stands for (e.g. present.0.key)
+  int past = -1;     ///< the input holding its leading rows
+  int axis = 0;
+};
+
+/// A caller's buffer lent to a model as an in-place cache: `shape` covers
+/// the past rows and the rows the call appends (`pastRows` + new along the
+/// cache's axis), `strides` (in elements) are the buffer's, which may hold
+/// more rows. The cache's past input is the view of its first `pastRows`.
+struct CacheView {
+  void *data = nullptr;
+  std::vector<int64_t> shape, strides;
+  int64_t pastRows = 0;
+};
+
+/// Strides (in elements) of a dense row-major tensor of `shape`.
+std::vector<int64_t> rowMajorStrides(const std::vector<int64_t> &shape);
+
+/// Copies the first `rows` entries along `axis` from `src` to `dst`, two
+/// dense buffers of `shape` except along `axis`, where they hold `srcRows`
+/// and `dstRows` entries: a cache moved to a buffer of another capacity.
+void copyLeadingRows(void *dst, int64_t dstRows, const void *src,
+                     int64_t srcRows, int64_t rows,
+                     const std::vector<int64_t> &shape, int axis,
+                     size_t elementSize);
+
 /// A compiled model as the runtime sees it: named inputs and outputs and a
 /// call. Implemented by the JIT (mlir::actsparse::CompiledModel) so that
 /// the generation loop in the runtime needs no MLIR.
@@ -51,10 +82,28 @@ class Executable {
 public:
   virtual ~Executable() = default;
   virtual const std::vector<TensorSpec> &inputSpecs() const = 0;
+  /// Every output of the graph, in-place caches included (last).
   virtual const std::vector<TensorSpec> &outputSpecs() const = 0;
-  /// Runs with `inputs` in inputSpecs() order.
+  /// Runs with `inputs` in inputSpecs() order. In-place caches are
+  /// computed into fresh tensors (a copy of the past each): their outputs
+  /// come back like any other.
   virtual Status run(const std::vector<const Tensor *> &inputs,
                      std::vector<Tensor> &outputs) = 0;
+
+  /// The in-place caches, in the order runWithCaches() takes them.
+  virtual const std::vector<CacheSpec> &cacheSpecs() const {
+    static const std::vector<CacheSpec> none;
+    return none;
+  }
+  /// Runs with every in-place cache lent in `caches`, without copying it;
+  /// the past inputs (entries of `inputs`) are not read, and the outputs
+  /// of the caches are left empty (the rows are in the caller's buffers).
+  virtual Status runWithCaches(const std::vector<const Tensor *> &inputs,
+                               const std::vector<CacheView> &caches,
+                               std::vector<Tensor> &outputs) {
+    (void)inputs, (void)caches, (void)outputs;
+    return Status::error("this model has no in-place caches");
+  }
 
   int inputIndex(const std::string &name) const;
   int outputIndex(const std::string &name) const;
