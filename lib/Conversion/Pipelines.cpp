@@ -42,6 +42,7 @@ void mlir::actsparse::buildLowerToLLVMPipeline(OpPassManager &pm) {
 void mlir::actsparse::buildLowerToTensorsPipeline(OpPassManager &pm) {
   buildGraphCleanupPipeline(pm);
   pm.addPass(createKvCacheInPlace());
+  pm.addPass(createGroupQueryAttention());
   pm.addPass(createLowerToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

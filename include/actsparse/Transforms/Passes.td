@@ -218,4 +218,30 @@ def KvCacheInPlace : Pass<"actsparse-kv-cache-in-place", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
 }
 
+def GroupQueryAttention : Pass<"actsparse-group-query-attention"> {
+  let summary = "Read shared key/value heads once per group instead of "
+                "copying them for every query head";
+  let description = [{
+    Grouped-query attention exports repeat each key/value head for the
+    query heads that share it (transformers' `repeat_kv`, llama2.c's
+    export): `Reshape(Expand(Unsqueeze(kv, 2), [B, Hkv, G, S, D]),
+    [B, Hkv * G, S, D])`, a copy of the whole KV cache per layer and step,
+    before the attention matmuls read it.
+
+    This pass rewrites `MatMul(A, repeated)` and
+    `MatMul(A, Transpose(repeated, [0, 1, 3, 2]))`, with `A` of shape
+    `[B, Hkv * G, T, K]`, into `MatMul(Reshape(A, [0, Hkv, -1, 0]), kv)`
+    (or its transpose) reshaped back to `[0, Hkv * G, -1, 0]`: the `G`
+    query heads of a group become `G * T` rows against their one key/value
+    head. Reshapes of row-major tensors move no data, and each result is
+    the same sum of the same products in the same order.
+
+    Matched when the head counts are static, `Hkv * G` equals the repeated
+    tensor's head count, and the Expand only broadcasts the unit dimension;
+    the Reshape must merge the head and group dimensions (the only reshape
+    of that result an attention export writes).
+  }];
+  let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
+}
+
 #endif // ACTSPARSE_TRANSFORMS_PASSES_TD
