@@ -1,6 +1,7 @@
 //===- Abi.cpp - runtime functions called by generated code ---------------===//
 
 #include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/BufferPool.h"
 
 #include <atomic>
 #include <csetjmp>
@@ -43,12 +44,12 @@ thread_local uint64_t gFailedBytes = 0;
 }
 } // namespace
 
-namespace {
-std::atomic<uint64_t> gAllocations{0};
-} // namespace
-
 uint64_t actsparse::runtime::generatedCodeAllocations() {
-  return gAllocations.load(std::memory_order_relaxed);
+  return actsparse::runtime::generatedCodePool().stats().allocations;
+}
+
+uint64_t actsparse::runtime::generatedCodeSystemAllocations() {
+  return actsparse::runtime::generatedCodePool().stats().systemAllocations;
 }
 
 void actsparse::runtime::keepTensorsInHeap() {
@@ -57,24 +58,20 @@ void actsparse::runtime::keepTensorsInHeap() {
 }
 
 extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
-  gAllocations.fetch_add(1, std::memory_order_relaxed);
-  void *p = std::malloc(size);
-  if (!p && size)
-    allocationFailed(size);
-  return p;
+  return _mlir_memref_to_llvm_aligned_alloc(16, size);
 }
 
 extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
                                                     size_t size) {
-  gAllocations.fetch_add(1, std::memory_order_relaxed);
-  size_t rounded = (size + alignment - 1) / alignment * alignment;
-  void *p = rounded < size ? nullptr : std::aligned_alloc(alignment, rounded);
-  if (!p && size)
+  void *p = actsparse::runtime::generatedCodePool().allocate(size, alignment);
+  if (!p)
     allocationFailed(size);
   return p;
 }
 
-extern "C" void _mlir_memref_to_llvm_free(void *ptr) { std::free(ptr); }
+extern "C" void _mlir_memref_to_llvm_free(void *ptr) {
+  actsparse::runtime::generatedCodePool().release(ptr);
+}
 
 extern "C" void actsparse_rt_index_out_of_range(int64_t index, int64_t size) {
   gOutOfRange.put(index, size);

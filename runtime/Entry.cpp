@@ -313,7 +313,7 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
     outputs.push_back(std::move(t));
     if (d.allocated() && !owned.count(d.allocated()) &&
         freed.insert(d.allocated()).second)
-      std::free(d.allocated());
+      _mlir_memref_to_llvm_free(d.allocated());
   }
   // The caches' rows are in the caller's buffers.
   outputs.resize(sig.results.size() + sig.caches.size());

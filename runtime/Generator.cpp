@@ -201,6 +201,7 @@ Status Generator::generate(const std::vector<int> &prompt,
       std::chrono::duration<double>(Clock::now() - t0).count();
   auto t1 = Clock::now();
   const uint64_t allocationsBefore = generatedCodeAllocations();
+  const uint64_t systemBefore = generatedCodeSystemAllocations();
   for (int step = 0; step < options.steps; ++step) {
     const float *last =
         logits.as<float>() + (logits.shape[1] - 1) * int64_t(vocab_);
@@ -228,6 +229,8 @@ Status Generator::generate(const std::vector<int> &prompt,
   stats.decodeSeconds =
       std::chrono::duration<double>(Clock::now() - t1).count();
   stats.decodeAllocations = generatedCodeAllocations() - allocationsBefore;
+  stats.decodeSystemAllocations =
+      generatedCodeSystemAllocations() - systemBefore;
   stats.peakRssKiB = peakRssKiB();
   return {};
 }

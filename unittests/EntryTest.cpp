@@ -31,11 +31,13 @@ std::vector<Layout> layouts;
 float valueAt(int64_t i, int64_t j) { return float(100 * i + j) + 0.5f; }
 
 /// A model with no inputs whose results are the layouts above, each in a
-/// fresh malloc'd buffer (invokeEntry frees them), padding filled with NaN.
+/// fresh buffer of the runtime's allocator, as generated code allocates
+/// them (invokeEntry frees them), padding filled with NaN.
 void fakeEntry(void **params) {
   auto *words = static_cast<uint64_t *>(params[0]);
   for (const Layout &l : layouts) {
-    auto *buf = static_cast<float *>(std::malloc(l.capacity * sizeof(float)));
+    auto *buf = static_cast<float *>(
+        _mlir_memref_to_llvm_aligned_alloc(64, l.capacity * sizeof(float)));
     for (int64_t k = 0; k < l.capacity; ++k)
       buf[k] = std::nanf("");
     for (int64_t i = 0; i < l.rows; ++i)

@@ -839,18 +839,21 @@ int main(int argc, char **argv) {
   double decodeMs = stats.generatedTokens > 1
                         ? 1000 * stats.decodeSeconds / stats.generatedTokens
                         : 0;
-  double allocationsPerCall =
-      stats.decodeCalls > 0 ? double(stats.decodeAllocations) / stats.decodeCalls
-                            : 0;
+  auto perCall = [&](uint64_t n) {
+    return stats.decodeCalls > 0 ? double(n) / stats.decodeCalls : 0.0;
+  };
+  double allocationsPerCall = perCall(stats.decodeAllocations);
+  double systemAllocationsPerCall = perCall(stats.decodeSystemAllocations);
   if (o.stats)
     std::fprintf(stderr,
                  "sparse-run: prompt %d tokens, prefill %.1f tokens/s; "
                  "generated %d tokens, decode %.2f ms/token (%.1f tokens/s, "
-                 "%.0f allocations a step); peak RSS %.1f MiB; %s; "
+                 "%.0f buffers a step, %.2g from malloc); peak RSS %.1f "
+                 "MiB; %s; "
                  "context %s\n",
                  stats.promptTokens, prefillTps, stats.generatedTokens,
                  decodeMs, decodeMs > 0 ? 1000 / decodeMs : 0,
-                 allocationsPerCall,
+                 allocationsPerCall, systemAllocationsPerCall,
                  stats.peakRssKiB / 1024.0,
                  generator->usesKvCache() ? "KV cache" : "no KV cache",
                  o.gen.context > 0 ? std::to_string(o.gen.context).c_str()
@@ -870,6 +873,8 @@ int main(int argc, char **argv) {
                        {"decode_seconds", stats.decodeSeconds},
                        {"decode_ms_per_token", decodeMs},
                        {"decode_allocations_per_step", allocationsPerCall},
+                       {"decode_system_allocations_per_step",
+                        systemAllocationsPerCall},
                        {"peak_rss_kib", stats.peakRssKiB},
                        {"kv_cache", generator->usesKvCache()},
                        {"stopped_at_context", stats.stoppedAtContext}}))

@@ -15,8 +15,10 @@
 //     order of the function's arguments tagged actsparse.weight = "name";
 //   - Results is the struct of the result descriptors, in ONNX output order.
 // Every descriptor is MLIR's ranked memref descriptor (below), row-major with
-// identity layout. Result buffers are allocated by generated code with
-// malloc; the caller owns them and frees `allocated`.
+// identity layout, but for in-place caches and their past inputs (strided
+// views of the caller's buffers). Result buffers are allocated by generated
+// code through _mlir_memref_to_llvm_alloc; the caller owns them and frees
+// `allocated` with _mlir_memref_to_llvm_free.
 //
 //===----------------------------------------------------------------------===//
 
@@ -101,8 +103,10 @@ void actsparse_rt_kv_cache_mismatch(int64_t dim, int64_t size,
                                     int64_t needed);
 
 /// Every buffer generated code allocates or frees (MLIR's generic
-/// allocation functions): malloc and free, except that an allocation that
-/// fails ends the model call at once (runGuarded) instead of returning null.
+/// allocation functions): buffers of the runtime's pool (BufferPool.h),
+/// recycled by size class; an allocation that fails ends the model call at
+/// once (runGuarded) instead of returning null. Buffers of these functions
+/// are freed with _mlir_memref_to_llvm_free, never with free().
 void *_mlir_memref_to_llvm_alloc(size_t size);
 void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size);
 void _mlir_memref_to_llvm_free(void *ptr);
@@ -148,9 +152,11 @@ void setNumThreads(int threads);
 int numThreads();
 
 /// Allocations generated code has made through the runtime since the
-/// process started (buffers of intermediate tensors; per call, the cost a
-/// buffer plan would remove).
+/// process started (buffers of intermediate tensors), and those of them
+/// that the buffer pool could not serve from freed buffers (calls of the
+/// system's allocator).
 uint64_t generatedCodeAllocations();
+uint64_t generatedCodeSystemAllocations();
 
 /// Tells glibc's malloc to serve blocks of up to 32 MiB from the heap
 /// instead of fresh mmaps, and to keep up to 64 MiB of freed memory. Decode

@@ -36,10 +36,10 @@ struct GenerationStats {
   int generatedTokens = 0;
   double prefillSeconds = 0;
   double decodeSeconds = 0;
-  /// Model calls after the prompt, and the allocations generated code
-  /// made in them.
+  /// Model calls after the prompt, the allocations generated code made in
+  /// them, and those the buffer pool passed on to the system's allocator.
   int decodeCalls = 0;
-  uint64_t decodeAllocations = 0;
+  uint64_t decodeAllocations = 0, decodeSystemAllocations = 0;
   long peakRssKiB = 0;
   /// Generation ended because the sequence filled the context.
   bool stoppedAtContext = false;

@@ -1,0 +1,137 @@
+//===- BufferPool.cpp - recycled buffers for generated code ---------------===//
+
+#include "actsparse/runtime/BufferPool.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace actsparse::runtime {
+
+/// In front of every buffer, ending where the buffer starts.
+struct BufferPool::Header {
+  static constexpr uint64_t kMagic = 0x6c6f6f7066667562; // "bufpool"
+  static constexpr unsigned kUnpooled = ~0u;
+  uint64_t magic;
+  Header *next;       ///< on a free list
+  void *base;         ///< what the system returned
+  unsigned sizeClass; ///< kUnpooled: allocated for its own size
+  unsigned alignment;
+};
+
+static_assert(sizeof(BufferPool::Header) <= 64);
+
+BufferPool::BufferPool(size_t largest, size_t keptBytes)
+    : largest_(largest), keepLimit_(keptBytes) {}
+
+BufferPool::~BufferPool() { trim(); }
+
+unsigned BufferPool::sizeClass(size_t size) {
+  if (size <= 64)
+    return 0;
+  // size in (2^p, 2^(p+1)]: four steps of 2^(p-2).
+  unsigned p = 63 - __builtin_clzll(uint64_t(size - 1));
+  size_t step = size_t(1) << (p - 2);
+  unsigned quarter = unsigned((size - 1 - (size_t(1) << p)) / step);
+  return 1 + (p - 6) * 4 + quarter;
+}
+
+size_t BufferPool::classCapacity(unsigned sizeClass) {
+  if (sizeClass == 0)
+    return 64;
+  unsigned p = (sizeClass - 1) / 4 + 6, quarter = (sizeClass - 1) % 4;
+  return (size_t(1) << p) + (quarter + 1) * (size_t(1) << (p - 2));
+}
+
+BufferPool::Header *BufferPool::headerOf(void *buffer) {
+  return reinterpret_cast<Header *>(static_cast<char *>(buffer) -
+                                    sizeof(Header));
+}
+
+void *BufferPool::allocate(size_t size, size_t alignment) {
+  if (alignment & (alignment - 1))
+    return nullptr;
+  alignment = std::max<size_t>(alignment, 16);
+  bool pooled = size <= largest_ && alignment <= 64;
+  unsigned cls = pooled ? sizeClass(size) : Header::kUnpooled;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.allocations;
+    if (pooled && cls < free_.size() && free_[cls]) {
+      Header *h = free_[cls];
+      free_[cls] = h->next;
+      stats_.keptBytes -= classCapacity(cls);
+      return reinterpret_cast<char *>(h) + sizeof(Header);
+    }
+    ++stats_.systemAllocations;
+  }
+  // The header sits in the `room` bytes before the buffer, which keep the
+  // buffer aligned as the base is.
+  size_t room = std::max<size_t>(alignment, 64);
+  size_t capacity = pooled ? classCapacity(cls) : size;
+  size_t total = room + capacity;
+  if (total < capacity || total + room < total)
+    return nullptr; // overflow
+  total = (total + room - 1) / room * room;
+  void *base = std::aligned_alloc(room, total);
+  if (!base)
+    return nullptr;
+  char *buffer = static_cast<char *>(base) + room;
+  Header *h = headerOf(buffer);
+  h->magic = Header::kMagic;
+  h->next = nullptr;
+  h->base = base;
+  h->sizeClass = cls;
+  h->alignment = unsigned(alignment);
+  return buffer;
+}
+
+void BufferPool::release(void *buffer) {
+  if (!buffer)
+    return;
+  Header *h = headerOf(buffer);
+  if (h->magic != Header::kMagic)
+    std::abort(); // not a buffer of the pool: a double or foreign free
+  if (h->sizeClass != Header::kUnpooled) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t capacity = classCapacity(h->sizeClass);
+    if (stats_.keptBytes + capacity <= keepLimit_) {
+      if (free_.size() <= h->sizeClass)
+        free_.resize(h->sizeClass + 1, nullptr);
+      h->next = free_[h->sizeClass];
+      free_[h->sizeClass] = h;
+      stats_.keptBytes += capacity;
+      return;
+    }
+  }
+  h->magic = 0;
+  std::free(h->base);
+}
+
+void BufferPool::trim() {
+  std::vector<Header *> lists;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lists.swap(free_);
+    stats_.keptBytes = 0;
+  }
+  for (Header *h : lists)
+    while (h) {
+      Header *next = h->next;
+      h->magic = 0;
+      std::free(h->base);
+      h = next;
+    }
+}
+
+BufferPool::Stats BufferPool::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+BufferPool &generatedCodePool() {
+  // Never destroyed: generated code may free buffers during exit.
+  static BufferPool *pool = new BufferPool();
+  return *pool;
+}
+
+} // namespace actsparse::runtime
