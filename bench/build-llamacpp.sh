@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's own llama-bench and llama-quantize from the source that
-# the PyPI sdist of llama-cpp-python vendors (pinned), into the cache. For
-# benchmarks only: nothing of it is committed or linked into ActSparse.
-# Prints the directory holding the binaries on the last line.
+# Builds llama.cpp's own llama-bench, llama-quantize, llama-simple and
+# llama-convert-llama2c-to-ggml (llama2.c checkpoints such as stories260K to
+# GGUF) from the source that the PyPI sdist of llama-cpp-python vendors
+# (pinned), into the cache. For benchmarks only: nothing of it is committed
+# or linked into ActSparse. Prints the directory holding the binaries on the
+# last line.
 #
 #   ACTSPARSE_CACHE   cache directory (default ~/.cache/actsparse)
 set -euo pipefail
@@ -11,7 +13,10 @@ version=0.3.16
 dir=$cache/llamacpp
 src=$dir/llama_cpp_python-$version/vendor/llama.cpp
 bin=$dir/build/bin
-if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-quantize" ]; then
+targets="llama-bench llama-quantize llama-simple llama-convert-llama2c-to-ggml"
+missing=0
+for t in $targets; do [ -x "$bin/$t" ] || missing=1; done
+if [ $missing = 0 ]; then
   echo "$bin"
   exit 0
 fi
@@ -24,9 +29,10 @@ if [ ! -d "$src" ]; then
     "llama-cpp-python==$version" -d "$dir" >&2
   tar xzf "$dir/llama_cpp_python-$version.tar.gz" -C "$dir"
 fi
-echo "llamacpp: building llama-bench and llama-quantize (about 10 minutes on 2 cores)" >&2
+echo "llamacpp: building $targets (about 10 minutes on 2 cores)" >&2
 cmake -S "$src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
-  -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON \
   -DLLAMA_BUILD_SERVER=OFF -DGGML_CUDA=OFF >/dev/null
-ninja -C "$dir/build" llama-bench llama-quantize >/dev/null
+# shellcheck disable=SC2086
+ninja -C "$dir/build" $targets >/dev/null
 echo "$bin"

@@ -54,7 +54,7 @@ void *BufferPool::allocate(size_t size, size_t alignment) {
   bool pooled = size <= largest_ && alignment <= 64;
   unsigned cls = pooled ? sizeClass(size) : Header::kUnpooled;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<SpinLock> lock(mutex_);
     ++stats_.allocations;
     if (pooled && cls < free_.size() && free_[cls]) {
       Header *h = free_[cls];
@@ -92,7 +92,7 @@ void BufferPool::release(void *buffer) {
   if (h->magic != Header::kMagic)
     std::abort(); // not a buffer of the pool: a double or foreign free
   if (h->sizeClass != Header::kUnpooled) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<SpinLock> lock(mutex_);
     size_t capacity = classCapacity(h->sizeClass);
     if (stats_.keptBytes + capacity <= keepLimit_) {
       if (free_.size() <= h->sizeClass)
@@ -110,7 +110,7 @@ void BufferPool::release(void *buffer) {
 void BufferPool::trim() {
   std::vector<Header *> lists;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<SpinLock> lock(mutex_);
     lists.swap(free_);
     stats_.keptBytes = 0;
   }
@@ -124,7 +124,7 @@ void BufferPool::trim() {
 }
 
 BufferPool::Stats BufferPool::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<SpinLock> lock(mutex_);
   return stats_;
 }
 

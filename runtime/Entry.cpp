@@ -234,6 +234,12 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
         return Status::error("cache '" + spec.tensor.name + "' dimension " +
                              std::to_string(k) + " must be " +
                              std::to_string(spec.tensor.shape[k]));
+    // The generated code assumes dense rows from the axis on.
+    for (int64_t k = rank - 1, dense = 1; k >= spec.axis; dense *= v.shape[k--])
+      if (v.strides[k] != dense)
+        return Status::error("the view lent for cache '" + spec.tensor.name +
+                             "' is not dense from dimension " +
+                             std::to_string(spec.axis) + " on");
     pastView[spec.past] = &v;
   }
   std::vector<MemRefDescriptor> descs;

@@ -148,6 +148,14 @@ TEST(KvCache, ViewsOfTheWrongShapeAreRefused) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.message().find("wrong rank or rows"), std::string::npos)
       << s.message();
+  v.pastRows = 1;
+  v.strides = {2 * 4 * kDim, 4 * kDim, 2 * kDim, 1}; // rows not dense
+  views = {v};
+  s = invokeEntry(appendingEntry, sig, {&ids, nullptr}, &views, {}, outputs);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("is not dense from dimension 2 on"),
+            std::string::npos)
+      << s.message();
 }
 
 TEST(KvCache, SignatureLinesRoundTrip) {

@@ -79,7 +79,9 @@ LogicalResult weightsToArguments(func::FuncOp func) {
 
 /// In-place KV caches (--actsparse-kv-cache-in-place) and their past inputs
 /// are views of runtime buffers sized to the context, not dense tensors:
-/// their buffers take a fully dynamic strided layout.
+/// dimensions before the cache's axis have the buffer's strides (dynamic);
+/// the axis and the dimensions after it are dense, which their static
+/// strides tell LLVM (attention's loops over a row vectorize).
 void stridedCacheArguments(func::FuncOp func) {
   MLIRContext *ctx = func.getContext();
   StringAttr layoutKey =
@@ -89,23 +91,33 @@ void stridedCacheArguments(func::FuncOp func) {
     if (auto name = func.getArgAttrOfType<StringAttr>(
             i, ActSparseDialect::getOnnxNameAttrName()))
       argByName[name.getValue()] = i;
-  auto makeStrided = [&](unsigned i) {
+  auto makeStrided = [&](unsigned i, int64_t axis) {
     auto type = dyn_cast<RankedTensorType>(func.getArgumentTypes()[i]);
     if (!type)
       return;
     SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+    int64_t dense = 1;
+    for (int64_t k = type.getRank() - 1; k >= axis && k >= 0; --k) {
+      strides[k] = dense;
+      if (type.isDynamicDim(k) || ShapedType::isDynamic(dense))
+        dense = ShapedType::kDynamic;
+      else
+        dense *= type.getDimSize(k);
+    }
     func.setArgAttr(i, layoutKey,
                     StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
   };
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     auto cache = func.getArgAttrOfType<DictionaryAttr>(
         i, ActSparseDialect::getKvCacheArgAttrName());
-    if (!cache)
+    auto axisAttr = cache ? cache.getAs<IntegerAttr>("axis") : nullptr;
+    if (!axisAttr)
       continue;
-    makeStrided(i);
+    int64_t axis = axisAttr.getInt();
+    makeStrided(i, axis);
     if (auto past = cache.getAs<StringAttr>("past"))
       if (auto it = argByName.find(past.getValue()); it != argByName.end())
-        makeStrided(it->second);
+        makeStrided(it->second, axis);
   }
 }
 

@@ -228,11 +228,12 @@ func.func @data_movement(%x: tensor<2x3x4xf32>, %s: tensor<2xi64>)
 // An in-place KV cache: the new rows are written into the cache after the
 // past ones once every dimension is checked (the batch, and the rows
 // against past + new); a mismatch is reported and nothing written. Cache
-// and past arguments are views of the runtime's buffers: strided layout.
+// and past arguments are views of the runtime's buffers: strided layout,
+// dense from the axis on.
 // CHECK-LABEL: func.func @main
-// CHECK-SAME: %[[PAST:[a-z0-9]+]]: tensor<?x4x?x8xf32> {actsparse.name = "past", bufferization.buffer_layout = strided<[?, ?, ?, ?], offset: ?>}
+// CHECK-SAME: %[[PAST:[a-z0-9]+]]: tensor<?x4x?x8xf32> {actsparse.name = "past", bufferization.buffer_layout = strided<[?, ?, 8, 1], offset: ?>}
 // CHECK-SAME: %[[NEW:[a-z0-9]+]]: tensor<?x4x1x8xf32> {actsparse.name = "new"}
-// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: tensor<?x4x?x8xf32> {actsparse.kv_cache = {{.*}}, bufferization.buffer_layout = strided<[?, ?, ?, ?], offset: ?>}
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: tensor<?x4x?x8xf32> {actsparse.kv_cache = {{.*}}, bufferization.buffer_layout = strided<[?, ?, 8, 1], offset: ?>}
 // CHECK: %[[P:.*]] = tensor.dim %[[PAST]], %c2
 // CHECK: %[[B:.*]] = tensor.dim %[[NEW]], %c0
 // CHECK: %[[CB:.*]] = tensor.dim %[[CACHE]], %c0

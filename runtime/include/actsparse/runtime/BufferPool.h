@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -59,8 +60,23 @@ public:
 private:
   static Header *headerOf(void *buffer);
 
+  /// A spin lock: held for a few instructions, almost never contended
+  /// (generated code allocates on the calling thread), and a mutex had
+  /// cost 2 % of stories260K's decode.
+  class SpinLock {
+  public:
+    void lock() {
+      while (flag_.test_and_set(std::memory_order_acquire))
+        ;
+    }
+    void unlock() { flag_.clear(std::memory_order_release); }
+
+  private:
+    std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+  };
+
   size_t largest_, keepLimit_;
-  mutable std::mutex mutex_;
+  mutable SpinLock mutex_;
   std::vector<Header *> free_; ///< per size class, linked through headers
   Stats stats_;
 };
