@@ -164,3 +164,45 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
     rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n0, n1);
   });
 }
+
+namespace {
+/// Calls `matmul` on every [M, K] x [K, N] (or [N, K]) slice of rank-4
+/// operands; a batch or head dimension of size 1 in A or W is broadcast.
+void forEachSlice(const ActSparseMemRef4DF32 &a, const ActSparseMemRef4DF32 &w,
+                  const ActSparseMemRef4DF32 &c,
+                  void (*matmul)(ActSparseMemRef2DF32 *, ActSparseMemRef2DF32 *,
+                                 ActSparseMemRef2DF32 *)) {
+  auto slice = [](const ActSparseMemRef4DF32 &d, int64_t i, int64_t j) {
+    ActSparseMemRef2DF32 s;
+    s.allocated = d.allocated;
+    s.aligned = d.aligned;
+    s.offset = d.offset + (d.sizes[0] == 1 ? 0 : i * d.strides[0]) +
+               (d.sizes[1] == 1 ? 0 : j * d.strides[1]);
+    s.sizes[0] = d.sizes[2];
+    s.sizes[1] = d.sizes[3];
+    s.strides[0] = d.strides[2];
+    s.strides[1] = d.strides[3];
+    return s;
+  };
+  for (int64_t i = 0; i < c.sizes[0]; ++i)
+    for (int64_t j = 0; j < c.sizes[1]; ++j) {
+      ActSparseMemRef2DF32 as = slice(a, i, j), ws = slice(w, i, j),
+                           cs = slice(c, i, j);
+      matmul(&as, &ws, &cs);
+    }
+}
+} // namespace
+
+extern "C" void
+_mlir_ciface_actsparse_rt_batch_matmul_f32(ActSparseMemRef4DF32 *a,
+                                           ActSparseMemRef4DF32 *w,
+                                           ActSparseMemRef4DF32 *c) {
+  forEachSlice(*a, *w, *c, _mlir_ciface_actsparse_rt_matmul_f32);
+}
+
+extern "C" void
+_mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
+                                              ActSparseMemRef4DF32 *w,
+                                              ActSparseMemRef4DF32 *c) {
+  forEachSlice(*a, *w, *c, _mlir_ciface_actsparse_rt_matmul_nt_f32);
+}

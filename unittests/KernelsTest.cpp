@@ -110,3 +110,66 @@ TEST(MatMulNtKernel, StridedWeightUsesTheFallback) {
   EXPECT_FLOAT_EQ(c[0], 16);
   EXPECT_FLOAT_EQ(c[1], 52);
 }
+
+namespace {
+
+/// The batched kernels on [B, H, M, K] x [., ., K, N] (or [., ., N, K])
+/// against a double-precision loop, with A's batch broadcast (size 1), a
+/// strided W whose heads are `capacity` rows apart (an in-place KV cache
+/// holding fewer rows than it has room for), and C accumulated into.
+void checkBatched(bool transposed, int64_t M, int64_t K, int64_t N,
+                  int64_t capacity) {
+  setNumThreads(2);
+  const int64_t B = 2, H = 3;
+  std::mt19937 rng(M * 7 + K * 3 + N + transposed);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  // A: [1, H, M, K], broadcast over B.
+  std::vector<float> a(H * M * K), c(B * H * M * N);
+  // W: per (b, h) a block of `capacity` rows of the row length, of which
+  // the first K (or N) are the operand.
+  int64_t rows = transposed ? N : K, cols = transposed ? K : N;
+  std::vector<float> w(B * H * capacity * cols);
+  for (float &x : a) x = dist(rng);
+  for (float &x : w) x = dist(rng);
+  for (float &x : c) x = dist(rng);
+  std::vector<float> expect = c;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) {
+          double sum = expect[((b * H + h) * M + m) * N + n];
+          for (int64_t k = 0; k < K; ++k) {
+            int64_t r = transposed ? n : k, q = transposed ? k : n;
+            sum += double(a[(h * M + m) * K + k]) *
+                   w[((b * H + h) * capacity + r) * cols + q];
+          }
+          expect[((b * H + h) * M + m) * N + n] = float(sum);
+        }
+  ActSparseMemRef4DF32 ad{a.data(), a.data(), 0, {1, H, M, K},
+                          {H * M * K, M * K, K, 1}};
+  ActSparseMemRef4DF32 wd{w.data(), w.data(), 0, {B, H, rows, cols},
+                          {H * capacity * cols, capacity * cols, cols, 1}};
+  ActSparseMemRef4DF32 cd{c.data(), c.data(), 0, {B, H, M, N},
+                          {H * M * N, M * N, N, 1}};
+  if (transposed)
+    _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(&ad, &wd, &cd);
+  else
+    _mlir_ciface_actsparse_rt_batch_matmul_f32(&ad, &wd, &cd);
+  for (size_t i = 0; i < c.size(); ++i)
+    ASSERT_NEAR(c[i], expect[i], 1e-4 * (1 + std::fabs(expect[i]))) << i;
+}
+
+} // namespace
+
+TEST(BatchMatMulKernel, ScoresOverACacheWithSpareRows) {
+  checkBatched(/*transposed=*/true, 2, 8, 37, 64);    // decode, head size 8
+  checkBatched(/*transposed=*/true, 5, 64, 130, 256); // prefill, head size 64
+}
+TEST(BatchMatMulKernel, ValuesOverACacheWithSpareRows) {
+  checkBatched(/*transposed=*/false, 2, 37, 8, 64);
+  checkBatched(/*transposed=*/false, 5, 130, 64, 256);
+}
+TEST(BatchMatMulKernel, EmptyRowsAndEmptyCache) {
+  checkBatched(/*transposed=*/true, 0, 8, 5, 8);
+  checkBatched(/*transposed=*/false, 3, 0, 8, 8); // no past rows: C unchanged
+}

@@ -46,11 +46,13 @@ struct LowerLibraryCallsPass
           f.removeArgAttr(i, "bufferization.access");
     SmallVector<linalg::GenericOp> calls;
     module.walk([&](linalg::GenericOp op) {
-      if (op.getLibraryCallAttr() &&
-          (op.getLibraryCallAttr().getValue() ==
-               ::actsparse::runtime::kMatMulLibraryCall ||
-           op.getLibraryCallAttr().getValue() ==
-               ::actsparse::runtime::kMatMulNtLibraryCall))
+      namespace rt = ::actsparse::runtime;
+      if (!op.getLibraryCallAttr())
+        return;
+      StringRef name = op.getLibraryCallAttr().getValue();
+      if (name == rt::kMatMulLibraryCall || name == rt::kMatMulNtLibraryCall ||
+          name == rt::kBatchMatMulLibraryCall ||
+          name == rt::kBatchMatMulNtLibraryCall)
         calls.push_back(op);
     });
     for (linalg::GenericOp op : calls) {

@@ -466,6 +466,12 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
                               &_mlir_ciface_actsparse_rt_matmul_f32)},
       {rt::kMatMulNtSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                 &_mlir_ciface_actsparse_rt_matmul_nt_f32)},
+      {rt::kBatchMatMulSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_batch_matmul_f32)},
+      {rt::kBatchMatMulNtSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_batch_matmul_nt_f32)},
       {rt::kFfnProbeSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                 &_mlir_ciface_actsparse_rt_ffn_probe)},
       {rt::kSparseFfnSymbol, llvm::orc::ExecutorAddr::fromPtr(

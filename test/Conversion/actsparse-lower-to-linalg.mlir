@@ -103,13 +103,14 @@ func.func @matmul_tied_classifier(%x: tensor<?x?x64xf32>) -> tensor<?x?x512xf32>
 // -----
 
 // Batched MatMul (attention scores): one generic over batch, m, k, n with
-// the reduction before n, so the innermost loop walks rows contiguously.
+// the reduction before n, so the innermost loop walks rows contiguously;
+// rank-4 f32 products are tagged for the runtime's batched kernel (the
+// generic is what other element types and ranks run).
 // CHECK-DAG: #[[Q:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
 // CHECK-DAG: #[[K:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
 // CHECK-DAG: #[[S:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 // CHECK-LABEL: func.func @matmul_batched
-// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[K]], #[[S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]}
-// CHECK-NOT: library_call
+// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[K]], #[[S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"], library_call = "actsparse_rt_batch_matmul_f32"}
 func.func @matmul_batched(%q: tensor<1x8x?x16xf32>, %k: tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32> {
   %0 = actsparse.matmul %q, %k : (tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32>
   return %0 : tensor<1x8x?x?xf32>
@@ -127,10 +128,12 @@ func.func @matmul_batched(%q: tensor<1x8x?x16xf32>, %k: tensor<1x8x16x?xf32>) ->
 // CHECK-DAG: #[[S:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
 // CHECK-LABEL: func.func @matmul_transposed_keys
 // CHECK-SAME: (%[[QA:.*]]: tensor<1x8x?x16xf32>, %[[KA:.*]]: tensor<1x8x?x16xf32>)
-// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[KT]], #[[S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]} ins(%[[QA]], %[[KA]] : tensor<1x8x?x16xf32>, tensor<1x8x?x16xf32>)
+// These rank-4 f32 products are tagged for the runtime's batched kernels,
+// the transposed one reading K as stored.
+// CHECK: linalg.generic {indexing_maps = [#[[Q]], #[[KT]], #[[S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"], library_call = "actsparse_rt_batch_matmul_nt_f32"} ins(%[[QA]], %[[KA]] : tensor<1x8x?x16xf32>, tensor<1x8x?x16xf32>)
 // CHECK-LABEL: func.func @matmul_other_transpose
 // CHECK: %[[T:.*]] = linalg.transpose
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[T]] : tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>)
+// CHECK: linalg.generic {{.*}} library_call = "actsparse_rt_batch_matmul_f32"} ins(%{{.*}}, %[[T]] : tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>)
 func.func @matmul_transposed_keys(%q: tensor<1x8x?x16xf32>, %k: tensor<1x8x?x16xf32>) -> tensor<1x8x?x?xf32> {
   %kt = actsparse.transpose %k, perm = [0, 1, 3, 2] : tensor<1x8x?x16xf32> -> tensor<1x8x16x?xf32>
   %0 = actsparse.matmul %q, %kt : (tensor<1x8x?x16xf32>, tensor<1x8x16x?xf32>) -> tensor<1x8x?x?xf32>

@@ -206,6 +206,12 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
                               : (Value)arith::AddIOp::create(b, l, a[2], prod);
           linalg::YieldOp::create(b, l, sum);
         });
+    // Attention's batched products ([batch, heads, rows, cols], f32) go to
+    // the runtime's vectorized matmul kernels, one call per head.
+    if (elt.isF32() && rank == 4 && lt.getRank() == 4 && rt.getRank() == 4)
+      generic.setLibraryCallAttr(rewriter.getStringAttr(
+          rhsTransposed ? ::actsparse::runtime::kBatchMatMulNtLibraryCall
+                        : ::actsparse::runtime::kBatchMatMulLibraryCall));
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
   }

@@ -39,6 +39,15 @@ struct ActSparseMemRef2DF32 {
   int64_t strides[2];
 };
 
+/// A rank-4 f32 memref descriptor (attention's [batch, heads, rows, cols]).
+struct ActSparseMemRef4DF32 {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[4];
+  int64_t strides[4];
+};
+
 /// Runtime functions generated code may call.
 extern "C" {
 /// C[M, N] += A[M, K] * W[K, N]: the dense projections with a weight on the
@@ -54,6 +63,21 @@ void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
 void _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
                                              ActSparseMemRef2DF32 *w,
                                              ActSparseMemRef2DF32 *c);
+
+/// C[b, h] += A[b, h] * W[b, h] for every batch and head of rank-4 f32
+/// memrefs, C [B, H, M, N], A [., ., M, K], W [., ., K, N]: attention's P·V
+/// (library call "actsparse_rt_batch_matmul_f32"). A batch or head
+/// dimension of size 1 in A or W is broadcast. Each slice goes to the
+/// matmul kernel above.
+void _mlir_ciface_actsparse_rt_batch_matmul_f32(ActSparseMemRef4DF32 *a,
+                                                ActSparseMemRef4DF32 *w,
+                                                ActSparseMemRef4DF32 *c);
+
+/// The same with W stored [., ., N, K] and read transposed: attention's
+/// Q·Kᵀ over the KV cache (library call "actsparse_rt_batch_matmul_nt_f32").
+void _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
+                                                   ActSparseMemRef4DF32 *w,
+                                                   ActSparseMemRef4DF32 *c);
 
 /// Called by every lowered actsparse.ffn with the block's input rows
 /// x[T, D], neuron rows h[T, H] (T tokens, in sequence order) and the rows
@@ -123,7 +147,8 @@ namespace actsparse::runtime {
 /// 5: the run-time Reshape check.
 /// 6: in-place KV caches (cache parameters between the inputs and the
 ///    weights) and their size check.
-constexpr int kAbiVersion = 6;
+/// 7: the batched (attention) matmul kernels.
+constexpr int kAbiVersion = 7;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
@@ -146,6 +171,13 @@ inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 /// The library-call name the lowering attaches to such matmuls.
 inline const char *kMatMulLibraryCall = "actsparse_rt_matmul_f32";
 inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
+inline const char *kBatchMatMulLibraryCall = "actsparse_rt_batch_matmul_f32";
+inline const char *kBatchMatMulNtLibraryCall =
+    "actsparse_rt_batch_matmul_nt_f32";
+inline const char *kBatchMatMulSymbol =
+    "_mlir_ciface_actsparse_rt_batch_matmul_f32";
+inline const char *kBatchMatMulNtSymbol =
+    "_mlir_ciface_actsparse_rt_batch_matmul_nt_f32";
 
 /// Threads the runtime's kernels use (default: all cores).
 void setNumThreads(int threads);
