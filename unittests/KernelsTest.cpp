@@ -10,6 +10,7 @@
 #include "actsparse/runtime/Abi.h"
 
 #include <cmath>
+#include <limits>
 #include <gtest/gtest.h>
 #include <random>
 #include <vector>
@@ -172,4 +173,44 @@ TEST(BatchMatMulKernel, ValuesOverACacheWithSpareRows) {
 TEST(BatchMatMulKernel, EmptyRowsAndEmptyCache) {
   checkBatched(/*transposed=*/true, 0, 8, 5, 8);
   checkBatched(/*transposed=*/false, 3, 0, 8, 8); // no past rows: C unchanged
+}
+
+TEST(SoftmaxKernel, RowsOfEveryLengthMatchADoubleReference) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-30, 30);
+  for (int64_t n : {1, 7, 8, 15, 16, 17, 100, 513}) {
+    const int64_t rows = 3;
+    // Padded rows (stride n + 5): the kernel must keep to its n columns.
+    const int64_t ld = n + 5;
+    std::vector<float> x(rows * ld), y(rows * ld, 42.0f);
+    for (float &v : x)
+      v = dist(rng);
+    // A causal mask's -inf, and a row where one value dominates.
+    if (n > 1)
+      x[0 * ld + n - 1] = -std::numeric_limits<float>::infinity();
+    x[1 * ld + 0] = 80.0f;
+    ActSparseMemRef2DF32 xd = view(x, rows, n, ld), yd = view(y, rows, n, ld);
+    _mlir_ciface_actsparse_rt_softmax_f32(&xd, &yd);
+    for (int64_t r = 0; r < rows; ++r) {
+      double m = -INFINITY, sum = 0;
+      for (int64_t i = 0; i < n; ++i)
+        m = std::max<double>(m, x[r * ld + i]);
+      for (int64_t i = 0; i < n; ++i)
+        sum += std::exp(double(x[r * ld + i]) - m);
+      for (int64_t i = 0; i < n; ++i) {
+        if (std::isinf(x[r * ld + i])) {
+          ASSERT_EQ(y[r * ld + i], 0.0f) << "masked, n " << n;
+          continue;
+        }
+        double expect = std::exp(double(x[r * ld + i]) - m) / sum;
+        // x - max is rounded to f32 first (as the generated code did): an
+        // error of |x - max| * 2^-24 in the exponent, plus a few ulp.
+        double rel = 1e-6 + std::fabs(x[r * ld + i] - m) * 0x1p-23;
+        ASSERT_NEAR(y[r * ld + i], expect, rel * expect + 1e-30)
+            << "n " << n << " row " << r << " col " << i;
+      }
+      for (int64_t i = n; i < ld; ++i)
+        ASSERT_EQ(y[r * ld + i], 42.0f) << "padding written, n " << n;
+    }
+  }
 }

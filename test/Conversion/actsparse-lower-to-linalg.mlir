@@ -147,16 +147,37 @@ func.func @matmul_other_transpose(%q: tensor<1x8x?x16xf32>, %k: tensor<8x1x16x?x
 
 // -----
 
-// Softmax: max, exp(x - max), sum, divide.
+// Softmax over the last axis of f32: the runtime's row kernel, on the
+// other dimensions flattened into rows, into a buffer of its own.
+// The runtime function is declared at the top of the module, read-only
+// in its input.
+// CHECK: func.func private @actsparse_rt_softmax_f32(tensor<?x?xf32> {bufferization.access = "read"}, memref<?x?xf32>) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @softmax_rows
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4x?xf32>)
+// CHECK: %[[R:.*]] = tensor.reshape %[[X]]({{.*}}) : (tensor<?x4x?xf32>, tensor<2xi64>) -> tensor<?x?xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?xf32>
+// CHECK: call @actsparse_rt_softmax_f32(%[[R]], %[[OUT]]) : (tensor<?x?xf32>, memref<?x?xf32>) -> ()
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK: tensor.reshape %[[Y]]
+// CHECK-SAME: -> tensor<?x4x?xf32>
+func.func @softmax_rows(%x: tensor<?x4x?xf32>) -> tensor<?x4x?xf32> {
+  %0 = actsparse.softmax %x, axis = 2 : tensor<?x4x?xf32>
+  return %0 : tensor<?x4x?xf32>
+}
+
+// -----
+
+// Softmax over another axis (or of another type): generated code, max,
+// exp(x - max), sum, divide.
 // CHECK-LABEL: func.func @softmax
 // CHECK: arith.constant 0xFF800000 : f32
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: arith.addf
 // CHECK: arith.divf
-func.func @softmax(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
-  %0 = actsparse.softmax %x, axis = 1 : tensor<?x8xf32>
-  return %0 : tensor<?x8xf32>
+func.func @softmax(%x: tensor<8x?xf32>) -> tensor<8x?xf32> {
+  %0 = actsparse.softmax %x, axis = 0 : tensor<8x?xf32>
+  return %0 : tensor<8x?xf32>
 }
 
 // -----

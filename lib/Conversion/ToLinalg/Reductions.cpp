@@ -217,6 +217,51 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
   }
 };
 
+/// Softmax over the last axis of an f32 tensor by the runtime's vectorized
+/// row kernel: the rows are the other dimensions flattened.
+Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
+                     RankedTensorType type) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t rank = type.getRank();
+  SmallVector<Value> dims;
+  Value rows = indexConst(b, loc, 1);
+  for (int64_t d = 0; d < rank; ++d) {
+    dims.push_back(dimValue(b, loc, x, d));
+    if (d + 1 < rank)
+      rows = arith::MulIOp::create(b, loc, rows, dims.back());
+  }
+  Value cols = dims.back();
+  auto rowsType = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, f32);
+  Value in = rank == 2 ? x
+                       : tensor::ReshapeOp::create(
+                             b, loc,
+                             RankedTensorType::get(
+                                 {ShapedType::kDynamic, type.getDimSize(rank - 1)},
+                                 f32),
+                             x, i64ShapeTensor(b, loc, {rows, cols}));
+  if (in.getType() != rowsType)
+    in = tensor::CastOp::create(b, loc, rowsType, in);
+  auto outType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                                 f32);
+  Value out = memref::AllocOp::create(b, loc, outType, ValueRange{rows, cols});
+  func::FuncOp kernel = getRuntimeFunction(
+      b.getInsertionBlock()->getParentOp(),
+      ::actsparse::runtime::kSoftmaxFunction,
+      FunctionType::get(ctx, {rowsType, outType}, {}));
+  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  kernel.setArgAttr(0, "bufferization.access", b.getStringAttr("read"));
+  func::CallOp::create(b, loc, kernel, ValueRange{in, out});
+  Value y = bufferization::ToTensorOp::create(b, loc, rowsType, out,
+                                              /*restrict=*/true,
+                                              /*writable=*/true);
+  if (rank != 2)
+    return tensor::ReshapeOp::create(b, loc, type, y,
+                                     i64ShapeTensor(b, loc, dims));
+  return y.getType() == type ? y : tensor::CastOp::create(b, loc, type, y);
+}
+
 struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -227,6 +272,10 @@ struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
     auto type = op.getType();
     Type t = type.getElementType();
     int64_t rank = type.getRank(), axis = op.getAxis();
+    if (t.isF32() && axis == rank - 1) {
+      b.replaceOp(op, runtimeSoftmax(b, loc, x, type));
+      return success();
+    }
     Value ninf = arith::ConstantOp::create(
         b, loc, b.getFloatAttr(t, -std::numeric_limits<double>::infinity()));
     Value max = reduce(b, loc, x, {axis}, ninf,

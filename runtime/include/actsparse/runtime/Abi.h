@@ -79,6 +79,12 @@ void _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
                                                    ActSparseMemRef4DF32 *w,
                                                    ActSparseMemRef4DF32 *c);
 
+/// y[r, :] = softmax(x[r, :]) for every row of f32 [R, C] memrefs: every
+/// f32 actsparse.softmax over its last axis, the other axes flattened into
+/// rows. Vectorized, exp included (glibc's vector expf).
+void _mlir_ciface_actsparse_rt_softmax_f32(ActSparseMemRef2DF32 *x,
+                                           ActSparseMemRef2DF32 *y);
+
 /// Called by every lowered actsparse.ffn with the block's input rows
 /// x[T, D], neuron rows h[T, H] (T tokens, in sequence order) and the rows
 /// r[T, E] of the residual stream its output is added to (0 x E when it is
@@ -147,7 +153,7 @@ namespace actsparse::runtime {
 /// 5: the run-time Reshape check.
 /// 6: in-place KV caches (cache parameters between the inputs and the
 ///    weights) and their size check.
-/// 7: the batched (attention) matmul kernels.
+/// 7: the batched (attention) matmul kernels and the softmax kernel.
 constexpr int kAbiVersion = 7;
 
 /// Symbol names of the functions above, for JIT symbol registration.
@@ -174,6 +180,8 @@ inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
 inline const char *kBatchMatMulLibraryCall = "actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtLibraryCall =
     "actsparse_rt_batch_matmul_nt_f32";
+inline const char *kSoftmaxFunction = "actsparse_rt_softmax_f32";
+inline const char *kSoftmaxSymbol = "_mlir_ciface_actsparse_rt_softmax_f32";
 inline const char *kBatchMatMulSymbol =
     "_mlir_ciface_actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtSymbol =
