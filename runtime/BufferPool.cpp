@@ -56,11 +56,16 @@ void *BufferPool::allocate(size_t size, size_t alignment) {
   {
     std::lock_guard<SpinLock> lock(mutex_);
     ++stats_.allocations;
-    if (pooled && cls < free_.size() && free_[cls]) {
-      Header *h = free_[cls];
-      free_[cls] = h->next;
-      stats_.keptBytes -= classCapacity(cls);
-      return reinterpret_cast<char *>(h) + sizeof(Header);
+    if (pooled) {
+      if (free_.size() <= cls)
+        free_.resize(cls + 1);
+      FreeList &list = free_[cls];
+      list.lastUse = stats_.allocations;
+      if (Header *h = list.head) {
+        list.head = h->next;
+        stats_.keptBytes -= classCapacity(cls);
+        return reinterpret_cast<char *>(h) + sizeof(Header);
+      }
     }
     ++stats_.systemAllocations;
   }
@@ -92,35 +97,68 @@ void BufferPool::release(void *buffer) {
   if (h->magic != Header::kMagic)
     std::abort(); // not a buffer of the pool: a double or foreign free
   if (h->sizeClass != Header::kUnpooled) {
-    std::lock_guard<SpinLock> lock(mutex_);
-    size_t capacity = classCapacity(h->sizeClass);
-    if (stats_.keptBytes + capacity <= keepLimit_) {
-      if (free_.size() <= h->sizeClass)
-        free_.resize(h->sizeClass + 1, nullptr);
-      h->next = free_[h->sizeClass];
-      free_[h->sizeClass] = h;
-      stats_.keptBytes += capacity;
-      return;
+    Header *evicted = nullptr;
+    bool kept = false;
+    {
+      std::lock_guard<SpinLock> lock(mutex_);
+      size_t capacity = classCapacity(h->sizeClass);
+      if (stats_.keptBytes + capacity > keepLimit_)
+        evicted = evictFor(capacity, h->sizeClass);
+      if (stats_.keptBytes + capacity <= keepLimit_) {
+        FreeList &list = free_[h->sizeClass];
+        h->next = list.head;
+        list.head = h;
+        stats_.keptBytes += capacity;
+        kept = true;
+      }
     }
+    freeChain(evicted);
+    if (kept)
+      return;
   }
   h->magic = 0;
   std::free(h->base);
 }
 
+BufferPool::Header *BufferPool::evictFor(size_t needed, unsigned keep) {
+  Header *chain = nullptr;
+  while (stats_.keptBytes + needed > keepLimit_) {
+    FreeList *oldest = nullptr;
+    for (size_t c = 0; c < free_.size(); ++c)
+      if (c != keep && free_[c].head &&
+          (!oldest || free_[c].lastUse < oldest->lastUse))
+        oldest = &free_[c];
+    if (!oldest)
+      break;
+    size_t capacity = classCapacity(unsigned(oldest - free_.data()));
+    while (Header *h = oldest->head) {
+      oldest->head = h->next;
+      h->next = chain;
+      chain = h;
+      stats_.keptBytes -= capacity;
+    }
+  }
+  return chain;
+}
+
+void BufferPool::freeChain(Header *chain) {
+  while (chain) {
+    Header *next = chain->next;
+    chain->magic = 0;
+    std::free(chain->base);
+    chain = next;
+  }
+}
+
 void BufferPool::trim() {
-  std::vector<Header *> lists;
+  std::vector<FreeList> lists;
   {
     std::lock_guard<SpinLock> lock(mutex_);
     lists.swap(free_);
     stats_.keptBytes = 0;
   }
-  for (Header *h : lists)
-    while (h) {
-      Header *next = h->next;
-      h->magic = 0;
-      std::free(h->base);
-      h = next;
-    }
+  for (FreeList &list : lists)
+    freeChain(list.head);
 }
 
 BufferPool::Stats BufferPool::stats() const {

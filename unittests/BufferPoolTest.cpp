@@ -95,3 +95,29 @@ TEST(BufferPool, LargeOrOverLimitBuffersGoBackToTheSystem) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(BufferPool, ClassesNotUsedLatelyMakeRoomForTheCurrentOnes) {
+  // A prompt's large buffers fill the pool; decode then asks for other
+  // sizes. Those must be served from the pool after their first step,
+  // not dropped because the pool is full of buffers nobody asks for.
+  BufferPool pool(/*largest=*/1 << 20, /*keptBytes=*/64 << 10);
+  std::vector<void *> prompt;
+  for (int i = 0; i < 8; ++i)
+    prompt.push_back(pool.allocate(8 << 10, 64));
+  for (void *p : prompt)
+    pool.release(p);
+  EXPECT_EQ(pool.stats().keptBytes, size_t(64) << 10);
+  uint64_t before = pool.stats().systemAllocations;
+  for (int step = 0; step < 20; ++step) {
+    void *a = pool.allocate(3000, 64), *b = pool.allocate(100, 16);
+    pool.release(a);
+    pool.release(b);
+  }
+  // The first step reaches the system; the others reuse its buffers.
+  EXPECT_EQ(pool.stats().systemAllocations - before, 2u);
+  EXPECT_LE(pool.stats().keptBytes, size_t(64) << 10);
+}
+
+} // namespace

@@ -26,11 +26,13 @@ namespace actsparse::runtime {
 
 class BufferPool {
 public:
-  /// Buffers above `largest` bytes bypass the free lists; at most
-  /// `keptBytes` bytes are kept free, beyond that freed buffers go back to
-  /// the system.
+  /// Buffers above `largest` bytes bypass the free lists. At most
+  /// `keptBytes` bytes are kept free: beyond that, the free lists of the
+  /// size classes used least recently go back to the system (a prompt's
+  /// large buffers, once decode needs other sizes), and a freed buffer is
+  /// dropped only when no other class holds any.
   explicit BufferPool(size_t largest = size_t(64) << 20,
-                      size_t keptBytes = size_t(256) << 20);
+                      size_t keptBytes = size_t(64) << 20);
   ~BufferPool();
   BufferPool(const BufferPool &) = delete;
   BufferPool &operator=(const BufferPool &) = delete;
@@ -75,9 +77,19 @@ private:
     std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
   };
 
+  /// One size class's free buffers, linked through their headers.
+  struct FreeList {
+    Header *head = nullptr;
+    uint64_t lastUse = 0; ///< stats_.allocations when last asked for
+  };
+  /// Unlinks the free lists of other classes than `keep`, least recently
+  /// used first, until `needed` more bytes fit; returns them chained.
+  Header *evictFor(size_t needed, unsigned keep);
+  static void freeChain(Header *chain);
+
   size_t largest_, keepLimit_;
   mutable SpinLock mutex_;
-  std::vector<Header *> free_; ///< per size class, linked through headers
+  std::vector<FreeList> free_; ///< per size class
   Stats stats_;
 };
 
