@@ -15,6 +15,14 @@
 
 using actsparse::runtime::BufferPool;
 
+/// Under AddressSanitizer the pool allocates every buffer exactly and keeps
+/// none (BufferPool.cpp), so the reuse it is built for cannot be observed.
+#ifdef __SANITIZE_ADDRESS__
+#define SKIP_UNDER_ASAN() GTEST_SKIP() << "the pool keeps no buffers under ASan"
+#else
+#define SKIP_UNDER_ASAN() (void)0
+#endif
+
 namespace {
 
 TEST(BufferPool, ClassesHoldTheirSizesWithAtMostAQuarterSpare) {
@@ -36,6 +44,7 @@ TEST(BufferPool, ClassesHoldTheirSizesWithAtMostAQuarterSpare) {
 }
 
 TEST(BufferPool, RepeatedStepsReuseBuffersAndKeepAlignment) {
+  SKIP_UNDER_ASAN();
   BufferPool pool;
   // One "step": live buffers of assorted sizes and alignments, some freed
   // before others are allocated, then all freed.
@@ -71,6 +80,7 @@ TEST(BufferPool, RepeatedStepsReuseBuffersAndKeepAlignment) {
 }
 
 TEST(BufferPool, LargeOrOverLimitBuffersGoBackToTheSystem) {
+  SKIP_UNDER_ASAN();
   BufferPool pool(/*largest=*/4096, /*keptBytes=*/8192);
   void *big = pool.allocate(1 << 20, 64);
   ASSERT_NE(big, nullptr);
@@ -99,6 +109,7 @@ TEST(BufferPool, LargeOrOverLimitBuffersGoBackToTheSystem) {
 namespace {
 
 TEST(BufferPool, ClassesNotUsedLatelyMakeRoomForTheCurrentOnes) {
+  SKIP_UNDER_ASAN();
   // A prompt's large buffers fill the pool; decode then asks for other
   // sizes. Those must be served from the pool after their first step,
   // not dropped because the pool is full of buffers nobody asks for.
