@@ -221,6 +221,7 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
                          " in-place caches");
   // Past inputs of lent caches are views of the caches' leading rows.
   std::vector<const CacheView *> pastView(inputs.size(), nullptr);
+  std::vector<int> pastAxis(inputs.size(), 0);
   for (size_t c = 0; caches && c < caches->size(); ++c) {
     const CacheView &v = (*caches)[c];
     const CacheSpec &spec = sig.caches[c];
@@ -241,6 +242,7 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
                              "' is not dense from dimension " +
                              std::to_string(spec.axis) + " on");
     pastView[spec.past] = &v;
+    pastAxis[spec.past] = spec.axis;
   }
   std::vector<MemRefDescriptor> descs;
   std::set<const void *> owned; // buffers the caller owns: never freed here
@@ -248,9 +250,7 @@ Status invokeEntry(EntryFn entry, const EntrySignature &sig,
     const TensorSpec &p = sig.inputs[i];
     if (const CacheView *v = pastView[i]) {
       std::vector<int64_t> shape = v->shape;
-      for (const CacheSpec &c : sig.caches)
-        if (c.past == int(i))
-          shape[c.axis] = v->pastRows;
+      shape[pastAxis[i]] = v->pastRows;
       descs.push_back(MemRefDescriptor::forView(v->data, shape, v->strides));
       owned.insert(v->data);
       continue;

@@ -79,6 +79,7 @@ std::unique_ptr<Generator> Generator::create(Executable &model,
 void Generator::reset() {
   past_.clear();
   cacheBuffers_.clear();
+  cacheViews_.clear();
   capacity_ = cachedRows_ = 0;
   if (inPlace_)
     return;
@@ -117,6 +118,15 @@ void Generator::reserveCacheRows(int64_t rows) {
   }
   cacheBuffers_ = std::move(grown);
   capacity_ = capacity;
+  // The views change with the buffers; per step only their rows do.
+  cacheViews_.clear();
+  for (Tensor &buffer : cacheBuffers_) {
+    CacheView v;
+    v.data = buffer.data();
+    v.shape = buffer.shape;
+    v.strides = rowMajorStrides(buffer.shape);
+    cacheViews_.push_back(std::move(v));
+  }
 }
 
 Status Generator::forward(const std::vector<int> &tokens, int start,
@@ -147,18 +157,11 @@ Status Generator::forward(const std::vector<int> &tokens, int start,
   std::vector<Tensor> outputs;
   if (inPlace_) {
     reserveCacheRows(n);
-    std::vector<CacheView> views;
-    for (size_t i = 0; i < cacheBuffers_.size(); ++i) {
-      const Tensor &buffer = cacheBuffers_[i];
-      CacheView v;
-      v.data = cacheBuffers_[i].data();
-      v.shape = buffer.shape;
-      v.shape[model_.cacheSpecs()[i].axis] = cachedRows_ + n;
-      v.strides = rowMajorStrides(buffer.shape);
-      v.pastRows = cachedRows_;
-      views.push_back(std::move(v));
+    for (size_t i = 0; i < cacheViews_.size(); ++i) {
+      cacheViews_[i].shape[model_.cacheSpecs()[i].axis] = cachedRows_ + n;
+      cacheViews_[i].pastRows = cachedRows_;
     }
-    if (Status s = model_.runWithCaches(inputs, views, outputs); !s)
+    if (Status s = model_.runWithCaches(inputs, cacheViews_, outputs); !s)
       return s;
     cachedRows_ += n;
   } else {

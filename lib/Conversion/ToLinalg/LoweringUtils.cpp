@@ -354,7 +354,7 @@ Value flattenToRows(OpBuilder &b, Location loc, Value v,
   int64_t k = t.getDimSize(r - 1);
   return tensor::ReshapeOp::create(
       b, loc, RankedTensorType::get({ShapedType::kDynamic, k}, t.getElementType()),
-      v, i64ShapeTensor(b, loc, {rowsCount, indexConst(b, loc, k)}));
+      v, i64ShapeTensor(b, loc, {rowsCount, dimValue(b, loc, v, r - 1)}));
 }
 
 /// Inserts size-1 dimensions at `unitAxes` (positions in `type`) into `src`,

@@ -96,7 +96,7 @@ Value i64ShapeTensor(OpBuilder &b, Location loc, ArrayRef<Value> dims);
 /// `v[d0, ..., dn-1, K]` as a row-major `[d0 * ... * dn-1, K]` view through
 /// tensor.reshape (memref.reshape after bufferization), which keeps the
 /// leading dims dynamic without strided collapse/expand views. `leading`
-/// receives the sizes of the leading dims. Needs a static K and rank >= 2.
+/// receives the sizes of the leading dims. K may be dynamic.
 Value flattenToRows(OpBuilder &b, Location loc, Value v,
                     SmallVector<Value> &leading);
 

@@ -225,22 +225,11 @@ Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
   Type f32 = b.getF32Type();
   int64_t rank = type.getRank();
   SmallVector<Value> dims;
-  Value rows = indexConst(b, loc, 1);
-  for (int64_t d = 0; d < rank; ++d) {
-    dims.push_back(dimValue(b, loc, x, d));
-    if (d + 1 < rank)
-      rows = arith::MulIOp::create(b, loc, rows, dims.back());
-  }
-  Value cols = dims.back();
+  Value in = flattenToRows(b, loc, x, dims);
+  Value rows = dimValue(b, loc, in, 0), cols = dimValue(b, loc, in, 1);
+  dims.push_back(cols);
   auto rowsType = RankedTensorType::get(
       {ShapedType::kDynamic, ShapedType::kDynamic}, f32);
-  Value in = rank == 2 ? x
-                       : tensor::ReshapeOp::create(
-                             b, loc,
-                             RankedTensorType::get(
-                                 {ShapedType::kDynamic, type.getDimSize(rank - 1)},
-                                 f32),
-                             x, i64ShapeTensor(b, loc, {rows, cols}));
   if (in.getType() != rowsType)
     in = tensor::CastOp::create(b, loc, rowsType, in);
   auto outType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},

@@ -103,6 +103,7 @@ private:
   /// past positions. The model appends to them; nothing is copied per step.
   bool inPlace_ = false;
   std::vector<Tensor> cacheBuffers_;
+  std::vector<CacheView> cacheViews_; ///< of cacheBuffers_, kept across steps
   int64_t capacity_ = 0, cachedRows_ = 0;
   /// The capacity to start with (the model's context when known).
   int64_t initialCapacity_ = 0;
