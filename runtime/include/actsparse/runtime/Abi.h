@@ -48,6 +48,15 @@ struct ActSparseMemRef4DF32 {
   int64_t strides[4];
 };
 
+/// A rank-2 i8 memref descriptor: a quantized weight's rows (Quant.h).
+struct ActSparseMemRef2DI8 {
+  int8_t *allocated;
+  int8_t *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+};
+
 /// Runtime functions generated code may call.
 extern "C" {
 /// C[M, N] += A[M, K] * W[K, N]: the dense projections with a weight on the
@@ -78,6 +87,15 @@ void _mlir_ciface_actsparse_rt_batch_matmul_f32(ActSparseMemRef4DF32 *a,
 void _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
                                                    ActSparseMemRef4DF32 *w,
                                                    ActSparseMemRef4DF32 *c);
+
+/// Y[M, N] = X[M, K] * dequantize(W)ᵀ for W [N, B] the quantized rows of
+/// kind `kind` (Quant.h: 0 q8_0, 1 q4_0, 2 q4_1; B = quantRowBytes(kind,
+/// K)): every projection by an actsparse.dequantize'd weight. Y is
+/// overwritten. A kind or row size the kernel does not know fails the call.
+void _mlir_ciface_actsparse_rt_matmul_q_f32(int64_t kind,
+                                            ActSparseMemRef2DF32 *x,
+                                            ActSparseMemRef2DI8 *w,
+                                            ActSparseMemRef2DF32 *y);
 
 /// y[r, :] = softmax(x[r, :]) for every row of f32 [R, C] memrefs: every
 /// f32 actsparse.softmax over its last axis, the other axes flattened into
@@ -154,7 +172,8 @@ namespace actsparse::runtime {
 /// 6: in-place KV caches (cache parameters between the inputs and the
 ///    weights) and their size check.
 /// 7: the batched (attention) matmul kernels and the softmax kernel.
-constexpr int kAbiVersion = 7;
+/// 8: the quantized matmul kernel (i8 weights).
+constexpr int kAbiVersion = 8;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
@@ -180,6 +199,8 @@ inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
 inline const char *kBatchMatMulLibraryCall = "actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtLibraryCall =
     "actsparse_rt_batch_matmul_nt_f32";
+inline const char *kQuantMatMulFunction = "actsparse_rt_matmul_q_f32";
+inline const char *kQuantMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_q_f32";
 inline const char *kSoftmaxFunction = "actsparse_rt_softmax_f32";
 inline const char *kSoftmaxSymbol = "_mlir_ciface_actsparse_rt_softmax_f32";
 inline const char *kBatchMatMulSymbol =

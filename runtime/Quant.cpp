@@ -1,0 +1,317 @@
+//===- Quant.cpp - block-quantized rows and their matmul kernels ----------===//
+//
+// Decode streams every weight once per token, so bytes per weight set its
+// speed. The kernels quantize the activations to 8 bits per block once per
+// call and take integer dot products of 32 weights at a time (AVX2 maddubs),
+// scaling each block's sum in floats, as llama.cpp does for its q8_0, q4_0
+// and q4_1 types.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/runtime/Quant.h"
+#include "actsparse/runtime/Abi.h"
+#include "ThreadPool.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace actsparse::runtime {
+namespace {
+
+float halfToFloat(const uint8_t *p) {
+  _Float16 h;
+  std::memcpy(&h, p, 2);
+  return float(h);
+}
+
+/// Stores `f` as f16 and returns the value stored.
+float storeHalf(float f, uint8_t *p) {
+  _Float16 h = _Float16(f);
+  std::memcpy(p, &h, 2);
+  return float(h);
+}
+
+int quantRound(float v, int lo, int hi) {
+  return std::clamp(int(std::nearbyint(v)), lo, hi);
+}
+
+/// Activations of M rows quantized per block of 32: values, scale and the
+/// sum of the quantized values (for the 4-bit kinds' offsets).
+struct QuantizedRows {
+  int64_t blocks = 0;
+  std::vector<int8_t> q;
+  std::vector<float> scale;
+  std::vector<int32_t> sum;
+
+  void quantize(const float *x, int64_t ldx, int64_t M, int64_t K) {
+    blocks = (K + kQuantBlock - 1) / kQuantBlock;
+    q.assign(M * blocks * kQuantBlock, 0);
+    scale.resize(M * blocks);
+    sum.resize(M * blocks);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const float *v = x + m * ldx + b * kQuantBlock;
+        int64_t n = std::min<int64_t>(kQuantBlock, K - b * kQuantBlock);
+        float amax = 0;
+        for (int64_t j = 0; j < n; ++j)
+          amax = std::max(amax, std::fabs(v[j]));
+        float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
+        int8_t *out = q.data() + (m * blocks + b) * kQuantBlock;
+        int32_t s = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          out[j] = int8_t(quantRound(v[j] * inv, -127, 127));
+          s += out[j];
+        }
+        scale[m * blocks + b] = d;
+        sum[m * blocks + b] = s;
+      }
+  }
+  const int8_t *rowQ(int64_t m) const {
+    return q.data() + m * blocks * kQuantBlock;
+  }
+};
+
+/// Integer dot product of block `b`'s 32 weights with 32 activations, and
+/// the block's float scale (and offset for q4_1) — the scalar reference.
+float dotRowScalar(QuantKind kind, const uint8_t *row, const QuantizedRows &x,
+                   int64_t m) {
+  const int64_t bytes = quantBlockBytes(kind);
+  const int8_t *xq = x.rowQ(m);
+  const float *dx = x.scale.data() + m * x.blocks;
+  const int32_t *sx = x.sum.data() + m * x.blocks;
+  float acc = 0;
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    const uint8_t *blk = row + b * bytes;
+    const int8_t *v = xq + b * kQuantBlock;
+    float d = halfToFloat(blk);
+    int32_t isum = 0;
+    if (kind == QuantKind::Q8_0) {
+      for (int j = 0; j < 32; ++j)
+        isum += int32_t(int8_t(blk[2 + j])) * v[j];
+      acc += d * dx[b] * float(isum);
+      continue;
+    }
+    const uint8_t *qs = blk + (kind == QuantKind::Q4_1 ? 4 : 2);
+    for (int j = 0; j < 16; ++j)
+      isum += int32_t(qs[j] & 15) * v[j] + int32_t(qs[j] >> 4) * v[j + 16];
+    if (kind == QuantKind::Q4_0)
+      acc += d * dx[b] * float(isum - 8 * sx[b]);
+    else
+      acc += d * dx[b] * float(isum) + halfToFloat(blk + 2) * dx[b] * sx[b];
+  }
+  return acc;
+}
+
+__attribute__((target("avx2,fma,f16c"))) float
+dotRowAvx2(QuantKind kind, const uint8_t *row, const QuantizedRows &x,
+           int64_t m) {
+  const int64_t bytes = quantBlockBytes(kind);
+  const int8_t *xq = x.rowQ(m);
+  const float *dx = x.scale.data() + m * x.blocks;
+  const int32_t *sx = x.sum.data() + m * x.blocks;
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m128i low = _mm_set1_epi8(15);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0;
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    const uint8_t *blk = row + b * bytes;
+    __m256i v = _mm256_loadu_si256((const __m256i *)(xq + b * kQuantBlock));
+    uint16_t dh;
+    std::memcpy(&dh, blk, 2);
+    float d = _cvtsh_ss(dh) * dx[b];
+    __m256i p16;
+    if (kind == QuantKind::Q8_0) {
+      __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+      // maddubs multiplies unsigned by signed: |w| times x with w's sign.
+      p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w),
+                                 _mm256_sign_epi8(v, w));
+    } else {
+      const uint8_t *qs = blk + (kind == QuantKind::Q4_1 ? 4 : 2);
+      __m128i packed = _mm_loadu_si128((const __m128i *)qs);
+      __m256i q = _mm256_set_m128i(
+          _mm_and_si128(_mm_srli_epi16(packed, 4), low),
+          _mm_and_si128(packed, low));
+      p16 = _mm256_maddubs_epi16(q, v);
+      if (kind == QuantKind::Q4_0) {
+        offsets -= 8.0f * d * float(sx[b]);
+      } else {
+        uint16_t mh;
+        std::memcpy(&mh, blk + 2, 2);
+        offsets += _cvtsh_ss(mh) * dx[b] * float(sx[b]);
+      }
+    }
+    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
+    acc = _mm256_fmadd_ps(p, _mm256_set1_ps(d), acc);
+  }
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc),
+                        _mm256_extractf128_ps(acc, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s) + offsets;
+}
+
+} // namespace
+
+const char *quantKindName(QuantKind kind) {
+  switch (kind) {
+  case QuantKind::Q8_0: return "q8_0";
+  case QuantKind::Q4_0: return "q4_0";
+  case QuantKind::Q4_1: return "q4_1";
+  }
+  return "?";
+}
+
+std::optional<QuantKind> parseQuantKind(std::string_view name) {
+  for (QuantKind k : {QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_1})
+    if (name == quantKindName(k))
+      return k;
+  return std::nullopt;
+}
+
+bool quantAvx2Available() {
+  static const bool available = __builtin_cpu_supports("avx2") &&
+                                __builtin_cpu_supports("fma") &&
+                                __builtin_cpu_supports("f16c");
+  return available;
+}
+
+void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row) {
+  const int64_t bytes = quantBlockBytes(kind);
+  for (int64_t b = 0; b * kQuantBlock < k; ++b) {
+    float v[kQuantBlock] = {};
+    int64_t n = std::min<int64_t>(kQuantBlock, k - b * kQuantBlock);
+    std::copy_n(w + b * kQuantBlock, n, v);
+    uint8_t *blk = row + b * bytes;
+    std::memset(blk, 0, bytes);
+    if (kind == QuantKind::Q8_0) {
+      float amax = 0;
+      for (float f : v)
+        amax = std::max(amax, std::fabs(f));
+      float d = storeHalf(amax / 127.0f, blk);
+      float inv = d ? 1.0f / d : 0.0f;
+      for (int j = 0; j < 32; ++j)
+        blk[2 + j] = uint8_t(int8_t(quantRound(v[j] * inv, -127, 127)));
+      continue;
+    }
+    uint8_t q[kQuantBlock];
+    if (kind == QuantKind::Q4_0) {
+      // The value of largest magnitude maps to -8, so the full range -8..7
+      // is used and that value is exact.
+      float extreme = 0;
+      for (float f : v)
+        if (std::fabs(f) > std::fabs(extreme))
+          extreme = f;
+      float d = storeHalf(extreme / -8.0f, blk);
+      float inv = d ? 1.0f / d : 0.0f;
+      for (int j = 0; j < 32; ++j)
+        q[j] = uint8_t(quantRound(v[j] * inv, -8, 7) + 8);
+    } else {
+      // Padding zeros take part, as they do in the kernel's offset term.
+      float lo = *std::min_element(v, v + 32), hi = *std::max_element(v, v + 32);
+      float d = storeHalf((hi - lo) / 15.0f, blk);
+      float m = storeHalf(lo, blk + 2);
+      float inv = d ? 1.0f / d : 0.0f;
+      for (int j = 0; j < 32; ++j)
+        q[j] = uint8_t(quantRound((v[j] - m) * inv, 0, 15));
+    }
+    uint8_t *qs = blk + (kind == QuantKind::Q4_1 ? 4 : 2);
+    for (int j = 0; j < 16; ++j)
+      qs[j] = uint8_t(q[j] | (q[j + 16] << 4));
+  }
+}
+
+void dequantizeRow(QuantKind kind, const uint8_t *row, int64_t k, float *w) {
+  const int64_t bytes = quantBlockBytes(kind);
+  for (int64_t i = 0; i < k; ++i) {
+    const uint8_t *blk = row + (i / kQuantBlock) * bytes;
+    int j = int(i % kQuantBlock);
+    float d = halfToFloat(blk);
+    if (kind == QuantKind::Q8_0) {
+      w[i] = d * float(int8_t(blk[2 + j]));
+      continue;
+    }
+    const uint8_t *qs = blk + (kind == QuantKind::Q4_1 ? 4 : 2);
+    int q = j < 16 ? qs[j] & 15 : qs[j - 16] >> 4;
+    w[i] = kind == QuantKind::Q4_0 ? d * float(q - 8)
+                                   : d * float(q) + halfToFloat(blk + 2);
+  }
+}
+
+void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
+                     int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
+                     float *y, int64_t ldy, int impl) {
+  if (M == 0 || N == 0)
+    return;
+  // One buffer per calling thread, reused: decode makes no allocation.
+  // (Named through a reference: the pool's threads have their own.)
+  thread_local QuantizedRows buffer;
+  QuantizedRows &xq = buffer;
+  xq.quantize(x, ldx, M, K);
+  bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
+  auto dot = avx2 ? dotRowAvx2 : dotRowScalar;
+  auto body = [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t m = 0; m < M; ++m)
+        y[m * ldy + n] = dot(kind, w + n * ldw, xq, m);
+  };
+  int threads = M * N * K < (1 << 20) ? 1 : pool().size();
+  if (threads == 1)
+    return body(0, N);
+  pool().run([&](int t) {
+    int64_t chunk = ((N + threads - 1) / threads + 15) / 16 * 16;
+    int64_t n0 = std::min<int64_t>(N, t * chunk),
+            n1 = std::min<int64_t>(N, n0 + chunk);
+    if (n0 < n1)
+      body(n0, n1);
+  });
+}
+
+} // namespace actsparse::runtime
+
+using namespace actsparse::runtime;
+
+extern "C" void _mlir_ciface_actsparse_rt_matmul_q_f32(int64_t kind,
+                                                       ActSparseMemRef2DF32 *x,
+                                                       ActSparseMemRef2DI8 *w,
+                                                       ActSparseMemRef2DF32 *y) {
+  int64_t M = x->sizes[0], K = x->sizes[1], N = w->sizes[0];
+  float *Y = y->aligned + y->offset;
+  auto fail = [&](const std::string &why) {
+    reportRuntimeError("quantized matmul: " + why);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < y->sizes[1]; ++n)
+        Y[m * y->strides[0] + n * y->strides[1]] = 0;
+  };
+  if (kind < 0 || kind > int64_t(QuantKind::Q4_1))
+    return fail("unknown quantized kind " + std::to_string(kind));
+  auto k = QuantKind(kind);
+  if (w->sizes[1] != quantRowBytes(k, K) || y->sizes[0] != M ||
+      y->sizes[1] != N)
+    return fail("a " + std::string(quantKindName(k)) + " weight of " +
+                std::to_string(N) + " x " + std::to_string(w->sizes[1]) +
+                " bytes does not fit " + std::to_string(K) +
+                " inputs and " + std::to_string(y->sizes[1]) + " outputs");
+  if (w->strides[1] != 1 || y->strides[1] != 1)
+    return fail("the weight rows and the output rows must be contiguous");
+  // Activations are read once, into the kernel's quantized copy; a strided
+  // view is first made dense.
+  const float *X = x->aligned + x->offset;
+  int64_t ldx = x->strides[0];
+  std::vector<float> dense;
+  if (x->strides[1] != 1) {
+    dense.resize(M * K);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t i = 0; i < K; ++i)
+        dense[m * K + i] = X[m * x->strides[0] + i * x->strides[1]];
+    X = dense.data();
+    ldx = K;
+  }
+  quantizedMatMul(k, X, ldx, M, K,
+                  reinterpret_cast<const uint8_t *>(w->aligned + w->offset),
+                  w->strides[0], N, Y, y->strides[0]);
+}

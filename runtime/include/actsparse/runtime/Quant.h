@@ -1,0 +1,74 @@
+//===- Quant.h - block-quantized weight rows -------------------*- C++ -*-===//
+//
+// The one definition of the quantized weight formats: what a block holds,
+// how a row of f32 weights becomes blocks (round to nearest) and back, and
+// the kernels that multiply activations by quantized rows.
+//
+// A quantized matrix is stored as rows of the weights' reduction dimension:
+// for y = x W with W [K, N], row n holds W[:, n] (the layout of a weight
+// that MatMul reads transposed). Each row is ceil(K / 32) blocks of 32
+// weights; the last block is padded with zeros. Block formats, like
+// llama.cpp's of the same names (little-endian; f16 is IEEE half):
+//
+//   q8_0  f16 d, i8 q[32]        w = d * q            34 bytes, 8.5 bits
+//   q4_0  f16 d, u8 qs[16]       w = d * (q - 8)      18 bytes, 4.5 bits
+//   q4_1  f16 d, f16 m, u8 qs[16] w = d * q + m       20 bytes, 5 bits
+//
+// In the 4-bit kinds weight j < 16 of a block is the low nibble of qs[j]
+// and weight j + 16 its high nibble.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_QUANT_H
+#define ACTSPARSE_RUNTIME_QUANT_H
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace actsparse::runtime {
+
+/// The quantized kinds; the numbers are part of the ABI (the kernel's kind
+/// argument) and of the IR (actsparse.dequantize's kind).
+enum class QuantKind : int64_t { Q8_0 = 0, Q4_0 = 1, Q4_1 = 2 };
+
+constexpr int64_t kQuantBlock = 32;
+
+/// Bytes of one block of `kind`.
+constexpr int64_t quantBlockBytes(QuantKind kind) {
+  return kind == QuantKind::Q8_0 ? 34 : kind == QuantKind::Q4_0 ? 18 : 20;
+}
+
+/// Bytes of one quantized row of `k` weights.
+constexpr int64_t quantRowBytes(QuantKind kind, int64_t k) {
+  return (k + kQuantBlock - 1) / kQuantBlock * quantBlockBytes(kind);
+}
+
+const char *quantKindName(QuantKind kind);
+std::optional<QuantKind> parseQuantKind(std::string_view name);
+
+/// Quantizes `k` weights into one row of `kind` (quantRowBytes bytes),
+/// round to nearest: q8_0 and q4_0 scale by the largest magnitude, q4_1
+/// spans the block's minimum to maximum.
+void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row);
+
+/// The f32 weights a row stands for (the reference the kernels match).
+void dequantizeRow(QuantKind kind, const uint8_t *row, int64_t k, float *w);
+
+/// y[m][n] = sum_k x[m][k] * w_n[k] for quantized rows w_n (row n at
+/// `w + n * ldw`), m < M, n < N, y overwritten. Activations are quantized
+/// to 8 bits per block of 32 (scale max|x| / 127), as llama.cpp does, and
+/// dotted in integers. Threaded over the runtime's pool for large products
+/// and vectorized for AVX2 when the CPU has it. `impl` forces a variant:
+/// 0 any, 1 scalar, 2 AVX2 (tests compare them).
+void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
+                     int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
+                     float *y, int64_t ldy, int impl = 0);
+
+/// Whether the AVX2 variant can run on this CPU.
+bool quantAvx2Available();
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_QUANT_H

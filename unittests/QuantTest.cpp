@@ -1,0 +1,280 @@
+//===- QuantTest.cpp - quantized formats and kernels ----------------------===//
+//
+// Block bytes are worked by hand from the formats in Quant.h; the kernels
+// are checked against a double-precision product of the dequantized weights
+// with the activations quantized by the documented rule (max |x| / 127 per
+// block of 32, round to nearest), and against the f32 product within the
+// activation quantization's bound.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/Quant.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+using namespace actsparse::runtime;
+
+namespace {
+
+const QuantKind kAllKinds[] = {QuantKind::Q8_0, QuantKind::Q4_0,
+                               QuantKind::Q4_1};
+
+std::vector<uint8_t> quantize(QuantKind kind, const std::vector<float> &w) {
+  std::vector<uint8_t> row(quantRowBytes(kind, w.size()));
+  quantizeRow(kind, w.data(), w.size(), row.data());
+  return row;
+}
+
+std::vector<float> dequantize(QuantKind kind, const std::vector<uint8_t> &row,
+                              int64_t k) {
+  std::vector<float> w(k);
+  dequantizeRow(kind, row.data(), k, w.data());
+  return w;
+}
+
+TEST(QuantFormat, SizesAndNames) {
+  EXPECT_EQ(quantRowBytes(QuantKind::Q8_0, 64), 68);
+  EXPECT_EQ(quantRowBytes(QuantKind::Q4_0, 64), 36);
+  EXPECT_EQ(quantRowBytes(QuantKind::Q4_1, 64), 40);
+  // A partial last block takes a whole block.
+  EXPECT_EQ(quantRowBytes(QuantKind::Q8_0, 172), 6 * 34);
+  EXPECT_EQ(quantRowBytes(QuantKind::Q4_1, 1), 20);
+  for (QuantKind k : kAllKinds)
+    EXPECT_EQ(parseQuantKind(quantKindName(k)), k);
+  EXPECT_FALSE(parseQuantKind("q5_0"));
+}
+
+TEST(QuantFormat, Q8_0BlockBytesByHand) {
+  // Weights (8j - 127) / 64: the largest magnitude is 127/64, so d = 1/64,
+  // f16 0x2400, and q_j = 8j - 127 exactly.
+  std::vector<float> w(32);
+  for (int j = 0; j < 32; ++j)
+    w[j] = float(8 * j - 127) / 64.0f;
+  std::vector<uint8_t> row = quantize(QuantKind::Q8_0, w);
+  ASSERT_EQ(row.size(), 34u);
+  EXPECT_EQ(row[0], 0x00);
+  EXPECT_EQ(row[1], 0x24);
+  for (int j = 0; j < 32; ++j)
+    EXPECT_EQ(int8_t(row[2 + j]), 8 * j - 127) << j;
+  EXPECT_EQ(dequantize(QuantKind::Q8_0, row, 32), w);
+}
+
+TEST(QuantFormat, Q4_0BlockBytesByHand) {
+  // Weights 0.25 (q - 8) with q = j mod 16: the largest magnitude is -2,
+  // so d = -2 / -8 = 0.25 (f16 0x3400); byte j holds q_j | q_{j+16} << 4.
+  std::vector<float> w(32);
+  for (int j = 0; j < 32; ++j)
+    w[j] = 0.25f * float(j % 16 - 8);
+  std::vector<uint8_t> row = quantize(QuantKind::Q4_0, w);
+  ASSERT_EQ(row.size(), 18u);
+  EXPECT_EQ(row[0], 0x00);
+  EXPECT_EQ(row[1], 0x34);
+  for (int j = 0; j < 16; ++j)
+    EXPECT_EQ(row[2 + j], 0x11 * j) << j;
+  EXPECT_EQ(dequantize(QuantKind::Q4_0, row, 32), w);
+}
+
+TEST(QuantFormat, Q4_1BlockBytesByHand) {
+  // Weights 1 + 0.5 q with q = j mod 16: minimum 1 (f16 0x3c00), step
+  // (8.5 - 1) / 15 = 0.5 (f16 0x3800).
+  std::vector<float> w(32);
+  for (int j = 0; j < 32; ++j)
+    w[j] = 1.0f + 0.5f * float(j % 16);
+  std::vector<uint8_t> row = quantize(QuantKind::Q4_1, w);
+  ASSERT_EQ(row.size(), 20u);
+  EXPECT_EQ(row[0], 0x00);
+  EXPECT_EQ(row[1], 0x38);
+  EXPECT_EQ(row[2], 0x00);
+  EXPECT_EQ(row[3], 0x3c);
+  for (int j = 0; j < 16; ++j)
+    EXPECT_EQ(row[4 + j], 0x11 * j) << j;
+  EXPECT_EQ(dequantize(QuantKind::Q4_1, row, 32), w);
+}
+
+TEST(QuantFormat, RoundToNearestErrorIsBoundedByTheStep) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  for (QuantKind kind : kAllKinds)
+    for (int64_t k : {1, 31, 32, 33, 172, 576}) {
+      std::vector<float> w(k);
+      for (float &f : w)
+        f = dist(rng);
+      std::vector<float> back = dequantize(kind, quantize(kind, w), k);
+      for (int64_t b = 0; b * 32 < k; ++b) {
+        float lo = 0, hi = 0, amax = 0;
+        for (int64_t i = b * 32; i < std::min<int64_t>(k, b * 32 + 32); ++i) {
+          lo = std::min(lo, w[i]);
+          hi = std::max(hi, w[i]);
+          amax = std::max(amax, std::fabs(w[i]));
+        }
+        // q8_0: step amax/127; q4_1: (hi - lo)/15 (padding zeros count);
+        // q4_0: step amax/8, and values on the side opposite the extreme
+        // may clamp at +7 steps, a whole step off.
+        float step = kind == QuantKind::Q8_0   ? amax / 127
+                     : kind == QuantKind::Q4_0 ? amax / 8
+                                               : (hi - lo) / 15;
+        float bound = (kind == QuantKind::Q4_0 ? 1.0f : 0.5f) * step * 1.01f +
+                      1e-3f * amax;
+        for (int64_t i = b * 32; i < std::min<int64_t>(k, b * 32 + 32); ++i)
+          EXPECT_LE(std::fabs(back[i] - w[i]), bound)
+              << quantKindName(kind) << " k=" << k << " i=" << i;
+      }
+    }
+}
+
+/// The product the kernels must compute: dequantized weights times the
+/// activations quantized per block by the documented rule, in double.
+double referenceDot(const std::vector<float> &wrow, const float *x,
+                    int64_t k) {
+  double sum = 0;
+  for (int64_t b = 0; b * 32 < k; ++b) {
+    int64_t end = std::min<int64_t>(k, b * 32 + 32);
+    float amax = 0;
+    for (int64_t i = b * 32; i < end; ++i)
+      amax = std::max(amax, std::fabs(x[i]));
+    float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
+    for (int64_t i = b * 32; i < end; ++i)
+      sum += double(wrow[i]) * double(d) * std::nearbyint(x[i] * inv);
+  }
+  return sum;
+}
+
+struct Problem {
+  int64_t M, K, N;
+  std::vector<float> x, y;
+  std::vector<uint8_t> w;
+  std::vector<std::vector<float>> wrows; // dequantized
+  int64_t ldw;
+};
+
+Problem makeProblem(QuantKind kind, int64_t M, int64_t K, int64_t N,
+                    unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  Problem p{M, K, N, {}, {}, {}, {}, quantRowBytes(kind, K)};
+  p.x.resize(M * K);
+  for (float &f : p.x)
+    f = dist(rng);
+  p.w.resize(N * p.ldw);
+  for (int64_t n = 0; n < N; ++n) {
+    std::vector<float> row(K);
+    for (float &f : row)
+      f = 0.1f * dist(rng);
+    quantizeRow(kind, row.data(), K, p.w.data() + n * p.ldw);
+    p.wrows.push_back(dequantize(
+        kind, std::vector<uint8_t>(p.w.begin() + n * p.ldw,
+                                   p.w.begin() + (n + 1) * p.ldw),
+        K));
+  }
+  p.y.assign(M * N, -1.0f);
+  return p;
+}
+
+void expectMatchesReference(QuantKind kind, int impl, int64_t M, int64_t K,
+                            int64_t N) {
+  Problem p = makeProblem(kind, M, K, N, unsigned(M * 1000 + K * 10 + N));
+  quantizedMatMul(kind, p.x.data(), K, M, K, p.w.data(), p.ldw, N, p.y.data(),
+                  N, impl);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      const float *x = p.x.data() + m * K;
+      double want = referenceDot(p.wrows[n], x, K);
+      double scale = 0, exact = 0, xmax = 0;
+      for (int64_t i = 0; i < K; ++i) {
+        scale += std::fabs(p.wrows[n][i]);
+        exact += double(p.wrows[n][i]) * x[i];
+        xmax = std::max<double>(xmax, std::fabs(x[i]));
+      }
+      float got = p.y[m * N + n];
+      EXPECT_NEAR(got, want, 1e-5 * scale + 1e-6)
+          << quantKindName(kind) << " impl " << impl << " M=" << M
+          << " K=" << K << " N=" << N << " at " << m << "," << n;
+      // Against the unquantized activations: at most half a step each.
+      EXPECT_LE(std::fabs(got - exact), scale * xmax / 127 / 2 + 1e-4);
+    }
+}
+
+TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
+  std::vector<int> impls = {1};
+  if (quantAvx2Available())
+    impls.push_back(2);
+  for (QuantKind kind : kAllKinds)
+    for (int impl : impls)
+      for (auto [M, K, N] : {std::tuple{1, 32, 1}, {1, 1, 3}, {1, 172, 17},
+                             {2, 64, 5}, {5, 576, 33}, {3, 33, 16}})
+        expectMatchesReference(kind, impl, M, K, N);
+}
+
+TEST(QuantKernel, LargeProductsUseThePoolAndAgree) {
+  // 64 x 576 x 100 is past the threading threshold.
+  expectMatchesReference(QuantKind::Q4_1, 0, 64, 576, 100);
+  expectMatchesReference(QuantKind::Q8_0, 0, 1, 2048, 600);
+}
+
+TEST(QuantKernel, EmptyProductsWriteNothing) {
+  std::vector<float> y(4, 3.0f);
+  std::vector<uint8_t> w(34 * 2);
+  float x[32] = {};
+  quantizedMatMul(QuantKind::Q8_0, x, 32, 0, 32, w.data(), 34, 2, y.data(), 2);
+  quantizedMatMul(QuantKind::Q8_0, x, 32, 1, 32, w.data(), 34, 0, y.data(), 2);
+  EXPECT_EQ(y, std::vector<float>(4, 3.0f));
+}
+
+TEST(QuantKernel, ZeroActivationsGiveZero) {
+  Problem p = makeProblem(QuantKind::Q4_1, 2, 64, 3, 1);
+  std::fill(p.x.begin(), p.x.end(), 0.0f);
+  quantizedMatMul(QuantKind::Q4_1, p.x.data(), 64, 2, 64, p.w.data(), p.ldw, 3,
+                  p.y.data(), 3);
+  EXPECT_EQ(p.y, std::vector<float>(6, 0.0f));
+}
+
+ActSparseMemRef2DF32 view(float *data, int64_t rows, int64_t cols,
+                          int64_t s0, int64_t s1) {
+  return {data, data, 0, {rows, cols}, {s0, s1}};
+}
+
+TEST(QuantKernel, CInterfaceReadsStridedActivations) {
+  Problem p = makeProblem(QuantKind::Q8_0, 2, 64, 3, 2);
+  // The activations transposed in memory: x[m][k] at t[k * 2 + m].
+  std::vector<float> t(2 * 64);
+  for (int64_t m = 0; m < 2; ++m)
+    for (int64_t k = 0; k < 64; ++k)
+      t[k * 2 + m] = p.x[m * 64 + k];
+  ActSparseMemRef2DF32 x = view(t.data(), 2, 64, 1, 2);
+  auto *wd = reinterpret_cast<int8_t *>(p.w.data());
+  ActSparseMemRef2DI8 w{wd, wd, 0, {3, p.ldw}, {p.ldw, 1}};
+  ActSparseMemRef2DF32 y = view(p.y.data(), 2, 3, 3, 1);
+  _mlir_ciface_actsparse_rt_matmul_q_f32(0, &x, &w, &y);
+  std::string error;
+  EXPECT_FALSE(takeRuntimeError(error)) << error;
+  for (int64_t m = 0; m < 2; ++m)
+    for (int64_t n = 0; n < 3; ++n)
+      EXPECT_NEAR(p.y[m * 3 + n], referenceDot(p.wrows[n], &p.x[m * 64], 64),
+                  1e-4);
+}
+
+TEST(QuantKernel, CInterfaceRefusesAMismatchedWeight) {
+  Problem p = makeProblem(QuantKind::Q4_0, 1, 64, 2, 3);
+  ActSparseMemRef2DF32 x = view(p.x.data(), 1, 64, 64, 1);
+  auto *wd = reinterpret_cast<int8_t *>(p.w.data());
+  // q4_0 rows of 64 weights read as q8_0: 36 bytes where 68 are needed.
+  ActSparseMemRef2DI8 w{wd, wd, 0, {2, p.ldw}, {p.ldw, 1}};
+  ActSparseMemRef2DF32 y = view(p.y.data(), 1, 2, 2, 1);
+  _mlir_ciface_actsparse_rt_matmul_q_f32(0, &x, &w, &y);
+  std::string error;
+  ASSERT_TRUE(takeRuntimeError(error));
+  EXPECT_NE(error.find("q8_0 weight of 2 x 36 bytes does not fit 64 inputs"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(p.y, std::vector<float>(2, 0.0f));
+  _mlir_ciface_actsparse_rt_matmul_q_f32(7, &x, &w, &y);
+  ASSERT_TRUE(takeRuntimeError(error));
+  EXPECT_NE(error.find("unknown quantized kind 7"), std::string::npos);
+}
+
+} // namespace
