@@ -157,22 +157,6 @@ dotRowAvx2(QuantKind kind, const uint8_t *row, const QuantizedRows &x,
 
 } // namespace
 
-const char *quantKindName(QuantKind kind) {
-  switch (kind) {
-  case QuantKind::Q8_0: return "q8_0";
-  case QuantKind::Q4_0: return "q4_0";
-  case QuantKind::Q4_1: return "q4_1";
-  }
-  return "?";
-}
-
-std::optional<QuantKind> parseQuantKind(std::string_view name) {
-  for (QuantKind k : {QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_1})
-    if (name == quantKindName(k))
-      return k;
-  return std::nullopt;
-}
-
 bool quantAvx2Available() {
   static const bool available = __builtin_cpu_supports("avx2") &&
                                 __builtin_cpu_supports("fma") &&

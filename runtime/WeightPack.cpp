@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/runtime/WeightPack.h"
+#include "actsparse/runtime/Quant.h"
 
 #include <cerrno>
 #include <cstring>
@@ -85,6 +86,17 @@ struct TableReader {
   }
 };
 } // namespace
+
+const char *layoutName(Layout layout) {
+  switch (layout) {
+  case Layout::Dense: return "dense";
+  case Layout::FfnBundle: return "ffn-bundle";
+  case Layout::Q8_0Rows: return "q8_0-rows";
+  case Layout::Q4_0Rows: return "q4_0-rows";
+  case Layout::Q4_1Rows: return "q4_1-rows";
+  }
+  return "unknown";
+}
 
 size_t dtypeSize(uint32_t dtype) {
   switch (static_cast<DType>(dtype)) {
@@ -399,12 +411,24 @@ std::unique_ptr<WeightPack> WeightPack::open(const std::string &path,
     if (dtypeSize(dtype) == 0)
       return fail("tensor '" + t.name + "' has unknown dtype " +
                   std::to_string(dtype));
-    if (layout != uint32_t(Layout::Dense) &&
-        !(layout == uint32_t(Layout::FfnBundle) && dtype == uint32_t(DType::F32) &&
-          rank == 2))
+    if (layout > uint32_t(Layout::Q4_1Rows))
       return fail("tensor '" + t.name + "' has unknown layout " +
-                  std::to_string(layout) +
-                  " (FFN bundles, layout 1, are f32 matrices)");
+                  std::to_string(layout));
+    if (layout == uint32_t(Layout::FfnBundle) &&
+        !(dtype == uint32_t(DType::F32) && rank == 2))
+      return fail("tensor '" + t.name +
+                  "' is marked as FFN bundles (layout 1) but is not an f32 "
+                  "matrix");
+    if (layout >= uint32_t(Layout::Q8_0Rows)) {
+      auto kind = QuantKind(layout - uint32_t(Layout::Q8_0Rows));
+      if (dtype != uint32_t(DType::I8) || rank != 2 ||
+          t.shape[1] % quantBlockBytes(kind) != 0)
+        return fail("tensor '" + t.name + "' is marked as " +
+                    quantKindName(kind) + " rows (layout " +
+                    std::to_string(layout) +
+                    ") but is not an i8 matrix of whole " +
+                    std::to_string(quantBlockBytes(kind)) + "-byte blocks");
+    }
     t.dtype = static_cast<DType>(dtype);
     t.layout = static_cast<Layout>(layout);
     if (uint64_t bytes; !tensorBytes(t.shape, dtype, bytes) || bytes != t.size)

@@ -301,7 +301,41 @@ TEST_F(WeightPackTest, BundleLayout) {
   ASSERT_TRUE(bad->add("b", DType::I64, {3}, b.data(), 24, Layout::FfnBundle));
   ASSERT_TRUE(bad->finish());
   ASSERT_TRUE(bad->commit());
-  EXPECT_NE(openError().find("tensor 'b' has unknown layout 1"),
+  EXPECT_NE(openError().find("tensor 'b' is marked as FFN bundles (layout 1) "
+                             "but is not an f32 matrix"),
+            std::string::npos)
+      << openError();
+}
+
+// Layouts 2-4 (quantized rows) need an i8 matrix of whole blocks; a layout
+// past the last known one is refused.
+TEST_F(WeightPackTest, QuantizedRowsLayout) {
+  auto write = [&](std::vector<int64_t> shape, DType dtype, uint32_t layout) {
+    Status s;
+    auto w = WeightPackWriter::create(path, s);
+    ASSERT_TRUE(w) << s.message();
+    size_t bytes = dtype == DType::I8 ? 2 * 36 : 2 * 36 * 4;
+    std::vector<char> data(bytes);
+    ASSERT_TRUE(w->add("q", dtype, shape, data.data(), bytes, Layout(layout)));
+    ASSERT_TRUE(w->finish());
+    ASSERT_TRUE(w->commit());
+  };
+  write({2, 36}, DType::I8, 3); // two q4_0 rows of two blocks
+  Status s;
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  EXPECT_EQ(pack->find("q")->layout, Layout::Q4_0Rows);
+  EXPECT_STREQ(layoutName(pack->find("q")->layout), "q4_0-rows");
+
+  write({2, 36}, DType::I8, 2); // 36 is not a whole number of q8_0 blocks
+  EXPECT_NE(openError().find("tensor 'q' is marked as q8_0 rows (layout 2) "
+                             "but is not an i8 matrix of whole 34-byte blocks"),
+            std::string::npos)
+      << openError();
+  write({2, 36}, DType::F32, 4);
+  EXPECT_NE(openError().find("marked as q4_1 rows"), std::string::npos);
+  write({2, 36}, DType::I8, 5);
+  EXPECT_NE(openError().find("tensor 'q' has unknown layout 5"),
             std::string::npos)
       << openError();
 }

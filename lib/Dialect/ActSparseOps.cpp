@@ -8,11 +8,13 @@
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Dialect/ShapeUtils.h"
 #include "actsparse/runtime/FfnBundle.h"
+#include "actsparse/runtime/Quant.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
 using namespace mlir;
 using namespace mlir::actsparse;
+namespace rt = ::actsparse::runtime;
 
 //===----------------------------------------------------------------------===//
 // ConstantOp
@@ -27,6 +29,35 @@ OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 LogicalResult WeightOp::verify() {
   if (getName().empty())
     return emitOpError("requires a non-empty weight-pack tensor name");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+static_assert(int(QuantKind::q8_0) == int(rt::QuantKind::Q8_0) &&
+                  int(QuantKind::q4_0) == int(rt::QuantKind::Q4_0) &&
+                  int(QuantKind::q4_1) == int(rt::QuantKind::Q4_1),
+              "the IR's quantized kinds are the runtime's");
+
+LogicalResult DequantizeOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getType();
+  if (in.getRank() != 2 || out.getRank() != 2 || !in.hasStaticShape() ||
+      !out.hasStaticShape())
+    return emitOpError("needs static 2-D input and result, got ")
+           << in << " -> " << out;
+  if (in.getDimSize(0) != out.getDimSize(0))
+    return emitOpError("has ") << in.getDimSize(0) << " rows of blocks for "
+                               << out.getDimSize(0) << " result rows";
+  auto kind = rt::QuantKind(int(getKind()));
+  int64_t k = out.getDimSize(1), bytes = rt::quantRowBytes(kind, k);
+  if (in.getDimSize(1) != bytes)
+    return emitOpError("rows of ")
+           << k << " " << stringifyQuantKind(getKind()) << " weights take "
+           << bytes << " bytes (" << (k + rt::kQuantBlock - 1) / rt::kQuantBlock
+           << " blocks of " << rt::quantBlockBytes(kind) << "), not "
+           << in.getDimSize(1);
   return success();
 }
 
@@ -428,7 +459,6 @@ LogicalResult FfnOp::verify() {
 // SparseFfnOp
 //===----------------------------------------------------------------------===//
 
-namespace rt = ::actsparse::runtime;
 
 // The lowering hands the activation to the kernel by number.
 static_assert(uint32_t(Activation::relu) == uint32_t(rt::FfnActivation::Relu) &&

@@ -466,6 +466,8 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
                               &_mlir_ciface_actsparse_rt_matmul_f32)},
       {rt::kMatMulNtSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                 &_mlir_ciface_actsparse_rt_matmul_nt_f32)},
+      {rt::kQuantMatMulSymbol, llvm::orc::ExecutorAddr::fromPtr(
+                                   &_mlir_ciface_actsparse_rt_matmul_q_f32)},
       {rt::kSoftmaxSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                &_mlir_ciface_actsparse_rt_softmax_f32)},
       {rt::kBatchMatMulSymbol,

@@ -374,3 +374,36 @@ func.func @sparse_ffn(%x: tensor<?x8xf32>, %r: tensor<?x8xf32>, %db: tensor<8xf3
   %1 = actsparse.add %r, %0 : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
   return %1 : tensor<?x8xf32>
 }
+
+// -----
+
+// A projection by Transpose(Dequantize(Q)) (--actsparse-quantize's form)
+// is one call of the quantized kernel with the kind (2 = q4_1) on the
+// flattened rows and the quantized bytes, into a buffer of its own; the
+// f32 matrix is computed only for the other use (returned here), by a
+// generic that reads each weight's block from the bytes.
+// CHECK: func.func private @actsparse_rt_matmul_q_f32(i64, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xi8> {bufferization.access = "read"}, memref<?x?xf32>) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @quantized
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x64xf32>, %[[Q:.*]]: tensor<3x40xi8> {actsparse.weight = "w.q4_1"})
+// CHECK: %[[W:.*]] = linalg.generic
+// CHECK: tensor.extract %[[Q]]
+// CHECK: arith.bitcast %{{.*}} : i16 to f16
+// CHECK: } -> tensor<3x64xf32>
+// CHECK: %[[T:.*]] = linalg.transpose ins(%[[W]]
+// CHECK: %[[R:.*]] = tensor.reshape %[[X]]
+// CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<?x3xf32>
+// CHECK: %[[KIND:.*]] = arith.constant 2 : i64
+// CHECK: %[[RC:.*]] = tensor.cast %[[R]] : tensor<?x64xf32> to tensor<?x?xf32>
+// CHECK: %[[QC:.*]] = tensor.cast %[[Q]] : tensor<3x40xi8> to tensor<?x?xi8>
+// CHECK: %[[OC:.*]] = memref.cast %[[OUT]]
+// CHECK: call @actsparse_rt_matmul_q_f32(%[[KIND]], %[[RC]], %[[QC]], %[[OC]])
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable
+// CHECK: %[[YR:.*]] = tensor.reshape %[[Y]]
+// CHECK: return %[[YR]], %[[T]]
+func.func @quantized(%x: tensor<?x?x64xf32>) -> (tensor<?x?x3xf32>, tensor<64x3xf32>) {
+  %q = actsparse.weight "w.q4_1" : tensor<3x40xi8>
+  %w = actsparse.dequantize q4_1 %q : tensor<3x40xi8> -> tensor<3x64xf32>
+  %t = actsparse.transpose %w, perm = [1, 0] : tensor<3x64xf32> -> tensor<64x3xf32>
+  %y = actsparse.matmul %x, %t : (tensor<?x?x64xf32>, tensor<64x3xf32>) -> tensor<?x?x3xf32>
+  return %y, %t : tensor<?x?x3xf32>, tensor<64x3xf32>
+}

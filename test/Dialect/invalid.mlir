@@ -441,3 +441,35 @@ func.func @sparse_ffn_score_shapes(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>, %
   %0 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] scores(%a, %bb, %c) activation = relu predictor = lowrank : (tensor<?x8xf32>, tensor<32x32xf32>, tensor<8x4xf32>, tensor<4x16xf32>, tensor<32xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @dequantize_row_bytes(%q: tensor<4x36xi8>) {
+  // expected-error @below {{rows of 64 q8_0 weights take 68 bytes (2 blocks of 34), not 36}}
+  %0 = actsparse.dequantize q8_0 %q : tensor<4x36xi8> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_rows(%q: tensor<4x36xi8>) {
+  // expected-error @below {{has 4 rows of blocks for 3 result rows}}
+  %0 = actsparse.dequantize q4_0 %q : tensor<4x36xi8> -> tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_dynamic(%q: tensor<?x36xi8>) {
+  // expected-error @below {{needs static 2-D input and result}}
+  %0 = actsparse.dequantize q4_0 %q : tensor<?x36xi8> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @dequantize_kind(%q: tensor<4x36xi8>) {
+  // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'kind' [q8_0, q4_0, q4_1]}}
+  %0 = actsparse.dequantize q5_0 %q : tensor<4x36xi8> -> tensor<4x64xf32>
+  return
+}

@@ -153,3 +153,15 @@ func.func @sparse_ffn(%x: tensor<?x?x8xf32>, %b: tensor<32x32xf32>, %db: tensor<
   %2 = actsparse.sparse_ffn %x bundle %b fields = ["gate", "up", "down"] activation = silu threshold = 0.1 threshold_on = neuron layer = 2 : (tensor<?x?x8xf32>, tensor<32x32xf32>) -> tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func.func @dequantize
+func.func @dequantize(%a: tensor<3x40xi8>, %b: tensor<3x34xi8>) -> (tensor<3x64xf32>, tensor<3x1xf32>) {
+  // CHECK: actsparse.dequantize q4_1 %{{.*}} : tensor<3x40xi8> -> tensor<3x64xf32>
+  %0 = actsparse.dequantize q4_1 %a : tensor<3x40xi8> -> tensor<3x64xf32>
+  // A partial block takes a whole one.
+  // CHECK: actsparse.dequantize q8_0 %{{.*}} : tensor<3x34xi8> -> tensor<3x1xf32>
+  %1 = actsparse.dequantize q8_0 %b : tensor<3x34xi8> -> tensor<3x1xf32>
+  return %0, %1 : tensor<3x64xf32>, tensor<3x1xf32>
+}

@@ -383,7 +383,7 @@ int inspect(const std::string &path, size_t limit) {
     for (size_t i = 0; i < t.shape.size(); ++i)
       std::printf("%s%" PRId64, i ? ", " : "", t.shape[i]);
     std::printf("] %s offset %" PRIu64 " size %" PRIu64 "\n",
-                t.layout == Layout::FfnBundle ? "ffn-bundle" : "dense",
+                layoutName(t.layout),
                 t.offset, t.size);
     std::vector<char> data(t.size);
     if (Status r = pack->read(t, data.data()); !r)

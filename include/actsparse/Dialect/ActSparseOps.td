@@ -64,6 +64,45 @@ def ActSparse_WeightOp : ActSparse_Op<"weight", [Pure]> {
   let hasVerifier = 1;
 }
 
+def ActSparse_QuantKind : I32EnumAttr<"QuantKind",
+    "block-quantized weight format (runtime/include/actsparse/runtime/Quant.h)", [
+      I32EnumAttrCase<"q8_0", 0>,
+      I32EnumAttrCase<"q4_0", 1>,
+      I32EnumAttrCase<"q4_1", 2>
+    ]> {
+  let cppNamespace = "::mlir::actsparse";
+}
+
+def ActSparse_DequantizeOp : ActSparse_Op<"dequantize", [Pure]> {
+  let summary = "f32 weights from rows of block-quantized weights";
+  let description = [{
+    `input` holds `N` rows of `kind` blocks as bytes (the formats of
+    `runtime/include/actsparse/runtime/Quant.h`, the same as llama.cpp's
+    types of the same names): each row is `ceil(K / 32)` blocks of 32
+    weights, the last one padded with zeros. `result` is the `N x K` f32
+    matrix the rows stand for.
+
+    `--actsparse-quantize` writes it: a projection `MatMul(x, W)` with
+    `W [K, N]` becomes `MatMul(x, Transpose(Dequantize(Q)))` with `Q` the
+    rows of `Wᵀ`. The lowering fuses that form into the runtime's quantized
+    kernel, which never materialises the f32 matrix; any other use
+    dequantizes in generated code.
+
+    Example:
+
+    ```mlir
+    %q = actsparse.weight "w.q8_0" : tensor<172x68xi8>
+    %w = actsparse.dequantize q8_0 %q : tensor<172x68xi8> -> tensor<172x64xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I8]>:$input, ActSparse_QuantKind:$kind);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $kind $input attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise binary ops (ONNX multidirectional broadcasting)
 //===----------------------------------------------------------------------===//

@@ -17,10 +17,11 @@ namespace mlir::actsparse {
 #define GEN_PASS_DECL_CALIBRATE
 #define GEN_PASS_DECL_BUNDLEFFN
 #define GEN_PASS_DECL_INSERTPREDICTORS
+#define GEN_PASS_DECL_QUANTIZE
 #include "actsparse/Transforms/Calibration.h.inc"
 
-/// Registers --actsparse-calibrate, --actsparse-bundle-ffn and
-/// --actsparse-insert-predictors.
+/// Registers --actsparse-calibrate, --actsparse-bundle-ffn,
+/// --actsparse-insert-predictors and --actsparse-quantize.
 void registerCalibrationPasses();
 
 /// Where a module's weight pack really is while a tool is still writing it:

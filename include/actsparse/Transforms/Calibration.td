@@ -230,4 +230,49 @@ def InsertPredictors : Pass<"actsparse-insert-predictors",
   ];
 }
 
+def Quantize : Pass<"actsparse-quantize", "::mlir::ModuleOp"> {
+  let summary = "Store the projection weights as block-quantized rows "
+                "(q8_0, q4_0, q4_1)";
+  let description = [{
+    Every f32 weight-pack matrix that MatMuls read as their right operand,
+    directly, through a `Transpose` (a classifier tied to the embedding) or
+    as an `actsparse.ffn` parameter, is quantized round-to-nearest into rows
+    of 32-weight blocks (`runtime/include/actsparse/runtime/Quant.h`, the
+    formats of llama.cpp's types of the same names) and read through
+    `actsparse.dequantize`: `MatMul(x, W)` becomes
+    `MatMul(x, Transpose(Dequantize(Q)))`, which the lowering turns into the
+    runtime's quantized kernel. The classifier (the projection whose result
+    the graph returns) gets `classifier-type`, every other projection
+    `type`. Uses of a weight other than as a MatMul operand (an embedding's
+    Gather) keep the f32 tensor. The quantized tensors (layouts 2-4 of
+    `docs/WeightPack.md`) and every tensor the module still uses go to
+    `output-pack`, which the module then names.
+
+    Bundled FFN blocks (`actsparse.sparse_ffn`) are not quantized yet; run
+    this pass on `actsparse.ffn` blocks (that is, instead of
+    `--actsparse-bundle-ffn`).
+
+    Example:
+
+    ```
+    sparse-opt model.mlir --actsparse-quantize="type=q4_0 output-pack=model.q4.pack" -o model.q4.mlir
+    ```
+  }];
+  let options = [
+    Option<"type", "type", "std::string", /*default=*/"\"q8_0\"",
+           "the projections' format: q8_0 (8.5 bits a weight), q4_0 (4.5) or "
+           "q4_1 (5); int8 and int4 name q8_0 and q4_0">,
+    Option<"classifierType", "classifier-type", "std::string",
+           /*default=*/"\"q8_0\"",
+           "the classifier's format: one of type's, or f32 to keep it">,
+    Option<"outputPack", "output-pack", "std::string", /*default=*/"\"\"",
+           "the weight pack to write (quantized tensors plus the tensors the "
+           "module still uses); the module names it as given">,
+    Option<"weights", "weights", "std::string", /*default=*/"\"\"",
+           "the module's weight pack (default: the one the module names)">,
+    Option<"quiet", "quiet", "bool", /*default=*/"false",
+           "no progress on stderr">
+  ];
+}
+
 #endif // ACTSPARSE_TRANSFORMS_CALIBRATION_TD

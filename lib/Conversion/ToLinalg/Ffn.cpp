@@ -106,9 +106,12 @@ struct FfnLowering : OpConversionPattern<FfnOp> {
       Value v = MatMulOp::create(b, loc, hidden, x, w);
       return bias ? AddOp::create(b, loc, hidden, v, bias) : v;
     };
-    Value u = project(adaptor.getUp(), adaptor.getUpBias());
-    Value pre = adaptor.getGate() ? project(adaptor.getGate(), adaptor.getGateBias())
-                                  : u;
+    // The projections read the original weight values, so that the MatMul
+    // patterns see how a weight is defined (a quantized weight's
+    // Transpose(Dequantize(...)) form); the driver remaps them.
+    Value u = project(op.getUp(), adaptor.getUpBias());
+    Value pre = op.getGate() ? project(op.getGate(), adaptor.getGateBias())
+                             : u;
     if (Value shift = adaptor.getShift())
       pre = SubOp::create(b, loc, hidden, pre, shift);
     Value a;
@@ -163,7 +166,7 @@ struct FfnLowering : OpConversionPattern<FfnOp> {
       func::CallOp::create(b, loc, getFfnProbeFunction(op),
                            ValueRange{layer, x2, h2, r2});
     }
-    Value y = MatMulOp::create(b, loc, op.getType(), h, adaptor.getDown());
+    Value y = MatMulOp::create(b, loc, op.getType(), h, op.getDown());
     if (Value bias = adaptor.getDownBias())
       y = AddOp::create(b, loc, op.getType(), y, bias);
     b.replaceOp(op, y);
@@ -240,17 +243,8 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
             arith::ConstantOp::create(b, loc, b.getF32FloatAttr(threshold)),
             asRows(x2), asRows(adaptor.getBundle()), asRows(a), asRows(bm),
             asRows(c), r2, outArg});
-    Value y = bufferization::ToTensorOp::create(
-        b, loc, RankedTensorType::get({ShapedType::kDynamic, e}, f32), out,
-        /*restrict=*/true, /*writable=*/true);
     auto type = op.getType();
-    if (type.getRank() != 2) {
-      leading.push_back(indexConst(b, loc, e));
-      y = tensor::ReshapeOp::create(b, loc, type, y,
-                                    i64ShapeTensor(b, loc, leading));
-    } else if (y.getType() != type) {
-      y = tensor::CastOp::create(b, loc, type, y);
-    }
+    Value y = fromKernelRows(b, loc, out, type, leading, indexConst(b, loc, e));
     if (Value bias = adaptor.getDownBias())
       y = AddOp::create(b, loc, type, y, bias);
     b.replaceOp(op, y);

@@ -340,6 +340,23 @@ Value i64ShapeTensor(OpBuilder &b, Location loc, ArrayRef<Value> dims) {
 /// tensor.reshape (memref.reshape after bufferization), which keeps the
 /// leading dims dynamic without strided collapse/expand views. `leading`
 /// receives the sizes of the leading dims. Needs a static K and rank >= 2.
+Value fromKernelRows(OpBuilder &b, Location loc, Value buffer,
+                     RankedTensorType type, SmallVector<Value> leading,
+                     Value cols) {
+  auto memrefType = cast<MemRefType>(buffer.getType());
+  Value y = bufferization::ToTensorOp::create(
+      b, loc,
+      RankedTensorType::get(memrefType.getShape(),
+                            memrefType.getElementType()),
+      buffer, /*restrict=*/true, /*writable=*/true);
+  if (type.getRank() != 2) {
+    leading.push_back(cols);
+    return tensor::ReshapeOp::create(b, loc, type, y,
+                                     i64ShapeTensor(b, loc, leading));
+  }
+  return y.getType() == type ? y : tensor::CastOp::create(b, loc, type, y);
+}
+
 Value flattenToRows(OpBuilder &b, Location loc, Value v,
                     SmallVector<Value> &leading) {
   auto t = tensorTypeOf(v);

@@ -100,6 +100,13 @@ Value i64ShapeTensor(OpBuilder &b, Location loc, ArrayRef<Value> dims);
 Value flattenToRows(OpBuilder &b, Location loc, Value v,
                     SmallVector<Value> &leading);
 
+/// The rows a runtime kernel wrote into `buffer` (a [rows, cols] memref of
+/// its own) as a tensor of `type`: the inverse of flattenToRows, with the
+/// `leading` sizes it returned; `cols` is the last dimension.
+Value fromKernelRows(OpBuilder &b, Location loc, Value buffer,
+                     RankedTensorType type, SmallVector<Value> leading,
+                     Value cols);
+
 /// Inserts size-1 dimensions at `unitAxes` (positions in `type`) into `src`,
 /// whose dimensions are the other ones of `type`, in order.
 Value insertUnitDims(OpBuilder &b, Location loc, Value src,

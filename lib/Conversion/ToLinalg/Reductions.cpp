@@ -10,6 +10,7 @@
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/FfnBundle.h"
+#include "actsparse/runtime/Quant.h"
 #include "LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -90,6 +91,144 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
   return success();
 }
 
+/// X[..., M, K] @ Transpose(Dequantize(Q)) (the form --actsparse-quantize
+/// writes) becomes one call of the runtime's quantized kernel on the
+/// quantized rows, into a buffer of its own; the f32 weights are never
+/// materialised.
+LogicalResult lowerToQuantizedCall(MatMulOp op, Value lhs,
+                                   ConversionPatternRewriter &b) {
+  namespace rt = ::actsparse::runtime;
+  auto t = op.getRhs().getDefiningOp<TransposeOp>();
+  if (!t || t.getPerm() != ArrayRef<int64_t>{1, 0})
+    return failure();
+  auto dq = t.getInput().getDefiningOp<DequantizeOp>();
+  auto lt = tensorTypeOf(lhs);
+  RankedTensorType type = op.getType();
+  int64_t r = lt.getRank();
+  Value q = dq ? b.getRemappedValue(dq.getInput()) : Value();
+  if (!q || !type.getElementType().isF32() || r < 2 ||
+      lt.isDynamicDim(r - 1))
+    return failure();
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t n = dq.getType().getDimSize(0);
+  SmallVector<Value> leading;
+  Value x2 = flattenToRows(b, loc, lhs, leading);
+  auto rows = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, f32);
+  auto bytes = RankedTensorType::get(
+      {ShapedType::kDynamic, ShapedType::kDynamic}, b.getI8Type());
+  Value tokens = tensor::DimOp::create(b, loc, x2, 0);
+  Value out = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, n}, f32),
+      ValueRange{tokens});
+  auto dynOut =
+      MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
+  Type i64 = b.getI64Type();
+  func::FuncOp kernel = getRuntimeFunction(
+      op, rt::kQuantMatMulFunction,
+      FunctionType::get(ctx, {i64, rows, bytes, dynOut}, {}));
+  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  for (unsigned i : {1u, 2u})
+    kernel.setArgAttr(i, "bufferization.access", b.getStringAttr("read"));
+  func::CallOp::create(
+      b, loc, kernel,
+      ValueRange{arith::ConstantIntOp::create(
+                     b, loc, int64_t(dq.getKind()), 64),
+                 tensor::CastOp::create(b, loc, rows, x2),
+                 tensor::CastOp::create(b, loc, bytes, q),
+                 memref::CastOp::create(b, loc, dynOut, out)});
+  b.replaceOp(op,
+              fromKernelRows(b, loc, out, type, leading, indexConst(b, loc, n)));
+  return success();
+}
+
+/// actsparse.dequantize in generated code, for uses the quantized kernel
+/// does not cover: element (n, k) reads its block's scale (and minimum)
+/// and its 8- or 4-bit value from the row's bytes. Unused when every use
+/// is a fused projection, and then removed as dead code.
+struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    namespace rt = ::actsparse::runtime;
+    Location loc = op.getLoc();
+    Value q = adaptor.getInput();
+    RankedTensorType type = op.getType();
+    auto kind = rt::QuantKind(int(op.getKind()));
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    Value init = tensor::EmptyOp::create(b, loc, type.getShape(), f32);
+    MLIRContext *ctx = b.getContext();
+    auto generic = linalg::GenericOp::create(
+        b, loc, type, ValueRange{}, init,
+        AffineMap::getMultiDimIdentityMap(2, ctx),
+        {utils::IteratorType::parallel, utils::IteratorType::parallel},
+        [&](OpBuilder &nb, Location nl, ValueRange) {
+          Value n = linalg::IndexOp::create(nb, nl, 0);
+          Value k = linalg::IndexOp::create(nb, nl, 1);
+          auto idx = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(nb, nl, v);
+          };
+          Value block = arith::DivUIOp::create(nb, nl, k, idx(rt::kQuantBlock));
+          Value j = arith::RemUIOp::create(nb, nl, k, idx(rt::kQuantBlock));
+          Value base = arith::MulIOp::create(
+              nb, nl, block, idx(rt::quantBlockBytes(kind)));
+          auto byteAt = [&](Value offset) -> Value {
+            Value at = arith::AddIOp::create(nb, nl, base, offset);
+            Value v = tensor::ExtractOp::create(nb, nl, q, ValueRange{n, at});
+            return arith::ExtUIOp::create(nb, nl, i32, v);
+          };
+          auto halfAt = [&](int64_t offset) -> Value {
+            Value lo = byteAt(idx(offset)), hi = byteAt(idx(offset + 1));
+            Value bits = arith::OrIOp::create(
+                nb, nl, lo,
+                arith::ShLIOp::create(
+                    nb, nl, hi, arith::ConstantIntOp::create(nb, nl, 8, 32)));
+            Value h = arith::BitcastOp::create(
+                nb, nl, nb.getF16Type(),
+                arith::TruncIOp::create(nb, nl, nb.getI16Type(), bits));
+            return arith::ExtFOp::create(nb, nl, f32, h);
+          };
+          Value d = halfAt(0), w;
+          if (kind == rt::QuantKind::Q8_0) {
+            Value at = arith::AddIOp::create(
+                nb, nl, base, arith::AddIOp::create(nb, nl, j, idx(2)));
+            Value v = tensor::ExtractOp::create(nb, nl, q, ValueRange{n, at});
+            w = arith::MulFOp::create(
+                nb, nl, d, arith::SIToFPOp::create(nb, nl, f32, v));
+          } else {
+            int64_t qs = kind == rt::QuantKind::Q4_1 ? 4 : 2;
+            // Weight j is the low nibble of byte j % 16 for j < 16, the
+            // high nibble after.
+            Value half = arith::DivUIOp::create(nb, nl, j, idx(16));
+            Value byte = byteAt(arith::AddIOp::create(
+                nb, nl, arith::RemUIOp::create(nb, nl, j, idx(16)), idx(qs)));
+            Value shift = arith::IndexCastOp::create(
+                nb, nl, i32,
+                arith::MulIOp::create(nb, nl, half, idx(4)));
+            Value nibble = arith::AndIOp::create(
+                nb, nl, arith::ShRUIOp::create(nb, nl, byte, shift),
+                arith::ConstantIntOp::create(nb, nl, 15, 32));
+            Value v = arith::SIToFPOp::create(nb, nl, f32, nibble);
+            if (kind == rt::QuantKind::Q4_0)
+              w = arith::MulFOp::create(
+                  nb, nl, d,
+                  arith::SubFOp::create(nb, nl, v,
+                                        scalarConst(nb, nl, f32, 8.0)));
+            else
+              w = arith::AddFOp::create(nb, nl,
+                                        arith::MulFOp::create(nb, nl, d, v),
+                                        halfAt(2));
+          }
+          linalg::YieldOp::create(nb, nl, w);
+        });
+    b.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// ONNX MatMul as one linalg.generic: iteration space = result dims + k.
 struct MatMulLowering : OpConversionPattern<MatMulOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -101,7 +240,8 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
     auto lt = tensorTypeOf(lhs), rt = tensorTypeOf(rhs);
     RankedTensorType type = op.getType();
     int64_t rank = type.getRank();
-    if (succeeded(lowerToLibraryCall(op, lhs, rhs, rewriter)))
+    if (succeeded(lowerToQuantizedCall(op, lhs, rewriter)) ||
+        succeeded(lowerToLibraryCall(op, lhs, rhs, rewriter)))
       return success();
     bool lVec = lt.getRank() == 1, rVec = rt.getRank() == 1;
     int64_t batch = rank - (lVec ? 0 : 1) - (rVec ? 0 : 1);
@@ -227,7 +367,6 @@ Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
   SmallVector<Value> dims;
   Value in = flattenToRows(b, loc, x, dims);
   Value rows = dimValue(b, loc, in, 0), cols = dimValue(b, loc, in, 1);
-  dims.push_back(cols);
   auto rowsType = RankedTensorType::get(
       {ShapedType::kDynamic, ShapedType::kDynamic}, f32);
   if (in.getType() != rowsType)
@@ -242,13 +381,7 @@ Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
   kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   kernel.setArgAttr(0, "bufferization.access", b.getStringAttr("read"));
   func::CallOp::create(b, loc, kernel, ValueRange{in, out});
-  Value y = bufferization::ToTensorOp::create(b, loc, rowsType, out,
-                                              /*restrict=*/true,
-                                              /*writable=*/true);
-  if (rank != 2)
-    return tensor::ReshapeOp::create(b, loc, type, y,
-                                     i64ShapeTensor(b, loc, dims));
-  return y.getType() == type ? y : tensor::CastOp::create(b, loc, type, y);
+  return fromKernelRows(b, loc, out, type, dims, cols);
 }
 
 struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
@@ -382,6 +515,6 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
 } // namespace
 
 void mlir::actsparse::lowering::populateReductionPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatMulLowering, SoftmaxLowering, ReduceMeanLowering,
+  patterns.add<MatMulLowering, DequantizeLowering, SoftmaxLowering, ReduceMeanLowering,
                LayerNormLowering>(patterns.getContext());
 }

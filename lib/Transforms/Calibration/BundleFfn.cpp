@@ -179,9 +179,7 @@ void BundleFfnPass::runOnOperation() {
     return signalPassFailure();
 
   std::vector<std::string> before = referencedWeights(module);
-  std::set<std::string> names;
-  for (const rt::TensorInfo &t : weights.pack().tensors())
-    names.insert(t.name);
+  std::set<std::string> names = tensorNames(weights.pack());
   std::vector<NewTensor> added;
   for (auto [i, op] : llvm::enumerate(blocks)) {
     if (failed(bundle(op, weights, names, added)))

@@ -687,4 +687,5 @@ void mlir::actsparse::registerCalibrationPasses() {
   PassRegistration<CalibratePass>();
   registerPass([] { return createBundleFfn(); });
   registerPass([] { return createInsertPredictors(); });
+  registerPass([] { return createQuantize(); });
 }

@@ -208,6 +208,13 @@ ModuleWeights::values(Value v, int64_t expected, const FailFn &fail) {
   return values;
 }
 
+std::set<std::string> calibration::tensorNames(const rt::WeightPack &pack) {
+  std::set<std::string> names;
+  for (const rt::TensorInfo &t : pack.tensors())
+    names.insert(t.name);
+  return names;
+}
+
 std::vector<std::string> calibration::referencedWeights(ModuleOp module) {
   std::set<std::string> names;
   module.walk([&](WeightOp w) { names.insert(w.getName().str()); });
@@ -245,8 +252,12 @@ LogicalResult calibration::writePack(
       return fail(s.message());
   }
   for (const NewTensor &t : added)
-    if (!(s = writer->add(t.name, rt::DType::F32, t.shape, t.values.data(),
-                          t.values.size() * sizeof(float), t.layout)))
+    if (!(s = t.dtype == rt::DType::F32
+                  ? writer->add(t.name, rt::DType::F32, t.shape,
+                                t.values.data(),
+                                t.values.size() * sizeof(float), t.layout)
+                  : writer->add(t.name, t.dtype, t.shape, t.bytes.data(),
+                                t.bytes.size(), t.layout)))
       return fail(s.message());
   if (!(s = writer->finish()) || !(s = writer->commit()))
     return fail(s.message());

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,12 +89,15 @@ private:
   std::string path_;
 };
 
-/// A tensor a pass made, for the pack it writes.
+/// A tensor a pass made, for the pack it writes: f32 `values`, or the raw
+/// `bytes` of another dtype.
 struct NewTensor {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<float> values;
   rt::Layout layout = rt::Layout::Dense;
+  rt::DType dtype = rt::DType::F32;
+  std::vector<uint8_t> bytes;
 };
 
 /// Writes `outputPath`: the tensors of `input` that `keep` accepts, then
@@ -108,6 +112,9 @@ LogicalResult writePack(ModuleOp module, const rt::WeightPack &input,
 /// to `path` when one is given.
 LogicalResult emitReport(StringRef text, StringRef path, bool quiet,
                          const FailFn &fail);
+
+/// The names of every tensor in `pack`: those a new tensor must not take.
+std::set<std::string> tensorNames(const rt::WeightPack &pack);
 
 /// The names of every pack tensor the module refers to, sorted.
 std::vector<std::string> referencedWeights(ModuleOp module);

@@ -45,8 +45,18 @@ constexpr int64_t quantRowBytes(QuantKind kind, int64_t k) {
   return (k + kQuantBlock - 1) / kQuantBlock * quantBlockBytes(kind);
 }
 
-const char *quantKindName(QuantKind kind);
-std::optional<QuantKind> parseQuantKind(std::string_view name);
+constexpr const char *quantKindName(QuantKind kind) {
+  return kind == QuantKind::Q8_0 ? "q8_0"
+         : kind == QuantKind::Q4_0 ? "q4_0"
+                                   : "q4_1";
+}
+
+inline std::optional<QuantKind> parseQuantKind(std::string_view name) {
+  for (QuantKind k : {QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_1})
+    if (name == quantKindName(k))
+      return k;
+  return std::nullopt;
+}
 
 /// Quantizes `k` weights into one row of `kind` (quantRowBytes bytes),
 /// round to nearest: q8_0 and q4_0 scale by the largest magnitude, q4_1

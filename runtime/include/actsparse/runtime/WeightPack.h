@@ -45,7 +45,16 @@ enum class Layout : uint32_t {
   /// The row-column bundles of an FFN block (FfnBundle.h): a neurons x S
   /// f32 matrix, one neuron per row. Written by --actsparse-bundle-ffn.
   FfnBundle = 1,
+  /// Rows of block-quantized weights (Quant.h), one per output of the
+  /// projection: an i8 matrix [N, quantRowBytes(kind, K)]. Written by
+  /// --actsparse-quantize.
+  Q8_0Rows = 2,
+  Q4_0Rows = 3,
+  Q4_1Rows = 4,
 };
+
+/// "dense", "ffn-bundle", "q8_0-rows", ...
+const char *layoutName(Layout layout);
 
 struct TensorInfo {
   std::string name;
