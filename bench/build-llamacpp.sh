@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's own llama-bench, llama-quantize, llama-simple and
+# Builds llama.cpp's own llama-bench, llama-quantize, llama-simple, llama-perplexity and
 # llama-convert-llama2c-to-ggml (llama2.c checkpoints such as stories260K to
 # GGUF) from the source that the PyPI sdist of llama-cpp-python vendors
 # (pinned), into the cache. For benchmarks only: nothing of it is committed
@@ -13,7 +13,7 @@ version=0.3.16
 dir=$cache/llamacpp
 src=$dir/llama_cpp_python-$version/vendor/llama.cpp
 bin=$dir/build/bin
-targets="llama-bench llama-quantize llama-simple llama-convert-llama2c-to-ggml"
+targets="llama-bench llama-quantize llama-simple llama-perplexity llama-convert-llama2c-to-ggml"
 missing=0
 for t in $targets; do [ -x "$bin/$t" ] || missing=1; done
 if [ $missing = 0 ]; then

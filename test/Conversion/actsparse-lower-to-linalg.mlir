@@ -83,6 +83,25 @@ func.func @matmul_weight(%x: tensor<?x?x64xf32>, %w: tensor<64x172xf32>) -> tens
 
 // -----
 
+// Rows whose length is only known at run time (attention's output
+// projection reads a reshape by a computed shape) are checked against the
+// weight's 64 first, then take the same kernel.
+// CHECK: func.func private @actsparse_rt_shape_mismatch(i64, i64)
+// CHECK-LABEL: func.func @matmul_weight_dynamic_rows
+// CHECK: %[[K:.*]] = tensor.dim %arg0, %c2
+// CHECK: %[[OK:.*]] = arith.cmpi eq, %[[K]], %c64
+// CHECK: %[[G:.*]] = scf.if %[[OK]]
+// CHECK: call @actsparse_rt_shape_mismatch
+// CHECK: %[[S:.*]] = tensor.cast %[[G]] : tensor<?x?x?xf32> to tensor<?x?x64xf32>
+// CHECK: tensor.reshape %[[S]]
+// CHECK: library_call = "actsparse_rt_matmul_f32"
+func.func @matmul_weight_dynamic_rows(%x: tensor<?x?x?xf32>, %w: tensor<64x172xf32>) -> tensor<?x?x172xf32> {
+  %0 = actsparse.matmul %x, %w : (tensor<?x?x?xf32>, tensor<64x172xf32>) -> tensor<?x?x172xf32>
+  return %0 : tensor<?x?x172xf32>
+}
+
+// -----
+
 // A classifier tied to the embedding, MatMul(x, Transpose(E)): the runtime's
 // transposed-weight kernel reads E [N, K] in place (the transpose is left
 // dead, for the canonicalizer that follows in the pipeline).

@@ -31,6 +31,25 @@ using namespace mlir::actsparse::lowering;
 
 namespace {
 
+/// `x` with its last dimension `k`, as a MatMul by a [k, N] weight needs:
+/// a dimension only known at run time (a reshape by a computed shape, as
+/// attention's output projection reads) is checked against `k` first.
+Value withRowLength(OpBuilder &b, Location loc, Value x, int64_t k) {
+  auto t = tensorTypeOf(x);
+  int64_t r = t.getRank();
+  if (!t.isDynamicDim(r - 1))
+    return x;
+  SmallVector<int64_t> shape(t.getShape());
+  shape.back() = k;
+  auto type = RankedTensorType::get(shape, t.getElementType());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t d = 0; d + 1 < r; ++d)
+    sizes.push_back(dimOf(b, loc, x, d));
+  sizes.push_back(b.getIndexAttr(k));
+  return tensor::CastOp::create(b, loc, type,
+                                guardDynamicDims(b, loc, x, type, sizes));
+}
+
 /// X[..., M, K] @ W[K, N] with a static f32 W (the projections that stream
 /// weights) becomes a 2-D generic tagged with the runtime kernel as its
 /// library call; convert-linalg-to-std turns it into a call after
@@ -49,12 +68,14 @@ LogicalResult lowerToLibraryCall(MatMulOp op, Value lhs, Value rhs,
   RankedTensorType type = op.getType();
   int64_t r = lt.getRank();
   if (!type.getElementType().isF32() || rt.getRank() != 2 ||
-      !rt.hasStaticShape() || r < 2 || lt.isDynamicDim(r - 1))
+      !rt.hasStaticShape() || r < 2)
     return failure();
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   SmallVector<Value> leading;
-  Value a2 = flattenToRows(b, loc, lhs, leading);
+  Value a2 = flattenToRows(
+      b, loc, withRowLength(b, loc, lhs, rt.getDimSize(transposed ? 1 : 0)),
+      leading);
   int64_t n = rt.getDimSize(transposed ? 0 : 1);
   SmallVector<OpFoldResult> sizes = {dimOf(b, loc, a2, 0), b.getIndexAttr(n)};
   Type f32 = b.getF32Type();
@@ -106,15 +127,15 @@ LogicalResult lowerToQuantizedCall(MatMulOp op, Value lhs,
   RankedTensorType type = op.getType();
   int64_t r = lt.getRank();
   Value q = dq ? b.getRemappedValue(dq.getInput()) : Value();
-  if (!q || !type.getElementType().isF32() || r < 2 ||
-      lt.isDynamicDim(r - 1))
+  if (!q || !type.getElementType().isF32() || r < 2)
     return failure();
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   int64_t n = dq.getType().getDimSize(0);
   SmallVector<Value> leading;
-  Value x2 = flattenToRows(b, loc, lhs, leading);
+  Value x2 = flattenToRows(
+      b, loc, withRowLength(b, loc, lhs, dq.getType().getDimSize(1)), leading);
   auto rows = RankedTensorType::get(
       {ShapedType::kDynamic, ShapedType::kDynamic}, f32);
   auto bytes = RankedTensorType::get(
@@ -363,7 +384,6 @@ Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
                      RankedTensorType type) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
-  int64_t rank = type.getRank();
   SmallVector<Value> dims;
   Value in = flattenToRows(b, loc, x, dims);
   Value rows = dimValue(b, loc, in, 0), cols = dimValue(b, loc, in, 1);

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Quantized SmolLM2-135M decode and prefill against llama.cpp, interleaved
+# rounds, 2 threads each:
+#   ActSparse   sparse-run on the KV-cache ONNX export: f32, and after
+#               --actsparse-quantize with type q8_0, q4_0 and q4_1
+#               (classifier q8_0)
+#   llama.cpp   llama-bench on the original Q4_1 GGUF, and on Q8_0 and
+#               Q4_0 GGUFs requantized from an f32 conversion of it (the
+#               weights ActSparse's export holds)
+# Decode: TOKENS greedy tokens from token 1 (llama-bench: tg TOKENS);
+# prefill: 64 tokens from an empty cache (llama-bench: pp 64).
+#
+#   bash bench/run-quant.sh                   # ROUNDS=3 TOKENS=64
+# Needs scripts/smollm2/make.sh (model, venv) and builds llama.cpp once
+# (bench/build-llamacpp.sh).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${ACTSPARSE_BUILD_DIR:-$root/build}
+cache=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}
+smol=$cache/smollm2
+dir=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}/smollm2-quant
+rounds=${ROUNDS:-3}
+tokens=${TOKENS:-64}
+kinds="q8_0 q4_0 q4_1"
+mkdir -p "$dir"
+"$root/scripts/build.sh" >/dev/null
+[ -f "$smol/onnx-kv/model.onnx" ] ||
+  { echo "bench: no SmolLM2 export in $smol; run scripts/smollm2/make.sh" >&2; exit 1; }
+llama=$("$root/bench/build-llamacpp.sh" | tail -1)
+python=$cache/venv-smollm2/bin/python
+
+if [ ! -f "$dir/f32.so" ] || [ "$dir/f32.so" -ot "$build/bin/sparse-opt" ]; then
+  echo "bench: compiling SmolLM2 f32 and $kinds (about a minute each)"
+  "$build/bin/sparse-opt" "$smol/onnx-kv/model.onnx" -o "$dir/f32.mlir" --quiet
+  for k in $kinds; do
+    "$build/bin/sparse-opt" "$dir/f32.mlir" -o "$dir/$k.mlir" \
+      --actsparse-quantize="type=$k output-pack=$dir/$k.pack"
+    "$build/bin/sparse-opt" "$dir/$k.mlir" --emit=shared-lib -o "$dir/$k.so"
+  done
+  "$build/bin/sparse-opt" "$dir/f32.mlir" --emit=shared-lib -o "$dir/f32.so"
+fi
+q41=$smol/SmolLM2-135M-Instruct.Q4_1.gguf
+f32=$dir/SmolLM2-135M-Instruct.F32.gguf
+[ -f "$f32" ] || "$llama/llama-quantize" --allow-requantize "$q41" "$f32" F32 >/dev/null 2>&1
+for t in Q8_0 Q4_0; do
+  [ -f "$dir/$t.gguf" ] || "$llama/llama-quantize" "$f32" "$dir/$t.gguf" "$t" >/dev/null 2>&1
+done
+
+tg() { # llama-bench decode and prefill tokens/s for one GGUF: "tg pp"
+  "$llama/llama-bench" -m "$1" -p 64 -n "$tokens" -t 2 -r 1 -o json 2>/dev/null |
+    "$python" -c 'import json,sys; r=json.load(sys.stdin)
+tg=[x["avg_ts"] for x in r if x["n_gen"]>0][0]; pp=[x["avg_ts"] for x in r if x["n_prompt"]>0][0]
+print(tg, pp)'
+}
+as() { # sparse-run decode and prefill tokens/s for one variant: "tg pp"
+  "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none \
+    --print-ids --threads 2 --no-stats --stats-json "$dir/as.json" >/dev/null
+  "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 \
+    --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
+  "$python" -c 'import json,sys; a=json.load(open(sys.argv[1])); p=json.load(open(sys.argv[2]))
+print(1000 / a["decode_ms_per_token"], p["prefill_tokens_per_second"])' "$dir/as.json" "$dir/as-prefill.json"
+}
+
+echo "SmolLM2-135M-Instruct: $tokens tokens decoded per round, 64-token prefill, 2 threads, $rounds rounds"
+echo "tokens/s decode (prefill); ratio = ActSparse / llama.cpp at the same format"
+for r in $(seq "$rounds"); do
+  read -r a32 p32 < <(as f32)
+  read -r a8 p8 < <(as q8_0)
+  read -r l8 lp8 < <(tg "$dir/Q8_0.gguf")
+  read -r a40 p40 < <(as q4_0)
+  read -r l40 lp40 < <(tg "$dir/Q4_0.gguf")
+  read -r a41 p41 < <(as q4_1)
+  read -r l41 lp41 < <(tg "$q41")
+  read -r lf lpf < <(tg "$f32")
+  "$python" - "$r" "$a32" "$p32" "$lf" "$lpf" "$a8" "$p8" "$l8" "$lp8" \
+    "$a40" "$p40" "$l40" "$lp40" "$a41" "$p41" "$l41" "$lp41" <<'PY'
+import sys
+r = sys.argv[1]
+v = list(map(float, sys.argv[2:]))
+print(f"round {r}:")
+for i, name in enumerate(["f32", "q8_0", "q4_0", "q4_1"]):
+    a, ap, l, lp = v[4 * i: 4 * i + 4]
+    print(f"  {name:5s} ActSparse {a:6.1f} ({ap:6.1f})  llama.cpp {l:6.1f} ({lp:6.1f})"
+          f"  decode {a / l:.2f}x, prefill {ap / lp:.2f}x")
+print(f"  ActSparse q8_0 / f32 decode {v[4] / v[0]:.2f}x, q4_0 / f32 {v[8] / v[0]:.2f}x")
+PY
+done
