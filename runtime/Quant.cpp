@@ -107,52 +107,101 @@ float dotRowScalar(QuantKind kind, const uint8_t *row, const QuantizedRows &x,
   return acc;
 }
 
-__attribute__((target("avx2,fma,f16c"))) float
-dotRowAvx2(QuantKind kind, const uint8_t *row, const QuantizedRows &x,
-           int64_t m) {
-  const int64_t bytes = quantBlockBytes(kind);
-  const int8_t *xq = x.rowQ(m);
-  const float *dx = x.scale.data() + m * x.blocks;
-  const int32_t *sx = x.sum.data() + m * x.blocks;
-  const __m256i ones = _mm256_set1_epi16(1);
-  const __m128i low = _mm_set1_epi8(15);
-  __m256 acc = _mm256_setzero_ps();
-  float offsets = 0;
-  for (int64_t b = 0; b < x.blocks; ++b) {
-    const uint8_t *blk = row + b * bytes;
-    __m256i v = _mm256_loadu_si256((const __m256i *)(xq + b * kQuantBlock));
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    float d = _cvtsh_ss(dh) * dx[b];
-    __m256i p16;
-    if (kind == QuantKind::Q8_0) {
-      __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 2));
-      // maddubs multiplies unsigned by signed: |w| times x with w's sign.
-      p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w),
-                                 _mm256_sign_epi8(v, w));
-    } else {
-      const uint8_t *qs = blk + (kind == QuantKind::Q4_1 ? 4 : 2);
-      __m128i packed = _mm_loadu_si128((const __m128i *)qs);
-      __m256i q = _mm256_set_m128i(
-          _mm_and_si128(_mm_srli_epi16(packed, 4), low),
-          _mm_and_si128(packed, low));
-      p16 = _mm256_maddubs_epi16(q, v);
-      if (kind == QuantKind::Q4_0) {
-        offsets -= 8.0f * d * float(sx[b]);
-      } else {
-        uint16_t mh;
-        std::memcpy(&mh, blk + 2, 2);
-        offsets += _cvtsh_ss(mh) * dx[b] * float(sx[b]);
-      }
-    }
-    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));
-    acc = _mm256_fmadd_ps(p, _mm256_set1_ps(d), acc);
-  }
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc),
-                        _mm256_extractf128_ps(acc, 1));
+__attribute__((target("avx2,fma,f16c"))) inline float
+hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s) + offsets;
+  return _mm_cvtss_f32(s);
+}
+
+/// Block `b` of one weight row against R activation rows from m0: the
+/// weights are loaded and unpacked once for all R; each row's block sum is
+/// scaled into `acc[r]` (and the 4-bit kinds' offset term into
+/// `offsets[r]`).
+template <QuantKind kind, int R>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void
+blockAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0, int64_t b,
+          __m256 *acc, float *offsets) {
+  constexpr int64_t bytes = quantBlockBytes(kind);
+  const uint8_t *blk = row + b * bytes;
+  uint16_t dh;
+  std::memcpy(&dh, blk, 2);
+  const float dw = _cvtsh_ss(dh);
+  __m256i w;
+  float mw = 0;
+  if constexpr (kind == QuantKind::Q8_0) {
+    w = _mm256_loadu_si256((const __m256i *)(blk + 2));
+  } else {
+    const __m128i low = _mm_set1_epi8(15);
+    const uint8_t *qs = blk + (kind == QuantKind::Q4_1 ? 4 : 2);
+    __m128i packed = _mm_loadu_si128((const __m128i *)qs);
+    w = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low),
+                         _mm_and_si128(packed, low));
+    if constexpr (kind == QuantKind::Q4_1) {
+      uint16_t mh;
+      std::memcpy(&mh, blk + 2, 2);
+      mw = _cvtsh_ss(mh);
+    }
+  }
+  // maddubs multiplies unsigned by signed bytes: q8_0 takes |w| times x
+  // with w's sign; the 4-bit kinds' unsigned nibbles go in as they are.
+  __m256i wu = w;
+  if constexpr (kind == QuantKind::Q8_0)
+    wu = _mm256_sign_epi8(w, w);
+  for (int r = 0; r < R; ++r) {
+    const int64_t i = (m0 + r) * x.blocks + b;
+    __m256i v =
+        _mm256_loadu_si256((const __m256i *)(x.q.data() + i * kQuantBlock));
+    if constexpr (kind == QuantKind::Q8_0)
+      v = _mm256_sign_epi8(v, w);
+    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(
+        _mm256_maddubs_epi16(wu, v), _mm256_set1_epi16(1)));
+    const float d = dw * x.scale[i];
+    acc[r] = _mm256_fmadd_ps(p, _mm256_set1_ps(d), acc[r]);
+    if constexpr (kind == QuantKind::Q4_0)
+      offsets[r] -= 8.0f * d * float(x.sum[i]);
+    else if constexpr (kind == QuantKind::Q4_1)
+      offsets[r] += mw * x.scale[i] * float(x.sum[i]);
+  }
+}
+
+/// One weight row against R activation rows m0..m0+R-1 at once. Even and
+/// odd blocks go to separate accumulators, so consecutive blocks do not
+/// wait on each other's multiply-add.
+template <QuantKind kind, int R>
+__attribute__((target("avx2,fma,f16c"))) void
+dotRowsAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0,
+            float *out, int64_t ldo) {
+  __m256 even[R], odd[R];
+  float offsets[R];
+  for (int r = 0; r < R; ++r) {
+    even[r] = odd[r] = _mm256_setzero_ps();
+    offsets[r] = 0;
+  }
+  int64_t b = 0;
+  for (; b + 2 <= x.blocks; b += 2) {
+    blockAvx2<kind, R>(row, x, m0, b, even, offsets);
+    blockAvx2<kind, R>(row, x, m0, b + 1, odd, offsets);
+  }
+  if (b < x.blocks)
+    blockAvx2<kind, R>(row, x, m0, b, even, offsets);
+  for (int r = 0; r < R; ++r)
+    out[r * ldo] = hsum(_mm256_add_ps(even[r], odd[r])) + offsets[r];
+}
+
+/// Weight rows n0..n1 against every activation row, four at a time.
+template <QuantKind kind>
+void rowsAvx2(const uint8_t *w, int64_t ldw, const QuantizedRows &x,
+              int64_t M, int64_t n0, int64_t n1, float *y, int64_t ldy) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *row = w + n * ldw;
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4)
+      dotRowsAvx2<kind, 4>(row, x, m, y + m * ldy + n, ldy);
+    for (; m < M; ++m)
+      dotRowsAvx2<kind, 1>(row, x, m, y + m * ldy + n, ldy);
+  }
 }
 
 } // namespace
@@ -237,11 +286,21 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   QuantizedRows &xq = buffer;
   xq.quantize(x, ldx, M, K);
   bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
-  auto dot = avx2 ? dotRowAvx2 : dotRowScalar;
   auto body = [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
-      for (int64_t m = 0; m < M; ++m)
-        y[m * ldy + n] = dot(kind, w + n * ldw, xq, m);
+    if (!avx2) {
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t m = 0; m < M; ++m)
+          y[m * ldy + n] = dotRowScalar(kind, w + n * ldw, xq, m);
+      return;
+    }
+    switch (kind) {
+    case QuantKind::Q8_0:
+      return rowsAvx2<QuantKind::Q8_0>(w, ldw, xq, M, n0, n1, y, ldy);
+    case QuantKind::Q4_0:
+      return rowsAvx2<QuantKind::Q4_0>(w, ldw, xq, M, n0, n1, y, ldy);
+    case QuantKind::Q4_1:
+      return rowsAvx2<QuantKind::Q4_1>(w, ldw, xq, M, n0, n1, y, ldy);
+    }
   };
   int threads = M * N * K < (1 << 20) ? 1 : pool().size();
   if (threads == 1)
