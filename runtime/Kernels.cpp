@@ -93,7 +93,7 @@ void stridedFallback(const ActSparseMemRef2DF32 &a,
 /// the pool.
 void forColumnSlices(int64_t M, int64_t N, int64_t K,
                      const std::function<void(int64_t, int64_t)> &fn) {
-  int threads = M * N * K < (1 << 20) ? 1 : pool().size();
+  int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
   auto body = [&](int t) {
     int64_t chunk = (N + threads - 1) / threads;
     chunk = (chunk + 15) / 16 * 16;

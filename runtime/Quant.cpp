@@ -302,7 +302,7 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
       return rowsAvx2<QuantKind::Q4_1>(w, ldw, xq, M, n0, n1, y, ldy);
     }
   };
-  int threads = M * N * K < (1 << 20) ? 1 : pool().size();
+  int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
   if (threads == 1)
     return body(0, N);
   pool().run([&](int t) {
