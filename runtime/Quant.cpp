@@ -40,6 +40,40 @@ int quantRound(float v, int lo, int hi) {
   return std::clamp(int(std::nearbyint(v)), lo, hi);
 }
 
+/// One full block of activations, as the scalar loop below computes it
+/// (the same products, rounded to nearest even), eight lanes at a time.
+__attribute__((target("avx2,fma"))) void
+quantizeBlockAvx2(const float *v, int8_t *out, float &scale, int32_t &sum) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 x[4], m = _mm256_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    x[i] = _mm256_loadu_ps(v + 8 * i);
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, x[i]));
+  }
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  float amax = _mm_cvtss_f32(h);
+  float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
+  __m256i q[4], total = _mm256_setzero_si256();
+  for (int i = 0; i < 4; ++i) {
+    q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(x[i], _mm256_set1_ps(inv)));
+    total = _mm256_add_epi32(total, q[i]);
+  }
+  // Pack to bytes; the packs interleave 128-bit lanes, the permute undoes it.
+  __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                     _mm256_packs_epi32(q[2], q[3]));
+  bytes = _mm256_permutevar8x32_epi32(
+      bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256((__m256i *)out, bytes);
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total),
+                            _mm256_extracti128_si256(total, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  scale = d;
+  sum = _mm_cvtsi128_si32(t);
+}
+
 /// Activations of M rows quantized per block of 32: values, scale and the
 /// sum of the quantized values (for the 4-bit kinds' offsets).
 struct QuantizedRows {
@@ -48,7 +82,8 @@ struct QuantizedRows {
   std::vector<float> scale;
   std::vector<int32_t> sum;
 
-  void quantize(const float *x, int64_t ldx, int64_t M, int64_t K) {
+  void quantize(const float *x, int64_t ldx, int64_t M, int64_t K,
+                bool vectorized) {
     blocks = (K + kQuantBlock - 1) / kQuantBlock;
     q.assign(M * blocks * kQuantBlock, 0);
     scale.resize(M * blocks);
@@ -57,6 +92,11 @@ struct QuantizedRows {
       for (int64_t b = 0; b < blocks; ++b) {
         const float *v = x + m * ldx + b * kQuantBlock;
         int64_t n = std::min<int64_t>(kQuantBlock, K - b * kQuantBlock);
+        if (n == kQuantBlock && vectorized) {
+          quantizeBlockAvx2(v, q.data() + (m * blocks + b) * kQuantBlock,
+                            scale[m * blocks + b], sum[m * blocks + b]);
+          continue;
+        }
         float amax = 0;
         for (int64_t j = 0; j < n; ++j)
           amax = std::max(amax, std::fabs(v[j]));
@@ -284,8 +324,8 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   // (Named through a reference: the pool's threads have their own.)
   thread_local QuantizedRows buffer;
   QuantizedRows &xq = buffer;
-  xq.quantize(x, ldx, M, K);
   bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
+  xq.quantize(x, ldx, M, K, avx2);
   auto body = [&](int64_t n0, int64_t n1) {
     if (!avx2) {
       for (int64_t n = n0; n < n1; ++n)
