@@ -244,6 +244,95 @@ void rowsAvx2(const uint8_t *w, int64_t ldw, const QuantizedRows &x,
   }
 }
 
+/// A weight row as f32 (blocks x 32 floats, the padding zero).
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c"))) void
+dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out) {
+  constexpr int64_t bytes = quantBlockBytes(kind);
+  for (int64_t b = 0; b < blocks; ++b, out += kQuantBlock) {
+    const uint8_t *blk = row + b * bytes;
+    uint16_t dh;
+    std::memcpy(&dh, blk, 2);
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
+    if constexpr (kind == QuantKind::Q8_0) {
+      for (int g = 0; g < 4; ++g) {
+        __m256i q = _mm256_cvtepi8_epi32(
+            _mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * g)));
+        _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+      }
+      continue;
+    }
+    const __m128i low = _mm_set1_epi8(15);
+    __m128i packed = _mm_loadu_si128(
+        (const __m128i *)(blk + (kind == QuantKind::Q4_1 ? 4 : 2)));
+    // Weights 0-15 are the low nibbles, 16-31 the high ones.
+    __m128i nibbles[2] = {_mm_and_si128(packed, low),
+                          _mm_and_si128(_mm_srli_epi16(packed, 4), low)};
+    __m256 m = _mm256_set1_ps(-8.0f);
+    if constexpr (kind == QuantKind::Q4_1) {
+      uint16_t mh;
+      std::memcpy(&mh, blk + 2, 2);
+      m = _mm256_set1_ps(_cvtsh_ss(mh));
+    }
+    for (int g = 0; g < 4; ++g) {
+      __m128i part = g % 2 ? _mm_srli_si128(nibbles[g / 2], 8) : nibbles[g / 2];
+      __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
+      __m256 v = kind == QuantKind::Q4_0
+                     ? _mm256_mul_ps(d, _mm256_add_ps(q, m))
+                     : _mm256_fmadd_ps(d, q, m);
+      _mm256_storeu_ps(out + 8 * g, v);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) float dotF32Avx2(const float *a,
+                                                     const float *w,
+                                                     int64_t k) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(w + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
+                           _mm256_loadu_ps(w + i + 8), acc1);
+  }
+  float sum = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i < k; ++i)
+    sum += a[i] * w[i];
+  return sum;
+}
+
+/// Prefill: weight rows n0..n1 dequantized one at a time (into this
+/// thread's buffer) and dotted with every activation row in f32.
+void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
+             int64_t K, const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1,
+             float *y, int64_t ldy, bool avx2) {
+  thread_local std::vector<float> row;
+  int64_t blocks = (K + kQuantBlock - 1) / kQuantBlock;
+  row.resize(blocks * kQuantBlock);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t *q = w + n * ldw;
+    if (!avx2)
+      dequantizeRow(kind, q, K, row.data());
+    else if (kind == QuantKind::Q8_0)
+      dequantizeRowAvx2<QuantKind::Q8_0>(q, blocks, row.data());
+    else if (kind == QuantKind::Q4_0)
+      dequantizeRowAvx2<QuantKind::Q4_0>(q, blocks, row.data());
+    else
+      dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row.data());
+    for (int64_t m = 0; m < M; ++m) {
+      const float *a = x + m * ldx;
+      float sum = 0;
+      if (avx2) {
+        sum = dotF32Avx2(a, row.data(), K);
+      } else {
+        for (int64_t i = 0; i < K; ++i)
+          sum += a[i] * row[i];
+      }
+      y[m * ldy + n] = sum;
+    }
+  }
+}
+
 } // namespace
 
 bool quantAvx2Available() {
@@ -325,8 +414,12 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   thread_local QuantizedRows buffer;
   QuantizedRows &xq = buffer;
   bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
-  xq.quantize(x, ldx, M, K, avx2);
+  bool f32 = M >= kQuantF32Rows;
+  if (!f32)
+    xq.quantize(x, ldx, M, K, avx2);
   auto body = [&](int64_t n0, int64_t n1) {
+    if (f32)
+      return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
     if (!avx2) {
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t m = 0; m < M; ++m)

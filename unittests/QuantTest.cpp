@@ -127,8 +127,9 @@ TEST(QuantFormat, RoundToNearestErrorIsBoundedByTheStep) {
     }
 }
 
-/// The product the kernels must compute: dequantized weights times the
-/// activations quantized per block by the documented rule, in double.
+/// The product the kernels must compute for fewer than kQuantF32Rows rows:
+/// dequantized weights times the activations quantized per block by the
+/// documented rule, in double.
 double referenceDot(const std::vector<float> &wrow, const float *x,
                     int64_t k) {
   double sum = 0;
@@ -190,6 +191,9 @@ void expectMatchesReference(QuantKind kind, int impl, int64_t M, int64_t K,
         exact += double(p.wrows[n][i]) * x[i];
         xmax = std::max<double>(xmax, std::fabs(x[i]));
       }
+      // Prefill (M >= kQuantF32Rows) takes the activations unquantized.
+      if (M >= kQuantF32Rows)
+        want = exact;
       float got = p.y[m * N + n];
       EXPECT_NEAR(got, want, 1e-5 * scale + 1e-6)
           << quantKindName(kind) << " impl " << impl << " M=" << M
@@ -206,7 +210,8 @@ TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
   for (QuantKind kind : kAllKinds)
     for (int impl : impls)
       for (auto [M, K, N] : {std::tuple{1, 32, 1}, {1, 1, 3}, {1, 172, 17},
-                             {2, 64, 5}, {5, 576, 33}, {3, 33, 16}})
+                             {2, 64, 5}, {5, 576, 33}, {3, 33, 16},
+                             {7, 40, 3}, {8, 172, 5}, {9, 33, 17}})
         expectMatchesReference(kind, impl, M, K, N);
 }
 

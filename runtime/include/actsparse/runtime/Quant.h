@@ -66,10 +66,16 @@ void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row);
 /// The f32 weights a row stands for (the reference the kernels match).
 void dequantizeRow(QuantKind kind, const uint8_t *row, int64_t k, float *w);
 
+/// From this many activation rows on (prefill), the kernel dequantizes each
+/// weight row once to f32 and takes f32 dot products with the activations
+/// as they are; below it (decode), it quantizes the activations.
+constexpr int64_t kQuantF32Rows = 8;
+
 /// y[m][n] = sum_k x[m][k] * w_n[k] for quantized rows w_n (row n at
-/// `w + n * ldw`), m < M, n < N, y overwritten. Activations are quantized
-/// to 8 bits per block of 32 (scale max|x| / 127), as llama.cpp does, and
-/// dotted in integers. Threaded over the runtime's pool for large products
+/// `w + n * ldw`), m < M, n < N, y overwritten. For M < kQuantF32Rows the
+/// activations are quantized to 8 bits per block of 32 (scale
+/// max|x| / 127), as llama.cpp does in decode, and dotted in integers;
+/// for more rows each weight row is dequantized once and dotted in f32. Threaded over the runtime's pool for large products
 /// and vectorized for AVX2 when the CPU has it. `impl` forces a variant:
 /// 0 any, 1 scalar, 2 AVX2 (tests compare them).
 void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
