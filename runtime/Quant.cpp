@@ -157,8 +157,7 @@ hsum(__m256 v) {
 
 /// Block `b` of one weight row against R activation rows from m0: the
 /// weights are loaded and unpacked once for all R; each row's block sum is
-/// scaled into `acc[r]` (and the 4-bit kinds' offset term into
-/// `offsets[r]`).
+/// scaled into `acc[r]` (and q4_1's offset term into `offsets[r]`).
 template <QuantKind kind, int R>
 __attribute__((target("avx2,fma,f16c"), always_inline)) inline void
 blockAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0, int64_t b,
@@ -195,13 +194,16 @@ blockAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0, int64_t b,
         _mm256_loadu_si256((const __m256i *)(x.q.data() + i * kQuantBlock));
     if constexpr (kind == QuantKind::Q8_0)
       v = _mm256_sign_epi8(v, w);
-    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(
-        _mm256_maddubs_epi16(wu, v), _mm256_set1_epi16(1)));
-    const float d = dw * x.scale[i];
-    acc[r] = _mm256_fmadd_ps(p, _mm256_set1_ps(d), acc[r]);
+    __m256i p32 = _mm256_madd_epi16(_mm256_maddubs_epi16(wu, v),
+                                    _mm256_set1_epi16(1));
+    // q4_0's -8 offset: 8 sum(x) taken from the 8 lanes, one sum(x) each,
+    // in integers, so no scalar chain runs across blocks.
     if constexpr (kind == QuantKind::Q4_0)
-      offsets[r] -= 8.0f * d * float(x.sum[i]);
-    else if constexpr (kind == QuantKind::Q4_1)
+      p32 = _mm256_sub_epi32(p32, _mm256_set1_epi32(x.sum[i]));
+    const float d = dw * x.scale[i];
+    acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(d),
+                             acc[r]);
+    if constexpr (kind == QuantKind::Q4_1)
       offsets[r] += mw * x.scale[i] * float(x.sum[i]);
   }
 }
