@@ -18,6 +18,7 @@
 #include "actsparse/runtime/Generator.h"
 #include "actsparse/runtime/HfTokenizer.h"
 #include "actsparse/runtime/Tokenizer.h"
+#include "actsparse/runtime/Quant.h"
 #include "actsparse/runtime/WeightPack.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -123,7 +124,8 @@ void usage(FILE *out) {
       "1e-4)\n"
       "  --inspect-weights PACK list a weight pack and verify its checksums\n"
       "  --values N             values printed per tensor by "
-      "--inspect-weights (20)\n"
+      "--inspect-weights (20;\n"
+      "                         of quantized rows: row 0, dequantized)\n"
       "Common:\n"
       "  --weights PACK         weight pack (default: the one the IR names, "
       "beside it)\n"
@@ -350,6 +352,20 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
 
 void printValues(const TensorInfo &t, const std::vector<char> &data,
                  size_t limit) {
+  if (t.layout >= Layout::Q8_0Rows && t.shape.size() == 2 && t.shape[0] > 0) {
+    // Quantized rows: the weights the first row stands for.
+    auto kind = QuantKind(uint32_t(t.layout) - uint32_t(Layout::Q8_0Rows));
+    int64_t k = t.shape[1] / quantBlockBytes(kind) * kQuantBlock;
+    std::vector<float> row(k);
+    dequantizeRow(kind, reinterpret_cast<const uint8_t *>(data.data()), k,
+                  row.data());
+    size_t n = std::min<size_t>(limit, k);
+    std::printf("  row 0 dequantized:");
+    for (size_t i = 0; i < n; ++i)
+      std::printf(" %g", row[i]);
+    std::printf("%s\n", n < size_t(k) ? " ..." : "");
+    return;
+  }
   size_t n = std::min<uint64_t>(limit, t.numElements());
   std::printf("  values:");
   for (size_t i = 0; i < n; ++i) {
