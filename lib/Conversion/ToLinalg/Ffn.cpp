@@ -36,14 +36,10 @@ func::FuncOp getFfnProbeFunction(Operation *op) {
   MLIRContext *ctx = op->getContext();
   Type rows = RankedTensorType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                                     Float32Type::get(ctx));
-  func::FuncOp f = getRuntimeFunction(
+  return getRuntimeKernel(
       op, ::actsparse::runtime::kFfnProbeFunction,
-      FunctionType::get(ctx, {IntegerType::get(ctx, 64), rows, rows, rows}, {}));
-  UnitAttr unit = UnitAttr::get(ctx);
-  f->setAttr("llvm.emit_c_interface", unit);
-  for (unsigned i : {1u, 2u, 3u})
-    f.setArgAttr(i, "bufferization.access", StringAttr::get(ctx, "read"));
-  return f;
+      FunctionType::get(ctx, {IntegerType::get(ctx, 64), rows, rows, rows}, {}),
+      {1, 2, 3});
 }
 
 /// The residual stream `op`'s result is added to (the other operand of its
@@ -230,11 +226,8 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
     Type i64 = b.getI64Type();
     auto fnType = FunctionType::get(
         ctx, {i64, i64, f32, rows, rows, rows, rows, rows, rows, dynOut}, {});
-    func::FuncOp kernel =
-        getRuntimeFunction(op, rt::kSparseFfnFunction, fnType);
-    kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    for (unsigned i = 3; i < 9; ++i)
-      kernel.setArgAttr(i, "bufferization.access", b.getStringAttr("read"));
+    func::FuncOp kernel = getRuntimeKernel(op, rt::kSparseFfnFunction, fnType,
+                                           {3, 4, 5, 6, 7, 8});
     func::CallOp::create(
         b, loc, kernel,
         ValueRange{

@@ -116,6 +116,16 @@ func::FuncOp getRuntimeFunction(Operation *op, StringRef name,
 }
 
 /// The runtime's out-of-range report function.
+func::FuncOp getRuntimeKernel(Operation *op, StringRef name, FunctionType type,
+                              ArrayRef<unsigned> readOnly) {
+  func::FuncOp f = getRuntimeFunction(op, name, type);
+  MLIRContext *ctx = op->getContext();
+  f->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+  for (unsigned i : readOnly)
+    f.setArgAttr(i, "bufferization.access", StringAttr::get(ctx, "read"));
+  return f;
+}
+
 func::FuncOp getIndexErrorFunction(Operation *op) {
   Type i64 = IntegerType::get(op->getContext(), 64);
   return getRuntimeFunction(

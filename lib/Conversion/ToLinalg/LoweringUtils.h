@@ -52,6 +52,12 @@ AffineMap broadcastMap(OpBuilder &b, RankedTensorType operand,
 func::FuncOp getRuntimeFunction(Operation *op, StringRef name,
                                 FunctionType type);
 
+/// The runtime kernel `name` (called through its C interface), declared
+/// read-only in the tensor arguments `readOnly`, so that bufferization
+/// copies nothing for them.
+func::FuncOp getRuntimeKernel(Operation *op, StringRef name, FunctionType type,
+                              ArrayRef<unsigned> readOnly);
+
 /// The runtime's out-of-range report function.
 func::FuncOp getIndexErrorFunction(Operation *op);
 

@@ -147,12 +147,9 @@ LogicalResult lowerToQuantizedCall(MatMulOp op, Value lhs,
   auto dynOut =
       MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
   Type i64 = b.getI64Type();
-  func::FuncOp kernel = getRuntimeFunction(
+  func::FuncOp kernel = getRuntimeKernel(
       op, rt::kQuantMatMulFunction,
-      FunctionType::get(ctx, {i64, rows, bytes, dynOut}, {}));
-  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  for (unsigned i : {1u, 2u})
-    kernel.setArgAttr(i, "bufferization.access", b.getStringAttr("read"));
+      FunctionType::get(ctx, {i64, rows, bytes, dynOut}, {}), {1, 2});
   func::CallOp::create(
       b, loc, kernel,
       ValueRange{arith::ConstantIntOp::create(
@@ -394,12 +391,10 @@ Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
   auto outType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                                  f32);
   Value out = memref::AllocOp::create(b, loc, outType, ValueRange{rows, cols});
-  func::FuncOp kernel = getRuntimeFunction(
+  func::FuncOp kernel = getRuntimeKernel(
       b.getInsertionBlock()->getParentOp(),
       ::actsparse::runtime::kSoftmaxFunction,
-      FunctionType::get(ctx, {rowsType, outType}, {}));
-  kernel->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  kernel.setArgAttr(0, "bufferization.access", b.getStringAttr("read"));
+      FunctionType::get(ctx, {rowsType, outType}, {}), {0});
   func::CallOp::create(b, loc, kernel, ValueRange{in, out});
   return fromKernelRows(b, loc, out, type, dims, cols);
 }

@@ -28,19 +28,13 @@ using namespace mlir::actsparse::calibration;
 
 namespace {
 
-struct BundleFfnPass : mlir::actsparse::impl::BundleFfnBase<BundleFfnPass> {
-  using BundleFfnBase::BundleFfnBase;
+struct BundleFfnPass
+    : WithFailures<mlir::actsparse::impl::BundleFfnBase<BundleFfnPass>> {
+  using WithFailures::WithFailures;
 
   void runOnOperation() override;
 
 private:
-  LogicalResult fail(const Twine &message) {
-    emitError(getOperation().getLoc()) << "--actsparse-bundle-ffn: " << message;
-    return failure();
-  }
-  FailFn failFn() {
-    return [this](const Twine &m) { return fail(m); };
-  }
   /// Why `op` cannot be bundled, or "" when it can.
   std::string whyNot(FfnOp op);
   /// Builds the bundle of `op` and replaces it; the tensor goes to `added`.

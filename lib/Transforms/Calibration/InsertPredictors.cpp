@@ -71,20 +71,13 @@ Eigen::MatrixXd topRightSingularVectors(const Eigen::MatrixXd &gram,
 }
 
 struct InsertPredictorsPass
-    : mlir::actsparse::impl::InsertPredictorsBase<InsertPredictorsPass> {
-  using InsertPredictorsBase::InsertPredictorsBase;
+    : WithFailures<
+          mlir::actsparse::impl::InsertPredictorsBase<InsertPredictorsPass>> {
+  using WithFailures::WithFailures;
 
   void runOnOperation() override;
 
 private:
-  LogicalResult fail(const Twine &message) {
-    emitError(getOperation().getLoc())
-        << "--actsparse-insert-predictors: " << message;
-    return failure();
-  }
-  FailFn failFn() {
-    return [this](const Twine &m) { return fail(m); };
-  }
   void progress(const Twine &message) {
     if (!quiet)
       llvm::errs() << "insert-predictors: " << message << "\n";

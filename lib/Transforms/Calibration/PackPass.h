@@ -37,6 +37,24 @@ using RowMatrix =
 using FailFn = std::function<LogicalResult(const Twine &)>;
 using ProgressFn = std::function<void(const Twine &)>;
 
+/// What the passes that write packs share for errors: `fail` reports
+/// "--<pass argument>: message" at the module, `failFn` hands it to the
+/// helpers below. Sits between a pass and its generated base:
+/// `struct P : WithFailures<impl::PBase<P>>`.
+template <typename Base> struct WithFailures : Base {
+  using Base::Base;
+
+protected:
+  LogicalResult fail(const Twine &message) {
+    emitError(this->getOperation().getLoc())
+        << "--" << this->getArgument() << ": " << message;
+    return failure();
+  }
+  FailFn failFn() {
+    return [this](const Twine &m) { return fail(m); };
+  }
+};
+
 /// Records the input rows of every FFN block, and the residual stream its
 /// output is added to, per layer, in token order.
 struct InputRecorder : rt::FfnObserver {

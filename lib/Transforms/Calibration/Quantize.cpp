@@ -74,19 +74,13 @@ bool feedsClassifier(Operation *op) {
   });
 }
 
-struct QuantizePass : mlir::actsparse::impl::QuantizeBase<QuantizePass> {
-  using QuantizeBase::QuantizeBase;
+struct QuantizePass
+    : WithFailures<mlir::actsparse::impl::QuantizeBase<QuantizePass>> {
+  using WithFailures::WithFailures;
 
   void runOnOperation() override;
 
 private:
-  LogicalResult fail(const Twine &message) {
-    emitError(getOperation().getLoc()) << "--actsparse-quantize: " << message;
-    return failure();
-  }
-  FailFn failFn() {
-    return [this](const Twine &m) { return fail(m); };
-  }
   /// A format option's kind; nullopt for "f32" when `allowF32`.
   FailureOr<std::optional<rt::QuantKind>> parseKind(StringRef option,
                                                      StringRef value,
