@@ -642,10 +642,15 @@ int main(int argc, char **argv) {
   if (!signature->weights.empty() && !pack)
     return fail("the model uses weights but no weight pack is named");
   if (o.dramBudget.empty()) {
-    if (Status s = loadWeights(signature->weights, *pack, weightBuffers); !s)
-      return fail(s.message());
+    // A model without weights may name no pack at all.
+    if (pack)
+      if (Status s = loadWeights(signature->weights, *pack, weightBuffers); !s)
+        return fail(s.message());
     for (const Tensor &t : weightBuffers)
       weightPtrs.push_back(t.data());
+  } else if (!pack) {
+    return fail("--dram-budget: the model has no weight pack to keep on "
+                "flash");
   } else {
     if (o.checkPredictor)
       return fail("--check-predictor needs every FFN row in DRAM; drop "
