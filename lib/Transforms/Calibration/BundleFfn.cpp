@@ -164,12 +164,9 @@ void BundleFfnPass::runOnOperation() {
   });
   if (blocks.empty())
     return;
-  if (outputPack.empty()) {
-    (void)fail("bundling writes a new weight pack: give output-pack=FILE");
-    return signalPassFailure();
-  }
   ModuleWeights weights;
-  if (failed(weights.open(module, this->weights, failFn())))
+  if (failed(weights.openForRewrite(module, this->weights, outputPack,
+                                    "bundling", failFn())))
     return signalPassFailure();
 
   std::vector<std::string> before = referencedWeights(module);

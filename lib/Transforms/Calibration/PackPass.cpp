@@ -169,6 +169,16 @@ LogicalResult ModuleWeights::open(ModuleOp module, StringRef explicitPath,
   return success();
 }
 
+LogicalResult ModuleWeights::openForRewrite(ModuleOp module,
+                                            StringRef explicitPath,
+                                            StringRef outputPack,
+                                            StringRef doing,
+                                            const FailFn &fail) {
+  if (outputPack.empty())
+    return fail(doing + " writes a new weight pack: give output-pack=FILE");
+  return open(module, explicitPath, fail);
+}
+
 FailureOr<std::vector<float>>
 ModuleWeights::packValues(StringRef name, int64_t expected,
                           const FailFn &fail) {

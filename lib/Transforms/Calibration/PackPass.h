@@ -91,6 +91,13 @@ public:
   LogicalResult open(ModuleOp module, StringRef explicitPath,
                      const FailFn &fail);
 
+  /// For a pass that writes a new pack: fails, naming what it does
+  /// (`doing`, e.g. "bundling"), when `outputPack` is empty, then opens the
+  /// input pack as `open` does.
+  LogicalResult openForRewrite(ModuleOp module, StringRef explicitPath,
+                               StringRef outputPack, StringRef doing,
+                               const FailFn &fail);
+
   rt::WeightPack &pack() { return *pack_; }
   const std::string &path() const { return path_; }
 

@@ -174,12 +174,9 @@ void QuantizePass::runOnOperation() {
   });
   if (targets.empty())
     return;
-  if (outputPack.empty()) {
-    (void)fail("quantizing writes a new weight pack: give output-pack=FILE");
-    return signalPassFailure();
-  }
   ModuleWeights weights;
-  if (failed(weights.open(module, this->weights, failFn())))
+  if (failed(weights.openForRewrite(module, this->weights, outputPack,
+                                    "quantizing", failFn())))
     return signalPassFailure();
 
   std::vector<std::string> before = referencedWeights(module);
