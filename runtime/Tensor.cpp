@@ -2,6 +2,8 @@
 
 #include "actsparse/runtime/Tensor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -42,6 +44,63 @@ void copyLeadingRows(void *dst, int64_t dstRows, const void *src,
     std::memcpy(static_cast<char *>(dst) + o * dstRows * inner,
                 static_cast<const char *>(src) + o * srcRows * inner,
                 rows * inner);
+}
+
+double elementAsDouble(const Tensor &t, uint64_t i) {
+  switch (t.dtype) {
+  case DType::F32: return t.as<float>()[i];
+  case DType::F64: return t.as<double>()[i];
+  case DType::F16: return double(t.as<_Float16>()[i]);
+  case DType::BF16: {
+    uint32_t bits = uint32_t(t.as<uint16_t>()[i]) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  case DType::U8: return t.as<uint8_t>()[i];
+  case DType::I8: return t.as<int8_t>()[i];
+  case DType::Bool: return t.as<uint8_t>()[i] != 0;
+  case DType::I32: return t.as<int32_t>()[i];
+  case DType::I64: return double(t.as<int64_t>()[i]);
+  }
+  return std::nan("");
+}
+
+static bool isFloat(DType t) {
+  return t == DType::F32 || t == DType::F64 || t == DType::F16 ||
+         t == DType::BF16;
+}
+
+TensorComparison compareTensors(const Tensor &got, const Tensor &want,
+                                double atol, double rtol) {
+  TensorComparison c;
+  bool floats = isFloat(want.dtype);
+  for (uint64_t i = 0; i < want.numElements(); ++i) {
+    bool ok;
+    double g = elementAsDouble(got, i), w = elementAsDouble(want, i);
+    if (!floats) {
+      // Integers compare exactly, whatever their width.
+      ok = want.dtype == DType::I64 ? got.as<int64_t>()[i] ==
+                                          want.as<int64_t>()[i]
+                                    : g == w;
+      c.maxAbsError = std::max(c.maxAbsError, std::fabs(g - w));
+    } else if (std::isnan(w) || std::isnan(g)) {
+      ok = std::isnan(w) && std::isnan(g);
+    } else if (std::isinf(w) || std::isinf(g)) {
+      ok = g == w;
+    } else {
+      double err = std::fabs(g - w);
+      c.maxAbsError = std::max(c.maxAbsError, err);
+      ok = err <= atol + rtol * std::fabs(w);
+    }
+    if (!ok && c.mismatches++ == 0) {
+      std::ostringstream s;
+      s.precision(9);
+      s << "element " << i << ": got " << g << ", expected " << w;
+      c.firstMismatch = s.str();
+    }
+  }
+  return c;
 }
 
 int Executable::inputIndex(const std::string &name) const {

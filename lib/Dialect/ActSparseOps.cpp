@@ -152,6 +152,32 @@ LogicalResult WhereOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// ModOp, IsNaNOp, IsInfOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ModOp::verify() {
+  if (isa<FloatType>(getType().getElementType()) && !getFmod())
+    return emitOpError("on floats needs fmod (ONNX's rule)");
+  return success();
+}
+
+/// A predicate on every element: the result has the input's shape.
+static LogicalResult verifySameShape(Operation *op, Value input,
+                                     RankedTensorType result) {
+  if (!isCompatibleShape(shapeOf(input), result.getShape()))
+    return op->emitOpError("result must have the input's shape");
+  return success();
+}
+
+LogicalResult IsNaNOp::verify() {
+  return verifySameShape(*this, getInput(), getType());
+}
+
+LogicalResult IsInfOp::verify() {
+  return verifySameShape(*this, getInput(), getType());
+}
+
+//===----------------------------------------------------------------------===//
 // SoftmaxOp, ReduceMeanOp, LayerNormOp
 //===----------------------------------------------------------------------===//
 

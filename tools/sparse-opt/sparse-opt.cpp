@@ -66,6 +66,13 @@ static cl::opt<EmitKind> emit(
                           "the passes given, the whole lowering runs)")),
     cl::init(EmitKind::MLIR));
 
+static cl::opt<bool> listOps(
+    "list-onnx-ops",
+    cl::desc("Print the op types of an ONNX model's graph, one per line "
+             "with its node count and whether ActSparse imports it, then "
+             "exit (status 1 when some op is unsupported)"),
+    cl::init(false), cl::cat(importCategory));
+
 static cl::opt<bool> quiet("quiet",
                            cl::desc("No progress output while importing"),
                            cl::init(false), cl::cat(importCategory));
@@ -134,6 +141,24 @@ int main(int argc, char **argv) {
   MlirOptMainConfig config = MlirOptMainConfig::createFromCLOptions();
 
   std::string error;
+  if (listOps) {
+    if (!mlir::actsparse::isOnnxPath(inputFile)) {
+      llvm::errs() << "sparse-opt: --list-onnx-ops needs an .onnx or "
+                      ".onnxtxt input\n";
+      return 1;
+    }
+    MLIRContext context(registry);
+    auto ops = mlir::actsparse::listOnnxOps(context, inputFile);
+    if (failed(ops))
+      return 1;
+    bool all = true;
+    for (const auto &use : *ops) {
+      llvm::outs() << use.op << " " << use.nodes << " "
+                   << (use.supported ? "supported" : "unsupported") << "\n";
+      all &= use.supported;
+    }
+    return all ? 0 : 1;
+  }
   if (emit == EmitKind::SharedLib && outputFile == "-") {
     llvm::errs() << "sparse-opt: --emit=shared-lib needs -o FILE\n";
     return 1;

@@ -11,6 +11,7 @@
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Execution/ObjectCache.h"
+#include "actsparse/Import/OnnxTensorFile.h"
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/FfnStats.h"
@@ -35,6 +36,7 @@
 #include <limits>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <fstream>
 #include <sstream>
@@ -48,13 +50,17 @@ namespace {
 
 struct Options {
   std::string model, weights, tokenizer, prompt, inputIds, checkRef,
-      perplexity, statsJson, dumpLogits, inspect, stopIds, system;
+      checkOnnx, perplexity, statsJson, dumpLogits, inspect, stopIds, system;
   /// --dram-budget as given ("" : everything in DRAM), and the flash
   /// options it enables.
   std::string dramBudget;
   FlashOptions flash;
   GenerationOptions gen;
+  /// --tolerance (absolute), and whether it was given: --check-onnx's
+  /// default is ONNX's, 1e-7.
   double tolerance = 1e-4;
+  bool toleranceGiven = false;
+  double rtol = 1e-3; ///< --rtol, for --check-onnx
   int threads = 0; ///< 0: all cores
   int sparseDenseRows = -1; ///< -1: the runtime's default
   int optLevel = 3;         ///< LLVM level of JIT-compiled code
@@ -122,6 +128,15 @@ void usage(FILE *out) {
       "every output\n"
       "  --tolerance X          max abs error allowed by --check-ref (default "
       "1e-4)\n"
+      "  --check-onnx DIR       run an ONNX backend test's data sets "
+      "(DIR/test_data_set_*/\n"
+      "                         input_N.pb, output_N.pb, or one such "
+      "directory) and\n"
+      "                         compare as ONNX does: |got - expected| <= "
+      "atol + rtol\n"
+      "                         |expected|, atol = --tolerance (default "
+      "1e-7), rtol =\n"
+      "                         --rtol (default 1e-3); integers exactly\n"
       "  --inspect-weights PACK list a weight pack and verify its checksums\n"
       "  --values N             values printed per tensor by "
       "--inspect-weights (20;\n"
@@ -234,6 +249,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     }
     static const char *withValue[] = {
         "--weights", "--tokenizer", "--prompt", "--input-ids", "--check-ref",
+        "--check-onnx", "--rtol",
         "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
         "-n", "--temperature", "--top-p", "--seed", "--context",
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
@@ -275,6 +291,8 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     else if (a == "--prompt") o.prompt = v;
     else if (a == "--input-ids") o.inputIds = v;
     else if (a == "--check-ref") o.checkRef = v;
+    else if (a == "--check-onnx") o.checkOnnx = v;
+    else if (a == "--rtol") ok = num(o.rtol);
     else if (a == "--perplexity") o.perplexity = v;
     else if (a == "--stats-json") o.statsJson = v;
     else if (a == "--dump-logits") o.dumpLogits = v;
@@ -287,7 +305,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     else if (a == "--top-p") ok = num(o.gen.topp);
     else if (a == "--seed") ok = num(o.gen.seed);
     else if (a == "--context") ok = num(o.gen.context);
-    else if (a == "--tolerance") ok = num(o.tolerance);
+    else if (a == "--tolerance") ok = num(o.tolerance), o.toleranceGiven = true;
     else if (a == "--threads") ok = num(o.threads);
     else if (a == "--sparse-dense-rows") ok = num(o.sparseDenseRows);
     else if (a == "--opt-level") {
@@ -522,13 +540,14 @@ int checkReference(Executable &model, const Options &o) {
     if (got.shape != t.tensor.shape)
       return fail("output '" + t.name + "' has another shape than the "
                                         "reference");
-    double maxErr = 0;
-    for (uint64_t k = 0; k < got.numElements(); ++k)
-      maxErr = std::max<double>(
-          maxErr, got.dtype == DType::F32
-                      ? std::fabs(got.as<float>()[k] - t.tensor.as<float>()[k])
-                      : std::fabs(double(got.as<int64_t>()[k] -
-                                         t.tensor.as<int64_t>()[k])));
+    if (got.dtype != t.tensor.dtype)
+      return fail("output '" + t.name + "' has another element type than "
+                                        "the reference");
+    TensorComparison c = compareTensors(got, t.tensor, o.tolerance, 0);
+    // A NaN or infinity where the reference has none counts as unbounded.
+    double maxErr = c.mismatches && c.maxAbsError <= o.tolerance
+                        ? INFINITY
+                        : c.maxAbsError;
     std::printf("output %s: %" PRIu64 " values, max abs error %.3g\n",
                 t.name.c_str(), got.numElements(), maxErr);
     worst = std::max(worst, maxErr);
@@ -536,6 +555,115 @@ int checkReference(Executable &model, const Options &o) {
   std::printf("max abs error %.3g (tolerance %.3g): %s\n", worst, o.tolerance,
               worst <= o.tolerance ? "ok" : "FAILED");
   return worst <= o.tolerance ? 0 : 1;
+}
+
+/// The data sets of an ONNX backend test directory (its test_data_set_*
+/// subdirectories, in order), or the directory itself when it holds the
+/// input_N.pb files.
+std::vector<std::string> onnxDataSets(const std::string &dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> sets;
+  std::error_code ec;
+  for (const auto &e : fs::directory_iterator(dir, ec))
+    if (e.is_directory() &&
+        e.path().filename().string().rfind("test_data_set_", 0) == 0)
+      sets.push_back(e.path().string());
+  std::sort(sets.begin(), sets.end());
+  if (sets.empty() && fs::exists(fs::path(dir) / "input_0.pb"))
+    sets.push_back(dir);
+  if (sets.empty() && fs::exists(fs::path(dir) / "output_0.pb"))
+    sets.push_back(dir); // a graph without inputs
+  return sets;
+}
+
+/// Reads `dir`/`prefix`_0.pb, _1.pb, ... until one is missing.
+Status readOnnxTensors(const std::string &dir, const char *prefix,
+                       std::vector<Tensor> &tensors) {
+  for (size_t k = 0;; ++k) {
+    std::string path = dir + "/" + prefix + "_" + std::to_string(k) + ".pb";
+    if (!std::filesystem::exists(path))
+      return {};
+    std::string name;
+    Tensor t;
+    if (Status s = mlir::actsparse::readOnnxTensorFile(path, name, t); !s)
+      return s;
+    tensors.push_back(std::move(t));
+  }
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string r = "[";
+  for (size_t k = 0; k < shape.size(); ++k)
+    r += (k ? "," : "") + std::to_string(shape[k]);
+  return r + "]";
+}
+
+/// --check-onnx: runs every data set of an ONNX backend test. Inputs and
+/// outputs match the graph's by position, as ONNX's runner does. Prints
+/// "mismatch:" lines for values that differ (exit status 1, as for errors).
+int checkOnnxTest(Executable &model, const Options &o) {
+  std::vector<std::string> sets = onnxDataSets(o.checkOnnx);
+  if (sets.empty())
+    return fail("'" + o.checkOnnx + "' holds no test_data_set_* directory "
+                "and no input_0.pb");
+  double atol = o.toleranceGiven ? o.tolerance : 1e-7;
+  bool allOk = true;
+  for (const std::string &set : sets) {
+    std::vector<Tensor> inputs, expected;
+    if (Status s = readOnnxTensors(set, "input", inputs); !s)
+      return fail(s.message());
+    if (Status s = readOnnxTensors(set, "output", expected); !s)
+      return fail(s.message());
+    const auto &inSpecs = model.inputSpecs();
+    const auto &outSpecs = model.outputSpecs();
+    if (inputs.size() != inSpecs.size())
+      return fail(set + " has " + std::to_string(inputs.size()) +
+                  " inputs, the model " + std::to_string(inSpecs.size()));
+    if (expected.size() != outSpecs.size())
+      return fail(set + " has " + std::to_string(expected.size()) +
+                  " outputs, the model " + std::to_string(outSpecs.size()));
+    std::vector<const Tensor *> args;
+    for (const Tensor &t : inputs)
+      args.push_back(&t);
+    std::vector<Tensor> outputs;
+    if (Status s = model.run(args, outputs); !s)
+      return fail(s.message());
+    std::string setName = std::filesystem::path(set).filename().string();
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const Tensor &got = outputs[i], &want = expected[i];
+      std::string what = setName + " output " + std::to_string(i) + " '" +
+                         outSpecs[i].name + "'";
+      if (got.dtype != want.dtype) {
+        std::printf("mismatch: %s is %s, expected %s\n", what.c_str(),
+                    dtypeName(uint32_t(got.dtype)),
+                    dtypeName(uint32_t(want.dtype)));
+        allOk = false;
+        continue;
+      }
+      if (got.shape != want.shape) {
+        std::printf("mismatch: %s has shape %s, expected %s\n", what.c_str(),
+                    shapeString(got.shape).c_str(),
+                    shapeString(want.shape).c_str());
+        allOk = false;
+        continue;
+      }
+      TensorComparison c = compareTensors(got, want, atol, o.rtol);
+      if (c.mismatches) {
+        std::printf("mismatch: %s: %" PRIu64 " of %" PRIu64
+                    " values differ; %s\n",
+                    what.c_str(), c.mismatches, want.numElements(),
+                    c.firstMismatch.c_str());
+        allOk = false;
+      } else {
+        std::printf("%s: %" PRIu64 " %s values, max abs error %.3g\n",
+                    what.c_str(), want.numElements(),
+                    dtypeName(uint32_t(want.dtype)), c.maxAbsError);
+      }
+    }
+  }
+  std::printf("%zu data set%s: %s\n", sets.size(), sets.size() == 1 ? "" : "s",
+              allOk ? "ok" : "FAILED");
+  return allOk ? 0 : 1;
 }
 
 bool readIds(const std::string &text, std::vector<int> &ids) {
@@ -706,6 +834,12 @@ int main(int argc, char **argv) {
     return bool(out.flush());
   };
 
+  if (!o.checkOnnx.empty()) {
+    int rc = checkOnnxTest(*model, o);
+    if (!writeStatsJson({{"check_onnx", rc == 0}}))
+      return fail("cannot write '" + o.statsJson + "'");
+    return rc;
+  }
   if (!o.checkRef.empty()) {
     int rc = checkReference(*model, o);
     ffnReport();

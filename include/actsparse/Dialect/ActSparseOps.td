@@ -140,6 +140,34 @@ def ActSparse_MulOp : ActSparse_BinaryOp<"mul", "Mul", ActSparse_NumericTensor,
                                          [Commutative]>;
 def ActSparse_DivOp : ActSparse_BinaryOp<"div", "Div">;
 def ActSparse_PowOp : ActSparse_BinaryOp<"pow", "Pow", ActSparse_FloatTensor>;
+def ActSparse_MinOp : ActSparse_BinaryOp<"min", "Min", ActSparse_NumericTensor,
+                                         [Commutative]>;
+def ActSparse_MaxOp : ActSparse_BinaryOp<"max", "Max", ActSparse_NumericTensor,
+                                         [Commutative]>;
+
+def ActSparse_ModOp : ActSparse_Op<"mod", [Pure, ResultsBroadcastableShape,
+    SameOperandsAndResultElementType]> {
+  let summary = "elementwise ONNX Mod with ONNX broadcasting";
+  let description = [{
+    Behaves like ONNX `Mod`. With `fmod` the remainder has the sign of the
+    dividend (C `fmod`, required for floats); without it, of the divisor
+    (Python's `%`, integers only). An integer division by zero leaves 0.
+
+    Example:
+
+    ```mlir
+    %r = actsparse.mod %a, %b : (tensor<6xi32>, tensor<6xi32>) -> tensor<6xi32>
+    %f = actsparse.mod %x, %y fmod : (tensor<6xf32>, tensor<6xf32>) -> tensor<6xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_NumericTensor:$lhs,
+                       ActSparse_NumericTensor:$rhs, UnitAttr:$fmod);
+  let results = (outs ActSparse_NumericTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs (`fmod` $fmod^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
 
 //===----------------------------------------------------------------------===//
 // Elementwise unary math ops
@@ -176,12 +204,59 @@ def ActSparse_CosOp : ActSparse_UnaryOp<"cos", "Cos", "cos(x)">;
 def ActSparse_SinOp : ActSparse_UnaryOp<"sin", "Sin", "sin(x)">;
 def ActSparse_SigmoidOp
     : ActSparse_UnaryOp<"sigmoid", "Sigmoid", "1 / (1 + exp(-x))">;
+def ActSparse_AbsOp : ActSparse_UnaryOp<"abs", "Abs", "|x|",
+                                        ActSparse_NumericTensor>;
+def ActSparse_SignOp : ActSparse_UnaryOp<"sign", "Sign", "-1, 0 or 1",
+                                         ActSparse_NumericTensor>;
+def ActSparse_LogOp : ActSparse_UnaryOp<"log", "Log", "log(x)">;
+def ActSparse_FloorOp : ActSparse_UnaryOp<"floor", "Floor", "floor(x)">;
+def ActSparse_CeilOp : ActSparse_UnaryOp<"ceil", "Ceil", "ceil(x)">;
+def ActSparse_RoundOp
+    : ActSparse_UnaryOp<"round", "Round", "x rounded, halves to even">;
+def ActSparse_SoftplusOp
+    : ActSparse_UnaryOp<"softplus", "Softplus", "log(exp(x) + 1)">;
+def ActSparse_SoftsignOp
+    : ActSparse_UnaryOp<"softsign", "Softsign", "x / (1 + |x|)">;
 
 //===----------------------------------------------------------------------===//
 // Activation functions
 //===----------------------------------------------------------------------===//
 
 def ActSparse_ReluOp : ActSparse_UnaryOp<"relu", "Relu", "max(x, 0)">;
+
+class ActSparse_ParamActivationOp<string mnemonic, string onnxName,
+                                  string formula>
+    : ActSparse_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = "ONNX " # onnxName # " activation";
+  let description = [{
+    Behaves like ONNX `}] # onnxName # [{`: `y = }] # formula # [{` for every
+    element, with the op's attributes `alpha` and `beta` (a parameter the
+    formula does not use is 0).
+
+    Example:
+
+    ```mlir
+    %y = actsparse.}] # mnemonic # [{ %x, alpha = 2.000000e-01, beta = 5.000000e-01 : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input, F32Attr:$alpha,
+                       F32Attr:$beta);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` `alpha` `=` $alpha `,` `beta` `=` $beta attr-dict `:` type($input)
+  }];
+}
+
+def ActSparse_LeakyReluOp : ActSparse_ParamActivationOp<"leaky_relu",
+    "LeakyRelu", "x >= 0 ? x : alpha * x">;
+def ActSparse_HardSigmoidOp : ActSparse_ParamActivationOp<"hard_sigmoid",
+    "HardSigmoid", "max(0, min(1, alpha * x + beta))">;
+def ActSparse_EluOp : ActSparse_ParamActivationOp<"elu", "Elu",
+    "x >= 0 ? x : alpha * (exp(x) - 1)">;
+def ActSparse_SeluOp : ActSparse_ParamActivationOp<"selu", "Selu",
+    "beta * (x > 0 ? x : alpha * (exp(x) - 1)) (beta is ONNX's gamma)">;
+def ActSparse_CeluOp : ActSparse_ParamActivationOp<"celu", "Celu",
+    "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))">;
 
 def ActSparse_SiluOp : ActSparse_Op<"silu", [Pure, SameOperandsAndResultType]> {
   let summary = "SiLU (swish) activation";
@@ -497,6 +572,54 @@ def ActSparse_LessOrEqualOp
 def ActSparse_GreaterOp : ActSparse_CompareOp<"greater", "Greater", ">">;
 def ActSparse_GreaterOrEqualOp
     : ActSparse_CompareOp<"greater_or_equal", "GreaterOrEqual", ">=">;
+
+def ActSparse_AndOp : ActSparse_BinaryOp<"and", "And", ActSparse_BoolTensor,
+                                         [Commutative]>;
+def ActSparse_OrOp : ActSparse_BinaryOp<"or", "Or", ActSparse_BoolTensor,
+                                        [Commutative]>;
+def ActSparse_XorOp : ActSparse_BinaryOp<"xor", "Xor", ActSparse_BoolTensor,
+                                         [Commutative]>;
+def ActSparse_NotOp : ActSparse_UnaryOp<"not", "Not", "!x",
+                                        ActSparse_BoolTensor>;
+
+def ActSparse_IsNaNOp : ActSparse_Op<"is_nan", [Pure]> {
+  let summary = "ONNX IsNaN: true where an element is NaN";
+  let description = [{
+    Example:
+
+    ```mlir
+    %m = actsparse.is_nan %x : tensor<3x4xf32> -> tensor<3x4xi1>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input);
+  let results = (outs ActSparse_BoolTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def ActSparse_IsInfOp : ActSparse_Op<"is_inf", [Pure]> {
+  let summary = "ONNX IsInf: true where an element is an infinity";
+  let description = [{
+    `detect_positive` and `detect_negative` choose which infinities count
+    (ONNX's attributes of the same names; both by default).
+
+    Example:
+
+    ```mlir
+    %m = actsparse.is_inf %x detect_positive detect_negative
+        : tensor<6xf32> -> tensor<6xi1>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input, UnitAttr:$detect_positive,
+                       UnitAttr:$detect_negative);
+  let results = (outs ActSparse_BoolTensor:$result);
+  let assemblyFormat = [{
+    $input (`detect_positive` $detect_positive^)?
+    (`detect_negative` $detect_negative^)? attr-dict `:` type($input) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
 
 def ActSparse_WhereOp : ActSparse_Op<"where", [Pure,
     AllElementTypesMatch<["on_true", "on_false", "result"]>]> {

@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlir::actsparse {
 
@@ -52,6 +53,21 @@ bool isOnnxPath(StringRef path);
 FailureOr<OnnxImportResult> importOnnxFile(MLIRContext &context,
                                            StringRef path,
                                            const OnnxImportOptions &options);
+
+/// One op type of a model's graph.
+struct OnnxOpUse {
+  std::string op;     ///< "Add"; other domains as "com.microsoft.Attention"
+  int64_t nodes = 0;  ///< nodes of this type in the main graph
+  bool supported = false; ///< the importer has a handler for the type (a
+                          ///< node can still be refused for its attributes
+                          ///< or element types)
+};
+
+/// The op types of the model at `path`, in order of first use, without
+/// checking or importing it. Errors (an unreadable or damaged file) are
+/// reported through the context's diagnostic handler.
+FailureOr<std::vector<OnnxOpUse>> listOnnxOps(MLIRContext &context,
+                                              StringRef path);
 
 } // namespace mlir::actsparse
 

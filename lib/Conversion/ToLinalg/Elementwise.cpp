@@ -23,6 +23,8 @@
 #include "mlir/IR/AffineMap.h"
 #include "mlir/Transforms/DialectConversion.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::actsparse;
 using namespace mlir::actsparse::lowering;
@@ -104,6 +106,99 @@ Value geluScalar(OpBuilder &b, Location loc, Value x, bool tanhForm) {
       arith::AddFOp::create(b, loc, one, inner));
 }
 
+/// `d`, or 1 where `d` is 0: integer division and remainder by zero are
+/// undefined in ONNX, and trap (SIGFPE) in the code LLVM generates.
+Value safeDivisor(OpBuilder &b, Location loc, Value d) {
+  Value zero = scalarConst(b, loc, d.getType(), 0);
+  Value isZero =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, zero);
+  return arith::SelectOp::create(b, loc, isZero,
+                                 scalarConst(b, loc, d.getType(), 1), d);
+}
+
+/// Integer a / d, truncating, without traps: x / 0 gives x, and MIN / -1
+/// wraps to MIN (the only other signed overflow) instead of trapping.
+Value intDivide(OpBuilder &b, Location loc, Value a, Value d) {
+  Value minusOne = scalarConst(b, loc, d.getType(), -1);
+  Value byMinusOne =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, minusOne);
+  Value negated =
+      arith::SubIOp::create(b, loc, scalarConst(b, loc, a.getType(), 0), a);
+  Value one = scalarConst(b, loc, d.getType(), 1);
+  // Divide by 1 where the divisor is -1; the select takes -a there.
+  Value divisor = arith::SelectOp::create(b, loc, byMinusOne, one,
+                                          safeDivisor(b, loc, d));
+  Value q = arith::DivSIOp::create(b, loc, a, divisor);
+  return arith::SelectOp::create(b, loc, byMinusOne, negated, q);
+}
+
+/// ONNX Mod on integers: the remainder takes the divisor's sign (Python's %)
+/// unless `fmod`; a zero divisor leaves 0.
+Value intMod(OpBuilder &b, Location loc, Value a, Value d, bool fmod) {
+  Type t = a.getType();
+  Value zero = scalarConst(b, loc, t, 0);
+  Value minusOne = scalarConst(b, loc, t, -1);
+  Value safe = safeDivisor(b, loc, d);
+  // MIN % -1 traps like MIN / -1; its remainder is 0.
+  Value byMinusOne =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, minusOne);
+  safe = arith::SelectOp::create(b, loc, byMinusOne, scalarConst(b, loc, t, 1),
+                                 safe);
+  Value r = arith::RemSIOp::create(b, loc, a, safe);
+  Value isZeroDivisor =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, d, zero);
+  r = arith::SelectOp::create(b, loc, isZeroDivisor, zero, r);
+  if (fmod)
+    return r;
+  Value rNeg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, r, zero);
+  Value dNeg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, d, zero);
+  Value rNonZero =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, r, zero);
+  Value fix = arith::AndIOp::create(
+      b, loc, rNonZero, arith::XOrIOp::create(b, loc, rNeg, dNeg));
+  return arith::SelectOp::create(b, loc, fix, arith::AddIOp::create(b, loc, r, d),
+                                 r);
+}
+
+/// -1, 0 or 1 by the sign of x; a float NaN stays NaN.
+Value signScalar(OpBuilder &b, Location loc, Value x) {
+  Type t = x.getType();
+  Value zero = scalarConst(b, loc, t, 0), one = scalarConst(b, loc, t, 1),
+        minusOne = scalarConst(b, loc, t, -1);
+  Value pos, neg;
+  if (isa<FloatType>(t)) {
+    pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
+    neg = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, zero);
+  } else {
+    pos = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, x, zero);
+    neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
+  }
+  // x itself where it is neither: 0 (or -0.0, or NaN).
+  return arith::SelectOp::create(
+      b, loc, pos, one, arith::SelectOp::create(b, loc, neg, minusOne, x));
+}
+
+/// alpha * (exp(x) - 1), the negative branch of Elu, Selu and Celu.
+Value expm1Scaled(OpBuilder &b, Location loc, Value x, double alpha) {
+  Type t = x.getType();
+  return arith::MulFOp::create(b, loc, scalarConst(b, loc, t, alpha),
+                               math::ExpM1Op::create(b, loc, x));
+}
+
+Value selectNegative(OpBuilder &b, Location loc, Value x, Value ifNegative,
+                     Value otherwise) {
+  Value neg = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x,
+                                    scalarConst(b, loc, x.getType(), 0));
+  return arith::SelectOp::create(b, loc, neg, ifNegative, otherwise);
+}
+
+double alphaOf(Operation *op) {
+  return cast<FloatAttr>(op->getAttr("alpha")).getValueAsDouble();
+}
+double betaOf(Operation *op) {
+  return cast<FloatAttr>(op->getAttr("beta")).getValueAsDouble();
+}
+
 } // namespace
 
 void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &patterns) {
@@ -115,7 +210,55 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
   patterns.add<ElementwiseLowering<MulOp>>(
       ctx, arithBody<MulOp, arith::MulFOp, arith::MulIOp>);
   patterns.add<ElementwiseLowering<DivOp>>(
-      ctx, arithBody<DivOp, arith::DivFOp, arith::DivSIOp>);
+      ctx, +[](DivOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        if (isa<FloatType>(a[0].getType()))
+          return arith::DivFOp::create(b, l, a[0], a[1]);
+        return intDivide(b, l, a[0], a[1]);
+      });
+  // NaN propagates, as in numpy's minimum / maximum.
+  patterns.add<ElementwiseLowering<MinOp>>(
+      ctx, arithBody<MinOp, arith::MinimumFOp, arith::MinSIOp>);
+  patterns.add<ElementwiseLowering<MaxOp>>(
+      ctx, arithBody<MaxOp, arith::MaximumFOp, arith::MaxSIOp>);
+  patterns.add<ElementwiseLowering<ModOp>>(
+      ctx, +[](ModOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        if (isa<FloatType>(a[0].getType()))
+          return arith::RemFOp::create(b, l, a[0], a[1]);
+        return intMod(b, l, a[0], a[1], op.getFmod());
+      });
+  patterns.add<ElementwiseLowering<AndOp>>(
+      ctx, arithBody<AndOp, arith::AndIOp, arith::AndIOp>);
+  patterns.add<ElementwiseLowering<OrOp>>(
+      ctx, arithBody<OrOp, arith::OrIOp, arith::OrIOp>);
+  patterns.add<ElementwiseLowering<XorOp>>(
+      ctx, arithBody<XorOp, arith::XOrIOp, arith::XOrIOp>);
+  patterns.add<ElementwiseLowering<NotOp>>(
+      ctx, +[](NotOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::XOrIOp::create(b, l, a[0],
+                                     scalarConst(b, l, a[0].getType(), 1));
+      });
+  patterns.add<ElementwiseLowering<IsNaNOp>>(
+      ctx, +[](IsNaNOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, a[0],
+                                     a[0]);
+      });
+  patterns.add<ElementwiseLowering<IsInfOp>>(
+      ctx, +[](IsInfOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Type t = a[0].getType();
+        double inf = std::numeric_limits<double>::infinity();
+        Value r = scalarConst(b, l, b.getI1Type(), 0);
+        if (op.getDetectPositive())
+          r = arith::OrIOp::create(
+              b, l, r,
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[0],
+                                    scalarConst(b, l, t, inf)));
+        if (op.getDetectNegative())
+          r = arith::OrIOp::create(
+              b, l, r,
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[0],
+                                    scalarConst(b, l, t, -inf)));
+        return r;
+      });
   using P = arith::CmpFPredicate;
   using I = arith::CmpIPredicate;
   patterns.add<ElementwiseLowering<EqualOp>>(
@@ -150,6 +293,77 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
                                      x);
       });
   patterns.add<ElementwiseLowering<SqrtOp>>(ctx, mathBody<SqrtOp, math::SqrtOp>);
+  patterns.add<ElementwiseLowering<AbsOp>>(
+      ctx, +[](AbsOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        if (isa<FloatType>(a[0].getType()))
+          return math::AbsFOp::create(b, l, a[0]);
+        return math::AbsIOp::create(b, l, a[0]);
+      });
+  patterns.add<ElementwiseLowering<SignOp>>(
+      ctx, +[](SignOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return signScalar(b, l, a[0]);
+      });
+  patterns.add<ElementwiseLowering<LogOp>>(ctx, mathBody<LogOp, math::LogOp>);
+  patterns.add<ElementwiseLowering<FloorOp>>(ctx,
+                                             mathBody<FloorOp, math::FloorOp>);
+  patterns.add<ElementwiseLowering<CeilOp>>(ctx, mathBody<CeilOp, math::CeilOp>);
+  patterns.add<ElementwiseLowering<RoundOp>>(
+      ctx, mathBody<RoundOp, math::RoundEvenOp>);
+  patterns.add<ElementwiseLowering<SoftplusOp>>(
+      ctx, +[](SoftplusOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        return math::Log1pOp::create(b, l, math::ExpOp::create(b, l, a[0]));
+      });
+  patterns.add<ElementwiseLowering<SoftsignOp>>(
+      ctx, +[](SoftsignOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Value den = arith::AddFOp::create(b, l, scalarConst(b, l, x.getType(), 1),
+                                          math::AbsFOp::create(b, l, x));
+        return arith::DivFOp::create(b, l, x, den);
+      });
+  patterns.add<ElementwiseLowering<LeakyReluOp>>(
+      ctx, +[](LeakyReluOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Value scaled = arith::MulFOp::create(
+            b, l, scalarConst(b, l, x.getType(), alphaOf(op)), x);
+        return selectNegative(b, l, x, scaled, x);
+      });
+  patterns.add<ElementwiseLowering<HardSigmoidOp>>(
+      ctx, +[](HardSigmoidOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Type t = x.getType();
+        Value y = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, scalarConst(b, l, t, alphaOf(op)), x),
+            scalarConst(b, l, t, betaOf(op)));
+        y = arith::MinimumFOp::create(b, l, y, scalarConst(b, l, t, 1));
+        return arith::MaximumFOp::create(b, l, y, scalarConst(b, l, t, 0));
+      });
+  patterns.add<ElementwiseLowering<EluOp>>(
+      ctx, +[](EluOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        return selectNegative(b, l, x, expm1Scaled(b, l, x, alphaOf(op)), x);
+      });
+  patterns.add<ElementwiseLowering<SeluOp>>(
+      ctx, +[](SeluOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Value gt = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x,
+                                         scalarConst(b, l, x.getType(), 0));
+        Value y = arith::SelectOp::create(b, l, gt, x,
+                                          expm1Scaled(b, l, x, alphaOf(op)));
+        return arith::MulFOp::create(
+            b, l, scalarConst(b, l, x.getType(), betaOf(op)), y);
+      });
+  patterns.add<ElementwiseLowering<CeluOp>>(
+      ctx, +[](CeluOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Type t = x.getType();
+        double alpha = alphaOf(op);
+        Value neg = expm1Scaled(
+            b, l, arith::DivFOp::create(b, l, x, scalarConst(b, l, t, alpha)),
+            alpha);
+        Value zero = scalarConst(b, l, t, 0);
+        return arith::AddFOp::create(b, l, arith::MaximumFOp::create(b, l, x, zero),
+                                     arith::MinimumFOp::create(b, l, neg, zero));
+      });
   patterns.add<ElementwiseLowering<ReciprocalOp>>(
       ctx, +[](ReciprocalOp, OpBuilder &b, Location l, ValueRange a) -> Value {
         Value x = a[0];

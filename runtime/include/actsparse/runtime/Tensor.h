@@ -115,6 +115,25 @@ struct NamedTensor {
   Tensor tensor;
 };
 
+/// Element `i` of a tensor of any DType, as a double (exact for every type
+/// but i64 / u64 values beyond 2^53).
+double elementAsDouble(const Tensor &t, uint64_t i);
+
+/// How a computed tensor compares with its expected value.
+struct TensorComparison {
+  uint64_t mismatches = 0; ///< elements outside the tolerance
+  double maxAbsError = 0;  ///< over the pairs of finite values or integers
+  /// The first mismatch: "element 12: got 1.5, expected 2".
+  std::string firstMismatch;
+};
+
+/// Compares `got` with `want`, which share dtype and shape (the caller
+/// checks): floats pass when |got - want| <= atol + rtol * |want| (numpy's
+/// allclose, the rule of ONNX's backend tests), a NaN only against a NaN and
+/// an infinity only against itself; integers and booleans must be equal.
+TensorComparison compareTensors(const Tensor &got, const Tensor &want,
+                                double atol, double rtol);
+
 /// Reads a reference file; f32 and i64 tensors only.
 Status readReferenceFile(const std::string &path,
                          std::vector<NamedTensor> &tensors);

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Runs ONNX's backend node tests through sparse-opt and sparse-run.
+
+Every test directory holds model.onnx and test_data_set_*/{input,output}_N.pb.
+Each test is imported (sparse-opt), JIT-compiled and run on every data set
+(sparse-run --check-onnx), and lands in one category:
+
+  pass              every output matches (numpy allclose, rtol 1e-3, atol 1e-7;
+                    integers and booleans exactly)
+  unsupported-op    the graph uses an op type ActSparse does not import
+  unsupported       an op ActSparse imports, with an attribute, input or
+                    element type it does not (the importer says "not
+                    supported" / "unsupported")
+  import-error      sparse-opt refused the model for another reason
+  run-error         the compiled model failed or refused its inputs
+  wrong-value       it ran and some output differs: a bug, always
+  crash             a tool died from a signal: a bug, always
+  timeout           a tool took longer than --timeout seconds
+
+Standard library only (no onnx module): the op types of a test come from
+`sparse-opt --list-onnx-ops`. Usage: see --help, or bench/onnx-conformance.sh.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+CATEGORIES = ["pass", "unsupported-op", "unsupported", "import-error",
+              "run-error", "wrong-value", "crash", "timeout"]
+BUGS = ("wrong-value", "crash")
+
+
+def run(cmd, timeout):
+    """(returncode or 'timeout', combined output)"""
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout, text=True, errors="replace")
+        return p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or ""
+        if isinstance(out, bytes):
+            out = out.decode(errors="replace")
+        return "timeout", out
+
+
+def first_error(text):
+    for line in text.splitlines():
+        if "error" in line or line.startswith("mismatch:"):
+            return line.strip()
+    lines = [l for l in text.splitlines() if l.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def classify_tool_failure(rc, out):
+    if rc == "timeout":
+        return "timeout"
+    if rc < 0 or rc >= 128:  # signal (subprocess: negative; shell: 128+N)
+        return "crash"
+    return None
+
+
+def run_test(test_dir, tools, work, timeout, opt_level):
+    """Returns (ops, category, message)."""
+    name = os.path.basename(test_dir)
+    model = os.path.join(test_dir, "model.onnx")
+    rc, out = run([tools["sparse-opt"], "--list-onnx-ops", model], timeout)
+    ops = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in ("supported", "unsupported"):
+            ops.append((parts[0], parts[2] == "supported"))
+    bad = classify_tool_failure(rc, out)
+    if bad:
+        return ops, bad, "sparse-opt --list-onnx-ops: " + first_error(out)
+    unsupported = [op for op, ok in ops if not ok]
+    if unsupported:
+        return ops, "unsupported-op", "unsupported: " + ", ".join(unsupported)
+    if rc != 0:
+        return ops, "import-error", first_error(out)
+
+    tmp = tempfile.mkdtemp(prefix=name + ".", dir=work)
+    try:
+        mlir = os.path.join(tmp, "model.mlir")
+        rc, out = run([tools["sparse-opt"], "--quiet", model, "-o", mlir],
+                      timeout)
+        bad = classify_tool_failure(rc, out)
+        if bad:
+            return ops, bad, "sparse-opt: " + first_error(out)
+        if rc != 0:
+            msg = first_error(out)
+            kind = ("unsupported" if re.search(r"not supported|unsupported",
+                                               msg) else "import-error")
+            return ops, kind, msg
+        rc, out = run([tools["sparse-run"], mlir, "--check-onnx", test_dir,
+                       "--no-stats", "--no-cache", "--threads", "1",
+                       "--opt-level", str(opt_level)], timeout)
+        bad = classify_tool_failure(rc, out)
+        if bad:
+            return ops, bad, "sparse-run: " + first_error(out)
+        if rc == 0:
+            return ops, "pass", ""
+        if "mismatch:" in out:
+            return ops, "wrong-value", first_error(out)
+        msg = first_error(out)
+        return ops, ("unsupported" if "not supported" in msg else "run-error"), msg
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def op_of(test, ops_by_test):
+    """The op a test is about: its graph's single op type; an _expanded test
+    is about the op of its unexpanded twin (ONNX expands a function-defined
+    op into the ops of its body)."""
+    ops = ops_by_test.get(test, [])
+    if test.endswith("_expanded"):
+        twin = ops_by_test.get(test[: -len("_expanded")])
+        if twin and len(twin) == 1:
+            return twin[0][0]
+    if len(ops) == 1:
+        return ops[0][0]
+    return "+".join(sorted({op for op, _ in ops})) or "(none)"
+
+
+def write_doc(path, results, ops_by_test, data_dir, elapsed):
+    per_op = {}
+    for test, (cat, _msg) in results.items():
+        op = op_of(test, ops_by_test)
+        row = per_op.setdefault(op, {c: 0 for c in CATEGORIES})
+        row[cat] += 1
+    totals = {c: sum(1 for v in results.values() if v[0] == c)
+              for c in CATEGORIES}
+    with open(path, "w") as f:
+        f.write("# ONNX conformance\n\n")
+        f.write("ONNX's backend node tests (Debian's `libonnx-testdata` "
+                f"{data_dir}), each imported by `sparse-opt` and run by "
+                "`sparse-run --check-onnx` on all its data sets. Written by "
+                "`bench/onnx-conformance.sh`; the categories are explained "
+                "in `bench/onnx-conformance.py`. "
+                "`test/Conformance/expected-pass.txt` lists the tests CI "
+                "keeps passing.\n\n")
+        f.write(f"{len(results)} tests ({elapsed:.0f} s):\n\n")
+        f.write("| " + " | ".join(CATEGORIES) + " |\n")
+        f.write("|" + "---:|" * len(CATEGORIES) + "\n")
+        f.write("| " + " | ".join(str(totals[c]) for c in CATEGORIES) + " |\n\n")
+        f.write("## Per op\n\n")
+        f.write("Tests are counted under the op they test (an `_expanded` "
+                "test under the op it expands). Ops with no passing test "
+                "and only `unsupported-op` results are listed last, by "
+                "name.\n\n")
+        f.write("| op | tests | " + " | ".join(CATEGORIES) + " |\n")
+        f.write("|---|---:|" + "---:|" * len(CATEGORIES) + "\n")
+        unsupported_only = []
+        for op in sorted(per_op):
+            row = per_op[op]
+            n = sum(row.values())
+            if row["unsupported-op"] == n:
+                unsupported_only.append(f"{op} ({n})")
+                continue
+            f.write(f"| {op} | {n} | " +
+                    " | ".join(str(row[c] or "") for c in CATEGORIES) + " |\n")
+        f.write("\nOps not imported (tests): " + ", ".join(unsupported_only)
+                + ".\n")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(root, "build"),
+                    help="build directory holding bin/sparse-opt, bin/sparse-run")
+    ap.add_argument("--data", default="/usr/share/libonnx-testdata/data/node",
+                    help="directory of test_* node tests")
+    ap.add_argument("--filter", default="", help="regex on test names")
+    ap.add_argument("--expect", metavar="FILE",
+                    help="run only the tests listed in FILE (one per line, # "
+                    "comments) and fail unless every one passes")
+    ap.add_argument("--write-expected", metavar="FILE",
+                    help="write the names of the passing tests to FILE")
+    ap.add_argument("--results", metavar="FILE",
+                    help="write test, op, category, message as TSV")
+    ap.add_argument("--doc", metavar="FILE",
+                    help="write the summary and per-op table (Markdown)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--timeout", type=float, default=120,
+                    help="seconds per tool invocation (default 120)")
+    ap.add_argument("--opt-level", type=int, default=0,
+                    help="sparse-run --opt-level (default 0: these graphs "
+                    "are tiny, compile time dominates)")
+    ap.add_argument("--work", help="scratch directory (default: a temporary one)")
+    args = ap.parse_args()
+
+    tools = {t: os.path.join(args.build, "bin", t)
+             for t in ("sparse-opt", "sparse-run")}
+    for t, p in tools.items():
+        if not os.access(p, os.X_OK):
+            sys.exit(f"onnx-conformance: {p} not found; build first "
+                     "(bash scripts/build.sh)")
+    if not os.path.isdir(args.data):
+        sys.exit(f"onnx-conformance: {args.data} not found; apt-get install "
+                 "libonnx-testdata")
+    tests = sorted(d for d in os.listdir(args.data)
+                   if d.startswith("test_") and
+                   os.path.isfile(os.path.join(args.data, d, "model.onnx")))
+    if args.expect:
+        with open(args.expect) as f:
+            wanted = [l.split("#")[0].strip() for l in f]
+        wanted = [w for w in wanted if w]
+        missing = [w for w in wanted if w not in tests]
+        if missing:
+            sys.exit("onnx-conformance: expected tests not in the data: " +
+                     ", ".join(missing))
+        tests = wanted
+    if args.filter:
+        tests = [t for t in tests if re.search(args.filter, t)]
+
+    work = args.work or tempfile.mkdtemp(prefix="onnx-conformance.")
+    os.makedirs(work, exist_ok=True)
+    start = time.time()
+    results, ops_by_test = {}, {}
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        futures = {pool.submit(run_test, os.path.join(args.data, t), tools,
+                               work, args.timeout, args.opt_level): t
+                   for t in tests}
+        for k, fut in enumerate(concurrent.futures.as_completed(futures), 1):
+            t = futures[fut]
+            ops, cat, msg = fut.result()
+            results[t], ops_by_test[t] = (cat, msg), ops
+            if cat in BUGS or (args.expect and cat != "pass"):
+                print(f"{cat}: {t}: {msg}", flush=True)
+            if k % 100 == 0:
+                print(f"onnx-conformance: {k}/{len(tests)} tests, "
+                      f"{time.time() - start:.0f} s", file=sys.stderr,
+                      flush=True)
+    elapsed = time.time() - start
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+    counts = {c: sum(1 for v in results.values() if v[0] == c)
+              for c in CATEGORIES}
+    print(f"{len(results)} tests in {elapsed:.0f} s: " +
+          ", ".join(f"{counts[c]} {c}" for c in CATEGORIES))
+    if args.results:
+        with open(args.results, "w") as f:
+            for t in sorted(results):
+                cat, msg = results[t]
+                f.write(f"{t}\t{op_of(t, ops_by_test)}\t{cat}\t{msg}\n")
+    if args.write_expected:
+        with open(args.write_expected, "w") as f:
+            f.write("# ONNX node tests that pass (bench/onnx-conformance.sh "
+                    "--write-expected); CI runs them all.\n")
+            for t in sorted(results):
+                if results[t][0] == "pass":
+                    f.write(t + "\n")
+    if args.doc:
+        write_doc(args.doc, results, ops_by_test, args.data, elapsed)
+    if args.expect:
+        failed = [t for t, (c, _) in results.items() if c != "pass"]
+        if failed:
+            print(f"onnx-conformance: {len(failed)} expected passes failed: " +
+                  ", ".join(sorted(failed)))
+            return 1
+    return 1 if counts["wrong-value"] or counts["crash"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

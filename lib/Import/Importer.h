@@ -1,0 +1,206 @@
+//===- Importer.h - the ONNX importer's internals ---------------*- C++ -*-===//
+//
+// The importer class shared by OnnxImporter.cpp (loading, validation,
+// initializers, the node loop and the registration table of handlers) and
+// the handler files in Ops/, one per op family. Private to lib/Import.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_LIB_IMPORT_IMPORTER_H
+#define ACTSPARSE_LIB_IMPORT_IMPORTER_H
+
+#include "actsparse/Dialect/ActSparseOps.h"
+#include "actsparse/Dialect/ShapeUtils.h"
+#include "actsparse/Import/OnnxImporter.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Path.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mlir::actsparse::onnx_import {
+
+namespace rt = ::actsparse::runtime;
+
+
+/// Elements of a small integer tensor as far as the importer knows them.
+using Known = SmallVector<std::optional<int64_t>>;
+
+inline std::string dtypeName(int32_t t) {
+  return onnx::TensorProto_DataType_IsValid(t)
+             ? onnx::TensorProto_DataType_Name(t)
+             : "dtype " + std::to_string(t);
+}
+
+/// One ONNX node being imported: its inputs as values (null for omitted
+/// optional inputs) and its location.
+struct NodeCtx {
+  const onnx::NodeProto &node;
+  Location loc;
+  SmallVector<Value> inputs;
+  SmallVector<Value> results;
+
+  Value in(unsigned i) const { return i < inputs.size() ? inputs[i] : Value(); }
+};
+
+/// Where an external tensor's bytes are, once its location has been checked
+/// against ONNX's rule (a relative path that stays inside the model's
+/// directory) and its keys parsed.
+struct ExternalData {
+  std::string location; ///< as the model spells it, for messages
+  std::string file;     ///< canonical path, inside the model's directory
+  uint64_t offset = 0;
+  std::optional<uint64_t> length;
+};
+
+/// Largest tensor the importer accepts (2^40 bytes): a declared size above
+/// it is a damaged or hostile model, not a real one.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 40;
+
+class Importer;
+using Handler = LogicalResult (Importer::*)(NodeCtx &);
+
+class Importer {
+public:
+  Importer(MLIRContext &ctx, StringRef path, const OnnxImportOptions &options)
+      : ctx(ctx), b(&ctx), path(path.str()), options(options),
+        fileLoc(FileLineColLoc::get(&ctx, path, 0, 0)) {
+    modelDir = llvm::sys::path::parent_path(path).str();
+    if (modelDir.empty())
+      modelDir = ".";
+  }
+
+  FailureOr<OnnxImportResult> run();
+  FailureOr<std::vector<OnnxOpUse>> listOps();
+
+private:
+  // Loading and validation.
+  LogicalResult load();
+  LogicalResult check();
+  void inferOnnxShapes();
+
+  // Types and values.
+  FailureOr<Type> elementType(int32_t onnxType, Location loc,
+                              const std::string &what);
+  FailureOr<RankedTensorType> tensorType(const onnx::TypeProto &type,
+                                         Location loc, const std::string &what);
+  LogicalResult importInitializer(const onnx::TensorProto &t);
+  FailureOr<std::string> tensorBytes(const onnx::TensorProto &t, Location loc);
+  LogicalResult validateTensors();
+  FailureOr<uint64_t> tensorSize(const onnx::TensorProto &t, Location loc);
+  FailureOr<ExternalData> externalData(const onnx::TensorProto &t,
+                                       Location loc);
+  LogicalResult streamExternal(const onnx::TensorProto &t, uint64_t size,
+                               Location loc,
+                               function_ref<LogicalResult(const char *, size_t)>
+                                   sink);
+  FailureOr<DenseElementsAttr> tensorAttr(const onnx::TensorProto &t,
+                                          Location loc);
+  Value constant(DenseElementsAttr attr, Location loc);
+
+  // Nodes.
+  LogicalResult importNode(const onnx::NodeProto &node, int index);
+  RankedTensorType refine(RankedTensorType ours, const std::string &name,
+                          Location loc, bool &ok);
+  std::optional<Known> known(Value v) const;
+  FailureOr<SmallVector<int64_t>> constInts(NodeCtx &n, unsigned i,
+                                            StringRef what);
+  FailureOr<int64_t> normAxis(NodeCtx &n, int64_t axis, int64_t rank);
+  static RankedTensorType withShape(Value like, ArrayRef<int64_t> shape,
+                                    Type elt = {}) {
+    return RankedTensorType::get(
+        shape, elt ? elt : cast<RankedTensorType>(like.getType()).getElementType());
+  }
+  static ArrayRef<int64_t> shapeOf(Value v) {
+    return cast<RankedTensorType>(v.getType()).getShape();
+  }
+  LogicalResult expectInputs(NodeCtx &n, unsigned min, unsigned max);
+
+  // Attribute access.
+  const onnx::AttributeProto *attr(const onnx::NodeProto &n, StringRef name);
+  int64_t intAttr(const onnx::NodeProto &n, StringRef name, int64_t dflt);
+  float floatAttr(const onnx::NodeProto &n, StringRef name, float dflt);
+  std::optional<SmallVector<int64_t>> intsAttr(const onnx::NodeProto &n,
+                                               StringRef name);
+
+  // Handlers, by family: Ops/Elementwise.cpp, Ops/DataMovement.cpp,
+  // Ops/Reductions.cpp, Ops/MatMul.cpp. The registration table,
+  // handlers(), is in OnnxImporter.cpp.
+  template <typename OpTy>
+  FailureOr<Value> broadcastBinary(NodeCtx &n, Value lhs, Value rhs);
+  template <typename OpTy> LogicalResult binary(NodeCtx &n);
+  template <typename OpTy> LogicalResult variadic(NodeCtx &n);
+  template <typename OpTy> LogicalResult paramActivation(NodeCtx &n);
+  LogicalResult mean(NodeCtx &n);
+  LogicalResult pow(NodeCtx &n);
+  LogicalResult mod(NodeCtx &n);
+  LogicalResult clip(NodeCtx &n);
+  LogicalResult isNaN(NodeCtx &n);
+  LogicalResult isInf(NodeCtx &n);
+  template <typename OpTy> LogicalResult compare(NodeCtx &n);
+  template <typename OpTy> LogicalResult unary(NodeCtx &n);
+  LogicalResult constantNode(NodeCtx &n);
+  LogicalResult identity(NodeCtx &n);
+  LogicalResult thresholdedRelu(NodeCtx &n);
+  LogicalResult matmul(NodeCtx &n);
+  LogicalResult where(NodeCtx &n);
+  LogicalResult softmax(NodeCtx &n);
+  LogicalResult reduceMean(NodeCtx &n);
+  LogicalResult layerNorm(NodeCtx &n);
+  LogicalResult gather(NodeCtx &n);
+  LogicalResult transpose(NodeCtx &n);
+  LogicalResult reshape(NodeCtx &n);
+  LogicalResult expand(NodeCtx &n);
+  LogicalResult unsqueeze(NodeCtx &n);
+  LogicalResult concat(NodeCtx &n);
+  LogicalResult castNode(NodeCtx &n);
+  LogicalResult shape(NodeCtx &n);
+  LogicalResult constantOfShape(NodeCtx &n);
+  LogicalResult range(NodeCtx &n);
+  LogicalResult slice(NodeCtx &n);
+  LogicalResult trilu(NodeCtx &n);
+  LogicalResult scatterNd(NodeCtx &n);
+
+  static const llvm::StringMap<Handler> &handlers();
+
+  MLIRContext &ctx;
+  OpBuilder b;
+  std::string path, modelDir;
+  const OnnxImportOptions &options;
+  Location fileLoc;
+  onnx::ModelProto model;
+  int64_t opset = 0;
+  std::unique_ptr<rt::WeightPackWriter> pack;
+  uint64_t weightBytes = 0, totalWeightBytes = 0, nextProgress = 0;
+
+  std::unordered_map<std::string, Value> values;
+  std::unordered_map<std::string, const onnx::TypeProto *> onnxTypes;
+  llvm::DenseMap<Value, Known> knownValues;
+};
+
+/// Elementwise integer arithmetic on known elements, broadcasting scalars.
+template <typename F>
+std::optional<Known> combineKnown(const std::optional<Known> &a,
+                                  const std::optional<Known> &b, F f) {
+  if (!a || !b || (a->size() != b->size() && a->size() != 1 && b->size() != 1))
+    return std::nullopt;
+  Known r(std::max(a->size(), b->size()));
+  for (size_t i = 0; i < r.size(); ++i) {
+    auto x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
+    if (x && y)
+      r[i] = f(*x, *y);
+  }
+  return r;
+}
+
+} // namespace mlir::actsparse::onnx_import
+
+#endif // ACTSPARSE_LIB_IMPORT_IMPORTER_H
