@@ -60,6 +60,7 @@ double elementAsDouble(const Tensor &t, uint64_t i) {
   case DType::U8: return t.as<uint8_t>()[i];
   case DType::I8: return t.as<int8_t>()[i];
   case DType::Bool: return t.as<uint8_t>()[i] != 0;
+  case DType::I16: return t.as<int16_t>()[i];
   case DType::I32: return t.as<int32_t>()[i];
   case DType::I64: return double(t.as<int64_t>()[i]);
   }

@@ -104,6 +104,7 @@ size_t dtypeSize(uint32_t dtype) {
   case DType::I8:
   case DType::Bool:
     return 1;
+  case DType::I16:
   case DType::F16:
   case DType::BF16:
     return 2;
@@ -122,6 +123,7 @@ const char *dtypeName(uint32_t dtype) {
   case DType::F32: return "f32";
   case DType::U8: return "u8";
   case DType::I8: return "i8";
+  case DType::I16: return "i16";
   case DType::I32: return "i32";
   case DType::I64: return "i64";
   case DType::Bool: return "bool";

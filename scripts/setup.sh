@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ ccache python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   libgtest-dev libxxhash-dev libonnx-dev libprotobuf-dev protobuf-compiler libsentencepiece-dev libeigen3-dev
-  nlohmann-json3-dev libicu-dev liburing-dev
+  nlohmann-json3-dev libicu-dev liburing-dev libonnx-testdata
 )
 # shellcheck disable=SC2206
 packages+=(${ACTSPARSE_EXTRA_PACKAGES:-})

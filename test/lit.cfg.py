@@ -44,15 +44,32 @@ config.environment["ACTSPARSE_CACHE"] = os.path.join(config.test_exec_root,
 # LD_PRELOAD=%fail_writes: writes fail with ENOSPC (test/faults/FailWrites.c).
 config.substitutions.append(("%fail_writes", config.fail_writes))
 
+# ONNX's backend node tests (Debian's libonnx-testdata, which
+# scripts/setup.sh installs) and the runner that checks them.
+onnx_node_tests = "/usr/share/libonnx-testdata/data/node"
+if os.path.isdir(onnx_node_tests):
+    config.available_features.add("onnx-testdata")
+else:
+    lit_config.note(f"ONNX conformance tests skipped: no {onnx_node_tests} "
+                    "(apt-get install libonnx-testdata)")
+config.substitutions.append(
+    ("%onnx-conformance",
+     f"python3 {config.actsparse_src_root}/bench/onnx-conformance.py "
+     f"--tools {config.actsparse_tools_dir} --data {onnx_node_tests}"))
+
 # Exported ONNX fixtures and their PyTorch references (scripts/make-fixtures.py).
 config.substitutions.append(
     ("%fixtures", os.path.join(config.actsparse_src_root, "test", "Import", "Inputs")))
 config.substitutions.append(
     ("%models", os.path.join(config.actsparse_src_root, "models")))
 
-# %onnx-encode < model.textproto > model.onnx: protobuf's own encoder.
+# %onnx-encode < model.textproto > model.onnx: protobuf's own encoder;
+# %tensor-encode the same for a TensorProto (an ONNX test's input_N.pb).
 config.substitutions.append(
     ("%onnx-encode", f"{config.protoc} --encode=onnx.ModelProto "
+     f"-I{config.onnx_proto_dir} {config.onnx_proto_dir}/onnx/onnx.proto"))
+config.substitutions.append(
+    ("%tensor-encode", f"{config.protoc} --encode=onnx.TensorProto "
      f"-I{config.onnx_proto_dir} {config.onnx_proto_dir}/onnx/onnx.proto"))
 
 # SmolLM2-135M (scripts/smollm2/make.sh fetches and exports it into the

@@ -185,20 +185,52 @@ LogicalResult SoftmaxOp::verify() {
   return verifyAxis(*this, getAxis(), getType().getRank());
 }
 
-LogicalResult ReduceMeanOp::verify() {
-  ArrayRef<int64_t> in = shapeOf(getInput());
-  if (getAxes().empty())
-    return emitOpError("requires at least one axis");
-  if (failed(verifyAxes(*this, getAxes(), in.size())))
+/// A reduction over `axes` of `input` has the input's shape without them,
+/// or with them as 1 when `keepdims`.
+static LogicalResult verifyReduction(Operation *op, Value input,
+                                     ArrayRef<int64_t> axes, bool keepdims) {
+  ArrayRef<int64_t> in = shapeOf(input);
+  if (axes.empty())
+    return op->emitOpError("requires at least one axis");
+  if (failed(verifyAxes(op, axes, in.size())))
     return failure();
   SmallVector<int64_t> expected;
   for (auto [i, d] : llvm::enumerate(in)) {
-    if (!llvm::is_contained(getAxes(), (int64_t)i))
+    if (!llvm::is_contained(axes, (int64_t)i))
       expected.push_back(d);
-    else if (getKeepdims())
+    else if (keepdims)
       expected.push_back(1);
   }
-  return verifyResultShape(*this, expected);
+  return verifyResultShape(op, expected);
+}
+
+LogicalResult ReduceMeanOp::verify() {
+  return verifyReduction(*this, getInput(), getAxes(), getKeepdims());
+}
+
+LogicalResult ReduceOp::verify() {
+  ReduceKind k = getKind();
+  bool floatOnly = k == ReduceKind::l2 || k == ReduceKind::log_sum ||
+                   k == ReduceKind::log_sum_exp;
+  Type t = getType().getElementType();
+  if (floatOnly && !isa<FloatType>(t))
+    return emitOpError("reduce ") << stringifyReduceKind(k)
+                                  << " needs a floating-point input";
+  if (t.isInteger(1))
+    return emitOpError("does not reduce booleans");
+  return verifyReduction(*this, getInput(), getAxes(), getKeepdims());
+}
+
+LogicalResult ArgReduceOp::verify() {
+  if (getKind() != ReduceKind::max && getKind() != ReduceKind::min)
+    return emitOpError("kind must be max or min");
+  int64_t axis = getAxis();
+  return verifyReduction(*this, getInput(), ArrayRef<int64_t>(axis),
+                         getKeepdims());
+}
+
+LogicalResult LogSoftmaxOp::verify() {
+  return verifyAxis(*this, getAxis(), getType().getRank());
 }
 
 LogicalResult LayerNormOp::verify() {
@@ -221,6 +253,40 @@ LogicalResult LayerNormOp::verify() {
 //===----------------------------------------------------------------------===//
 // Data movement
 //===----------------------------------------------------------------------===//
+
+LogicalResult GatherElementsOp::verify() {
+  int64_t rank = shapeOf(getData()).size();
+  if ((int64_t)shapeOf(getIndices()).size() != rank)
+    return emitOpError("indices must have the data's rank");
+  return verifyAxis(*this, getAxis(), rank);
+}
+
+LogicalResult TopKOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  int64_t axis = getAxis();
+  if (failed(verifyAxis(*this, axis, in.size())))
+    return failure();
+  if (shapeOf(getK()) != ArrayRef<int64_t>{1})
+    return emitOpError("k must be a tensor<1xi64>");
+  for (Value r : {getValues(), getIndices()}) {
+    ArrayRef<int64_t> out = shapeOf(r);
+    if (out.size() != in.size())
+      return emitOpError("results must have the input's rank");
+    for (size_t i = 0; i < in.size(); ++i)
+      if ((int64_t)i != axis && !ShapedType::isDynamic(in[i]) &&
+          !ShapedType::isDynamic(out[i]) && in[i] != out[i])
+        return emitOpError("results differ from the input in dimension ")
+               << i;
+    if (!ShapedType::isDynamic(in[axis]) && !ShapedType::isDynamic(out[axis]) &&
+        out[axis] > in[axis])
+      return emitOpError("k exceeds the axis size");
+  }
+  return success();
+}
+
+LogicalResult CumSumOp::verify() {
+  return verifyAxis(*this, getAxis(), getType().getRank());
+}
 
 LogicalResult GatherOp::verify() {
   ArrayRef<int64_t> data = shapeOf(getData());
@@ -621,8 +687,9 @@ LogicalResult SliceOp::verify() {
     if (seen[axis])
       return emitOpError("axis ") << axis << " is sliced twice";
     seen[axis] = true;
-    if (step <= 0)
-      return emitOpError("steps must be positive, not ") << step;
+    if (step == 0 || step == INT64_MIN)
+      return emitOpError("steps must be non-zero (and above INT64_MIN), not ")
+             << step;
   }
   // Axes not sliced keep their size; sliced ones are at most as large.
   SmallVector<int64_t> expected(data);
@@ -647,6 +714,13 @@ LogicalResult TriluOp::verify() {
 }
 
 LogicalResult ScatterNdOp::verify() {
+  if (auto r = getReduction();
+      r && !llvm::is_contained({ReduceKind::sum, ReduceKind::prod,
+                                ReduceKind::max, ReduceKind::min},
+                               *r))
+    return emitOpError("reduction must be sum, prod, max or min");
+  if (getReduction() && getType().getElementType().isInteger(1))
+    return emitOpError("does not reduce booleans");
   ArrayRef<int64_t> data = shapeOf(getData()), idx = shapeOf(getIndices());
   if (idx.empty() || ShapedType::isDynamic(idx.back()))
     return emitOpError("indices need a static last dimension (the index "

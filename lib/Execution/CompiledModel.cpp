@@ -64,6 +64,8 @@ static std::optional<rt::DType> dtypeOf(Type t) {
     return rt::DType::I64;
   if (t.isInteger(32))
     return rt::DType::I32;
+  if (t.isInteger(16))
+    return rt::DType::I16;
   if (t.isInteger(8))
     return rt::DType::I8;
   if (t.isInteger(1))

@@ -114,6 +114,9 @@ private:
   FailureOr<SmallVector<int64_t>> constInts(NodeCtx &n, unsigned i,
                                             StringRef what);
   FailureOr<int64_t> normAxis(NodeCtx &n, int64_t axis, int64_t rank);
+  /// normAxis on each of `axes`, in place.
+  LogicalResult normAxes(NodeCtx &n, MutableArrayRef<int64_t> axes,
+                         int64_t rank);
   static RankedTensorType withShape(Value like, ArrayRef<int64_t> shape,
                                     Type elt = {}) {
     return RankedTensorType::get(
@@ -153,7 +156,17 @@ private:
   LogicalResult matmul(NodeCtx &n);
   LogicalResult where(NodeCtx &n);
   LogicalResult softmax(NodeCtx &n);
+  /// The axes of a Reduce* node, normalized, sorted and unique (all axes
+  /// when none are given); nullopt for a no-op (noop_with_empty_axes).
+  /// `axesInputSince`: the opset from which the op takes axes as an input.
+  FailureOr<std::optional<SmallVector<int64_t>>>
+  reductionAxes(NodeCtx &n, int64_t axesInputSince);
+  RankedTensorType reducedType(Value input, ArrayRef<int64_t> axes,
+                               bool keepdims, Type elt = {});
   LogicalResult reduceMean(NodeCtx &n);
+  LogicalResult reduce(NodeCtx &n);
+  LogicalResult argReduce(NodeCtx &n);
+  LogicalResult logSoftmax(NodeCtx &n);
   LogicalResult layerNorm(NodeCtx &n);
   LogicalResult gather(NodeCtx &n);
   LogicalResult transpose(NodeCtx &n);
@@ -162,6 +175,24 @@ private:
   LogicalResult unsqueeze(NodeCtx &n);
   LogicalResult concat(NodeCtx &n);
   LogicalResult castNode(NodeCtx &n);
+  LogicalResult castLike(NodeCtx &n);
+  LogicalResult castTo(NodeCtx &n, Type to);
+  LogicalResult squeeze(NodeCtx &n);
+  LogicalResult flatten(NodeCtx &n);
+  LogicalResult size(NodeCtx &n);
+  LogicalResult dropout(NodeCtx &n);
+  LogicalResult split(NodeCtx &n);
+  LogicalResult tile(NodeCtx &n);
+  LogicalResult gatherElements(NodeCtx &n);
+  LogicalResult cumSum(NodeCtx &n);
+  LogicalResult topK(NodeCtx &n);
+  LogicalResult gemm(NodeCtx &n);
+  /// A constant i64 tensor: 1-D of `values`, or a scalar of values[0].
+  Value i64Constant(ArrayRef<int64_t> values, Location loc,
+                    bool scalar = false);
+  /// `x` reshaped to `shape` (dynamic entries allowed where a constant
+  /// ONNX Reshape target can express them: one -1, or a 0 that copies).
+  FailureOr<Value> reshapeTo(NodeCtx &n, Value x, ArrayRef<int64_t> shape);
   LogicalResult shape(NodeCtx &n);
   LogicalResult constantOfShape(NodeCtx &n);
   LogicalResult range(NodeCtx &n);

@@ -157,6 +157,7 @@ FailureOr<Type> Importer::elementType(int32_t t, Location loc,
   case TP::DOUBLE: return Type(b.getF64Type());
   case TP::INT64: return Type(b.getI64Type());
   case TP::INT32: return Type(b.getI32Type());
+  case TP::INT16: return Type(b.getI16Type());
   case TP::INT8: return Type(b.getI8Type());
   case TP::BOOL: return Type(b.getI1Type());
   default:
@@ -169,7 +170,8 @@ FailureOr<RankedTensorType> Importer::tensorType(const onnx::TypeProto &type,
                                                  Location loc,
                                                  const std::string &what) {
   if (!type.has_tensor_type())
-    return emitError(loc) << what << " is not a tensor";
+    return emitError(loc) << what << " is not a tensor (sequence, map and "
+                                     "optional types are not supported)";
   FailureOr<Type> elt = elementType(type.tensor_type().elem_type(), loc, what);
   if (failed(elt))
     return failure();
@@ -400,10 +402,13 @@ FailureOr<DenseElementsAttr> Importer::tensorAttr(const onnx::TensorProto &t,
 
 Value Importer::constant(DenseElementsAttr attr, Location loc) {
   Value v = ConstantOp::create(b, loc, attr.getType(), attr);
-  if (attr.getElementType().isInteger(64) && attr.getNumElements() <= 64) {
+  // Small integer constants are known element by element: shapes, axes,
+  // indices (ONNX writes axes as i64, CumSum's axis may be i32).
+  Type elt = attr.getElementType();
+  if ((elt.isInteger(64) || elt.isInteger(32)) && attr.getNumElements() <= 64) {
     Known k;
-    for (int64_t x : attr.getValues<int64_t>())
-      k.push_back(x);
+    for (const APInt &x : attr.getValues<APInt>())
+      k.push_back(x.getSExtValue());
     knownValues[v] = std::move(k);
   }
   return v;
@@ -502,10 +507,43 @@ FailureOr<OnnxImportResult> Importer::run() {
     if (n > (uint64_t)options.inlineElementLimit)
       totalWeightBytes += n * rt::dtypeSize(t.data_type());
   }
+  // Bound inputs: read and checked against the input's declared type
+  // before anything is built.
+  std::unordered_map<std::string, DenseElementsAttr> bound;
+  for (const auto &[name, file] : options.boundInputs) {
+    auto in = llvm::find_if(g.input(), [&, &name = name](const auto &i) {
+      return i.name() == name;
+    });
+    if (in == g.input().end() || initNames.count(name))
+      return emitError(fileLoc) << "--bind-input: '" << name
+                                << "' is not a graph input";
+    onnx::TensorProto t;
+    std::ifstream f(file, std::ios::binary);
+    if (!f || !t.ParseFromIstream(&f))
+      return emitError(fileLoc) << "--bind-input: cannot read a TensorProto "
+                                   "from '" << file << "'";
+    if (t.data_location() == onnx::TensorProto::EXTERNAL ||
+        failed(tensorSize(t, fileLoc)))
+      return emitError(fileLoc) << "--bind-input: '" << file
+                                << "' must hold its data inline";
+    FailureOr<DenseElementsAttr> value = tensorAttr(t, fileLoc);
+    if (failed(value))
+      return failure();
+    FailureOr<RankedTensorType> declared =
+        tensorType(in->type(), fileLoc, "graph input '" + name + "'");
+    if (failed(declared))
+      return failure();
+    if (declared->getElementType() != value->getElementType() ||
+        !isCompatibleShape(declared->getShape(), value->getType().getShape()))
+      return emitError(fileLoc) << "--bind-input: '" << file << "' holds a "
+                                << value->getType() << ", graph input '"
+                                << name << "' is " << *declared;
+    bound[name] = *value;
+  }
   SmallVector<Type> argTypes;
   SmallVector<std::string> argNames;
   for (const auto &in : g.input()) {
-    if (initNames.count(in.name()))
+    if (initNames.count(in.name()) || bound.count(in.name()))
       continue;
     FailureOr<RankedTensorType> t =
         tensorType(in.type(), fileLoc, "graph input '" + in.name() + "'");
@@ -524,11 +562,14 @@ FailureOr<OnnxImportResult> Importer::run() {
   }
   b.setInsertionPointToStart(entry);
 
+  for (const auto &[name, value] : bound)
+    values[name] = constant(value, fileLoc);
   for (const auto &t : g.initializer())
     if (failed(importInitializer(t)))
       return failure();
-  for (const auto &node : g.node())
-    if (failed(importNode(node, &node - &*g.node().begin())))
+  // (RepeatedPtrField elements are not contiguous: count, do not subtract.)
+  for (int i = 0; i < g.node_size(); ++i)
+    if (failed(importNode(g.node(i), i)))
       return failure();
 
   SmallVector<Value> results;
@@ -734,6 +775,17 @@ FailureOr<int64_t> Importer::normAxis(NodeCtx &n, int64_t axis, int64_t rank) {
   return a;
 }
 
+LogicalResult Importer::normAxes(NodeCtx &n, MutableArrayRef<int64_t> axes,
+                                 int64_t rank) {
+  for (int64_t &a : axes) {
+    FailureOr<int64_t> na = normAxis(n, a, rank);
+    if (failed(na))
+      return failure();
+    a = *na;
+  }
+  return success();
+}
+
 LogicalResult Importer::expectInputs(NodeCtx &n, unsigned min, unsigned max) {
   unsigned present = 0;
   for (Value v : n.inputs)
@@ -801,6 +853,18 @@ const llvm::StringMap<Handler> &Importer::handlers() {
       {"Where", &Importer::where},
       {"Softmax", &Importer::softmax},
       {"ReduceMean", &Importer::reduceMean},
+      {"ReduceSum", &Importer::reduce},
+      {"ReduceMax", &Importer::reduce},
+      {"ReduceMin", &Importer::reduce},
+      {"ReduceProd", &Importer::reduce},
+      {"ReduceL1", &Importer::reduce},
+      {"ReduceL2", &Importer::reduce},
+      {"ReduceSumSquare", &Importer::reduce},
+      {"ReduceLogSum", &Importer::reduce},
+      {"ReduceLogSumExp", &Importer::reduce},
+      {"ArgMax", &Importer::argReduce},
+      {"ArgMin", &Importer::argReduce},
+      {"LogSoftmax", &Importer::logSoftmax},
       {"LayerNormalization", &Importer::layerNorm},
       {"Gather", &Importer::gather},
       {"Transpose", &Importer::transpose},
@@ -809,6 +873,29 @@ const llvm::StringMap<Handler> &Importer::handlers() {
       {"Unsqueeze", &Importer::unsqueeze},
       {"Concat", &Importer::concat},
       {"Cast", &Importer::castNode},
+      {"CastLike", &Importer::castLike},
+      {"Squeeze", &Importer::squeeze},
+      {"Flatten", &Importer::flatten},
+      {"Size", &Importer::size},
+      {"Dropout", &Importer::dropout},
+      {"Split", &Importer::split},
+      {"Tile", &Importer::tile},
+      {"GatherElements", &Importer::gatherElements},
+      {"CumSum", &Importer::cumSum},
+      {"TopK", &Importer::topK},
+      {"Gemm", &Importer::gemm},
+      {"Tan", &Importer::unary<TanOp>},
+      {"Asin", &Importer::unary<AsinOp>},
+      {"Acos", &Importer::unary<AcosOp>},
+      {"Atan", &Importer::unary<AtanOp>},
+      {"Sinh", &Importer::unary<SinhOp>},
+      {"Cosh", &Importer::unary<CoshOp>},
+      {"Asinh", &Importer::unary<AsinhOp>},
+      {"Acosh", &Importer::unary<AcoshOp>},
+      {"Atanh", &Importer::unary<AtanhOp>},
+      {"HardSwish", &Importer::unary<HardSwishOp>},
+      {"Shrink", &Importer::paramActivation<ShrinkOp>},
+      {"PRelu", &Importer::binary<PReluOp>},
       {"Shape", &Importer::shape},
       {"ConstantOfShape", &Importer::constantOfShape},
       {"Range", &Importer::range},

@@ -10,7 +10,8 @@ namespace rt = ::actsparse::runtime;
 
 rt::Status mlir::actsparse::readOnnxTensorFile(const std::string &path,
                                                std::string &name,
-                                               rt::Tensor &tensor) {
+                                               rt::Tensor &tensor,
+                                               std::optional<rt::DType> expected) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return rt::Status::error("cannot open '" + path + "'");
@@ -21,9 +22,12 @@ rt::Status mlir::actsparse::readOnnxTensorFile(const std::string &path,
     return rt::Status::error("'" + path + "': tensor '" + t.name() + "' " +
                              why);
   };
-  size_t eltSize = rt::dtypeSize(t.data_type());
+  int32_t dataType = t.data_type();
+  if (dataType == onnx::TensorProto::UINT16 && expected == rt::DType::BF16)
+    dataType = onnx::TensorProto::BFLOAT16;
+  size_t eltSize = rt::dtypeSize(dataType);
   if (eltSize == 0)
-    return bad("has element type " + std::to_string(t.data_type()) +
+    return bad("has element type " + std::to_string(dataType) +
                ", which the runtime does not have");
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     return bad("keeps its data in an external file");
@@ -44,7 +48,7 @@ rt::Status mlir::actsparse::readOnnxTensorFile(const std::string &path,
     return bad("holds " + std::to_string(bytes.size()) +
                " bytes but its shape and type need " +
                std::to_string(elements * eltSize));
-  tensor = rt::Tensor(static_cast<rt::DType>(t.data_type()), shape);
+  tensor = rt::Tensor(static_cast<rt::DType>(dataType), shape);
   std::memcpy(tensor.data(), bytes.data(), bytes.size());
   name = t.name();
   return {};

@@ -23,10 +23,12 @@ mlir::actsparse::onnx_import::inlineTensorBytes(const onnx::TensorProto &t,
   case TP::INT64: append(t.int64_data(), int64_t()); break;
   case TP::INT32: append(t.int32_data(), int32_t()); break;
   case TP::INT8: append(t.int32_data(), int8_t()); break;
+  case TP::INT16: append(t.int32_data(), int16_t()); break;
   case TP::UINT8:
   case TP::BOOL: append(t.int32_data(), uint8_t()); break;
   case TP::FLOAT16:
-  case TP::BFLOAT16: append(t.int32_data(), uint16_t()); break;
+  case TP::BFLOAT16:
+  case TP::UINT16: append(t.int32_data(), uint16_t()); break;
   default:
     return "has an element type whose typed field is not read";
   }

@@ -343,15 +343,6 @@ func.func @ffn_result(%x: tensor<?x8xf32>, %u: tensor<8x32xf32>, %d: tensor<32x4
 
 // -----
 
-// Slice steps must be positive (the importer rejects others).
-func.func @slice_step(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>) {
-  // expected-error @below {{steps must be positive, not -1}}
-  %0 = actsparse.slice %x, %s, %e, axes = [1], steps = [-1] : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<4x?xf32>
-  return
-}
-
-// -----
-
 // A sliced axis never grows; the others keep their size.
 func.func @slice_grows(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>) {
   // expected-error @below {{result dimension 1 (7) exceeds the input's (6)}}
@@ -471,5 +462,69 @@ func.func @dequantize_dynamic(%q: tensor<?x36xi8>) {
 func.func @dequantize_kind(%q: tensor<4x36xi8>) {
   // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'kind' [q8_0, q4_0, q4_1]}}
   %0 = actsparse.dequantize q5_0 %q : tensor<4x36xi8> -> tensor<4x64xf32>
+  return
+}
+
+// -----
+
+func.func @mod_float(%a: tensor<3xf32>) {
+  // expected-error @below {{on floats needs fmod (ONNX's rule)}}
+  %0 = actsparse.mod %a, %a : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_l2_int(%x: tensor<3xi32>) {
+  // expected-error @below {{reduce l2 needs a floating-point input}}
+  %0 = actsparse.reduce l2 %x, axes = [0] : tensor<3xi32> -> tensor<i32>
+  return
+}
+
+// -----
+
+func.func @reduce_shape(%x: tensor<2x3xf32>) {
+  // expected-error @below {{result shape}}
+  %0 = actsparse.reduce max %x, axes = [1] : tensor<2x3xf32> -> tensor<3xf32>
+  return
+}
+
+// -----
+
+func.func @arg_reduce_kind(%x: tensor<2x3xf32>) {
+  // expected-error @below {{kind must be max or min}}
+  %0 = actsparse.arg_reduce sum %x, axis = 1 : tensor<2x3xf32> -> tensor<2xi64>
+  return
+}
+
+// -----
+
+func.func @gather_elements_rank(%x: tensor<2x3xf32>, %i: tensor<2xi64>) {
+  // expected-error @below {{indices must have the data's rank}}
+  %0 = actsparse.gather_elements %x, %i, axis = 0 : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @top_k_too_many(%x: tensor<2x3xf32>, %k: tensor<1xi64>) {
+  // expected-error @below {{k exceeds the axis size}}
+  %0:2 = actsparse.top_k %x, %k, axis = 1 : (tensor<2x3xf32>, tensor<1xi64>) -> (tensor<2x4xf32>, tensor<2x4xi64>)
+  return
+}
+
+// -----
+
+func.func @slice_zero_step(%x: tensor<4xf32>, %s: tensor<1xi64>) {
+  // expected-error @below {{steps must be non-zero}}
+  %0 = actsparse.slice %x, %s, %s, axes = [0], steps = [0] : (tensor<4xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @scatter_nd_reduction(%d: tensor<4xf32>, %i: tensor<2x1xi64>, %u: tensor<2xf32>) {
+  // expected-error @below {{reduction must be sum, prod, max or min}}
+  %0 = actsparse.scatter_nd %d, %i, %u reduction l2 : (tensor<4xf32>, tensor<2x1xi64>, tensor<2xf32>) -> tensor<4xf32>
   return
 }

@@ -165,3 +165,66 @@ func.func @dequantize(%a: tensor<3x40xi8>, %b: tensor<3x34xi8>) -> (tensor<3x64x
   %1 = actsparse.dequantize q8_0 %b : tensor<3x34xi8> -> tensor<3x1xf32>
   return %0, %1 : tensor<3x64xf32>, tensor<3x1xf32>
 }
+
+// -----
+
+// The ops of the ONNX conformance work (docs/Conformance.md).
+// CHECK-LABEL: func.func @conformance_elementwise
+func.func @conformance_elementwise(%a: tensor<3xf32>, %i: tensor<3xi32>,
+                                   %p: tensor<3xi1>) {
+  // CHECK: actsparse.min %{{.*}}, %{{.*}} : (tensor<3xi32>, tensor<3xi32>) -> tensor<3xi32>
+  %0 = actsparse.min %i, %i : (tensor<3xi32>, tensor<3xi32>) -> tensor<3xi32>
+  // CHECK: actsparse.mod %{{.*}}, %{{.*}} fmod : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %1 = actsparse.mod %a, %a fmod : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  // CHECK: actsparse.mod %{{.*}}, %{{.*}} : (tensor<3xi32>
+  %2 = actsparse.mod %i, %i : (tensor<3xi32>, tensor<3xi32>) -> tensor<3xi32>
+  // CHECK: actsparse.xor
+  %3 = actsparse.xor %p, %p : (tensor<3xi1>, tensor<3xi1>) -> tensor<3xi1>
+  // CHECK: actsparse.not %{{.*}} : tensor<3xi1>
+  %4 = actsparse.not %p : tensor<3xi1>
+  // CHECK: actsparse.is_inf %{{.*}} detect_negative : tensor<3xf32> -> tensor<3xi1>
+  %5 = actsparse.is_inf %a detect_negative : tensor<3xf32> -> tensor<3xi1>
+  // CHECK: actsparse.is_nan %{{.*}} : tensor<3xf32> -> tensor<3xi1>
+  %6 = actsparse.is_nan %a : tensor<3xf32> -> tensor<3xi1>
+  // CHECK: actsparse.leaky_relu %{{.*}}, alpha = 1.000000e-01, beta = 0.000000e+00 : tensor<3xf32>
+  %7 = actsparse.leaky_relu %a, alpha = 0.1, beta = 0.0 : tensor<3xf32>
+  // CHECK: actsparse.abs %{{.*}} : tensor<3xi32>
+  %8 = actsparse.abs %i : tensor<3xi32>
+  // CHECK: actsparse.atanh %{{.*}} : tensor<3xf32>
+  %9 = actsparse.atanh %a : tensor<3xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @conformance_reductions
+func.func @conformance_reductions(%x: tensor<2x3xf32>, %k: tensor<1xi64>,
+                                  %idx: tensor<2x2xi64>) {
+  // CHECK: actsparse.reduce log_sum_exp %{{.*}}, axes = [1] keepdims : tensor<2x3xf32> -> tensor<2x1xf32>
+  %0 = actsparse.reduce log_sum_exp %x, axes = [1] keepdims : tensor<2x3xf32> -> tensor<2x1xf32>
+  // CHECK: actsparse.reduce sum %{{.*}}, axes = [0, 1] : tensor<2x3xf32> -> tensor<f32>
+  %1 = actsparse.reduce sum %x, axes = [0, 1] : tensor<2x3xf32> -> tensor<f32>
+  // CHECK: actsparse.arg_reduce min %{{.*}}, axis = 1 select_last_index : tensor<2x3xf32> -> tensor<2xi64>
+  %2 = actsparse.arg_reduce min %x, axis = 1 select_last_index : tensor<2x3xf32> -> tensor<2xi64>
+  // CHECK: actsparse.log_softmax %{{.*}}, axis = 0 : tensor<2x3xf32>
+  %3 = actsparse.log_softmax %x, axis = 0 : tensor<2x3xf32>
+  // CHECK: actsparse.top_k %{{.*}}, %{{.*}}, axis = 1 largest : (tensor<2x3xf32>, tensor<1xi64>) -> (tensor<2x2xf32>, tensor<2x2xi64>)
+  %4:2 = actsparse.top_k %x, %k, axis = 1 largest : (tensor<2x3xf32>, tensor<1xi64>) -> (tensor<2x2xf32>, tensor<2x2xi64>)
+  // CHECK: actsparse.cumsum %{{.*}}, axis = 1 exclusive reverse : tensor<2x3xf32>
+  %5 = actsparse.cumsum %x, axis = 1 exclusive reverse : tensor<2x3xf32>
+  // CHECK: actsparse.gather_elements %{{.*}}, %{{.*}}, axis = 1 : (tensor<2x3xf32>, tensor<2x2xi64>) -> tensor<2x2xf32>
+  %6 = actsparse.gather_elements %x, %idx, axis = 1 : (tensor<2x3xf32>, tensor<2x2xi64>) -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @conformance_scatter_slice
+func.func @conformance_scatter_slice(%d: tensor<4x3xf32>, %i: tensor<2x1xi64>,
+                                     %u: tensor<2x3xf32>, %s: tensor<1xi64>) {
+  // CHECK: actsparse.scatter_nd %{{.*}}, %{{.*}}, %{{.*}} reduction prod : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  %0 = actsparse.scatter_nd %d, %i, %u reduction prod : (tensor<4x3xf32>, tensor<2x1xi64>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  // CHECK: actsparse.slice %{{.*}}, %{{.*}}, %{{.*}}, axes = [0], steps = [-2]
+  %1 = actsparse.slice %d, %s, %s, axes = [0], steps = [-2] : (tensor<4x3xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x3xf32>
+  return
+}

@@ -66,6 +66,13 @@ static cl::opt<EmitKind> emit(
                           "the passes given, the whole lowering runs)")),
     cl::init(EmitKind::MLIR));
 
+static cl::list<std::string> bindInputs(
+    "bind-input",
+    cl::desc("Fix a graph input to the tensor in a TensorProto file (as "
+             "ONNX's backend tests store inputs): it becomes a constant, no "
+             "longer an argument. Repeatable"),
+    cl::value_desc("name=file.pb"), cl::cat(importCategory));
+
 static cl::opt<bool> listOps(
     "list-onnx-ops",
     cl::desc("Print the op types of an ONNX model's graph, one per line "
@@ -159,6 +166,11 @@ int main(int argc, char **argv) {
     }
     return all ? 0 : 1;
   }
+  if (!bindInputs.empty() && !mlir::actsparse::isOnnxPath(inputFile)) {
+    llvm::errs() << "sparse-opt: --bind-input needs an .onnx or .onnxtxt "
+                    "input\n";
+    return 1;
+  }
   if (emit == EmitKind::SharedLib && outputFile == "-") {
     llvm::errs() << "sparse-opt: --emit=shared-lib needs -o FILE\n";
     return 1;
@@ -205,6 +217,15 @@ int main(int argc, char **argv) {
     options.inlineElementLimit = inlineLimit;
     options.maxNodes = maxNodes;
     options.progress = !quiet;
+    for (const std::string &b : bindInputs) {
+      size_t eq = b.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        llvm::errs() << "sparse-opt: --bind-input expects name=file.pb, got '"
+                     << b << "'\n";
+        return 1;
+      }
+      options.boundInputs.emplace_back(b.substr(0, eq), b.substr(eq + 1));
+    }
     MLIRContext context(registry);
     // Import errors name the file and the ONNX node, not a text position:
     // the input is usually a binary protobuf.

@@ -576,8 +576,11 @@ std::vector<std::string> onnxDataSets(const std::string &dir) {
   return sets;
 }
 
-/// Reads `dir`/`prefix`_0.pb, _1.pb, ... until one is missing.
+/// Reads `dir`/`prefix`_0.pb, _1.pb, ... until one is missing; `specs`
+/// are the model's tensors in the same order (their types decide how
+/// ONNX's uint16-stored bfloat16 data is read).
 Status readOnnxTensors(const std::string &dir, const char *prefix,
+                       const std::vector<TensorSpec> &specs,
                        std::vector<Tensor> &tensors) {
   for (size_t k = 0;; ++k) {
     std::string path = dir + "/" + prefix + "_" + std::to_string(k) + ".pb";
@@ -585,7 +588,11 @@ Status readOnnxTensors(const std::string &dir, const char *prefix,
       return {};
     std::string name;
     Tensor t;
-    if (Status s = mlir::actsparse::readOnnxTensorFile(path, name, t); !s)
+    std::optional<DType> expected;
+    if (k < specs.size())
+      expected = specs[k].dtype;
+    if (Status s = mlir::actsparse::readOnnxTensorFile(path, name, t, expected);
+        !s)
       return s;
     tensors.push_back(std::move(t));
   }
@@ -610,12 +617,12 @@ int checkOnnxTest(Executable &model, const Options &o) {
   bool allOk = true;
   for (const std::string &set : sets) {
     std::vector<Tensor> inputs, expected;
-    if (Status s = readOnnxTensors(set, "input", inputs); !s)
-      return fail(s.message());
-    if (Status s = readOnnxTensors(set, "output", expected); !s)
-      return fail(s.message());
     const auto &inSpecs = model.inputSpecs();
     const auto &outSpecs = model.outputSpecs();
+    if (Status s = readOnnxTensors(set, "input", inSpecs, inputs); !s)
+      return fail(s.message());
+    if (Status s = readOnnxTensors(set, "output", outSpecs, expected); !s)
+      return fail(s.message());
     if (inputs.size() != inSpecs.size())
       return fail(set + " has " + std::to_string(inputs.size()) +
                   " inputs, the model " + std::to_string(inSpecs.size()));

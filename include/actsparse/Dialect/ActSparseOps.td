@@ -217,6 +217,17 @@ def ActSparse_SoftplusOp
     : ActSparse_UnaryOp<"softplus", "Softplus", "log(exp(x) + 1)">;
 def ActSparse_SoftsignOp
     : ActSparse_UnaryOp<"softsign", "Softsign", "x / (1 + |x|)">;
+def ActSparse_HardSwishOp : ActSparse_UnaryOp<"hard_swish", "HardSwish",
+    "x * max(0, min(1, x / 6 + 1 / 2))">;
+def ActSparse_TanOp : ActSparse_UnaryOp<"tan", "Tan", "tan(x)">;
+def ActSparse_AsinOp : ActSparse_UnaryOp<"asin", "Asin", "asin(x)">;
+def ActSparse_AcosOp : ActSparse_UnaryOp<"acos", "Acos", "acos(x)">;
+def ActSparse_AtanOp : ActSparse_UnaryOp<"atan", "Atan", "atan(x)">;
+def ActSparse_SinhOp : ActSparse_UnaryOp<"sinh", "Sinh", "sinh(x)">;
+def ActSparse_CoshOp : ActSparse_UnaryOp<"cosh", "Cosh", "cosh(x)">;
+def ActSparse_AsinhOp : ActSparse_UnaryOp<"asinh", "Asinh", "asinh(x)">;
+def ActSparse_AcoshOp : ActSparse_UnaryOp<"acosh", "Acosh", "acosh(x)">;
+def ActSparse_AtanhOp : ActSparse_UnaryOp<"atanh", "Atanh", "atanh(x)">;
 
 //===----------------------------------------------------------------------===//
 // Activation functions
@@ -257,6 +268,10 @@ def ActSparse_SeluOp : ActSparse_ParamActivationOp<"selu", "Selu",
     "beta * (x > 0 ? x : alpha * (exp(x) - 1)) (beta is ONNX's gamma)">;
 def ActSparse_CeluOp : ActSparse_ParamActivationOp<"celu", "Celu",
     "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))">;
+def ActSparse_ShrinkOp : ActSparse_ParamActivationOp<"shrink", "Shrink",
+    "x < -alpha ? x + beta : x > alpha ? x - beta : 0 (ONNX's lambd, bias)">;
+def ActSparse_PReluOp : ActSparse_BinaryOp<"prelu", "PRelu",
+                                           ActSparse_FloatTensor>;
 
 def ActSparse_SiluOp : ActSparse_Op<"silu", [Pure, SameOperandsAndResultType]> {
   let summary = "SiLU (swish) activation";
@@ -693,6 +708,96 @@ def ActSparse_ReduceMeanOp : ActSparse_Op<"reduce_mean", [Pure,
   let hasVerifier = 1;
 }
 
+def ActSparse_LogSoftmaxOp : ActSparse_Op<"log_softmax",
+    [Pure, SameOperandsAndResultType]> {
+  let summary = "ONNX LogSoftmax (opset >= 13) along one axis";
+  let description = [{
+    `y = x - max(x) - log(sum(exp(x - max(x))))` along `axis`
+    (`0 <= axis < rank`).
+
+    Example:
+
+    ```mlir
+    %l = actsparse.log_softmax %logits, axis = 1 : tensor<3x5xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs ActSparse_FloatTensor:$result);
+  let assemblyFormat = "$input `,` `axis` `=` $axis attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def ActSparse_ReduceKind : I32EnumAttr<"ReduceKind",
+    "what actsparse.reduce computes over its axes (ONNX's Reduce* ops)", [
+      I32EnumAttrCase<"sum", 0>,
+      I32EnumAttrCase<"max", 1>,
+      I32EnumAttrCase<"min", 2>,
+      I32EnumAttrCase<"prod", 3>,
+      I32EnumAttrCase<"l1", 4>,
+      I32EnumAttrCase<"l2", 5>,
+      I32EnumAttrCase<"sum_square", 6>,
+      I32EnumAttrCase<"log_sum", 7>,
+      I32EnumAttrCase<"log_sum_exp", 8>
+    ]> {
+  let cppNamespace = "::mlir::actsparse";
+}
+
+def ActSparse_ReduceOp : ActSparse_Op<"reduce", [Pure,
+    SameOperandsAndResultElementType]> {
+  let summary = "ONNX ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, "
+                "ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp";
+  let description = [{
+    Reduces over `axes` (normalised, sorted, unique): `sum`, `max`, `min`,
+    `prod`, `l1` (sum of |x|), `l2` (sqrt of the sum of squares),
+    `sum_square`, `log_sum` (log of the sum), `log_sum_exp` (log of the sum
+    of exp, computed as max + log(sum(exp(x - max)))). With `keepdims` the
+    reduced dimensions stay as size 1. `l2`, `log_sum` and `log_sum_exp`
+    take floats; the others integers too. ReduceMean is
+    `actsparse.reduce_mean`, which the FFN and norm patterns match.
+
+    Example:
+
+    ```mlir
+    %s = actsparse.reduce sum %x, axes = [1], keepdims
+        : tensor<3x4xf32> -> tensor<3x1xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_ReduceKind:$kind, ActSparse_NumericTensor:$input,
+                       DenseI64ArrayAttr:$axes, UnitAttr:$keepdims);
+  let results = (outs ActSparse_NumericTensor:$result);
+  let assemblyFormat = [{
+    $kind $input `,` `axes` `=` $axes (`keepdims` $keepdims^)? attr-dict `:`
+    type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_ArgReduceOp : ActSparse_Op<"arg_reduce", [Pure]> {
+  let summary = "ONNX ArgMax / ArgMin along one axis";
+  let description = [{
+    The index (i64) of the largest (`max`) or smallest (`min`) element
+    along `axis`: the first such index, or the last with
+    `select_last_index`. With `keepdims` the axis stays as size 1.
+
+    Example:
+
+    ```mlir
+    %i = actsparse.arg_reduce max %x, axis = 1 keepdims
+        : tensor<2x3xf32> -> tensor<2x1xi64>
+    ```
+  }];
+  let arguments = (ins ActSparse_ReduceKind:$kind, ActSparse_NumericTensor:$input,
+                       I64Attr:$axis, UnitAttr:$keepdims,
+                       UnitAttr:$select_last_index);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = [{
+    $kind $input `,` `axis` `=` $axis (`keepdims` $keepdims^)?
+    (`select_last_index` $select_last_index^)? attr-dict `:` type($input)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def ActSparse_LayerNormOp : ActSparse_Op<"layer_norm", [Pure,
     AllTypesMatch<["input", "result"]>]> {
   let summary = "ONNX LayerNormalization (opset 17)";
@@ -749,6 +854,86 @@ def ActSparse_GatherOp : ActSparse_Op<"gather", [Pure,
   let assemblyFormat = [{
     $data `,` $indices `,` `axis` `=` $axis attr-dict `:`
     functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_GatherElementsOp : ActSparse_Op<"gather_elements", [Pure,
+    AllElementTypesMatch<["data", "result"]>,
+    AllShapesMatch<["indices", "result"]>]> {
+  let summary = "ONNX GatherElements along one axis";
+  let description = [{
+    `result[i...] = data[i... with indices[i...] at axis]`: the result has
+    the indices' shape, and `data` and `indices` have the same rank.
+    Negative indices count from the end of the axis; an index outside it is
+    reported and reads entry 0.
+
+    Example:
+
+    ```mlir
+    %r = actsparse.gather_elements %data, %idx, axis = 1
+        : (tensor<2x2xf32>, tensor<2x2xi64>) -> tensor<2x2xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$data, ActSparse_IndexTensor:$indices,
+                       I64Attr:$axis);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $data `,` $indices `,` `axis` `=` $axis attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_TopKOp : ActSparse_Op<"top_k", [Pure,
+    AllElementTypesMatch<["input", "values"]>]> {
+  let summary = "ONNX TopK along one axis";
+  let description = [{
+    The `k` largest (or, without `largest`, smallest) elements along `axis`
+    and their indices, in order: best first, and of equal elements the one
+    with the lower index first (ONNX's rule; ONNX's `sorted = 0` allows any
+    order, and gets this one). `k` is a 1-D i64 tensor of one element, at
+    most the axis' size.
+
+    Example:
+
+    ```mlir
+    %v, %i = actsparse.top_k %x, %k, axis = 1 largest
+        : (tensor<3x4xf32>, tensor<1xi64>) -> (tensor<3x3xf32>, tensor<3x3xi64>)
+    ```
+  }];
+  let arguments = (ins ActSparse_NumericTensor:$input,
+                       RankedTensorOf<[I64]>:$k, I64Attr:$axis,
+                       UnitAttr:$largest);
+  let results = (outs ActSparse_NumericTensor:$values,
+                      RankedTensorOf<[I64]>:$indices);
+  let assemblyFormat = [{
+    $input `,` $k `,` `axis` `=` $axis (`largest` $largest^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def ActSparse_CumSumOp : ActSparse_Op<"cumsum", [Pure,
+    SameOperandsAndResultType]> {
+  let summary = "ONNX CumSum along one axis";
+  let description = [{
+    Running sums along `axis`: `result[..., i, ...]` adds `input[..., k, ...]`
+    for `k <= i` (`k < i` with `exclusive`; `k >= i` or `k > i` with
+    `reverse`).
+
+    Example:
+
+    ```mlir
+    %c = actsparse.cumsum %x, axis = 0 exclusive : tensor<5xf32>
+    ```
+  }];
+  let arguments = (ins ActSparse_NumericTensor:$input, I64Attr:$axis,
+                       UnitAttr:$exclusive, UnitAttr:$reverse);
+  let results = (outs ActSparse_NumericTensor:$result);
+  let assemblyFormat = [{
+    $input `,` `axis` `=` $axis (`exclusive` $exclusive^)?
+    (`reverse` $reverse^)? attr-dict `:` type($input)
   }];
   let hasVerifier = 1;
 }
@@ -906,13 +1091,16 @@ def ActSparse_KvAppendOp : ActSparse_Op<"kv_append", [
 
 def ActSparse_SliceOp : ActSparse_Op<"slice", [Pure,
     AllElementTypesMatch<["data", "result"]>]> {
-  let summary = "ONNX Slice with positive steps";
+  let summary = "ONNX Slice";
   let description = [{
     Along each of `axes` (normalised, distinct), keeps the elements
     `start, start + step, ...` before `end`, where `start` and `end` are the
     matching elements of the 1-D `starts` / `ends` operands: negative values
     count from the end of the axis, and both are clamped to `[0, dim]`, as
-    in ONNX. Other axes are kept whole. `steps` are positive constants.
+    in ONNX. `steps` are non-zero constants; with a negative step the
+    elements are taken backwards from `start` down to after `end`, start
+    clamped to `[0, dim - 1]` and end to `[-1, dim - 1]`. Other axes are
+    kept whole.
 
     Example:
 
@@ -961,11 +1149,12 @@ def ActSparse_TriluOp : ActSparse_Op<"trilu", [Pure,
 
 def ActSparse_ScatterNdOp : ActSparse_Op<"scatter_nd", [Pure,
     AllTypesMatch<["data", "result"]>]> {
-  let summary = "ONNX ScatterND without reduction";
+  let summary = "ONNX ScatterND";
   let description = [{
     A copy of `data` in which, for every index tuple `indices[q..., :]` (of
     length `k`), the slice `data[indices[q..., :], ...]` is replaced by
-    `updates[q..., ...]`, in order. `updates` has shape
+    `updates[q..., ...]`, in order; with `reduction` (`sum`, `prod`, `max`
+    or `min`, ONNX's add, mul, max, min) it is combined with it instead. `updates` has shape
     `indices.shape[:-1] + data.shape[k:]`. Negative indices count from the
     end; an index outside the data is reported to the runtime, which fails
     the call, as for `actsparse.gather`.
@@ -979,10 +1168,11 @@ def ActSparse_ScatterNdOp : ActSparse_Op<"scatter_nd", [Pure,
     ```
   }];
   let arguments = (ins AnyRankedTensor:$data, RankedTensorOf<[I64]>:$indices,
-                       AnyRankedTensor:$updates);
+                       AnyRankedTensor:$updates,
+                       OptionalAttr<ActSparse_ReduceKind>:$reduction);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $data `,` $indices `,` $updates attr-dict `:`
+    $data `,` $indices `,` $updates (`reduction` $reduction^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -16,6 +16,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct OnnxImportOptions {
   int64_t maxNodes = 200000;
   /// Print progress to stderr while writing weights of large models.
   bool progress = true;
+  /// Graph inputs fixed to a constant: name and a TensorProto file (as
+  /// ONNX's backend tests store inputs). The input leaves the function's
+  /// arguments and becomes a constant, so that ops needing constant
+  /// operands (Unsqueeze axes, Tile repeats, ...) can read it.
+  std::vector<std::pair<std::string, std::string>> boundInputs;
 };
 
 struct OnnxImportResult {

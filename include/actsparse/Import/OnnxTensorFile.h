@@ -10,6 +10,7 @@
 
 #include "actsparse/runtime/Tensor.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir::actsparse {
@@ -18,9 +19,13 @@ namespace mlir::actsparse {
 /// into `name`. Every element type the runtime has (DType) is read, from
 /// raw_data or from the typed fields; other types, external data and
 /// tensors whose fields do not hold their shape's bytes are errors.
+/// `expected`, when given, is the type the caller needs: a UINT16 tensor
+/// is then read as BF16, as ONNX's backend tests store bfloat16 data
+/// (numpy has no bfloat16).
 ::actsparse::runtime::Status
 readOnnxTensorFile(const std::string &path, std::string &name,
-                   ::actsparse::runtime::Tensor &tensor);
+                   ::actsparse::runtime::Tensor &tensor,
+                   std::optional<::actsparse::runtime::DType> expected = {});
 
 } // namespace mlir::actsparse
 

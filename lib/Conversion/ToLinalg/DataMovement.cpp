@@ -75,6 +75,91 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
   }
 };
 
+struct GatherElementsLowering : OpConversionPattern<GatherElementsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatherElementsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value data = adaptor.getData(), indices = adaptor.getIndices();
+    auto type = op.getType();
+    int64_t axis = op.getAxis(), rank = type.getRank();
+    Value axisSize = dimValue(b, loc, data, axis);
+    func::FuncOp report = getIndexErrorFunction(op);
+    SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        b, loc, type, indices,
+        emptyTensor(b, loc, tensor::getMixedSizes(b, loc, indices),
+                    type.getElementType()),
+        maps, iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          SmallVector<Value> coords;
+          for (int64_t i = 0; i < rank; ++i)
+            coords.push_back(
+                i == axis ? checkedIndex(nb, nl, toIndex(nb, nl, a[0]),
+                                         axisSize, report)
+                          : (Value)linalg::IndexOp::create(nb, nl, i));
+          linalg::YieldOp::create(
+              nb, nl, (Value)tensor::ExtractOp::create(nb, nl, data, coords));
+        });
+    b.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// CumSum as one generic with an extra reduction dimension k over the
+/// axis: result[..i..] = sum over k of (k in range of i ? x[..k..] : 0).
+/// Quadratic in the axis length, which for the lengths graphs scan (a
+/// sequence of positions) costs less than a loop nest would to compile.
+struct CumSumLowering : OpConversionPattern<CumSumOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(CumSumOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = op.getType();
+    Type t = type.getElementType();
+    int64_t axis = op.getAxis(), rank = type.getRank();
+    // Dimensions 0..rank-1 are the result's; dimension `rank` is k.
+    SmallVector<AffineExpr> inExprs;
+    for (int64_t i = 0; i < rank; ++i)
+      inExprs.push_back(b.getAffineDimExpr(i == axis ? rank : i));
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(rank + 1, 0, inExprs, b.getContext()),
+        AffineMap::get(rank + 1, 0,
+                       b.getMultiDimIdentityMap(rank).getResults(),
+                       b.getContext())};
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    iters.push_back(utils::IteratorType::reduction);
+    Value zero = scalarConst(b, loc, t, 0);
+    Value init =
+        linalg::FillOp::create(
+            b, loc, zero,
+            emptyTensor(b, loc, tensor::getMixedSizes(b, loc, x), t))
+            .getResult(0);
+    bool exclusive = op.getExclusive(), reverse = op.getReverse();
+    auto generic = linalg::GenericOp::create(
+        b, loc, type, x, init, maps, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value i = linalg::IndexOp::create(nb, nl, axis);
+          Value k = linalg::IndexOp::create(nb, nl, rank);
+          auto pred = reverse ? (exclusive ? arith::CmpIPredicate::ugt
+                                           : arith::CmpIPredicate::uge)
+                              : (exclusive ? arith::CmpIPredicate::ult
+                                           : arith::CmpIPredicate::ule);
+          Value in = arith::CmpIOp::create(nb, nl, pred, k, i);
+          Value v = arith::SelectOp::create(nb, nl, in, a[0], zero);
+          Value sum = isa<FloatType>(t)
+                          ? (Value)arith::AddFOp::create(nb, nl, v, a[1])
+                          : (Value)arith::AddIOp::create(nb, nl, v, a[1]);
+          linalg::YieldOp::create(nb, nl, sum);
+        });
+    b.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 struct TransposeLowering : OpConversionPattern<TransposeOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -211,28 +296,170 @@ struct SliceLowering : OpConversionPattern<SliceOp> {
     for (int64_t i = 0; i < rank; ++i)
       sizes.push_back(dimOf(b, loc, data, i));
     Value zero = indexConst(b, loc, 0);
+    bool backwards = llvm::any_of(op.getSteps(), [](int64_t s) { return s < 0; });
+    SmallVector<Value> starts(rank, zero);
     for (auto [i, axis, step] :
          llvm::enumerate(op.getAxes(), op.getSteps())) {
       Value d = dimValue(b, loc, data, axis);
-      // ONNX: negative bounds count from the end; both clamp to [0, d].
-      Value start = clampIndex(
-          b, loc, fromEnd(b, loc, elementAt(b, loc, adaptor.getStarts(), i), d),
-          zero, d);
-      Value end = clampIndex(
-          b, loc, fromEnd(b, loc, elementAt(b, loc, adaptor.getEnds(), i), d),
-          zero, d);
-      Value span = arith::MaxSIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, end, start), zero);
-      Value size = arith::CeilDivSIOp::create(b, loc, span,
-                                              indexConst(b, loc, step));
+      Value start = fromEnd(b, loc, elementAt(b, loc, adaptor.getStarts(), i), d);
+      Value end = fromEnd(b, loc, elementAt(b, loc, adaptor.getEnds(), i), d);
+      Value size;
+      if (step > 0) {
+        // ONNX: negative bounds count from the end; both clamp to [0, d].
+        start = clampIndex(b, loc, start, zero, d);
+        end = clampIndex(b, loc, end, zero, d);
+        Value span = arith::MaxSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, end, start), zero);
+        size = arith::CeilDivSIOp::create(b, loc, span,
+                                          indexConst(b, loc, step));
+      } else {
+        // Backwards: start clamps to [0, d - 1], end to [-1, d - 1].
+        Value last = arith::SubIOp::create(b, loc, d, indexConst(b, loc, 1));
+        start = clampIndex(b, loc, start, zero, last);
+        end = clampIndex(b, loc, end, indexConst(b, loc, -1), last);
+        Value span = arith::MaxSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, start, end), zero);
+        size = arith::CeilDivSIOp::create(b, loc, span,
+                                          indexConst(b, loc, -step));
+      }
+      starts[axis] = start;
       offsets[axis] = start;
       sizes[axis] = type.isDynamicDim(axis)
                         ? OpFoldResult(size)
                         : OpFoldResult(b.getIndexAttr(type.getDimSize(axis)));
       strides[axis] = b.getIndexAttr(step);
     }
-    b.replaceOpWithNewOp<tensor::ExtractSliceOp>(op, type, data, offsets,
-                                                 sizes, strides);
+    if (!backwards) {
+      b.replaceOpWithNewOp<tensor::ExtractSliceOp>(op, type, data, offsets,
+                                                   sizes, strides);
+      return success();
+    }
+    // A negative step: each result element reads data[start + i * step]
+    // along the sliced axes (extract_slice takes positive strides only).
+    SmallVector<int64_t> steps(rank, 1);
+    for (auto [axis, step] : llvm::zip(op.getAxes(), op.getSteps()))
+      steps[axis] = step;
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        b, loc, type, ValueRange{},
+        emptyTensor(b, loc, sizes, type.getElementType()),
+        ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank)}, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange) {
+          SmallVector<Value> coords;
+          for (int64_t i = 0; i < rank; ++i) {
+            Value idx = linalg::IndexOp::create(nb, nl, i);
+            if (steps[i] != 1)
+              idx = arith::MulIOp::create(nb, nl, idx,
+                                          indexConst(nb, nl, steps[i]));
+            coords.push_back(arith::AddIOp::create(nb, nl, starts[i], idx));
+          }
+          linalg::YieldOp::create(
+              nb, nl, (Value)tensor::ExtractOp::create(nb, nl, data, coords));
+        });
+    b.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// TopK as two generics, quadratic in the axis length: each element's rank
+/// (how many elements come before it in the order: better, or equal with a
+/// lower index), then for each output position j the element of rank j.
+struct TopKLowering : OpConversionPattern<TopKOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TopKOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto inType = tensorTypeOf(x);
+    Type t = inType.getElementType();
+    int64_t rank = inType.getRank(), axis = op.getAxis();
+    bool largest = op.getLargest(), isFloat = isa<FloatType>(t);
+    Type i64 = b.getI64Type();
+    MLIRContext *ctx = b.getContext();
+    // Iteration space: the input's dimensions, then one more (the element
+    // compared against, or the element picked) at position `rank`.
+    SmallVector<AffineExpr> same, other;
+    for (int64_t i = 0; i < rank; ++i) {
+      same.push_back(b.getAffineDimExpr(i));
+      other.push_back(b.getAffineDimExpr(i == axis ? rank : i));
+    }
+    AffineMap sameMap = AffineMap::get(rank + 1, 0, same, ctx);
+    AffineMap otherMap = AffineMap::get(rank + 1, 0, other, ctx);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    iters.push_back(utils::IteratorType::reduction);
+    SmallVector<OpFoldResult> inSizes = tensor::getMixedSizes(b, loc, x);
+    Value zero64 = scalarConst(b, loc, i64, 0);
+    Value ranks0 = linalg::FillOp::create(b, loc, zero64,
+                                          emptyTensor(b, loc, inSizes, i64))
+                       .getResult(0);
+    auto before = [&](OpBuilder &nb, Location nl, Value m, Value v) -> Value {
+      // m comes before v: better, or equal and first.
+      if (isFloat)
+        return arith::CmpFOp::create(
+            nb, nl, largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
+            m, v);
+      return arith::CmpIOp::create(
+          nb, nl, largest ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::slt,
+          m, v);
+    };
+    Value ranks =
+        linalg::GenericOp::create(
+            b, loc, RankedTensorType::get(inType.getShape(), i64),
+            ValueRange{x, x}, ranks0,
+            ArrayRef<AffineMap>{sameMap, otherMap, sameMap}, iters,
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              Value i = linalg::IndexOp::create(nb, nl, axis);
+              Value m = linalg::IndexOp::create(nb, nl, rank);
+              Value equal = isFloat ? (Value)arith::CmpFOp::create(
+                                          nb, nl, arith::CmpFPredicate::OEQ,
+                                          a[1], a[0])
+                                    : (Value)arith::CmpIOp::create(
+                                          nb, nl, arith::CmpIPredicate::eq,
+                                          a[1], a[0]);
+              Value earlier = arith::CmpIOp::create(
+                  nb, nl, arith::CmpIPredicate::ult, m, i);
+              Value first = arith::OrIOp::create(
+                  nb, nl, before(nb, nl, a[1], a[0]),
+                  arith::AndIOp::create(nb, nl, equal, earlier));
+              Value one = arith::ExtUIOp::create(nb, nl, i64, first);
+              linalg::YieldOp::create(
+                  nb, nl, (Value)arith::AddIOp::create(nb, nl, a[2], one));
+            })
+            .getResult(0);
+    // k, at most the axis size.
+    Value k = toIndex(b, loc, elementAt(b, loc, adaptor.getK(), 0));
+    Value n = dimValue(b, loc, x, axis);
+    k = clampIndex(b, loc, k, indexConst(b, loc, 0), n);
+    SmallVector<OpFoldResult> outSizes(inSizes);
+    auto valuesType = cast<RankedTensorType>(op.getValues().getType());
+    outSizes[axis] = valuesType.isDynamicDim(axis)
+                         ? OpFoldResult(k)
+                         : OpFoldResult(b.getIndexAttr(valuesType.getDimSize(axis)));
+    Value vals0 = linalg::FillOp::create(b, loc, scalarConst(b, loc, t, 0),
+                                         emptyTensor(b, loc, outSizes, t))
+                      .getResult(0);
+    Value idx0 = linalg::FillOp::create(b, loc, zero64,
+                                        emptyTensor(b, loc, outSizes, i64))
+                     .getResult(0);
+    auto picked = linalg::GenericOp::create(
+        b, loc,
+        TypeRange{valuesType, op.getIndices().getType()},
+        ValueRange{x, ranks}, ValueRange{vals0, idx0},
+        ArrayRef<AffineMap>{otherMap, otherMap, sameMap, sameMap}, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value j = arith::IndexCastOp::create(
+              nb, nl, i64, linalg::IndexOp::create(nb, nl, axis));
+          Value e = arith::IndexCastOp::create(
+              nb, nl, i64, linalg::IndexOp::create(nb, nl, rank));
+          Value hit =
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, a[1], j);
+          linalg::YieldOp::create(
+              nb, nl,
+              ValueRange{arith::SelectOp::create(nb, nl, hit, a[0], a[2]),
+                         arith::SelectOp::create(nb, nl, hit, e, a[3])});
+        });
+    b.replaceOp(op, picked.getResults());
     return success();
   }
 };
@@ -277,6 +504,26 @@ struct TriluLowering : OpConversionPattern<TriluOp> {
   }
 };
 
+/// ScatterND's reduction of an existing element with an update.
+Value combine(OpBuilder &b, Location loc, ReduceKind kind, Value old,
+              Value update) {
+  bool isFloat = isa<FloatType>(old.getType());
+  switch (kind) {
+  case ReduceKind::prod:
+    return isFloat ? (Value)arith::MulFOp::create(b, loc, old, update)
+                   : (Value)arith::MulIOp::create(b, loc, old, update);
+  case ReduceKind::max:
+    return isFloat ? (Value)arith::MaximumFOp::create(b, loc, old, update)
+                   : (Value)arith::MaxSIOp::create(b, loc, old, update);
+  case ReduceKind::min:
+    return isFloat ? (Value)arith::MinimumFOp::create(b, loc, old, update)
+                   : (Value)arith::MinSIOp::create(b, loc, old, update);
+  default:
+    return isFloat ? (Value)arith::AddFOp::create(b, loc, old, update)
+                   : (Value)arith::AddIOp::create(b, loc, old, update);
+  }
+}
+
 struct ScatterNdLowering : OpConversionPattern<ScatterNdOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -290,6 +537,7 @@ struct ScatterNdLowering : OpConversionPattern<ScatterNdOp> {
     int64_t idxRank = tensorTypeOf(indices).getRank();
     int64_t k = tensorTypeOf(indices).getDimSize(idxRank - 1);
     int64_t batchRank = idxRank - 1;
+    std::optional<ReduceKind> reduction = op.getReduction();
     // One update per index tuple, in order: a loop over the tuples, each
     // writing its slice data[idx..., :] (or element) into the running copy.
     Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
@@ -325,6 +573,9 @@ struct ScatterNdLowering : OpConversionPattern<ScatterNdOp> {
           Value next;
           if (k == rank) {
             Value v = tensor::ExtractOp::create(nb, nl, updates, coords);
+            if (reduction)
+              v = combine(nb, nl, *reduction,
+                          tensor::ExtractOp::create(nb, nl, acc[0], target), v);
             next = tensor::InsertOp::create(nb, nl, v, acc[0], target);
           } else {
             // updates[coords..., :] as a tensor of data.shape[k:].
@@ -353,6 +604,15 @@ struct ScatterNdLowering : OpConversionPattern<ScatterNdOp> {
                 RankedTensorType::get(sliceShape, dataType.getElementType());
             Value slice = tensor::ExtractSliceOp::create(
                 nb, nl, sliceType, updates, uOff, uSize, uStride);
+            if (reduction) {
+              Value old = tensor::ExtractSliceOp::create(
+                  nb, nl, sliceType, acc[0], dOff, dSize, dStride);
+              slice = elementwise(
+                  nb, nl, sliceType, ValueRange{old, slice},
+                  [&](OpBuilder &eb, Location el, ValueRange a) -> Value {
+                    return combine(eb, el, *reduction, a[0], a[1]);
+                  });
+            }
             next = tensor::InsertSliceOp::create(nb, nl, slice, acc[0], dOff,
                                                  dSize, dStride);
           }
@@ -537,7 +797,9 @@ struct KvAppendLowering : OpConversionPattern<KvAppendOp> {
 } // namespace
 
 void mlir::actsparse::lowering::populateDataMovementPatterns(RewritePatternSet &patterns) {
-  patterns.add<GatherLowering, TransposeLowering, ReshapeLowering,
+  patterns.add<GatherLowering, GatherElementsLowering, CumSumLowering,
+               TopKLowering,
+               TransposeLowering, ReshapeLowering,
                SliceLowering, TriluLowering, ScatterNdLowering, ExpandLowering,
                UnsqueezeLowering, ConcatLowering, KvAppendLowering>(
       patterns.getContext());

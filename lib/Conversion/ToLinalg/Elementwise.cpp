@@ -304,6 +304,51 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
         return signScalar(b, l, a[0]);
       });
   patterns.add<ElementwiseLowering<LogOp>>(ctx, mathBody<LogOp, math::LogOp>);
+  patterns.add<ElementwiseLowering<TanOp>>(ctx, mathBody<TanOp, math::TanOp>);
+  patterns.add<ElementwiseLowering<AsinOp>>(ctx, mathBody<AsinOp, math::AsinOp>);
+  patterns.add<ElementwiseLowering<AcosOp>>(ctx, mathBody<AcosOp, math::AcosOp>);
+  patterns.add<ElementwiseLowering<AtanOp>>(ctx, mathBody<AtanOp, math::AtanOp>);
+  patterns.add<ElementwiseLowering<SinhOp>>(ctx, mathBody<SinhOp, math::SinhOp>);
+  patterns.add<ElementwiseLowering<CoshOp>>(ctx, mathBody<CoshOp, math::CoshOp>);
+  patterns.add<ElementwiseLowering<AsinhOp>>(ctx,
+                                             mathBody<AsinhOp, math::AsinhOp>);
+  patterns.add<ElementwiseLowering<AcoshOp>>(ctx,
+                                             mathBody<AcoshOp, math::AcoshOp>);
+  patterns.add<ElementwiseLowering<AtanhOp>>(ctx,
+                                             mathBody<AtanhOp, math::AtanhOp>);
+  patterns.add<ElementwiseLowering<HardSwishOp>>(
+      ctx, +[](HardSwishOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Type t = x.getType();
+        Value g = arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, x, scalarConst(b, l, t, 1.0 / 6)),
+            scalarConst(b, l, t, 0.5));
+        g = arith::MinimumFOp::create(b, l, g, scalarConst(b, l, t, 1));
+        g = arith::MaximumFOp::create(b, l, g, scalarConst(b, l, t, 0));
+        return arith::MulFOp::create(b, l, x, g);
+      });
+  patterns.add<ElementwiseLowering<ShrinkOp>>(
+      ctx, +[](ShrinkOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        Type t = x.getType();
+        Value lambd = scalarConst(b, l, t, alphaOf(op));
+        Value bias = scalarConst(b, l, t, betaOf(op));
+        Value below = arith::CmpFOp::create(
+            b, l, arith::CmpFPredicate::OLT, x,
+            arith::NegFOp::create(b, l, lambd));
+        Value above =
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, lambd);
+        Value zero = scalarConst(b, l, t, 0);
+        return arith::SelectOp::create(
+            b, l, below, arith::AddFOp::create(b, l, x, bias),
+            arith::SelectOp::create(b, l, above,
+                                    arith::SubFOp::create(b, l, x, bias), zero));
+      });
+  patterns.add<ElementwiseLowering<PReluOp>>(
+      ctx, +[](PReluOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value x = a[0];
+        return selectNegative(b, l, x, arith::MulFOp::create(b, l, a[1], x), x);
+      });
   patterns.add<ElementwiseLowering<FloorOp>>(ctx,
                                              mathBody<FloorOp, math::FloorOp>);
   patterns.add<ElementwiseLowering<CeilOp>>(ctx, mathBody<CeilOp, math::CeilOp>);

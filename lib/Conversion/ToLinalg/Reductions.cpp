@@ -399,6 +399,71 @@ Value runtimeSoftmax(OpBuilder &b, Location loc, Value x,
   return fromKernelRows(b, loc, out, type, dims, cols);
 }
 
+/// Softmax (or, with `log`, LogSoftmax) of `x` along `axis` as linalg:
+/// the maximum, the exponentials of the differences, their sum (in f64 for
+/// f32), then the quotient (or x - max - log(sum)).
+Value softmaxGeneric(OpBuilder &b, Location loc, Value x, int64_t axis,
+                     bool log) {
+  auto type = tensorTypeOf(x);
+  Type t = type.getElementType();
+  int64_t rank = type.getRank();
+  Value ninf = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(t, -std::numeric_limits<double>::infinity()));
+  Value max = reduce(b, loc, x, {axis}, ninf,
+                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                       return arith::MaximumFOp::create(nb, nl, a[0], a[1]);
+                     });
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap drop = droppedAxesMap(b, rank, {axis});
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+  auto exps = linalg::GenericOp::create(
+      b, loc, type, ValueRange{x, max}, emptyTensor(b, loc, sizes, t),
+      ArrayRef<AffineMap>{id, drop, id}, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
+        linalg::YieldOp::create(nb, nl,
+                                (Value)math::ExpOp::create(nb, nl, d));
+      });
+  // The sum accumulates in f64 for f32 (as meanOver does).
+  Type acc = t.isF32() ? b.getF64Type() : t;
+  auto widen = [&](OpBuilder &nb, Location nl, Value v) -> Value {
+    return v.getType() == acc ? v : arith::ExtFOp::create(nb, nl, acc, v);
+  };
+  Value sum = reduce(b, loc, exps.getResult(0), {axis},
+                     scalarConst(b, loc, acc, 0.0),
+                     [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                       return arith::AddFOp::create(
+                           nb, nl, widen(nb, nl, a[0]), a[1]);
+                     });
+  if (log) {
+    // x - max - log(sum): the differences again rather than log(exp(.)),
+    // which would lose the small probabilities.
+    auto out = linalg::GenericOp::create(
+        b, loc, type, ValueRange{x, max, sum}, emptyTensor(b, loc, sizes, t),
+        ArrayRef<AffineMap>{id, drop, drop, id}, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
+          Value l = math::LogOp::create(nb, nl, a[2]);
+          if (l.getType() != t)
+            l = arith::TruncFOp::create(nb, nl, t, l);
+          linalg::YieldOp::create(nb, nl,
+                                  (Value)arith::SubFOp::create(nb, nl, d, l));
+        });
+    return out.getResult(0);
+  }
+  auto out = linalg::GenericOp::create(
+      b, loc, type, ValueRange{exps.getResult(0), sum},
+      emptyTensor(b, loc, sizes, t), ArrayRef<AffineMap>{id, drop, id},
+      iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value q = arith::DivFOp::create(nb, nl, widen(nb, nl, a[0]), a[1]);
+        if (q.getType() != t)
+          q = arith::TruncFOp::create(nb, nl, t, q);
+        linalg::YieldOp::create(nb, nl, q);
+      });
+  return out.getResult(0);
+}
+
 struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -413,45 +478,235 @@ struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
       b.replaceOp(op, runtimeSoftmax(b, loc, x, type));
       return success();
     }
-    Value ninf = arith::ConstantOp::create(
-        b, loc, b.getFloatAttr(t, -std::numeric_limits<double>::infinity()));
-    Value max = reduce(b, loc, x, {axis}, ninf,
-                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                         return arith::MaximumFOp::create(nb, nl, a[0], a[1]);
-                       });
-    AffineMap id = b.getMultiDimIdentityMap(rank);
-    AffineMap drop = droppedAxesMap(b, rank, {axis});
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
-    auto exps = linalg::GenericOp::create(
-        b, loc, type, ValueRange{x, max}, emptyTensor(b, loc, sizes, t),
-        ArrayRef<AffineMap>{id, drop, id}, iters,
+    b.replaceOp(op, softmaxGeneric(b, loc, x, axis, /*log=*/false));
+    return success();
+  }
+};
+
+struct LogSoftmaxLowering : OpConversionPattern<LogSoftmaxOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LogSoftmaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    b.replaceOp(op, softmaxGeneric(b, op.getLoc(), adaptor.getInput(),
+                                   op.getAxis(), /*log=*/true));
+    return success();
+  }
+};
+
+/// The identity of a reduction: where an empty reduction ends.
+Value reduceInit(OpBuilder &b, Location loc, ReduceKind kind, Type acc) {
+  bool isFloat = isa<FloatType>(acc);
+  switch (kind) {
+  case ReduceKind::max:
+    if (isFloat)
+      return scalarConst(b, loc, acc, -std::numeric_limits<double>::infinity());
+    return arith::ConstantOp::create(
+        b, loc, b.getIntegerAttr(acc, APInt::getSignedMinValue(
+                                          acc.getIntOrFloatBitWidth())));
+  case ReduceKind::min:
+    if (isFloat)
+      return scalarConst(b, loc, acc, std::numeric_limits<double>::infinity());
+    return arith::ConstantOp::create(
+        b, loc, b.getIntegerAttr(acc, APInt::getSignedMaxValue(
+                                          acc.getIntOrFloatBitWidth())));
+  case ReduceKind::prod:
+    return scalarConst(b, loc, acc, 1);
+  default:
+    return scalarConst(b, loc, acc, 0);
+  }
+}
+
+/// `m`, or 0 where it is infinite: LogSumExp's shift, so that a slice of
+/// all -inf (or inf) is shifted by 0, not by itself (inf - inf = NaN).
+Value finiteOrZero(OpBuilder &b, Location loc, Value m) {
+  Type t = m.getType();
+  Value finite = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::ONE, math::AbsFOp::create(b, loc, m),
+      scalarConst(b, loc, t, std::numeric_limits<double>::infinity()));
+  return arith::SelectOp::create(b, loc, finite, m, scalarConst(b, loc, t, 0));
+}
+
+struct ReduceLowering : OpConversionPattern<ReduceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ReduceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    ReduceKind kind = op.getKind();
+    Type t = op.getType().getElementType();
+    bool isFloat = isa<FloatType>(t);
+    // Sums of f32 accumulate in f64 (as meanOver does); max and min need
+    // no wider type.
+    bool sums = kind != ReduceKind::max && kind != ReduceKind::min;
+    Type acc = sums && t.isF32() ? b.getF64Type() : t;
+    ArrayRef<int64_t> axes = op.getAxes();
+    // log(sum(exp(x))) = m + log(sum(exp(x - m))) with m the maximum, so
+    // that large inputs do not overflow.
+    Value max;
+    if (kind == ReduceKind::log_sum_exp) {
+      max = reduce(b, loc, x, axes, reduceInit(b, loc, ReduceKind::max, t),
+                   [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                     return arith::MaximumFOp::create(nb, nl, a[0], a[1]);
+                   });
+      int64_t rank = tensorTypeOf(x).getRank();
+      AffineMap id = b.getMultiDimIdentityMap(rank);
+      SmallVector<utils::IteratorType> iters(rank,
+                                             utils::IteratorType::parallel);
+      x = linalg::GenericOp::create(
+              b, loc, tensorTypeOf(x), ValueRange{x, max},
+              emptyTensor(b, loc, tensor::getMixedSizes(b, loc, x), t),
+              ArrayRef<AffineMap>{id, droppedAxesMap(b, rank, axes), id},
+              iters,
+              [&](OpBuilder &nb, Location nl, ValueRange a) {
+                linalg::YieldOp::create(
+                    nb, nl,
+                    (Value)arith::SubFOp::create(nb, nl, a[0],
+                                                 finiteOrZero(nb, nl, a[1])));
+              })
+              .getResult(0);
+    }
+    Value r = reduce(
+        b, loc, x, axes, reduceInit(b, loc, kind, acc),
+        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value v = a[0];
+          if (v.getType() != acc)
+            v = arith::ExtFOp::create(nb, nl, acc, v);
+          switch (kind) {
+          case ReduceKind::max:
+            return isFloat ? (Value)arith::MaximumFOp::create(nb, nl, v, a[1])
+                           : (Value)arith::MaxSIOp::create(nb, nl, v, a[1]);
+          case ReduceKind::min:
+            return isFloat ? (Value)arith::MinimumFOp::create(nb, nl, v, a[1])
+                           : (Value)arith::MinSIOp::create(nb, nl, v, a[1]);
+          case ReduceKind::prod:
+            return isFloat ? (Value)arith::MulFOp::create(nb, nl, v, a[1])
+                           : (Value)arith::MulIOp::create(nb, nl, v, a[1]);
+          case ReduceKind::l1:
+            v = isFloat ? (Value)math::AbsFOp::create(nb, nl, v)
+                        : (Value)math::AbsIOp::create(nb, nl, v);
+            break;
+          case ReduceKind::l2:
+          case ReduceKind::sum_square:
+            v = isFloat ? (Value)arith::MulFOp::create(nb, nl, v, v)
+                        : (Value)arith::MulIOp::create(nb, nl, v, v);
+            break;
+          case ReduceKind::log_sum_exp:
+            v = math::ExpOp::create(nb, nl, v);
+            break;
+          default:
+            break;
+          }
+          return isFloat ? (Value)arith::AddFOp::create(nb, nl, v, a[1])
+                         : (Value)arith::AddIOp::create(nb, nl, v, a[1]);
+        });
+    // Finish: sqrt, log, the maximum back, and the result's type.
+    auto reducedType = tensorTypeOf(r).clone(t);
+    SmallVector<Value> ins = {r};
+    if (max)
+      ins.push_back(max);
+    r = elementwise(b, loc, reducedType, ins,
+                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      Value v = a[0];
+                      if (kind == ReduceKind::l2)
+                        v = math::SqrtOp::create(nb, nl, v);
+                      if (kind == ReduceKind::log_sum ||
+                          kind == ReduceKind::log_sum_exp)
+                        v = math::LogOp::create(nb, nl, v);
+                      if (v.getType() != t)
+                        v = arith::TruncFOp::create(nb, nl, t, v);
+                      if (kind == ReduceKind::log_sum_exp)
+                        v = arith::AddFOp::create(nb, nl, v,
+                                                  finiteOrZero(nb, nl, a[1]));
+                      return v;
+                    });
+    if (op.getKeepdims())
+      r = insertUnitDims(b, loc, r, axes, op.getType());
+    b.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// ArgMax / ArgMin: one reduction carrying the best value and its index.
+struct ArgReduceLowering : OpConversionPattern<ArgReduceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ArgReduceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &b) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    auto type = tensorTypeOf(x);
+    Type t = type.getElementType();
+    bool isFloat = isa<FloatType>(t);
+    bool isMax = op.getKind() == ReduceKind::max;
+    bool last = op.getSelectLastIndex();
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    SmallVector<AffineExpr> outExprs;
+    SmallVector<OpFoldResult> sizes;
+    SmallVector<int64_t> shape;
+    SmallVector<utils::IteratorType> iters;
+    for (int64_t i = 0; i < rank; ++i) {
+      iters.push_back(i == axis ? utils::IteratorType::reduction
+                                : utils::IteratorType::parallel);
+      if (i == axis)
+        continue;
+      outExprs.push_back(b.getAffineDimExpr(i));
+      sizes.push_back(dimOf(b, loc, x, i));
+      shape.push_back(type.getDimSize(i));
+    }
+    Type i64 = b.getI64Type();
+    Value best = linalg::FillOp::create(
+                     b, loc, reduceInit(b, loc, op.getKind(), t),
+                     emptyTensor(b, loc, sizes, t))
+                     .getResult(0);
+    Value index = linalg::FillOp::create(b, loc, scalarConst(b, loc, i64, -1),
+                                         emptyTensor(b, loc, sizes, i64))
+                      .getResult(0);
+    AffineMap out = AffineMap::get(rank, 0, outExprs, b.getContext());
+    auto generic = linalg::GenericOp::create(
+        b, loc,
+        TypeRange{RankedTensorType::get(shape, t),
+                  RankedTensorType::get(shape, i64)},
+        ValueRange{x}, ValueRange{best, index},
+        ArrayRef<AffineMap>{b.getMultiDimIdentityMap(rank), out, out}, iters,
         [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value d = arith::SubFOp::create(nb, nl, a[0], a[1]);
-          linalg::YieldOp::create(nb, nl,
-                                  (Value)math::ExpOp::create(nb, nl, d));
+          Value v = a[0], cur = a[1], curIdx = a[2];
+          Value i = arith::IndexCastOp::create(
+              nb, nl, i64, linalg::IndexOp::create(nb, nl, axis));
+          // Strictly better, or as good with select_last_index; the first
+          // element always wins (index -1 marks "none yet"), so that an
+          // all-NaN or all-extreme slice still gets a valid index.
+          Value better;
+          if (isFloat)
+            better = arith::CmpFOp::create(
+                nb, nl,
+                isMax ? (last ? arith::CmpFPredicate::OGE
+                              : arith::CmpFPredicate::OGT)
+                      : (last ? arith::CmpFPredicate::OLE
+                              : arith::CmpFPredicate::OLT),
+                v, cur);
+          else
+            better = arith::CmpIOp::create(
+                nb, nl,
+                isMax ? (last ? arith::CmpIPredicate::sge
+                              : arith::CmpIPredicate::sgt)
+                      : (last ? arith::CmpIPredicate::sle
+                              : arith::CmpIPredicate::slt),
+                v, cur);
+          Value none = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
+                                             curIdx,
+                                             scalarConst(nb, nl, i64, 0));
+          Value take = arith::OrIOp::create(nb, nl, better, none);
+          linalg::YieldOp::create(
+              nb, nl,
+              ValueRange{arith::SelectOp::create(nb, nl, take, v, cur),
+                         arith::SelectOp::create(nb, nl, take, i, curIdx)});
         });
-    // The sum accumulates in f64 for f32 (as meanOver does).
-    Type acc = t.isF32() ? b.getF64Type() : t;
-    auto widen = [&](OpBuilder &nb, Location nl, Value v) -> Value {
-      return v.getType() == acc ? v : arith::ExtFOp::create(nb, nl, acc, v);
-    };
-    Value sum = reduce(b, loc, exps.getResult(0), {axis},
-                       scalarConst(b, loc, acc, 0.0),
-                       [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                         return arith::AddFOp::create(
-                             nb, nl, widen(nb, nl, a[0]), a[1]);
-                       });
-    auto out = linalg::GenericOp::create(
-        b, loc, type, ValueRange{exps.getResult(0), sum},
-        emptyTensor(b, loc, sizes, t), ArrayRef<AffineMap>{id, drop, id},
-        iters, [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value q = arith::DivFOp::create(nb, nl, widen(nb, nl, a[0]), a[1]);
-          if (q.getType() != t)
-            q = arith::TruncFOp::create(nb, nl, t, q);
-          linalg::YieldOp::create(nb, nl, q);
-        });
-    b.replaceOp(op, out.getResult(0));
+    Value r = generic.getResult(1);
+    if (op.getKeepdims())
+      r = insertUnitDims(b, loc, r, {axis}, op.getType());
+    b.replaceOp(op, r);
     return success();
   }
 };
@@ -530,6 +785,7 @@ struct LayerNormLowering : OpConversionPattern<LayerNormOp> {
 } // namespace
 
 void mlir::actsparse::lowering::populateReductionPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatMulLowering, DequantizeLowering, SoftmaxLowering, ReduceMeanLowering,
-               LayerNormLowering>(patterns.getContext());
+  patterns.add<MatMulLowering, DequantizeLowering, SoftmaxLowering,
+               LogSoftmaxLowering, ReduceMeanLowering, ReduceLowering,
+               ArgReduceLowering, LayerNormLowering>(patterns.getContext());
 }

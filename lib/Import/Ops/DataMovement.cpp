@@ -9,6 +9,8 @@
 
 #include "../Importer.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 using namespace mlir;
 using namespace mlir::actsparse;
 
@@ -109,9 +111,35 @@ LogicalResult Importer::transpose(NodeCtx &n) {
 LogicalResult Importer::reshape(NodeCtx &n) {
   if (failed(expectInputs(n, 2, 2)))
     return failure();
-  if (intAttr(n.node, "allowzero", 0))
-    return emitError(n.loc) << "Reshape with allowzero = 1 is not supported";
   ArrayRef<int64_t> target = shapeOf(n.in(1));
+  if (intAttr(n.node, "allowzero", 0)) {
+    // A 0 is a real empty dimension, not a copy. Without a 0 the attribute
+    // changes nothing; with one, the target must be known at import time
+    // (without -1) and is then the result's shape: the lowering reads
+    // static dimensions from the type.
+    std::optional<Known> k = known(n.in(1));
+    if (!k)
+      return emitError(n.loc) << "Reshape with allowzero = 1 needs a "
+                                 "constant target shape (input #1)";
+    SmallVector<int64_t> shape;
+    for (const auto &e : *k)
+      if (e && *e >= 0)
+        shape.push_back(*e);
+    bool hasZero = llvm::is_contained(shape, 0);
+    if (hasZero && shape.size() != k->size())
+      return emitError(n.loc) << "Reshape with allowzero = 1, a 0 and a -1 "
+                                 "is invalid";
+    auto inType = cast<RankedTensorType>(n.in(0).getType());
+    if (hasZero &&
+        (!inType.hasStaticShape() || inType.getNumElements() != 0))
+      return emitError(n.loc) << "Reshape with allowzero = 1 to an empty "
+                                 "shape needs a static, empty input";
+    if (hasZero) {
+      n.results.push_back(ReshapeOp::create(
+          b, n.loc, withShape(n.in(0), shape), n.in(0), n.in(1)));
+      return success();
+    }
+  }
   if (target.size() != 1 || ShapedType::isDynamic(target[0]))
     return emitError(n.loc) << "Reshape target shape must be a 1-D tensor "
                                "of static length (the result rank)";
@@ -210,12 +238,8 @@ LogicalResult Importer::unsqueeze(NodeCtx &n) {
   }
   ArrayRef<int64_t> in = shapeOf(n.in(0));
   int64_t rank = in.size() + axes.size();
-  for (int64_t &a : axes) {
-    FailureOr<int64_t> na = normAxis(n, a, rank);
-    if (failed(na))
-      return failure();
-    a = *na;
-  }
+  if (failed(normAxes(n, axes, rank)))
+    return failure();
   llvm::sort(axes);
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
     return emitError(n.loc) << "Unsqueeze axes repeat";
@@ -392,41 +416,43 @@ LogicalResult Importer::slice(NodeCtx &n) {
   if ((int64_t)axes.size() != count || (int64_t)steps.size() != count)
     return emitError(n.loc) << "Slice axes and steps need one entry per "
                                "start (" << count << ")";
-  for (int64_t &a : axes) {
-    FailureOr<int64_t> na = normAxis(n, a, rank);
-    if (failed(na))
-      return failure();
-    a = *na;
-  }
+  if (failed(normAxes(n, axes, rank)))
+    return failure();
   for (int64_t st : steps)
-    if (st <= 0)
-      return emitError(n.loc) << "Slice step " << st << " is not supported "
-                                 "(only positive steps are)";
+    if (st == 0 || st == INT64_MIN)
+      return emitError(n.loc) << "Slice step " << st << " is invalid";
   // Static sizes where the bounds and the dimension are known.
   auto ks = known(n.in(1)), ke = known(n.in(2));
   SmallVector<int64_t> shape(data);
-  std::optional<std::pair<int64_t, int64_t>> span; // of 1-D data, if known
+  // Of 1-D data with known bounds: the first index taken and the count.
+  std::optional<std::pair<int64_t, int64_t>> span;
   for (auto [i, axis] : llvm::enumerate(axes)) {
     shape[axis] = ShapedType::kDynamic;
-    int64_t d = data[axis];
+    int64_t d = data[axis], step = steps[i];
     if (ShapedType::isDynamic(d) || !ks || !ke || !(*ks)[i] || !(*ke)[i])
       continue;
-    auto clampIdx = [d](int64_t x) {
-      return std::clamp<int64_t>(x < 0 ? x + d : x, 0, d);
-    };
-    int64_t lo = clampIdx((*ks)[i].value_or(0)),
-            hi = clampIdx((*ke)[i].value_or(0));
-    shape[axis] = hi > lo ? (hi - lo + steps[i] - 1) / steps[i] : 0;
+    auto fromEnd = [d](int64_t x) { return x < 0 ? x + d : x; };
+    int64_t start = fromEnd(*(*ks)[i]), end = fromEnd(*(*ke)[i]), count;
+    if (step > 0) {
+      start = std::clamp<int64_t>(start, 0, d);
+      end = std::clamp<int64_t>(end, 0, d);
+      count = end > start ? (end - start - 1) / step + 1 : 0;
+    } else {
+      start = std::clamp<int64_t>(start, 0, d - 1);
+      end = std::clamp<int64_t>(end, -1, d - 1);
+      count = start > end ? (start - end - 1) / -step + 1 : 0;
+    }
+    shape[axis] = count;
     if (rank == 1)
-      span = {lo, hi};
+      span = {start, count};
   }
   Value r = SliceOp::create(b, n.loc, withShape(n.in(0), shape), n.in(0),
                             n.in(1), n.in(2), axes, steps);
   // Shape arithmetic: slicing a known 1-D vector with known bounds.
   if (auto kd = known(n.in(0)); kd && span) {
     Known k;
-    for (int64_t j = span->first; j < span->second; j += steps[0])
-      k.push_back((*kd)[j]);
+    for (int64_t j = 0; j < span->second; ++j)
+      k.push_back((*kd)[span->first + j * steps[0]]);
     knownValues[r] = std::move(k);
   }
   n.results.push_back(r);
@@ -458,9 +484,21 @@ LogicalResult Importer::trilu(NodeCtx &n) {
 LogicalResult Importer::scatterNd(NodeCtx &n) {
   if (failed(expectInputs(n, 3, 3)))
     return failure();
-  if (StringRef(attr(n.node, "reduction") ? attr(n.node, "reduction")->s()
-                                          : "none") != "none")
-    return emitError(n.loc) << "ScatterND with a reduction is not supported";
+  StringRef reductionName =
+      attr(n.node, "reduction") ? StringRef(attr(n.node, "reduction")->s())
+                                : StringRef("none");
+  auto reduction = llvm::StringSwitch<std::optional<ReduceKind>>(reductionName)
+                       .Case("add", ReduceKind::sum)
+                       .Case("mul", ReduceKind::prod)
+                       .Case("max", ReduceKind::max)
+                       .Case("min", ReduceKind::min)
+                       .Default(std::nullopt);
+  if (!reduction && reductionName != "none")
+    return emitError(n.loc) << "ScatterND reduction '" << reductionName
+                            << "' is not supported";
+  if (reduction && getElementTypeOrSelf(n.in(0)).isInteger(1))
+    return emitError(n.loc) << "ScatterND with a reduction is not supported "
+                               "on boolean tensors";
   ArrayRef<int64_t> idx = shapeOf(n.in(1));
   if (!getElementTypeOrSelf(n.in(1)).isInteger(64))
     return emitError(n.loc) << "ScatterND indices must be i64";
@@ -479,8 +517,333 @@ LogicalResult Importer::scatterNd(NodeCtx &n) {
   if (!isCompatibleShape(shapeOf(n.in(2)), expected))
     return emitError(n.loc) << "ScatterND updates do not have the shape "
                                "indices.shape[:-1] + data.shape[k:]";
-  n.results.push_back(ScatterNdOp::create(b, n.loc, n.in(0).getType(),
-                                          n.in(0), n.in(1), n.in(2)));
+  n.results.push_back(ScatterNdOp::create(
+      b, n.loc, n.in(0).getType(), n.in(0), n.in(1), n.in(2),
+      reduction ? ReduceKindAttr::get(b.getContext(), *reduction)
+                : ReduceKindAttr()));
+  return success();
+}
+
+Value Importer::i64Constant(ArrayRef<int64_t> values, Location loc,
+                            bool scalar) {
+  auto type = RankedTensorType::get(
+      scalar ? ArrayRef<int64_t>{} : ArrayRef<int64_t>{(int64_t)values.size()},
+      b.getI64Type());
+  return constant(DenseElementsAttr::get(type, values), loc);
+}
+
+FailureOr<Value> Importer::reshapeTo(NodeCtx &n, Value x,
+                                     ArrayRef<int64_t> shape) {
+  // ONNX's Reshape codes: 0 copies the input's dimension at the same
+  // position, -1 is inferred. A dynamic target dimension takes whichever
+  // applies; two that need -1 cannot be expressed by a constant target.
+  ArrayRef<int64_t> in = shapeOf(x);
+  SmallVector<int64_t> target;
+  bool inferred = false;
+  for (auto [i, d] : llvm::enumerate(shape)) {
+    if (!ShapedType::isDynamic(d)) {
+      target.push_back(d);
+    } else if (i < in.size() && ShapedType::isDynamic(in[i]) &&
+               llvm::count_if(in, ShapedType::isDynamic) == 1) {
+      target.push_back(0);
+    } else if (!inferred) {
+      target.push_back(-1);
+      inferred = true;
+    } else {
+      return emitError(n.loc) << n.node.op_type()
+                              << " with these dynamic dimensions is not "
+                                 "supported";
+    }
+  }
+  // 0 means "copy" only for a non-zero dimension (allowzero = 0): a static
+  // 0 is written as itself only where it does not need to be inferred.
+  for (auto [i, d] : llvm::enumerate(shape))
+    if (d == 0 && (i >= in.size() || in[i] != 0))
+      return emitError(n.loc) << n.node.op_type()
+                              << " to an empty dimension is not supported";
+  Value r = ReshapeOp::create(b, n.loc, withShape(x, shape), x,
+                              i64Constant(target, n.loc));
+  if (auto k = known(x); k && shape.size() <= 1)
+    knownValues[r] = *k;
+  return r;
+}
+
+LogicalResult Importer::squeeze(NodeCtx &n) {
+  if (failed(expectInputs(n, 1, 2)))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(n.in(0));
+  SmallVector<int64_t> axes;
+  if (opset >= 13 && n.in(1)) {
+    FailureOr<SmallVector<int64_t>> a = constInts(n, 1, "axes");
+    if (failed(a))
+      return failure();
+    axes = *a;
+  } else if (auto a = intsAttr(n.node, "axes")) {
+    axes = *a;
+  }
+  if (axes.empty()) {
+    // Every dimension of size 1, which must then be known.
+    for (auto [i, d] : llvm::enumerate(in)) {
+      if (ShapedType::isDynamic(d))
+        return emitError(n.loc) << "Squeeze without axes needs a static "
+                                   "shape";
+      if (d == 1)
+        axes.push_back(i);
+    }
+  }
+  if (failed(normAxes(n, axes, in.size())))
+    return failure();
+  for (int64_t a : axes) {
+    if (!ShapedType::isDynamic(in[a]) && in[a] != 1)
+      return emitError(n.loc) << "Squeeze axis " << a << " has size "
+                              << in[a] << ", not 1";
+  }
+  SmallVector<int64_t> shape;
+  for (auto [i, d] : llvm::enumerate(in))
+    if (!llvm::is_contained(axes, (int64_t)i))
+      shape.push_back(d);
+  FailureOr<Value> r = reshapeTo(n, n.in(0), shape);
+  if (failed(r))
+    return failure();
+  n.results.push_back(*r);
+  return success();
+}
+
+LogicalResult Importer::flatten(NodeCtx &n) {
+  if (failed(expectInputs(n, 1, 1)))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(n.in(0));
+  int64_t rank = in.size();
+  int64_t axis = intAttr(n.node, "axis", 1);
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis > rank)
+    return emitError(n.loc) << "Flatten axis " << intAttr(n.node, "axis", 1)
+                            << " is out of range for rank " << rank;
+  auto product = [&](ArrayRef<int64_t> dims) {
+    int64_t p = 1;
+    for (int64_t d : dims)
+      if (ShapedType::isDynamic(d) || __builtin_mul_overflow(p, d, &p))
+        return ShapedType::kDynamic;
+    return p;
+  };
+  SmallVector<int64_t> shape = {product(in.take_front(axis)),
+                                product(in.drop_front(axis))};
+  FailureOr<Value> r = reshapeTo(n, n.in(0), shape);
+  if (failed(r))
+    return failure();
+  n.results.push_back(*r);
+  return success();
+}
+
+LogicalResult Importer::size(NodeCtx &n) {
+  if (failed(expectInputs(n, 1, 1)))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(n.in(0));
+  if (llvm::none_of(in, ShapedType::isDynamic)) {
+    int64_t count = 1;
+    for (int64_t d : in)
+      count *= d;
+    n.results.push_back(i64Constant({count}, n.loc, /*scalar=*/true));
+    return success();
+  }
+  // The product of the shape, computed at run time.
+  auto shapeType = RankedTensorType::get({(int64_t)in.size()}, b.getI64Type());
+  Value shape =
+      ShapeOp::create(b, n.loc, shapeType, n.in(0), IntegerAttr(), IntegerAttr());
+  n.results.push_back(ReduceOp::create(
+      b, n.loc, RankedTensorType::get({}, b.getI64Type()), ReduceKind::prod,
+      shape, ArrayRef<int64_t>{0}, false));
+  return success();
+}
+
+LogicalResult Importer::dropout(NodeCtx &n) {
+  if (failed(expectInputs(n, 1, 3)))
+    return failure();
+  // Inference: the input passes through. Training mode drops at random,
+  // which a deterministic compiled model cannot reproduce.
+  // A ratio of 0 drops nothing, in training mode too.
+  auto constantSplat = [](Value v) -> std::optional<double> {
+    auto c = v ? v.getDefiningOp<ConstantOp>() : ConstantOp();
+    auto d = c ? dyn_cast<DenseElementsAttr>(c.getValue()) : nullptr;
+    if (!d || !d.isSplat())
+      return std::nullopt;
+    if (d.getElementType().isInteger(1))
+      return d.getSplatValue<bool>() ? 1.0 : 0.0;
+    if (isa<FloatType>(d.getElementType()))
+      return d.getSplatValue<APFloat>().convertToDouble();
+    return std::nullopt;
+  };
+  if (n.in(2) && constantSplat(n.in(2)) != 0.0 &&
+      !(n.in(1) && constantSplat(n.in(1)) == 0.0))
+    return emitError(n.loc) << "Dropout in training mode (or with a "
+                               "training_mode computed at run time) is not "
+                               "supported";
+  n.results.push_back(n.in(0));
+  if (n.node.output_size() > 1 && !n.node.output(1).empty()) {
+    // The mask keeps everything.
+    ArrayRef<int64_t> in = shapeOf(n.in(0));
+    auto shapeType =
+        RankedTensorType::get({(int64_t)in.size()}, b.getI64Type());
+    Value shape = ShapeOp::create(b, n.loc, shapeType, n.in(0), IntegerAttr(),
+                                  IntegerAttr());
+    auto one = DenseElementsAttr::get(
+        RankedTensorType::get({1}, b.getI1Type()), ArrayRef<bool>{true});
+    n.results.push_back(ConstantOfShapeOp::create(
+        b, n.loc, withShape(n.in(0), in, b.getI1Type()), shape, one));
+  }
+  return success();
+}
+
+LogicalResult Importer::split(NodeCtx &n) {
+  if (failed(expectInputs(n, 1, 2)))
+    return failure();
+  Value x = n.in(0);
+  ArrayRef<int64_t> in = shapeOf(x);
+  FailureOr<int64_t> axis = normAxis(n, intAttr(n.node, "axis", 0), in.size());
+  if (failed(axis))
+    return failure();
+  int64_t outputs = n.node.output_size();
+  SmallVector<int64_t> sizes;
+  if (opset >= 13 && n.in(1)) {
+    FailureOr<SmallVector<int64_t>> s = constInts(n, 1, "split");
+    if (failed(s))
+      return failure();
+    sizes = *s;
+  } else if (auto s = intsAttr(n.node, "split")) {
+    sizes = *s;
+  }
+  int64_t dim = in[*axis];
+  if (sizes.empty()) {
+    if (ShapedType::isDynamic(dim) || dim % outputs != 0)
+      return emitError(n.loc) << "Split into equal parts needs a static "
+                                 "dimension that the outputs divide";
+    sizes.assign(outputs, dim / outputs);
+  }
+  if ((int64_t)sizes.size() != outputs)
+    return emitError(n.loc) << "Split has " << sizes.size()
+                            << " sizes for " << outputs << " outputs";
+  int64_t start = 0;
+  for (int64_t s : sizes) {
+    if (s < 0)
+      return emitError(n.loc) << "Split size " << s << " is negative";
+    int64_t end;
+    if (__builtin_add_overflow(start, s, &end))
+      return emitError(n.loc) << "Split sizes overflow";
+    SmallVector<int64_t> shape(in);
+    shape[*axis] = s;
+    n.results.push_back(SliceOp::create(
+        b, n.loc, withShape(x, shape), x, i64Constant({start}, n.loc),
+        i64Constant({end}, n.loc), ArrayRef<int64_t>{*axis},
+        ArrayRef<int64_t>{1}));
+    start = end;
+  }
+  if (!ShapedType::isDynamic(dim) && start != dim)
+    return emitError(n.loc) << "Split sizes add up to " << start
+                            << ", the dimension is " << dim;
+  return success();
+}
+
+LogicalResult Importer::tile(NodeCtx &n) {
+  if (failed(expectInputs(n, 2, 2)))
+    return failure();
+  FailureOr<SmallVector<int64_t>> repeats = constInts(n, 1, "repeats");
+  if (failed(repeats))
+    return failure();
+  Value x = n.in(0);
+  if (repeats->size() != shapeOf(x).size())
+    return emitError(n.loc) << "Tile needs one repeat per dimension";
+  // One Concat of copies per repeated axis.
+  for (auto [axis, r] : llvm::enumerate(*repeats)) {
+    if (r < 0 || r > (1 << 20))
+      return emitError(n.loc) << "Tile repeat " << r
+                              << " is not supported (0 to 2^20)";
+    if (r == 1)
+      continue;
+    SmallVector<int64_t> shape(shapeOf(x));
+    if (!ShapedType::isDynamic(shape[axis]))
+      shape[axis] *= r;
+    if (r == 0) {
+      // An empty axis: a slice of nothing.
+      x = SliceOp::create(b, n.loc, withShape(x, shape), x,
+                          i64Constant({0}, n.loc), i64Constant({0}, n.loc),
+                          ArrayRef<int64_t>{(int64_t)axis},
+                          ArrayRef<int64_t>{1});
+      continue;
+    }
+    SmallVector<Value> copies(r, x);
+    x = ConcatOp::create(b, n.loc, withShape(x, shape), copies,
+                         b.getI64IntegerAttr(axis));
+  }
+  n.results.push_back(x);
+  return success();
+}
+
+LogicalResult Importer::gatherElements(NodeCtx &n) {
+  if (failed(expectInputs(n, 2, 2)))
+    return failure();
+  int64_t rank = shapeOf(n.in(0)).size();
+  if ((int64_t)shapeOf(n.in(1)).size() != rank)
+    return emitError(n.loc) << "GatherElements indices must have the data's "
+                               "rank";
+  FailureOr<int64_t> axis = normAxis(n, intAttr(n.node, "axis", 0), rank);
+  if (failed(axis))
+    return failure();
+  n.results.push_back(GatherElementsOp::create(
+      b, n.loc, withShape(n.in(0), shapeOf(n.in(1))), n.in(0), n.in(1),
+      *axis));
+  return success();
+}
+
+LogicalResult Importer::topK(NodeCtx &n) {
+  if (failed(expectInputs(n, 2, 2)))
+    return failure();
+  Value x = n.in(0);
+  Type t = getElementTypeOrSelf(x);
+  if (t.isInteger(1))
+    return emitError(n.loc) << "TopK is not supported on boolean tensors";
+  ArrayRef<int64_t> in = shapeOf(x);
+  FailureOr<int64_t> axis = normAxis(n, intAttr(n.node, "axis", -1), in.size());
+  if (failed(axis))
+    return failure();
+  Value k = n.in(1);
+  if (shapeOf(k) != ArrayRef<int64_t>{1} ||
+      !getElementTypeOrSelf(k).isInteger(64))
+    return emitError(n.loc) << "TopK k must be a tensor<1xi64>";
+  SmallVector<int64_t> shape(in);
+  shape[*axis] = ShapedType::kDynamic;
+  if (auto kk = known(k); kk && (*kk)[0]) {
+    int64_t kv = *(*kk)[0];
+    if (kv < 0 || (!ShapedType::isDynamic(in[*axis]) && kv > in[*axis]))
+      return emitError(n.loc) << "TopK k = " << kv << " is outside [0, "
+                              << in[*axis] << "]";
+    shape[*axis] = kv;
+  }
+  auto op = TopKOp::create(b, n.loc, withShape(x, shape),
+                           withShape(x, shape, b.getI64Type()), x, k, *axis,
+                           intAttr(n.node, "largest", 1) != 0);
+  n.results.push_back(op.getValues());
+  n.results.push_back(op.getIndices());
+  return success();
+}
+
+LogicalResult Importer::cumSum(NodeCtx &n) {
+  if (failed(expectInputs(n, 2, 2)))
+    return failure();
+  FailureOr<SmallVector<int64_t>> a = constInts(n, 1, "axis");
+  if (failed(a))
+    return failure();
+  if (a->size() != 1)
+    return emitError(n.loc) << "CumSum axis must hold one value";
+  Type t = getElementTypeOrSelf(n.in(0));
+  if (t.isInteger(1))
+    return emitError(n.loc) << "CumSum is not supported on boolean tensors";
+  FailureOr<int64_t> axis = normAxis(n, (*a)[0], shapeOf(n.in(0)).size());
+  if (failed(axis))
+    return failure();
+  n.results.push_back(CumSumOp::create(
+      b, n.loc, n.in(0), *axis, intAttr(n.node, "exclusive", 0) != 0,
+      intAttr(n.node, "reverse", 0) != 0));
   return success();
 }
 

@@ -224,7 +224,19 @@ template <typename OpTy> LogicalResult Importer::compare(NodeCtx &n) {
 template <typename OpTy> LogicalResult Importer::unary(NodeCtx &n) {
   if (failed(expectInputs(n, 1, 1)) || failed(checkOperand<OpTy>(n, n.in(0))))
     return failure();
-  n.results.push_back(OpTy::create(b, n.loc, n.in(0)));
+  Value r = OpTy::create(b, n.loc, n.in(0));
+  // Shape arithmetic: Neg of known i64 elements (ONNX's LayerNormalization
+  // expansion negates an axis to size a shape).
+  if constexpr (std::is_same_v<OpTy, NegOp>) {
+    if (auto k = known(n.in(0)); k && getElementTypeOrSelf(r).isInteger(64)) {
+      Known neg;
+      for (const auto &e : *k)
+        neg.push_back(e && *e != INT64_MIN ? std::optional<int64_t>(-*e)
+                                           : std::nullopt);
+      knownValues[r] = std::move(neg);
+    }
+  }
+  n.results.push_back(r);
   return success();
 }
 
@@ -240,8 +252,14 @@ LogicalResult Importer::paramActivation(NodeCtx &n) {
     alpha = 0.2f, beta = 0.5f;
   if constexpr (std::is_same_v<OpTy, SeluOp>)
     alpha = 1.67326319217681884765625f, beta = 1.05070102214813232421875f;
-  alpha = floatAttr(n.node, "alpha", alpha);
-  beta = floatAttr(n.node, std::is_same_v<OpTy, SeluOp> ? "gamma" : "beta",
+  if constexpr (std::is_same_v<OpTy, ShrinkOp>)
+    alpha = 0.5f;
+  // Shrink names its parameters lambd and bias, Selu its second gamma.
+  bool shrink = std::is_same_v<OpTy, ShrinkOp>;
+  alpha = floatAttr(n.node, shrink ? "lambd" : "alpha", alpha);
+  beta = floatAttr(n.node,
+                   shrink ? "bias"
+                          : std::is_same_v<OpTy, SeluOp> ? "gamma" : "beta",
                    beta);
   if (std::is_same_v<OpTy, CeluOp> && alpha == 0)
     return emitError(n.loc) << "Celu alpha must not be 0";
@@ -349,6 +367,19 @@ LogicalResult Importer::where(NodeCtx &n) {
   return success();
 }
 
+LogicalResult Importer::castTo(NodeCtx &n, Type to) {
+  if (to == getElementTypeOrSelf(n.in(0))) {
+    n.results.push_back(n.in(0));
+    return success();
+  }
+  Value r = CastOp::create(b, n.loc, withShape(n.in(0), shapeOf(n.in(0)), to),
+                           n.in(0));
+  if (auto k = known(n.in(0)); k && to.isInteger(64))
+    knownValues[r] = *k;
+  n.results.push_back(r);
+  return success();
+}
+
 LogicalResult Importer::castNode(NodeCtx &n) {
   if (failed(expectInputs(n, 1, 1)))
     return failure();
@@ -356,16 +387,13 @@ LogicalResult Importer::castNode(NodeCtx &n) {
                                    "Cast target");
   if (failed(to))
     return failure();
-  if (*to == getElementTypeOrSelf(n.in(0))) {
-    n.results.push_back(n.in(0));
-    return success();
-  }
-  Value r = CastOp::create(b, n.loc, withShape(n.in(0), shapeOf(n.in(0)), *to),
-                           n.in(0));
-  if (auto k = known(n.in(0)); k && to->isInteger(64))
-    knownValues[r] = *k;
-  n.results.push_back(r);
-  return success();
+  return castTo(n, *to);
+}
+
+LogicalResult Importer::castLike(NodeCtx &n) {
+  if (failed(expectInputs(n, 2, 2)))
+    return failure();
+  return castTo(n, getElementTypeOrSelf(n.in(1)));
 }
 
 // The instances the registration table (OnnxImporter.cpp) names.
@@ -408,5 +436,17 @@ template LogicalResult Importer::unary<CosOp>(NodeCtx &);
 template LogicalResult Importer::unary<SinOp>(NodeCtx &);
 template LogicalResult Importer::unary<SigmoidOp>(NodeCtx &);
 template LogicalResult Importer::unary<ReluOp>(NodeCtx &);
+template LogicalResult Importer::unary<TanOp>(NodeCtx &);
+template LogicalResult Importer::unary<AsinOp>(NodeCtx &);
+template LogicalResult Importer::unary<AcosOp>(NodeCtx &);
+template LogicalResult Importer::unary<AtanOp>(NodeCtx &);
+template LogicalResult Importer::unary<SinhOp>(NodeCtx &);
+template LogicalResult Importer::unary<CoshOp>(NodeCtx &);
+template LogicalResult Importer::unary<AsinhOp>(NodeCtx &);
+template LogicalResult Importer::unary<AcoshOp>(NodeCtx &);
+template LogicalResult Importer::unary<AtanhOp>(NodeCtx &);
+template LogicalResult Importer::unary<HardSwishOp>(NodeCtx &);
+template LogicalResult Importer::paramActivation<ShrinkOp>(NodeCtx &);
+template LogicalResult Importer::binary<PReluOp>(NodeCtx &);
 
 } // namespace mlir::actsparse::onnx_import

@@ -26,6 +26,7 @@ enum class DType : uint32_t {
   F32 = 1,
   U8 = 2,
   I8 = 3,
+  I16 = 5,
   I32 = 6,
   I64 = 7,
   Bool = 9,
