@@ -522,10 +522,11 @@ FailureOr<OnnxImportResult> Importer::run() {
     if (!f || !t.ParseFromIstream(&f))
       return emitError(fileLoc) << "--bind-input: cannot read a TensorProto "
                                    "from '" << file << "'";
-    if (t.data_location() == onnx::TensorProto::EXTERNAL ||
-        failed(tensorSize(t, fileLoc)))
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
       return emitError(fileLoc) << "--bind-input: '" << file
                                 << "' must hold its data inline";
+    if (failed(tensorSize(t, fileLoc)))
+      return failure();
     FailureOr<DenseElementsAttr> value = tensorAttr(t, fileLoc);
     if (failed(value))
       return failure();

@@ -751,31 +751,45 @@ LogicalResult Importer::tile(NodeCtx &n) {
   if (failed(repeats))
     return failure();
   Value x = n.in(0);
-  if (repeats->size() != shapeOf(x).size())
+  ArrayRef<int64_t> in = shapeOf(x);
+  int64_t rank = in.size();
+  if ((int64_t)repeats->size() != rank)
     return emitError(n.loc) << "Tile needs one repeat per dimension";
-  // One Concat of copies per repeated axis.
-  for (auto [axis, r] : llvm::enumerate(*repeats)) {
-    if (r < 0 || r > (1 << 20))
-      return emitError(n.loc) << "Tile repeat " << r
-                              << " is not supported (0 to 2^20)";
-    if (r == 1)
-      continue;
-    SmallVector<int64_t> shape(shapeOf(x));
-    if (!ShapedType::isDynamic(shape[axis]))
-      shape[axis] *= r;
-    if (r == 0) {
-      // An empty axis: a slice of nothing.
-      x = SliceOp::create(b, n.loc, withShape(x, shape), x,
-                          i64Constant({0}, n.loc), i64Constant({0}, n.loc),
-                          ArrayRef<int64_t>{(int64_t)axis},
-                          ArrayRef<int64_t>{1});
-      continue;
-    }
-    SmallVector<Value> copies(r, x);
-    x = ConcatOp::create(b, n.loc, withShape(x, shape), copies,
-                         b.getI64IntegerAttr(axis));
+  // x[d0, d1, ...] -> [1, d0, 1, d1, ...] -> Expand to [r0, d0, r1, d1, ...]
+  // -> [r0 * d0, r1 * d1, ...]: the copies are a broadcast, not a Concat.
+  SmallVector<int64_t> interleaved, expanded, tiled, unitAxes;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t r = (*repeats)[i], d = in[i];
+    if (r < 0)
+      return emitError(n.loc) << "Tile repeat " << r << " is negative";
+    unitAxes.push_back(2 * i);
+    interleaved.append({1, d});
+    expanded.append({r, d});
+    int64_t t;
+    tiled.push_back(ShapedType::isDynamic(d) ? ShapedType::kDynamic
+                    : __builtin_mul_overflow(r, d, &t) ? ShapedType::kDynamic
+                                                       : t);
+    if (!ShapedType::isDynamic(d) && ShapedType::isDynamic(tiled.back()))
+      return emitError(n.loc) << "Tile result overflows";
   }
-  n.results.push_back(x);
+  if (llvm::all_of(*repeats, [](int64_t r) { return r == 1; })) {
+    n.results.push_back(x);
+    return success();
+  }
+  if (llvm::any_of(in, ShapedType::isDynamic))
+    return emitError(n.loc) << "Tile of a tensor with dynamic dimensions is "
+                               "not supported";
+  Value u = UnsqueezeOp::create(b, n.loc, withShape(x, interleaved), x,
+                                unitAxes);
+  SmallVector<int64_t> target;
+  for (int64_t i = 0; i < rank; ++i)
+    target.append({(*repeats)[i], in[i]});
+  Value e = ExpandOp::create(b, n.loc, withShape(x, expanded), u,
+                             i64Constant(target, n.loc));
+  FailureOr<Value> r = reshapeTo(n, e, tiled);
+  if (failed(r))
+    return failure();
+  n.results.push_back(*r);
   return success();
 }
 

@@ -298,6 +298,9 @@ LogicalResult Importer::clip(NodeCtx &n) {
   Value lo = n.in(1), hi = n.in(2);
   if (opset < 11) {
     Type t = getElementTypeOrSelf(x);
+    if (!isa<FloatType>(t))
+      return emitError(n.loc) << "Clip before opset 11 takes floating-point "
+                                 "tensors only";
     auto bound = [&](StringRef name) -> Value {
       const onnx::AttributeProto *a = attr(n.node, name);
       if (!a)
