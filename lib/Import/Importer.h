@@ -134,28 +134,16 @@ private:
   std::optional<SmallVector<int64_t>> intsAttr(const onnx::NodeProto &n,
                                                StringRef name);
 
-  // Handlers, by family: Ops/Elementwise.cpp, Ops/DataMovement.cpp,
-  // Ops/Reductions.cpp, Ops/MatMul.cpp. The registration table,
-  // handlers(), is in OnnxImporter.cpp.
+  // Helpers the handlers share.
+  /// A constant i64 tensor: 1-D of `values`, or a scalar of values[0].
+  Value i64Constant(ArrayRef<int64_t> values, Location loc,
+                    bool scalar = false);
+  /// `x` reshaped to `shape` (dynamic entries allowed where a constant
+  /// ONNX Reshape target can express them: one -1, or a 0 that copies).
+  FailureOr<Value> reshapeTo(NodeCtx &n, Value x, ArrayRef<int64_t> shape);
+  /// An OpTy of two operands with ONNX broadcasting, checked.
   template <typename OpTy>
   FailureOr<Value> broadcastBinary(NodeCtx &n, Value lhs, Value rhs);
-  template <typename OpTy> LogicalResult binary(NodeCtx &n);
-  template <typename OpTy> LogicalResult variadic(NodeCtx &n);
-  template <typename OpTy> LogicalResult paramActivation(NodeCtx &n);
-  LogicalResult mean(NodeCtx &n);
-  LogicalResult pow(NodeCtx &n);
-  LogicalResult mod(NodeCtx &n);
-  LogicalResult clip(NodeCtx &n);
-  LogicalResult isNaN(NodeCtx &n);
-  LogicalResult isInf(NodeCtx &n);
-  template <typename OpTy> LogicalResult compare(NodeCtx &n);
-  template <typename OpTy> LogicalResult unary(NodeCtx &n);
-  LogicalResult constantNode(NodeCtx &n);
-  LogicalResult identity(NodeCtx &n);
-  LogicalResult thresholdedRelu(NodeCtx &n);
-  LogicalResult matmul(NodeCtx &n);
-  LogicalResult where(NodeCtx &n);
-  LogicalResult softmax(NodeCtx &n);
   /// The axes of a Reduce* node, normalized, sorted and unique (all axes
   /// when none are given); nullopt for a no-op (noop_with_empty_axes).
   /// `axesInputSince`: the opset from which the op takes axes as an input.
@@ -163,42 +151,62 @@ private:
   reductionAxes(NodeCtx &n, int64_t axesInputSince);
   RankedTensorType reducedType(Value input, ArrayRef<int64_t> axes,
                                bool keepdims, Type elt = {});
+  LogicalResult castTo(NodeCtx &n, Type to);
+
+  // Handlers, one per ONNX op type or family of them; handlers() in
+  // OnnxImporter.cpp is the registration table.
+  // Ops/Elementwise.cpp: arithmetic, comparisons, logic, math,
+  // activations, Where, Cast.
+  template <typename OpTy> LogicalResult binary(NodeCtx &n);
+  template <typename OpTy> LogicalResult variadic(NodeCtx &n);
+  template <typename OpTy> LogicalResult compare(NodeCtx &n);
+  template <typename OpTy> LogicalResult unary(NodeCtx &n);
+  template <typename OpTy> LogicalResult paramActivation(NodeCtx &n);
+  LogicalResult mean(NodeCtx &n);
+  LogicalResult pow(NodeCtx &n);
+  LogicalResult mod(NodeCtx &n);
+  LogicalResult clip(NodeCtx &n);
+  LogicalResult isNaN(NodeCtx &n);
+  LogicalResult isInf(NodeCtx &n);
+  LogicalResult thresholdedRelu(NodeCtx &n);
+  LogicalResult where(NodeCtx &n);
+  LogicalResult castNode(NodeCtx &n);
+  LogicalResult castLike(NodeCtx &n);
+  // Ops/DataMovement.cpp: constants, shapes, reshapes, slicing, gathers
+  // and scatters.
+  LogicalResult constantNode(NodeCtx &n);
+  LogicalResult identity(NodeCtx &n);
+  LogicalResult dropout(NodeCtx &n);
+  LogicalResult shape(NodeCtx &n);
+  LogicalResult size(NodeCtx &n);
+  LogicalResult constantOfShape(NodeCtx &n);
+  LogicalResult range(NodeCtx &n);
+  LogicalResult reshape(NodeCtx &n);
+  LogicalResult flatten(NodeCtx &n);
+  LogicalResult squeeze(NodeCtx &n);
+  LogicalResult unsqueeze(NodeCtx &n);
+  LogicalResult expand(NodeCtx &n);
+  LogicalResult tile(NodeCtx &n);
+  LogicalResult transpose(NodeCtx &n);
+  LogicalResult concat(NodeCtx &n);
+  LogicalResult split(NodeCtx &n);
+  LogicalResult slice(NodeCtx &n);
+  LogicalResult trilu(NodeCtx &n);
+  LogicalResult gather(NodeCtx &n);
+  LogicalResult gatherElements(NodeCtx &n);
+  LogicalResult scatterNd(NodeCtx &n);
+  LogicalResult cumSum(NodeCtx &n);
+  LogicalResult topK(NodeCtx &n);
+  // Ops/Reductions.cpp: reductions and normalization.
   LogicalResult reduceMean(NodeCtx &n);
   LogicalResult reduce(NodeCtx &n);
   LogicalResult argReduce(NodeCtx &n);
+  LogicalResult softmax(NodeCtx &n);
   LogicalResult logSoftmax(NodeCtx &n);
   LogicalResult layerNorm(NodeCtx &n);
-  LogicalResult gather(NodeCtx &n);
-  LogicalResult transpose(NodeCtx &n);
-  LogicalResult reshape(NodeCtx &n);
-  LogicalResult expand(NodeCtx &n);
-  LogicalResult unsqueeze(NodeCtx &n);
-  LogicalResult concat(NodeCtx &n);
-  LogicalResult castNode(NodeCtx &n);
-  LogicalResult castLike(NodeCtx &n);
-  LogicalResult castTo(NodeCtx &n, Type to);
-  LogicalResult squeeze(NodeCtx &n);
-  LogicalResult flatten(NodeCtx &n);
-  LogicalResult size(NodeCtx &n);
-  LogicalResult dropout(NodeCtx &n);
-  LogicalResult split(NodeCtx &n);
-  LogicalResult tile(NodeCtx &n);
-  LogicalResult gatherElements(NodeCtx &n);
-  LogicalResult cumSum(NodeCtx &n);
-  LogicalResult topK(NodeCtx &n);
+  // Ops/MatMul.cpp.
+  LogicalResult matmul(NodeCtx &n);
   LogicalResult gemm(NodeCtx &n);
-  /// A constant i64 tensor: 1-D of `values`, or a scalar of values[0].
-  Value i64Constant(ArrayRef<int64_t> values, Location loc,
-                    bool scalar = false);
-  /// `x` reshaped to `shape` (dynamic entries allowed where a constant
-  /// ONNX Reshape target can express them: one -1, or a 0 that copies).
-  FailureOr<Value> reshapeTo(NodeCtx &n, Value x, ArrayRef<int64_t> shape);
-  LogicalResult shape(NodeCtx &n);
-  LogicalResult constantOfShape(NodeCtx &n);
-  LogicalResult range(NodeCtx &n);
-  LogicalResult slice(NodeCtx &n);
-  LogicalResult trilu(NodeCtx &n);
-  LogicalResult scatterNd(NodeCtx &n);
 
   static const llvm::StringMap<Handler> &handlers();
 
