@@ -16,8 +16,8 @@ namespace {
 const char *dtypeWord(DType t) { return dtypeName(uint32_t(t)); }
 
 bool dtypeFromWord(const std::string &w, DType &t) {
-  for (DType d : {DType::F32, DType::U8, DType::I8, DType::I16, DType::I32,
-                  DType::I64,
+  for (DType d : {DType::F32, DType::U8, DType::I8, DType::U16, DType::I16,
+                  DType::U32, DType::I32, DType::U64, DType::I64,
                   DType::Bool, DType::F16, DType::F64, DType::BF16})
     if (w == dtypeWord(d)) {
       t = d;

@@ -61,6 +61,9 @@ double elementAsDouble(const Tensor &t, uint64_t i) {
   case DType::I8: return t.as<int8_t>()[i];
   case DType::Bool: return t.as<uint8_t>()[i] != 0;
   case DType::I16: return t.as<int16_t>()[i];
+  case DType::U16: return t.as<uint16_t>()[i];
+  case DType::U32: return t.as<uint32_t>()[i];
+  case DType::U64: return double(t.as<uint64_t>()[i]);
   case DType::I32: return t.as<int32_t>()[i];
   case DType::I64: return double(t.as<int64_t>()[i]);
   }
@@ -81,9 +84,9 @@ TensorComparison compareTensors(const Tensor &got, const Tensor &want,
     double g = elementAsDouble(got, i), w = elementAsDouble(want, i);
     if (!floats) {
       // Integers compare exactly, whatever their width.
-      ok = want.dtype == DType::I64 ? got.as<int64_t>()[i] ==
-                                          want.as<int64_t>()[i]
-                                    : g == w;
+      // 64-bit integers compare as bits: doubles lose their low bits.
+      bool wide = want.dtype == DType::I64 || want.dtype == DType::U64;
+      ok = wide ? got.as<int64_t>()[i] == want.as<int64_t>()[i] : g == w;
       c.maxAbsError = std::max(c.maxAbsError, std::fabs(g - w));
     } else if (std::isnan(w) || std::isnan(g)) {
       ok = std::isnan(w) && std::isnan(g);

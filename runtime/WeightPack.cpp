@@ -105,13 +105,16 @@ size_t dtypeSize(uint32_t dtype) {
   case DType::Bool:
     return 1;
   case DType::I16:
+  case DType::U16:
   case DType::F16:
   case DType::BF16:
     return 2;
   case DType::F32:
   case DType::I32:
+  case DType::U32:
     return 4;
   case DType::I64:
+  case DType::U64:
   case DType::F64:
     return 8;
   }
@@ -124,6 +127,9 @@ const char *dtypeName(uint32_t dtype) {
   case DType::U8: return "u8";
   case DType::I8: return "i8";
   case DType::I16: return "i16";
+  case DType::U16: return "u16";
+  case DType::U32: return "u32";
+  case DType::U64: return "u64";
   case DType::I32: return "i32";
   case DType::I64: return "i64";
   case DType::Bool: return "bool";

@@ -73,10 +73,21 @@ static std::optional<rt::DType> dtypeOf(Type t) {
   return std::nullopt;
 }
 
+/// The runtime type of an argument or result; `isUnsigned` (the
+/// actsparse.unsigned attribute) turns a signless integer into u8 ... u64.
 static FailureOr<rt::TensorSpec> specOf(Type type, StringRef name,
-                                        std::string &error) {
+                                        bool isUnsigned, std::string &error) {
   auto t = dyn_cast<RankedTensorType>(type);
   std::optional<rt::DType> dt = t ? dtypeOf(t.getElementType()) : std::nullopt;
+  if (dt && isUnsigned) {
+    switch (*dt) {
+    case rt::DType::I8: dt = rt::DType::U8; break;
+    case rt::DType::I16: dt = rt::DType::U16; break;
+    case rt::DType::I32: dt = rt::DType::U32; break;
+    case rt::DType::I64: dt = rt::DType::U64; break;
+    default: dt = std::nullopt;
+    }
+  }
   if (!dt) {
     error = "entry parameter '" + name.str() + "' has an unsupported type";
     return failure();
@@ -232,7 +243,10 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
         i, ActSparseDialect::getOnnxNameAttrName());
     StringRef label = weight ? weight.getValue()
                              : name ? name.getValue() : StringRef("");
-    auto p = specOf(fnType.getInput(i), label, error);
+    auto p = specOf(fnType.getInput(i), label,
+                    bool(main.getArgAttr(
+                        i, ActSparseDialect::getUnsignedAttrName())),
+                    error);
     if (failed(p))
       return failure();
     if (auto cache = main.getArgAttrOfType<DictionaryAttr>(
@@ -257,7 +271,10 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   for (unsigned i = 0; i < fnType.getNumResults(); ++i) {
     auto name = main.getResultAttrOfType<StringAttr>(
         i, ActSparseDialect::getOnnxNameAttrName());
-    auto p = specOf(fnType.getResult(i), name ? name.getValue() : "", error);
+    auto p = specOf(fnType.getResult(i), name ? name.getValue() : "",
+                    bool(main.getResultAttr(
+                        i, ActSparseDialect::getUnsignedAttrName())),
+                    error);
     if (failed(p))
       return failure();
     signature.results.push_back(*p);
@@ -271,10 +288,14 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
     main.removeArgAttr(i, ActSparseDialect::getWeightArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getOnnxNameAttrName());
     main.removeArgAttr(i, ActSparseDialect::getKvCacheArgAttrName());
+    main.removeArgAttr(i, ActSparseDialect::getUnsignedAttrName());
   }
-  for (unsigned i = 0; i < fnType.getNumResults(); ++i)
+  for (unsigned i = 0; i < fnType.getNumResults(); ++i) {
     main.removeResultAttr(
         i, StringAttr::get(ctx, ActSparseDialect::getOnnxNameAttrName()));
+    main.removeResultAttr(
+        i, StringAttr::get(ctx, ActSparseDialect::getUnsignedAttrName()));
+  }
 
   PassManager toLLVM(ctx);
   buildTensorsToLLVMPipeline(toLLVM);

@@ -17,6 +17,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Path.h"
 
@@ -105,6 +106,16 @@ private:
   FailureOr<DenseElementsAttr> tensorAttr(const onnx::TensorProto &t,
                                           Location loc);
   Value constant(DenseElementsAttr attr, Location loc);
+  /// ONNX's unsigned integer types, which the IR holds in signless tensors
+  /// of the same width: the importer tracks which values are unsigned and
+  /// tells the ops whose semantics differ (Div, Mod, Min, Max, comparisons,
+  /// casts); ops that would not know are refused on them.
+  static bool isUnsignedOnnx(int32_t onnxType);
+  bool isUnsigned(Value v) const { return unsignedValues.contains(v); }
+  void markUnsigned(Value v, bool isUnsigned = true) {
+    if (isUnsigned)
+      unsignedValues.insert(v);
+  }
 
   // Nodes.
   LogicalResult importNode(const onnx::NodeProto &node, int index);
@@ -151,7 +162,7 @@ private:
   reductionAxes(NodeCtx &n, int64_t axesInputSince);
   RankedTensorType reducedType(Value input, ArrayRef<int64_t> axes,
                                bool keepdims, Type elt = {});
-  LogicalResult castTo(NodeCtx &n, Type to);
+  LogicalResult castTo(NodeCtx &n, Type to, bool toUnsigned);
 
   // Handlers, one per ONNX op type or family of them; handlers() in
   // OnnxImporter.cpp is the registration table.
@@ -223,6 +234,7 @@ private:
   std::unordered_map<std::string, Value> values;
   std::unordered_map<std::string, const onnx::TypeProto *> onnxTypes;
   llvm::DenseMap<Value, Known> knownValues;
+  llvm::DenseSet<Value> unsignedValues;
 };
 
 /// Elementwise integer arithmetic on known elements, broadcasting scalars.

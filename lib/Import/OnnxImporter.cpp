@@ -23,6 +23,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
@@ -158,12 +159,23 @@ FailureOr<Type> Importer::elementType(int32_t t, Location loc,
   case TP::INT64: return Type(b.getI64Type());
   case TP::INT32: return Type(b.getI32Type());
   case TP::INT16: return Type(b.getI16Type());
+  // Unsigned: the same bits in a signless tensor (isUnsignedOnnx).
+  case TP::UINT8: return Type(b.getI8Type());
+  case TP::UINT16: return Type(b.getI16Type());
+  case TP::UINT32: return Type(b.getI32Type());
+  case TP::UINT64: return Type(b.getI64Type());
   case TP::INT8: return Type(b.getI8Type());
   case TP::BOOL: return Type(b.getI1Type());
   default:
     return emitError(loc) << what << " has unsupported element type "
                           << dtypeName(t);
   }
+}
+
+bool Importer::isUnsignedOnnx(int32_t t) {
+  using TP = onnx::TensorProto;
+  return t == TP::UINT8 || t == TP::UINT16 || t == TP::UINT32 ||
+         t == TP::UINT64;
 }
 
 FailureOr<RankedTensorType> Importer::tensorType(const onnx::TypeProto &type,
@@ -274,6 +286,8 @@ static uint64_t storedBytes(const onnx::TensorProto &t) {
   case TP::FLOAT: return t.float_data_size() * eltSize;
   case TP::DOUBLE: return t.double_data_size() * eltSize;
   case TP::INT64: return t.int64_data_size() * eltSize;
+  case TP::UINT32:
+  case TP::UINT64: return t.uint64_data_size() * eltSize;
   default: return t.int32_data_size() * eltSize;
   }
 }
@@ -424,6 +438,7 @@ LogicalResult Importer::importInitializer(const onnx::TensorProto &t) {
     if (failed(attr))
       return failure();
     values[t.name()] = constant(*attr, loc);
+    markUnsigned(values[t.name()], isUnsignedOnnx(t.data_type()));
     return success();
   }
   FailureOr<Type> elt = elementType(t.data_type(), loc,
@@ -436,8 +451,17 @@ LogicalResult Importer::importInitializer(const onnx::TensorProto &t) {
   auto fail = [&](const rt::Status &s) {
     return emitError(loc) << s.message();
   };
-  if (rt::Status s = pack->begin(t.name(), rt::DType(t.data_type()), shape,
-                                 size);
+  // Unsigned weights are stored with their signed twin's type (the same
+  // bits), as the IR types them.
+  int32_t packType = t.data_type();
+  switch (packType) {
+  case onnx::TensorProto::UINT8: packType = onnx::TensorProto::INT8; break;
+  case onnx::TensorProto::UINT16: packType = onnx::TensorProto::INT16; break;
+  case onnx::TensorProto::UINT32: packType = onnx::TensorProto::INT32; break;
+  case onnx::TensorProto::UINT64: packType = onnx::TensorProto::INT64; break;
+  default: break;
+  }
+  if (rt::Status s = pack->begin(t.name(), rt::DType(packType), shape, size);
       !s)
     return fail(s);
   auto sink = [&](const char *p, size_t k) -> LogicalResult {
@@ -466,6 +490,7 @@ LogicalResult Importer::importInitializer(const onnx::TensorProto &t) {
     return fail(s);
   values[t.name()] =
       WeightOp::create(b, loc, RankedTensorType::get(dims, *elt), t.name());
+  markUnsigned(values[t.name()], isUnsignedOnnx(t.data_type()));
   return success();
 }
 
@@ -543,6 +568,7 @@ FailureOr<OnnxImportResult> Importer::run() {
   }
   SmallVector<Type> argTypes;
   SmallVector<std::string> argNames;
+  SmallVector<bool> argUnsigned;
   for (const auto &in : g.input()) {
     if (initNames.count(in.name()) || bound.count(in.name()))
       continue;
@@ -552,6 +578,7 @@ FailureOr<OnnxImportResult> Importer::run() {
       return failure();
     argTypes.push_back(*t);
     argNames.push_back(in.name());
+    argUnsigned.push_back(isUnsignedOnnx(in.type().tensor_type().elem_type()));
   }
   auto func = func::FuncOp::create(b, fileLoc, "main",
                                    b.getFunctionType(argTypes, {}));
@@ -560,11 +587,22 @@ FailureOr<OnnxImportResult> Importer::run() {
     values[name] = entry->getArgument(i);
     func.setArgAttr(i, ActSparseDialect::getOnnxNameAttrName(),
                     b.getStringAttr(name));
+    if (argUnsigned[i]) {
+      markUnsigned(entry->getArgument(i));
+      func.setArgAttr(i, ActSparseDialect::getUnsignedAttrName(),
+                      b.getUnitAttr());
+    }
   }
   b.setInsertionPointToStart(entry);
 
-  for (const auto &[name, value] : bound)
+  for (const auto &[name, value] : bound) {
     values[name] = constant(value, fileLoc);
+    auto in = llvm::find_if(g.input(), [&, &name = name](const auto &i) {
+      return i.name() == name;
+    });
+    markUnsigned(values[name],
+                 isUnsignedOnnx(in->type().tensor_type().elem_type()));
+  }
   for (const auto &t : g.initializer())
     if (failed(importInitializer(t)))
       return failure();
@@ -585,9 +623,13 @@ FailureOr<OnnxImportResult> Importer::run() {
   }
   func::ReturnOp::create(b, fileLoc, results);
   func.setType(b.getFunctionType(argTypes, resultTypes));
-  for (auto [i, out] : llvm::enumerate(g.output()))
+  for (auto [i, out] : llvm::enumerate(g.output())) {
     func.setResultAttr(i, ActSparseDialect::getOnnxNameAttrName(),
                        b.getStringAttr(out.name()));
+    if (isUnsigned(results[i]))
+      func.setResultAttr(i, ActSparseDialect::getUnsignedAttrName(),
+                         b.getUnitAttr());
+  }
 
   if (rt::Status s = pack->finish(); !s)
     return emitError(fileLoc) << s.message();
@@ -654,8 +696,31 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node, int index) {
                             << "' is not defined";
     n.inputs.push_back(v->second);
   }
+  // Ops that know unsigned operands (or do not care: data movement) take
+  // them; the others would compute signed results and are refused.
+  static const llvm::StringSet<> unsignedAware = {
+      "Add", "Sub", "Mul", "Div", "Mod", "Min", "Max", "Sum", "Clip", "Pow",
+      "Cast", "CastLike", "Identity", "Reshape", "Squeeze", "Unsqueeze",
+      "Flatten", "Transpose", "Concat", "Slice", "Split", "Gather",
+      "GatherElements", "Expand", "Tile", "Shape", "Size", "Equal", "Less",
+      "LessOrEqual", "Greater", "GreaterOrEqual", "Where", "Dropout"};
+  if (llvm::any_of(n.inputs, [&](Value v) { return v && isUnsigned(v); }) &&
+      !unsignedAware.contains(node.op_type()))
+    return emitError(loc) << node.op_type()
+                          << " is not supported on unsigned integers";
   if (failed((this->*it->second)(n)))
     return failure();
+  // An integer result of the type of an unsigned input is unsigned (Cast
+  // and CastLike decide for themselves).
+  if (node.op_type() != "Cast" && node.op_type() != "CastLike")
+    for (Value r : n.results) {
+      Type t = r ? getElementTypeOrSelf(r) : Type();
+      if (!t || !isa<IntegerType>(t) || t.isInteger(1))
+        continue;
+      for (Value v : n.inputs)
+        if (v && isUnsigned(v) && getElementTypeOrSelf(v) == t)
+          markUnsigned(r);
+    }
   bool ok = true;
   for (auto [i, name] : llvm::enumerate(node.output())) {
     if (name.empty())

@@ -21,6 +21,8 @@ mlir::actsparse::onnx_import::inlineTensorBytes(const onnx::TensorProto &t,
   case TP::FLOAT: append(t.float_data(), float()); break;
   case TP::DOUBLE: append(t.double_data(), double()); break;
   case TP::INT64: append(t.int64_data(), int64_t()); break;
+  case TP::UINT32: append(t.uint64_data(), uint32_t()); break;
+  case TP::UINT64: append(t.uint64_data(), uint64_t()); break;
   case TP::INT32: append(t.int32_data(), int32_t()); break;
   case TP::INT8: append(t.int32_data(), int8_t()); break;
   case TP::INT16: append(t.int32_data(), int16_t()); break;

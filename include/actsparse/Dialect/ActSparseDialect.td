@@ -46,6 +46,12 @@ def ActSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getOnnxNameAttrName() {
       return "actsparse.name";
     }
+    /// On `@main`'s arguments and results: the integers are unsigned (the
+    /// tensor type is signless, as arith needs; the runtime reads u8, u16,
+    /// u32 or u64).
+    static constexpr ::llvm::StringLiteral getUnsignedAttrName() {
+      return "actsparse.unsigned";
+    }
     /// On a lowered function's argument: the weight-pack tensor it expects.
     static constexpr ::llvm::StringLiteral getWeightArgAttrName() {
       return "actsparse.weight";

@@ -126,7 +126,9 @@ class ActSparse_BinaryOp<string mnemonic, string onnxName,
         : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins operandType:$lhs, operandType:$rhs);
+  // `is_unsigned`: integer operands are unsigned (Div, Min, Max differ).
+  let arguments = (ins operandType:$lhs, operandType:$rhs,
+                       UnitAttr:$is_unsigned);
   let results = (outs operandType:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
@@ -161,7 +163,8 @@ def ActSparse_ModOp : ActSparse_Op<"mod", [Pure, ResultsBroadcastableShape,
     ```
   }];
   let arguments = (ins ActSparse_NumericTensor:$lhs,
-                       ActSparse_NumericTensor:$rhs, UnitAttr:$fmod);
+                       ActSparse_NumericTensor:$rhs, UnitAttr:$fmod,
+                       UnitAttr:$is_unsigned);
   let results = (outs ActSparse_NumericTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs (`fmod` $fmod^)? attr-dict `:` functional-type(operands, results)
@@ -572,8 +575,9 @@ class ActSparse_CompareOp<string mnemonic, string onnxName, string relation>
         : (tensor<?x1xi64>, tensor<1x?xi64>) -> tensor<?x?xi1>
     ```
   }];
+  // `is_unsigned`: integer operands are unsigned.
   let arguments = (ins ActSparse_NumericTensor:$lhs,
-                       ActSparse_NumericTensor:$rhs);
+                       ActSparse_NumericTensor:$rhs, UnitAttr:$is_unsigned);
   let results = (outs ActSparse_BoolTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
@@ -1183,7 +1187,9 @@ def ActSparse_CastOp : ActSparse_Op<"cast", [Pure]> {
   let description = [{
     Converts every element to the result's element type with ONNX `Cast`
     semantics (float to integer truncates toward zero; to `i1`, non-zero is
-    true).
+    true). Integers are signed unless `from_unsigned` (the input's) or
+    `to_unsigned` (the result's) says otherwise: signless tensors carry
+    ONNX's unsigned types.
 
     Example:
 
@@ -1191,7 +1197,8 @@ def ActSparse_CastOp : ActSparse_Op<"cast", [Pure]> {
     %f = actsparse.cast %i : tensor<?xi64> to tensor<?xf32>
     ```
   }];
-  let arguments = (ins AnyRankedTensor:$input);
+  let arguments = (ins AnyRankedTensor:$input, UnitAttr:$from_unsigned,
+                       UnitAttr:$to_unsigned);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;

@@ -66,11 +66,24 @@ Value mathBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
   return MathOp::create(b, loc, a[0]);
 }
 
-template <typename OpTy, arith::CmpFPredicate F, arith::CmpIPredicate I>
-Value compareBody(OpTy, OpBuilder &b, Location loc, ValueRange a) {
+template <typename OpTy, arith::CmpFPredicate F, arith::CmpIPredicate I,
+          arith::CmpIPredicate U>
+Value compareBody(OpTy op, OpBuilder &b, Location loc, ValueRange a) {
   if (isa<FloatType>(a[0].getType()))
     return arith::CmpFOp::create(b, loc, F, a[0], a[1]);
-  return arith::CmpIOp::create(b, loc, I, a[0], a[1]);
+  return arith::CmpIOp::create(b, loc, op.getIsUnsigned() ? U : I, a[0], a[1]);
+}
+
+/// Min or max: NaN propagates (numpy's minimum / maximum); integers by
+/// their signedness.
+template <typename OpTy, typename FloatOp, typename SignedOp,
+          typename UnsignedOp>
+Value minMaxBody(OpTy op, OpBuilder &b, Location loc, ValueRange a) {
+  if (isa<FloatType>(a[0].getType()))
+    return FloatOp::create(b, loc, a[0], a[1]);
+  if (op.getIsUnsigned())
+    return UnsignedOp::create(b, loc, a[0], a[1]);
+  return SignedOp::create(b, loc, a[0], a[1]);
 }
 
 Value reluScalar(OpBuilder &b, Location loc, Value x, Value threshold) {
@@ -210,20 +223,29 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
   patterns.add<ElementwiseLowering<MulOp>>(
       ctx, arithBody<MulOp, arith::MulFOp, arith::MulIOp>);
   patterns.add<ElementwiseLowering<DivOp>>(
-      ctx, +[](DivOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+      ctx, +[](DivOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
         if (isa<FloatType>(a[0].getType()))
           return arith::DivFOp::create(b, l, a[0], a[1]);
+        if (op.getIsUnsigned()) // x / 0 gives x, as for signed integers
+          return arith::DivUIOp::create(b, l, a[0], safeDivisor(b, l, a[1]));
         return intDivide(b, l, a[0], a[1]);
       });
-  // NaN propagates, as in numpy's minimum / maximum.
   patterns.add<ElementwiseLowering<MinOp>>(
-      ctx, arithBody<MinOp, arith::MinimumFOp, arith::MinSIOp>);
+      ctx, minMaxBody<MinOp, arith::MinimumFOp, arith::MinSIOp, arith::MinUIOp>);
   patterns.add<ElementwiseLowering<MaxOp>>(
-      ctx, arithBody<MaxOp, arith::MaximumFOp, arith::MaxSIOp>);
+      ctx, minMaxBody<MaxOp, arith::MaximumFOp, arith::MaxSIOp, arith::MaxUIOp>);
   patterns.add<ElementwiseLowering<ModOp>>(
       ctx, +[](ModOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
         if (isa<FloatType>(a[0].getType()))
           return arith::RemFOp::create(b, l, a[0], a[1]);
+        if (op.getIsUnsigned()) {
+          // Both signs agree: the remainder; 0 for a zero divisor.
+          Value zero = scalarConst(b, l, a[0].getType(), 0);
+          Value r = arith::RemUIOp::create(b, l, a[0], safeDivisor(b, l, a[1]));
+          Value byZero = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                               a[1], zero);
+          return arith::SelectOp::create(b, l, byZero, zero, r);
+        }
         return intMod(b, l, a[0], a[1], op.getFmod());
       });
   patterns.add<ElementwiseLowering<AndOp>>(
@@ -262,15 +284,15 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
   using P = arith::CmpFPredicate;
   using I = arith::CmpIPredicate;
   patterns.add<ElementwiseLowering<EqualOp>>(
-      ctx, compareBody<EqualOp, P::OEQ, I::eq>);
+      ctx, compareBody<EqualOp, P::OEQ, I::eq, I::eq>);
   patterns.add<ElementwiseLowering<LessOp>>(
-      ctx, compareBody<LessOp, P::OLT, I::slt>);
+      ctx, compareBody<LessOp, P::OLT, I::slt, I::ult>);
   patterns.add<ElementwiseLowering<LessOrEqualOp>>(
-      ctx, compareBody<LessOrEqualOp, P::OLE, I::sle>);
+      ctx, compareBody<LessOrEqualOp, P::OLE, I::sle, I::ule>);
   patterns.add<ElementwiseLowering<GreaterOp>>(
-      ctx, compareBody<GreaterOp, P::OGT, I::sgt>);
+      ctx, compareBody<GreaterOp, P::OGT, I::sgt, I::ugt>);
   patterns.add<ElementwiseLowering<GreaterOrEqualOp>>(
-      ctx, compareBody<GreaterOrEqualOp, P::OGE, I::sge>);
+      ctx, compareBody<GreaterOrEqualOp, P::OGE, I::sge, I::uge>);
   patterns.add<ElementwiseLowering<PowOp>>(
       ctx, +[](PowOp, OpBuilder &b, Location l, ValueRange a) -> Value {
         return math::PowFOp::create(b, l, a[0], a[1]);
@@ -281,7 +303,8 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
       });
   patterns.add<ElementwiseLowering<CastOp>>(
       ctx, +[](CastOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
-        return castScalar(b, l, a[0], op.getType().getElementType());
+        return castScalar(b, l, a[0], op.getType().getElementType(),
+                          op.getFromUnsigned(), op.getToUnsigned());
       });
 
   patterns.add<ElementwiseLowering<NegOp>>(

@@ -308,7 +308,8 @@ Value sigmoidScalar(OpBuilder &b, Location loc, Value x) {
                                arith::AddFOp::create(b, loc, one, e));
 }
 
-Value castScalar(OpBuilder &b, Location loc, Value x, Type to) {
+Value castScalar(OpBuilder &b, Location loc, Value x, Type to,
+                 bool fromUnsigned, bool toUnsigned) {
   Type from = x.getType();
   if (from == to)
     return x;
@@ -328,12 +329,17 @@ Value castScalar(OpBuilder &b, Location loc, Value x, Type to) {
                ? (Value)arith::ExtFOp::create(b, loc, to, x)
                : (Value)arith::TruncFOp::create(b, loc, to, x);
   if (fromF)
-    return arith::FPToSIOp::create(b, loc, to, x);
+    return toUnsigned ? (Value)arith::FPToUIOp::create(b, loc, to, x)
+                      : (Value)arith::FPToSIOp::create(b, loc, to, x);
   if (toF)
-    return arith::SIToFPOp::create(b, loc, to, x);
-  return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
-             ? (Value)arith::ExtSIOp::create(b, loc, to, x)
-             : (Value)arith::TruncIOp::create(b, loc, to, x);
+    return fromUnsigned ? (Value)arith::UIToFPOp::create(b, loc, to, x)
+                        : (Value)arith::SIToFPOp::create(b, loc, to, x);
+  if (from.getIntOrFloatBitWidth() == to.getIntOrFloatBitWidth())
+    return x; // the same bits, signed or not
+  if (from.getIntOrFloatBitWidth() > to.getIntOrFloatBitWidth())
+    return arith::TruncIOp::create(b, loc, to, x);
+  return fromUnsigned ? (Value)arith::ExtUIOp::create(b, loc, to, x)
+                      : (Value)arith::ExtSIOp::create(b, loc, to, x);
 }
 
 /// A tensor<Nxi64> holding index values, the shape operand of tensor.reshape.

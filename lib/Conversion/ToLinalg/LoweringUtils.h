@@ -94,7 +94,10 @@ Value meanOver(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> axes);
 
 Value sigmoidScalar(OpBuilder &b, Location loc, Value x);
 
-Value castScalar(OpBuilder &b, Location loc, Value x, Type to);
+/// ONNX Cast of one element; integers are signed unless the flags say
+/// otherwise.
+Value castScalar(OpBuilder &b, Location loc, Value x, Type to,
+                 bool fromUnsigned = false, bool toUnsigned = false);
 
 /// A tensor<Nxi64> holding index values, the shape operand of tensor.reshape.
 Value i64ShapeTensor(OpBuilder &b, Location loc, ArrayRef<Value> dims);

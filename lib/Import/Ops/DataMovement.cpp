@@ -47,6 +47,8 @@ LogicalResult Importer::constantNode(NodeCtx &n) {
                             << "' is not supported";
   }
   n.results.push_back(constant(value, n.loc));
+  markUnsigned(n.results.back(),
+               a.name() == "value" && isUnsignedOnnx(a.t().data_type()));
   return success();
 }
 

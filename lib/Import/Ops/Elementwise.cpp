@@ -91,10 +91,13 @@ FailureOr<Value> Importer::broadcastBinary(NodeCtx &n, Value lhs, Value rhs) {
   if (!shape)
     return emitError(n.loc) << n.node.op_type()
                             << " operands do not broadcast";
-  Value r = OpTy::create(b, n.loc, withShape(lhs, *shape), lhs, rhs);
-  if (lt.getElementType().isInteger(64))
+  bool isUnsignedOp = isUnsigned(lhs) || isUnsigned(rhs);
+  Value r = OpTy::create(b, n.loc, withShape(lhs, *shape), lhs, rhs,
+                         isUnsignedOp);
+  if (lt.getElementType().isInteger(64) && !isUnsignedOp)
     if (auto k = combineKnown(known(lhs), known(rhs), foldKnown<OpTy>))
       knownValues[r] = *k;
+  markUnsigned(r, isUnsignedOp);
   return r;
 }
 
@@ -155,15 +158,18 @@ LogicalResult Importer::pow(NodeCtx &n) {
   Type ct = isa<FloatType>(xt) ? xt : Type(b.getF64Type());
   if (xt.isInteger(1) || getElementTypeOrSelf(y).isInteger(1))
     return emitError(n.loc) << "Pow is not supported on boolean tensors";
-  auto castTo = [&](Value v, Type t) -> Value {
+  auto convert = [&](Value v, Type t, bool toUnsigned) -> Value {
     if (getElementTypeOrSelf(v) == t)
       return v;
-    return CastOp::create(b, n.loc, withShape(v, shapeOf(v), t), v);
+    return CastOp::create(b, n.loc, withShape(v, shapeOf(v), t), v,
+                          isUnsigned(v), toUnsigned);
   };
-  FailureOr<Value> r = broadcastBinary<PowOp>(n, castTo(x, ct), castTo(y, ct));
+  FailureOr<Value> r =
+      broadcastBinary<PowOp>(n, convert(x, ct, false), convert(y, ct, false));
   if (failed(r))
     return failure();
-  n.results.push_back(castTo(*r, xt));
+  n.results.push_back(convert(*r, xt, isUnsigned(x)));
+  markUnsigned(n.results.back(), isUnsigned(x));
   return success();
 }
 
@@ -182,8 +188,9 @@ LogicalResult Importer::mod(NodeCtx &n) {
   auto shape = broadcastShapes(shapeOf(n.in(0)), shapeOf(n.in(1)));
   if (!shape)
     return emitError(n.loc) << "Mod operands do not broadcast";
+  bool isUnsignedOp = isUnsigned(n.in(0)) || isUnsigned(n.in(1));
   n.results.push_back(ModOp::create(b, n.loc, withShape(n.in(0), *shape),
-                                    n.in(0), n.in(1), fmod));
+                                    n.in(0), n.in(1), fmod, isUnsignedOp));
   return success();
 }
 
@@ -197,11 +204,13 @@ template <typename OpTy> LogicalResult Importer::compare(NodeCtx &n) {
   if (!shape)
     return emitError(n.loc) << n.node.op_type()
                             << " operands do not broadcast";
+  bool isUnsignedOp = isUnsigned(n.in(0)) || isUnsigned(n.in(1));
   Value r = OpTy::create(b, n.loc, withShape(n.in(0), *shape, b.getI1Type()),
-                         n.in(0), n.in(1));
+                         n.in(0), n.in(1), isUnsignedOp);
   // Shape arithmetic (exports compare shape vectors with -1): known
   // integer elements give known booleans, kept as 0 / 1.
-  if (getElementTypeOrSelf(n.in(0)).isInteger(64) && shape->size() <= 1) {
+  if (getElementTypeOrSelf(n.in(0)).isInteger(64) && shape->size() <= 1 &&
+      !isUnsignedOp) {
     auto rel = [](int64_t x, int64_t y) -> std::optional<int64_t> {
       if constexpr (std::is_same_v<OpTy, EqualOp>)
         return x == y;
@@ -370,15 +379,20 @@ LogicalResult Importer::where(NodeCtx &n) {
   return success();
 }
 
-LogicalResult Importer::castTo(NodeCtx &n, Type to) {
-  if (to == getElementTypeOrSelf(n.in(0))) {
-    n.results.push_back(n.in(0));
+LogicalResult Importer::castTo(NodeCtx &n, Type to, bool toUnsigned) {
+  Value x = n.in(0);
+  bool fromUnsigned = isUnsigned(x);
+  if (to == getElementTypeOrSelf(x) && fromUnsigned == toUnsigned) {
+    n.results.push_back(x);
     return success();
   }
-  Value r = CastOp::create(b, n.loc, withShape(n.in(0), shapeOf(n.in(0)), to),
-                           n.in(0));
-  if (auto k = known(n.in(0)); k && to.isInteger(64))
+  // Same bits, other signedness: still a new value, so that the input's
+  // other users keep theirs.
+  Value r = CastOp::create(b, n.loc, withShape(x, shapeOf(x), to), x,
+                           fromUnsigned, toUnsigned);
+  if (auto k = known(x); k && to.isInteger(64) && !fromUnsigned && !toUnsigned)
     knownValues[r] = *k;
+  markUnsigned(r, toUnsigned);
   n.results.push_back(r);
   return success();
 }
@@ -390,13 +404,13 @@ LogicalResult Importer::castNode(NodeCtx &n) {
                                    "Cast target");
   if (failed(to))
     return failure();
-  return castTo(n, *to);
+  return castTo(n, *to, isUnsignedOnnx(intAttr(n.node, "to", 0)));
 }
 
 LogicalResult Importer::castLike(NodeCtx &n) {
   if (failed(expectInputs(n, 2, 2)))
     return failure();
-  return castTo(n, getElementTypeOrSelf(n.in(1)));
+  return castTo(n, getElementTypeOrSelf(n.in(1)), isUnsigned(n.in(1)));
 }
 
 // The instances the registration table (OnnxImporter.cpp) names.
