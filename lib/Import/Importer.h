@@ -149,9 +149,15 @@ private:
   /// A constant i64 tensor: 1-D of `values`, or a scalar of values[0].
   Value i64Constant(ArrayRef<int64_t> values, Location loc,
                     bool scalar = false);
-  /// `x` reshaped to `shape` (dynamic entries allowed where a constant
-  /// ONNX Reshape target can express them: one -1, or a 0 that copies).
-  FailureOr<Value> reshapeTo(NodeCtx &n, Value x, ArrayRef<int64_t> shape);
+  /// Pushes `x` reshaped to `shape` as the node's result (dynamic entries
+  /// allowed where a constant ONNX Reshape target can express them: one
+  /// -1, or a 0 that copies).
+  LogicalResult pushReshaped(NodeCtx &n, Value x, ArrayRef<int64_t> shape);
+  /// A list the op takes as constant input #i from opset `inputSince` on
+  /// (axes, split sizes), as the attribute `name` before; empty if absent.
+  FailureOr<SmallVector<int64_t>> intsOperand(NodeCtx &n, unsigned i,
+                                              StringRef name,
+                                              int64_t inputSince);
   /// An OpTy of two operands with ONNX broadcasting, checked.
   template <typename OpTy>
   FailureOr<Value> broadcastBinary(NodeCtx &n, Value lhs, Value rhs);

@@ -534,7 +534,7 @@ Value Importer::i64Constant(ArrayRef<int64_t> values, Location loc,
   return constant(DenseElementsAttr::get(type, values), loc);
 }
 
-FailureOr<Value> Importer::reshapeTo(NodeCtx &n, Value x,
+LogicalResult Importer::pushReshaped(NodeCtx &n, Value x,
                                      ArrayRef<int64_t> shape) {
   // ONNX's Reshape codes: 0 copies the input's dimension at the same
   // position, -1 is inferred. A dynamic target dimension takes whichever
@@ -567,22 +567,26 @@ FailureOr<Value> Importer::reshapeTo(NodeCtx &n, Value x,
                               i64Constant(target, n.loc));
   if (auto k = known(x); k && shape.size() <= 1)
     knownValues[r] = *k;
-  return r;
+  n.results.push_back(r);
+  return success();
+}
+
+FailureOr<SmallVector<int64_t>>
+Importer::intsOperand(NodeCtx &n, unsigned i, StringRef name,
+                      int64_t inputSince) {
+  if (opset >= inputSince && n.in(i))
+    return constInts(n, i, name);
+  return intsAttr(n.node, name).value_or(SmallVector<int64_t>());
 }
 
 LogicalResult Importer::squeeze(NodeCtx &n) {
   if (failed(expectInputs(n, 1, 2)))
     return failure();
   ArrayRef<int64_t> in = shapeOf(n.in(0));
-  SmallVector<int64_t> axes;
-  if (opset >= 13 && n.in(1)) {
-    FailureOr<SmallVector<int64_t>> a = constInts(n, 1, "axes");
-    if (failed(a))
-      return failure();
-    axes = *a;
-  } else if (auto a = intsAttr(n.node, "axes")) {
-    axes = *a;
-  }
+  FailureOr<SmallVector<int64_t>> axesOr = intsOperand(n, 1, "axes", 13);
+  if (failed(axesOr))
+    return failure();
+  SmallVector<int64_t> axes = *axesOr;
   if (axes.empty()) {
     // Every dimension of size 1, which must then be known.
     for (auto [i, d] : llvm::enumerate(in)) {
@@ -604,11 +608,7 @@ LogicalResult Importer::squeeze(NodeCtx &n) {
   for (auto [i, d] : llvm::enumerate(in))
     if (!llvm::is_contained(axes, (int64_t)i))
       shape.push_back(d);
-  FailureOr<Value> r = reshapeTo(n, n.in(0), shape);
-  if (failed(r))
-    return failure();
-  n.results.push_back(*r);
-  return success();
+  return pushReshaped(n, n.in(0), shape);
 }
 
 LogicalResult Importer::flatten(NodeCtx &n) {
@@ -631,11 +631,7 @@ LogicalResult Importer::flatten(NodeCtx &n) {
   };
   SmallVector<int64_t> shape = {product(in.take_front(axis)),
                                 product(in.drop_front(axis))};
-  FailureOr<Value> r = reshapeTo(n, n.in(0), shape);
-  if (failed(r))
-    return failure();
-  n.results.push_back(*r);
-  return success();
+  return pushReshaped(n, n.in(0), shape);
 }
 
 LogicalResult Importer::size(NodeCtx &n) {
@@ -706,15 +702,10 @@ LogicalResult Importer::split(NodeCtx &n) {
   if (failed(axis))
     return failure();
   int64_t outputs = n.node.output_size();
-  SmallVector<int64_t> sizes;
-  if (opset >= 13 && n.in(1)) {
-    FailureOr<SmallVector<int64_t>> s = constInts(n, 1, "split");
-    if (failed(s))
-      return failure();
-    sizes = *s;
-  } else if (auto s = intsAttr(n.node, "split")) {
-    sizes = *s;
-  }
+  FailureOr<SmallVector<int64_t>> sizesOr = intsOperand(n, 1, "split", 13);
+  if (failed(sizesOr))
+    return failure();
+  SmallVector<int64_t> sizes = *sizesOr;
   int64_t dim = in[*axis];
   if (sizes.empty()) {
     if (ShapedType::isDynamic(dim) || dim % outputs != 0)
@@ -788,11 +779,7 @@ LogicalResult Importer::tile(NodeCtx &n) {
     target.append({(*repeats)[i], in[i]});
   Value e = ExpandOp::create(b, n.loc, withShape(x, expanded), u,
                              i64Constant(target, n.loc));
-  FailureOr<Value> r = reshapeTo(n, e, tiled);
-  if (failed(r))
-    return failure();
-  n.results.push_back(*r);
-  return success();
+  return pushReshaped(n, e, tiled);
 }
 
 LogicalResult Importer::gatherElements(NodeCtx &n) {

@@ -34,15 +34,11 @@ Importer::reductionAxes(NodeCtx &n, int64_t axesInputSince) {
   if (failed(expectInputs(n, 1, 2)))
     return failure();
   ArrayRef<int64_t> in = shapeOf(n.in(0));
-  SmallVector<int64_t> axes;
-  if (opset >= axesInputSince && n.in(1)) {
-    FailureOr<SmallVector<int64_t>> a = constInts(n, 1, "axes");
-    if (failed(a))
-      return failure();
-    axes = *a;
-  } else if (auto a = intsAttr(n.node, "axes")) {
-    axes = *a;
-  }
+  FailureOr<SmallVector<int64_t>> given =
+      intsOperand(n, 1, "axes", axesInputSince);
+  if (failed(given))
+    return failure();
+  SmallVector<int64_t> axes = *given;
   if (axes.empty()) {
     if (opset >= axesInputSince && intAttr(n.node, "noop_with_empty_axes", 0))
       return std::optional<SmallVector<int64_t>>();
