@@ -3,14 +3,18 @@
 // The weight-streaming projections (activations times a weight matrix) are
 // where decode time goes: they are memory-bound, so they are threaded over a
 // small persistent pool and vectorized for the host CPU (GCC target clones).
-// Everything else is generated code.
+// From kGemmRows activation rows on (prefill) they are compute-bound
+// instead, and take the register-blocked GEMM of Gemm.h. Everything else is
+// generated code.
 //
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/runtime/Abi.h"
+#include "Gemm.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -133,6 +137,25 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
+  if (M >= kGemmRows)
+    return forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+      gemm(A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
+           [&](float *panels, int64_t n, int64_t width, int64_t k0,
+               int64_t kc) {
+             // Each weight row's segment is read once, contiguously.
+             int64_t full = width / kPanelWidth * kPanelWidth;
+             for (int64_t k = 0; k < kc; ++k) {
+               const float *row = W + (k0 + k) * ldw + n;
+               float *out = panels + k * kPanelWidth;
+               for (int64_t j = 0; j < full; j += kPanelWidth)
+                 std::memcpy(out + j / kPanelWidth * kPanelFloats, row + j,
+                             kPanelWidth * sizeof(float));
+               if (full < width)
+                 std::memcpy(out + full / kPanelWidth * kPanelFloats,
+                             row + full, (width - full) * sizeof(float));
+             }
+           });
+    });
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     // Column blocks sized so that the block of C (M rows) stays in L2.
     int64_t block = std::max<int64_t>(16, std::min<int64_t>(
@@ -160,6 +183,14 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
+  if (M >= kGemmRows)
+    return forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+      gemm(A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
+           [&](float *panels, int64_t n, int64_t width, int64_t k0,
+               int64_t kc) {
+             transposeToPanels(W + n * ldw + k0, ldw, width, kc, panels);
+           });
+    });
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n0, n1);
   });

@@ -10,6 +10,7 @@
 
 #include "actsparse/runtime/Quant.h"
 #include "actsparse/runtime/Abi.h"
+#include "Gemm.h"
 #include "ThreadPool.h"
 
 #include <immintrin.h>
@@ -287,52 +288,36 @@ dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out) {
   }
 }
 
-__attribute__((target("avx2,fma,f16c"))) float dotF32Avx2(const float *a,
-                                                     const float *w,
-                                                     int64_t k) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(w + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
-                           _mm256_loadu_ps(w + i + 8), acc1);
-  }
-  float sum = hsum(_mm256_add_ps(acc0, acc1));
-  for (; i < k; ++i)
-    sum += a[i] * w[i];
-  return sum;
-}
-
-/// Prefill: weight rows n0..n1 dequantized one at a time (into this
-/// thread's buffer) and dotted with every activation row in f32.
+/// Prefill: the blocked GEMM (Gemm.h), its panels dequantized from the
+/// weight rows a block of columns at a time, so each weight is dequantized
+/// once per call.
 void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
              int64_t K, const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1,
              float *y, int64_t ldy, bool avx2) {
-  thread_local std::vector<float> row;
-  int64_t blocks = (K + kQuantBlock - 1) / kQuantBlock;
-  row.resize(blocks * kQuantBlock);
-  for (int64_t n = n0; n < n1; ++n) {
-    const uint8_t *q = w + n * ldw;
-    if (!avx2)
-      dequantizeRow(kind, q, K, row.data());
-    else if (kind == QuantKind::Q8_0)
-      dequantizeRowAvx2<QuantKind::Q8_0>(q, blocks, row.data());
-    else if (kind == QuantKind::Q4_0)
-      dequantizeRowAvx2<QuantKind::Q4_0>(q, blocks, row.data());
-    else
-      dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row.data());
-    for (int64_t m = 0; m < M; ++m) {
-      const float *a = x + m * ldx;
-      float sum = 0;
-      if (avx2) {
-        sum = dotF32Avx2(a, row.data(), K);
-      } else {
-        for (int64_t i = 0; i < K; ++i)
-          sum += a[i] * row[i];
-      }
-      y[m * ldy + n] = sum;
+  static_assert(kPanelDepth % kQuantBlock == 0,
+                "panels must start on a quantized block");
+  thread_local std::vector<float> row(kPanelDepth);
+  const int64_t blockBytes = quantBlockBytes(kind);
+  auto pack = [&](float *panels, int64_t n, int64_t width, int64_t k0,
+                  int64_t kc) {
+    int64_t blocks = (kc + kQuantBlock - 1) / kQuantBlock;
+    for (int64_t j = 0; j < width; ++j) {
+      const uint8_t *q = w + (n + j) * ldw + k0 / kQuantBlock * blockBytes;
+      if (!avx2)
+        dequantizeRow(kind, q, kc, row.data());
+      else if (kind == QuantKind::Q8_0)
+        dequantizeRowAvx2<QuantKind::Q8_0>(q, blocks, row.data());
+      else if (kind == QuantKind::Q4_0)
+        dequantizeRowAvx2<QuantKind::Q4_0>(q, blocks, row.data());
+      else
+        dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row.data());
+      transposeToPanels(row.data(), 0, 1, kc,
+                        panels + j / kPanelWidth * kPanelFloats +
+                            j % kPanelWidth);
     }
-  }
+  };
+  gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false, pack,
+       avx2 ? 2 : 1);
 }
 
 } // namespace

@@ -2,12 +2,14 @@
 //
 // The threaded, vectorized matmul kernel must equal the textbook triple loop
 // (computed here, in double) for every shape class the lowering sends it:
-// decode rows (M = 1), prefill blocks (M not a multiple of 4), columns not a
-// multiple of the thread slice, and non-unit strides (fallback path).
+// decode rows (M = 1), prefill blocks (M not a multiple of 4, and the
+// blocked GEMM from kGemmRows rows on), columns not a multiple of the
+// thread slice, and non-unit strides (fallback path).
 //
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/runtime/Abi.h"
+#include "Gemm.h"
 
 #include <cmath>
 #include <limits>
@@ -64,6 +66,82 @@ TEST(MatMulKernel, PrefillRowsNotMultipleOf4) { checkShape(7, 300, 515, 2); }
 TEST(MatMulKernel, SmallSingleThreaded) { checkShape(3, 5, 9, 1); }
 TEST(MatMulKernel, MoreThreadsThanColumnSlices) { checkShape(2, 64, 20, 8); }
 TEST(MatMulKernel, EmptyRows) { checkShape(0, 16, 16, 2); }
+
+// From kGemmRows rows on, both layouts take the blocked GEMM: every tile
+// height (1-6 rows left over), every panel edge (columns 1, 15, 16, 17 past
+// a panel; depth 1, 256 and 257 around a panel's depth), one and two
+// threads.
+TEST(MatMulKernel, PrefillGemmEveryTileAndPanelEdge) {
+  for (bool transposed : {false, true})
+    for (int64_t M : {4, 5, 6, 7, 12, 13})
+      for (int64_t K : {1, 7, 256, 257, 600})
+        for (int64_t N : {1, 15, 16, 17, 40})
+          checkShape(M, K, N, N == 40 ? 2 : 1, transposed);
+}
+
+TEST(MatMulKernel, PrefillGemmPooled) {
+  checkShape(64, 576, 1536, 2);
+  checkShape(64, 1536, 576, 2);
+  checkShape(37, 576, 1000, 2, true);
+  // Wider than a block of packed columns (256), with a ragged last block.
+  checkShape(9, 300, 700, 1);
+  checkShape(9, 300, 700, 1, true);
+}
+
+/// gemmPanel's micro-kernels, portable and AVX2, on one panel: overwrite
+/// or accumulate, every tile height, columns past `width` untouched.
+TEST(GemmPanel, MicroKernelsMatchADoubleReference) {
+  std::vector<int> impls = {1};
+  if (gemmAvx2Available())
+    impls.push_back(2);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  const int64_t K = 100, lda = 103, ldc = 21;
+  for (int impl : impls)
+    for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 11})
+      for (int64_t width : {1, 8, 13, 16})
+        for (bool accumulate : {false, true}) {
+          std::vector<float> a(M * lda), panel(K * kPanelWidth), c(M * ldc);
+          for (float &x : a) x = dist(rng);
+          for (float &x : panel) x = dist(rng);
+          for (float &x : c) x = dist(rng);
+          std::vector<float> before = c;
+          gemmPanel(a.data(), lda, M, panel.data(), K, c.data(), ldc, width,
+                    accumulate, impl);
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t j = 0; j < ldc; ++j) {
+              float got = c[m * ldc + j];
+              if (j >= width) {
+                EXPECT_EQ(got, before[m * ldc + j]) << m << "," << j;
+                continue;
+              }
+              double want = accumulate ? before[m * ldc + j] : 0.0;
+              for (int64_t k = 0; k < K; ++k)
+                want += double(a[m * lda + k]) * panel[k * kPanelWidth + j];
+              EXPECT_NEAR(got, want, 1e-5) << "impl " << impl << " M=" << M
+                                           << " width " << width << " at "
+                                           << m << "," << j;
+            }
+        }
+}
+
+TEST(GemmPanel, TransposeToPanelsPacksRowsAsColumns) {
+  // 17 rows of 3 weights, 5 apart: row j becomes column j % 16 of panel
+  // j / 16, so row 16 starts the second panel.
+  const int64_t width = 17, ld = 5, kc = 3;
+  std::vector<float> rows(width * ld), panels(2 * kPanelFloats, -1.0f);
+  for (size_t i = 0; i < rows.size(); ++i)
+    rows[i] = float(i);
+  transposeToPanels(rows.data(), ld, width, kc, panels.data());
+  for (int64_t j = 0; j < width; ++j)
+    for (int64_t k = 0; k < kc; ++k)
+      EXPECT_EQ(panels[j / 16 * kPanelFloats + k * kPanelWidth + j % 16],
+                float(j * ld + k))
+          << j << "," << k;
+  // Past width, and past kc: untouched.
+  EXPECT_EQ(panels[kPanelFloats + 1], -1.0f);
+  EXPECT_EQ(panels[kc * kPanelWidth], -1.0f);
+}
 
 TEST(MatMulKernel, StridedOperandsUseTheFallback) {
   setNumThreads(2);

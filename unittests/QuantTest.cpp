@@ -211,7 +211,8 @@ TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
     for (int impl : impls)
       for (auto [M, K, N] : {std::tuple{1, 32, 1}, {1, 1, 3}, {1, 172, 17},
                              {2, 64, 5}, {5, 576, 33}, {3, 33, 16},
-                             {7, 40, 3}, {8, 172, 5}, {9, 33, 17}})
+                             {7, 40, 3}, {8, 172, 5}, {9, 33, 17},
+                             {8, 300, 17}, {13, 600, 33}})
         expectMatchesReference(kind, impl, M, K, N);
 }
 

@@ -17,7 +17,7 @@ venv=$cache/venv-smollm2
 pins=(
   torch==2.5.1 transformers==4.46.3 tokenizers==0.20.3 gguf==0.10.0
   accelerate==1.1.1 optimum==1.23.3 onnx==1.17.0 onnxruntime==1.20.1
-  numpy==1.26.4
+  numpy==1.26.4 sentencepiece==0.2.0
 )
 stamp=$venv/.actsparse-pins
 if [ "$(cat "$stamp" 2>/dev/null)" != "${pins[*]}" ]; then

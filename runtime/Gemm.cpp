@@ -1,0 +1,133 @@
+//===- Gemm.cpp - register-blocked f32 GEMM micro-kernels -----------------===//
+//
+// See Gemm.h. The AVX2 micro-kernel holds a tile of up to 6 rows x 16
+// columns in twelve registers; the portable one has the same loop order
+// and leaves vectorization to the compiler.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Gemm.h"
+
+#include <immintrin.h>
+
+#include <memory>
+#include <new>
+
+namespace actsparse::runtime {
+namespace {
+
+/// Rows of the output tile.
+constexpr int kTileRows = 6;
+
+/// Adds (or stores) one row of the tile, `width` columns of it.
+inline void storeRow(const float *tile, float *c, int64_t width,
+                     bool accumulate) {
+  for (int64_t j = 0; j < width; ++j)
+    c[j] = accumulate ? c[j] + tile[j] : tile[j];
+}
+
+template <int Rows>
+void tilePortable(const float *A, int64_t lda, const float *P, int64_t kc,
+                  float *C, int64_t ldc, int64_t width, bool accumulate) {
+  float acc[Rows][kPanelWidth] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    const float *w = P + k * kPanelWidth;
+    for (int r = 0; r < Rows; ++r) {
+      float a = A[r * lda + k];
+      for (int j = 0; j < kPanelWidth; ++j)
+        acc[r][j] += a * w[j];
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+    storeRow(acc[r], C + r * ldc, width, accumulate);
+}
+
+template <int Rows>
+__attribute__((target("avx2,fma"))) void
+tileAvx2(const float *A, int64_t lda, const float *P, int64_t kc, float *C,
+         int64_t ldc, int64_t width, bool accumulate) {
+  __m256 lo[Rows], hi[Rows];
+#pragma GCC unroll 6
+  for (int r = 0; r < Rows; ++r)
+    lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    __m256 w0 = _mm256_loadu_ps(P + k * kPanelWidth);
+    __m256 w1 = _mm256_loadu_ps(P + k * kPanelWidth + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < Rows; ++r) {
+      __m256 a = _mm256_broadcast_ss(A + r * lda + k);
+      lo[r] = _mm256_fmadd_ps(a, w0, lo[r]);
+      hi[r] = _mm256_fmadd_ps(a, w1, hi[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < Rows; ++r) {
+    float *c = C + r * ldc;
+    if (width == kPanelWidth) {
+      if (accumulate) {
+        lo[r] = _mm256_add_ps(_mm256_loadu_ps(c), lo[r]);
+        hi[r] = _mm256_add_ps(_mm256_loadu_ps(c + 8), hi[r]);
+      }
+      _mm256_storeu_ps(c, lo[r]);
+      _mm256_storeu_ps(c + 8, hi[r]);
+      continue;
+    }
+    alignas(32) float tile[kPanelWidth];
+    _mm256_store_ps(tile, lo[r]);
+    _mm256_store_ps(tile + 8, hi[r]);
+    storeRow(tile, c, width, accumulate);
+  }
+}
+
+using TileFn = void (*)(const float *, int64_t, const float *, int64_t,
+                        float *, int64_t, int64_t, bool);
+
+/// The micro-kernels for 1..kTileRows rows, indexed by rows - 1.
+constexpr TileFn kAvx2Tiles[] = {tileAvx2<1>, tileAvx2<2>, tileAvx2<3>,
+                                 tileAvx2<4>, tileAvx2<5>, tileAvx2<6>};
+constexpr TileFn kPortableTiles[] = {tilePortable<1>, tilePortable<2>,
+                                     tilePortable<3>, tilePortable<4>,
+                                     tilePortable<5>, tilePortable<6>};
+
+} // namespace
+
+bool gemmAvx2Available() {
+  static const bool available =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return available;
+}
+
+float *panelBuffer() {
+  // On the heap: a 256 KiB thread_local array would take static TLS, which
+  // a dlopen'ed copy of the runtime may not get.
+  struct Deleter {
+    void operator()(float *p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  thread_local std::unique_ptr<float[], Deleter> buffer(new (std::align_val_t(64))
+      float[kBlockColumns / kPanelWidth * kPanelFloats]);
+  return buffer.get();
+}
+
+void transposeToPanels(const float *rows, int64_t ld, int64_t width,
+                       int64_t kc, float *panels) {
+  for (int64_t j = 0; j < width; ++j) {
+    const float *row = rows + j * ld;
+    float *panel = panels + j / kPanelWidth * kPanelFloats + j % kPanelWidth;
+    for (int64_t k = 0; k < kc; ++k)
+      panel[k * kPanelWidth] = row[k];
+  }
+}
+
+void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
+               int64_t kc, float *C, int64_t ldc, int64_t width,
+               bool accumulate, int impl) {
+  bool avx2 = impl == 2 || (impl == 0 && gemmAvx2Available());
+  const TileFn *tiles = avx2 ? kAvx2Tiles : kPortableTiles;
+  for (int64_t m = 0; m < M; m += kTileRows) {
+    int64_t rows = std::min<int64_t>(kTileRows, M - m);
+    tiles[rows - 1](A + m * lda, lda, panel, kc, C + m * ldc, ldc, width,
+                    accumulate);
+  }
+}
+
+} // namespace actsparse::runtime

@@ -1,0 +1,93 @@
+//===- Gemm.h - register-blocked f32 GEMM for prefill (internal) -*- C++ -*-===//
+//
+// Decode multiplies one activation row by each weight matrix: it streams
+// the weights once and is bound by memory, which the dot-product kernels
+// (Kernels.cpp, Quant.cpp) already are. Prefill multiplies many rows, and
+// there the same weights can be reused from cache and registers: this is
+// the blocked GEMM those kernels switch to from kGemmRows rows on.
+//
+// The weights are packed into panels of kPanelDepth x kPanelWidth floats
+// (k-major, 16 KiB: one stays in L1 while every activation row meets it),
+// a block of 16 panels at a time; the caller's packer reads its own layout
+// (row-major [K, N], transposed [N, K], or quantized rows it dequantizes). A micro-kernel then
+// keeps a 6 x 16 tile of the output in registers over the panel's depth:
+// per k, two loads of weights and six broadcasts feed twelve FMAs.
+//
+// Every output element is the sum over one panel depth, accumulated in
+// order, added to C: a blocked sum, no less accurate than a row's dot
+// product.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ACTSPARSE_RUNTIME_GEMM_H
+#define ACTSPARSE_RUNTIME_GEMM_H
+
+#include <algorithm>
+#include <cstdint>
+
+namespace actsparse::runtime {
+
+/// From this many activation rows on, the f32 weight kernels use the GEMM.
+constexpr int64_t kGemmRows = 4;
+/// Output columns of a packed panel (two AVX2 vectors).
+constexpr int64_t kPanelWidth = 16;
+/// Depth of a packed panel; a multiple of the quantized block (32).
+constexpr int64_t kPanelDepth = 256;
+/// Floats in one packed panel.
+constexpr int64_t kPanelFloats = kPanelDepth * kPanelWidth;
+/// Output columns packed at once: 16 panels, 256 KiB, which stay in L2
+/// while every activation row meets them. Packing a block of columns
+/// together reads each weight row's segment contiguously (a [K, N] matrix
+/// as wide as a vocabulary would otherwise be read 64 bytes per page).
+constexpr int64_t kBlockColumns = 16 * kPanelWidth;
+
+/// This thread's buffer for one block of panels (kBlockColumns /
+/// kPanelWidth panels of kPanelFloats), 64-byte aligned.
+float *panelBuffer();
+
+/// C[m][j] (+)= sum_{k < kc} A[m * lda + k] * panel[k * kPanelWidth + j]
+/// for m < M, j < width (at most kPanelWidth); C is overwritten unless
+/// `accumulate`. `impl`: 0 best for this CPU, 1 portable, 2 AVX2 (tests).
+void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
+               int64_t kc, float *C, int64_t ldc, int64_t width,
+               bool accumulate, int impl = 0);
+
+/// Packs weights stored [N, K] (a row per output column): row j (at
+/// rows + j * ld, kc floats) becomes column j % kPanelWidth of panel
+/// j / kPanelWidth, for j < width.
+void transposeToPanels(const float *rows, int64_t ld, int64_t width,
+                       int64_t kc, float *panels);
+
+/// Whether gemmPanel's AVX2 micro-kernel runs on this CPU.
+bool gemmAvx2Available();
+
+/// C[0:M][n0:n1] (+)= A[0:M][0:K] * W[0:K][n0:n1]. The weights are reached
+/// through `pack(panels, n, width, k0, kc)`, which writes W(k0 + k, n + j)
+/// to panels[(j / kPanelWidth) * kPanelFloats + k * kPanelWidth +
+/// j % kPanelWidth] for k < kc and j < width <= kBlockColumns (the kernel
+/// ignores the columns of the last panel past width).
+template <typename Packer>
+void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
+          int64_t ldc, int64_t n0, int64_t n1, bool accumulate, Packer pack,
+          int impl = 0) {
+  if (K == 0 && !accumulate)
+    for (int64_t m = 0; m < M; ++m)
+      std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
+  float *panels = panelBuffer();
+  // Column blocks outside: the block of C stays in cache over all of K.
+  for (int64_t nb = n0; nb < n1; nb += kBlockColumns) {
+    int64_t columns = std::min(kBlockColumns, n1 - nb);
+    for (int64_t k0 = 0; k0 < K; k0 += kPanelDepth) {
+      int64_t kc = std::min(kPanelDepth, K - k0);
+      pack(panels, nb, columns, k0, kc);
+      for (int64_t j = 0; j < columns; j += kPanelWidth)
+        gemmPanel(A + k0, lda, M, panels + j / kPanelWidth * kPanelFloats, kc,
+                  C + nb + j, ldc, std::min(kPanelWidth, columns - j),
+                  accumulate || k0 > 0, impl);
+    }
+  }
+}
+
+} // namespace actsparse::runtime
+
+#endif // ACTSPARSE_RUNTIME_GEMM_H
