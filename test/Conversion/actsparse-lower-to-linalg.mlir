@@ -66,6 +66,26 @@ func.func @activations(%x: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>, tens
 
 // -----
 
+// Pow by a constant 2 (RMSNorm's square) is one multiply; any other
+// exponent calls powf.
+// CHECK-LABEL: func.func @pow
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[X:.*]]: f32, %{{.*}}: f32, %{{.*}}: f32):
+// CHECK-NEXT: %[[SQ:.*]] = arith.mulf %[[X]], %[[X]] : f32
+// CHECK-NEXT: linalg.yield %[[SQ]]
+// CHECK: linalg.generic
+// CHECK: math.powf
+// CHECK-NOT: math.powf
+func.func @pow(%x: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %two = actsparse.constant dense<2.0> : tensor<f32>
+  %three = actsparse.constant dense<3.0> : tensor<f32>
+  %0 = actsparse.pow %x, %two : (tensor<8xf32>, tensor<f32>) -> tensor<8xf32>
+  %1 = actsparse.pow %x, %three : (tensor<8xf32>, tensor<f32>) -> tensor<8xf32>
+  return %0, %1 : tensor<8xf32>, tensor<8xf32>
+}
+
+// -----
+
 // MatMul by a static f32 weight: rows flattened to [M, K], a 2-D generic
 // tagged for the runtime kernel, then reshaped back.
 // CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>

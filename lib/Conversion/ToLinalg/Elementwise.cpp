@@ -21,6 +21,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 #include <limits>
@@ -294,7 +295,14 @@ void mlir::actsparse::lowering::populateElementwisePatterns(RewritePatternSet &p
   patterns.add<ElementwiseLowering<GreaterOrEqualOp>>(
       ctx, compareBody<GreaterOrEqualOp, P::OGE, I::sge, I::uge>);
   patterns.add<ElementwiseLowering<PowOp>>(
-      ctx, +[](PowOp, OpBuilder &b, Location l, ValueRange a) -> Value {
+      ctx, +[](PowOp op, OpBuilder &b, Location l, ValueRange a) -> Value {
+        // x^2, as RMSNorm exports write x * x: one multiply (correctly
+        // rounded, like powf here) instead of a call to powf per element.
+        DenseElementsAttr exponent;
+        if (matchPattern(op.getRhs(), m_Constant(&exponent)) &&
+            exponent.isSplat() &&
+            exponent.getSplatValue<APFloat>().isExactlyValue(2.0))
+          return arith::MulFOp::create(b, l, a[0], a[0]);
         return math::PowFOp::create(b, l, a[0], a[1]);
       });
   patterns.add<ElementwiseLowering<WhereOp>>(
