@@ -60,6 +60,9 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   // Results that alias an argument or a constant are returned as
   // bufferization.clone: allocation + copy.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  // Deallocation frees at the end of the block: free after the last use,
+  // so a call holds only what is live (and the buffer pool reuses it).
+  pm.addNestedPass<func::FuncOp>(createFreeAfterLastUse());
   // Linalg ops tagged with a runtime kernel become calls into the runtime.
   pm.addPass(createLowerLibraryCalls());
   // One function per distinct loop nest: LLVM's time grows faster than the

@@ -1,0 +1,72 @@
+//===- FreeAfterLastUse.cpp - free each buffer right after its last use ---===//
+//
+// Passes.td says why and when a dealloc moves.
+//
+//===----------------------------------------------------------------------===//
+
+#include "actsparse/Conversion/Passes.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace mlir::actsparse {
+#define GEN_PASS_DEF_FREEAFTERLASTUSE
+#include "actsparse/Conversion/Passes.h.inc"
+} // namespace mlir::actsparse
+
+using namespace mlir;
+using namespace mlir::actsparse;
+
+namespace {
+
+/// The last op of `dealloc`'s block that uses the freed buffer or a value
+/// derived from it, or null when a use cannot be placed in the block or
+/// the buffer may be reached in a way the uses do not show.
+Operation *lastUse(memref::DeallocOp dealloc, Operation *alloc) {
+  Block *block = dealloc->getBlock();
+  Operation *last = alloc;
+  SmallVector<Value> work{dealloc.getMemref()};
+  llvm::DenseSet<Value> seen(work.begin(), work.end());
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (user == dealloc.getOperation())
+        continue;
+      // An address compared at run time, or a value flowing elsewhere.
+      if (isa<memref::ExtractAlignedPointerAsIndexOp, BranchOpInterface,
+              RegionBranchTerminatorOpInterface>(user) ||
+          user->hasTrait<OpTrait::ReturnLike>())
+        return nullptr;
+      Operation *inBlock = block->findAncestorOpInBlock(*user);
+      if (!inBlock)
+        return nullptr;
+      if (last->isBeforeInBlock(inBlock))
+        last = inBlock;
+      // Any memref an op makes from the buffer may alias it.
+      for (Value result : user->getResults())
+        if (isa<BaseMemRefType>(result.getType()) &&
+            seen.insert(result).second)
+          work.push_back(result);
+    }
+  }
+  return last;
+}
+
+struct FreeAfterLastUsePass
+    : mlir::actsparse::impl::FreeAfterLastUseBase<FreeAfterLastUsePass> {
+  void runOnOperation() override {
+    SmallVector<memref::DeallocOp> deallocs;
+    getOperation()->walk(
+        [&](memref::DeallocOp dealloc) { deallocs.push_back(dealloc); });
+    for (memref::DeallocOp dealloc : deallocs) {
+      auto alloc = dealloc.getMemref().getDefiningOp<memref::AllocOp>();
+      if (!alloc || alloc->getBlock() != dealloc->getBlock())
+        continue;
+      if (Operation *last = lastUse(dealloc, alloc))
+        dealloc->moveAfter(last);
+    }
+  }
+};
+
+} // namespace
