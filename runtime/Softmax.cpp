@@ -35,6 +35,28 @@ Isa hostIsa() {
   return isa;
 }
 
+/// Below this, expf is +0 (its smallest result, 2^-149, is exp(-103.28)).
+/// libmvec computes such lanes again with the scalar expf and its underflow
+/// handler, which sets errno: a causal mask's -3.4e38 scores made that
+/// most of a long prefill's softmax. They are zeroed here instead, which is
+/// the same +0.
+constexpr float kExpUnderflow = -104.0f;
+
+/// exp(d), with lanes below kExpUnderflow +0 without calling exp on them.
+__attribute__((target("avx512f"))) __m512 expOrZero512(__m512 d) {
+  __mmask16 under =
+      _mm512_cmp_ps_mask(d, _mm512_set1_ps(kExpUnderflow), _CMP_LT_OQ);
+  __m512 zero = _mm512_setzero_ps();
+  return _mm512_mask_mov_ps(_ZGVeN16v_expf(_mm512_mask_mov_ps(d, under, zero)),
+                            under, zero);
+}
+
+__attribute__((target("avx2,fma"))) __m256 expOrZero256(__m256 d) {
+  __m256 under =
+      _mm256_cmp_ps(d, _mm256_set1_ps(kExpUnderflow), _CMP_LT_OQ);
+  return _mm256_andnot_ps(under, _ZGVdN8v_expf(_mm256_andnot_ps(under, d)));
+}
+
 /// y[0:n] = exp(x[0:n] - shift), all through the same exp implementation
 /// (the tail is padded, not computed by another function).
 __attribute__((target("avx512f"))) void expShifted512(const float *x,
@@ -44,11 +66,11 @@ __attribute__((target("avx512f"))) void expShifted512(const float *x,
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
     _mm512_storeu_ps(y + i,
-                     _ZGVeN16v_expf(_mm512_sub_ps(_mm512_loadu_ps(x + i), s)));
+                     expOrZero512(_mm512_sub_ps(_mm512_loadu_ps(x + i), s)));
   if (i < n) {
     __mmask16 m = __mmask16((1u << (n - i)) - 1);
     __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    _mm512_mask_storeu_ps(y + i, m, _ZGVeN16v_expf(_mm512_sub_ps(v, s)));
+    _mm512_mask_storeu_ps(y + i, m, expOrZero512(_mm512_sub_ps(v, s)));
   }
 }
 
@@ -59,12 +81,12 @@ __attribute__((target("avx2,fma"))) void expShifted256(const float *x,
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i,
-                     _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
+                     expOrZero256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
   if (i < n) {
     alignas(32) float in[8] = {}, out[8];
     for (int64_t j = i; j < n; ++j)
       in[j - i] = x[j];
-    _mm256_store_ps(out, _ZGVdN8v_expf(_mm256_sub_ps(_mm256_load_ps(in), s)));
+    _mm256_store_ps(out, expOrZero256(_mm256_sub_ps(_mm256_load_ps(in), s)));
     for (int64_t j = i; j < n; ++j)
       y[j] = out[j - i];
   }

@@ -253,6 +253,35 @@ TEST(BatchMatMulKernel, EmptyRowsAndEmptyCache) {
   checkBatched(/*transposed=*/false, 3, 0, 8, 8); // no past rows: C unchanged
 }
 
+// Scores far below the row's maximum (a causal mask adds -3.4e38) give +0,
+// as expf does, and values just above expf's underflow still give its
+// subnormal results: ten values, so both the vector body and the padded
+// tail see them.
+TEST(SoftmaxKernel, UnderflowingScoresGiveWhatExpfGives) {
+  std::vector<float> x = {0,    -87,    -95,  -103, -103.9f, -104.5f,
+                          -200, -3.4e38f, -100, -104.2f};
+  const int64_t n = int64_t(x.size());
+  std::vector<float> y(n, 42.0f);
+  ActSparseMemRef2DF32 xd = view(x, 1, n, n), yd = view(y, 1, n, n);
+  _mlir_ciface_actsparse_rt_softmax_f32(&xd, &yd);
+  double sum = 0;
+  for (float v : x)
+    sum += std::exp(v); // the maximum is 0
+  for (int64_t i = 0; i < n; ++i) {
+    float e = std::exp(x[i]);
+    if (x[i] < -104.0f) {
+      EXPECT_EQ(e, 0.0f) << x[i]; // the premise: expf is +0 down there
+      EXPECT_EQ(y[i], 0.0f) << x[i];
+      EXPECT_FALSE(std::signbit(y[i])) << x[i];
+      continue;
+    }
+    float want = float(double(e) / sum);
+    EXPECT_NEAR(y[i], want, 4e-7 * want + 1.5e-45) << x[i];
+    if (x[i] > -104.0f && x[i] < -103.0f)
+      EXPECT_GT(y[i], 0.0f) << x[i]; // subnormal, not flushed
+  }
+}
+
 TEST(SoftmaxKernel, RowsOfEveryLengthMatchADoubleReference) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-30, 30);
