@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -104,15 +105,93 @@ float *panelBuffer() {
     void operator()(float *p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
   thread_local std::unique_ptr<float[], Deleter> buffer(new (std::align_val_t(64))
-      float[kBlockColumns / kPanelWidth * kPanelFloats]);
+      float[kBlockColumns / kPanelWidth * kPanelStride]);
   return buffer.get();
+}
+
+/// Weight rows ahead of the one being packed whose lines are prefetched:
+/// each row's segment is a few lines in its own page, which the hardware
+/// prefetcher does not see coming.
+constexpr int64_t kPrefetchRows = 8;
+
+void copyToPanels(const float *w, int64_t ld, int64_t width, int64_t kc,
+                  float *panels) {
+  int64_t full = width / kPanelWidth * kPanelWidth;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float *row = w + k * ld;
+    if (k + kPrefetchRows < kc)
+      for (int64_t j = 0; j < width; j += 64 / sizeof(float))
+        __builtin_prefetch(row + kPrefetchRows * ld + j);
+    float *out = panels + k * kPanelWidth;
+    for (int64_t j = 0; j < full; j += kPanelWidth)
+      std::memcpy(out + j / kPanelWidth * kPanelStride, row + j,
+                  kPanelWidth * sizeof(float));
+    if (full < width)
+      std::memcpy(out + full / kPanelWidth * kPanelStride, row + full,
+                  (width - full) * sizeof(float));
+  }
+}
+
+namespace {
+
+/// Eight rows of eight floats (at r + i * ld) stored as eight columns of
+/// one panel: out[k * kPanelWidth + i] = r[i * ld + k].
+__attribute__((target("avx2"))) void transpose8x8(const float *r, int64_t ld,
+                                                  float *out) {
+  __m256 v[8], t[8];
+  for (int i = 0; i < 8; ++i)
+    v[i] = _mm256_loadu_ps(r + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int h = 0; h < 2; ++h) {
+      v[i + h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0x44);
+      v[i + h + 2] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0xEE);
+    }
+  // v[0..3] hold rows 0-3 as k = 0,4 / 2,6 / 1,5 / 3,7 pairs; v[4..7]
+  // rows 4-7 likewise. Lanes: low half k, high half k + 4.
+  const int order[4] = {0, 2, 1, 3};
+  for (int q = 0; q < 4; ++q) {
+    __m256 a = v[order[q]], b = v[4 + order[q]];
+    __m256 lo = _mm256_permute2f128_ps(a, b, 0x20);
+    __m256 hi = _mm256_permute2f128_ps(a, b, 0x31);
+    _mm_storeu_ps(out + q * kPanelWidth, _mm256_castps256_ps128(lo));
+    _mm_storeu_ps(out + q * kPanelWidth + 4, _mm256_extractf128_ps(lo, 1));
+    _mm_storeu_ps(out + (q + 4) * kPanelWidth, _mm256_castps256_ps128(hi));
+    _mm_storeu_ps(out + (q + 4) * kPanelWidth + 4,
+                  _mm256_extractf128_ps(hi, 1));
+  }
+}
+
+} // namespace
+
+void prefetchRows(const void *base, int64_t stride, int64_t rows,
+                  int64_t rowBytes, int64_t part, int64_t parts) {
+  const char *p = static_cast<const char *>(base);
+  for (int64_t r = rows * part / parts, end = rows * (part + 1) / parts;
+       r < end; ++r)
+    for (int64_t b = 0; b < rowBytes; b += 64)
+      __builtin_prefetch(p + r * stride + b, 0, 2);
 }
 
 void transposeToPanels(const float *rows, int64_t ld, int64_t width,
                        int64_t kc, float *panels) {
-  for (int64_t j = 0; j < width; ++j) {
+  int64_t j = 0;
+  if (gemmAvx2Available())
+    for (; j + 8 <= width; j += 8) {
+      float *panel = panels + j / kPanelWidth * kPanelStride + j % kPanelWidth;
+      int64_t k = 0;
+      for (; k + 8 <= kc; k += 8)
+        transpose8x8(rows + j * ld + k, ld, panel + k * kPanelWidth);
+      for (; k < kc; ++k)
+        for (int64_t i = 0; i < 8; ++i)
+          panel[k * kPanelWidth + i] = rows[(j + i) * ld + k];
+    }
+  for (; j < width; ++j) {
     const float *row = rows + j * ld;
-    float *panel = panels + j / kPanelWidth * kPanelFloats + j % kPanelWidth;
+    float *panel = panels + j / kPanelWidth * kPanelStride + j % kPanelWidth;
     for (int64_t k = 0; k < kc; ++k)
       panel[k * kPanelWidth] = row[k];
   }

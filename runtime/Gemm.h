@@ -35,6 +35,10 @@ constexpr int64_t kPanelWidth = 16;
 constexpr int64_t kPanelDepth = 256;
 /// Floats in one packed panel.
 constexpr int64_t kPanelFloats = kPanelDepth * kPanelWidth;
+/// Distance between the panels of a block: one line more than a panel, so
+/// that the packers' sixteen streams of stores (one per panel) do not all
+/// fall into one L1 set, as 16 KiB apart they would.
+constexpr int64_t kPanelStride = kPanelFloats + 64 / sizeof(float);
 /// Output columns packed at once: 16 panels, 256 KiB, which stay in L2
 /// while every activation row meets them. Packing a block of columns
 /// together reads each weight row's segment contiguously (a [K, N] matrix
@@ -42,7 +46,7 @@ constexpr int64_t kPanelFloats = kPanelDepth * kPanelWidth;
 constexpr int64_t kBlockColumns = 16 * kPanelWidth;
 
 /// This thread's buffer for one block of panels (kBlockColumns /
-/// kPanelWidth panels of kPanelFloats), 64-byte aligned.
+/// kPanelWidth panels, kPanelStride floats apart), 64-byte aligned.
 float *panelBuffer();
 
 /// C[m][j] (+)= sum_{k < kc} A[m * lda + k] * panel[k * kPanelWidth + j]
@@ -51,6 +55,12 @@ float *panelBuffer();
 void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
                int64_t kc, float *C, int64_t ldc, int64_t width,
                bool accumulate, int impl = 0);
+
+/// Packs weights stored [K, N] (a row per input): columns j < width of
+/// rows k < kc (at w + k * ld) become column j % kPanelWidth of panel
+/// j / kPanelWidth.
+void copyToPanels(const float *w, int64_t ld, int64_t width, int64_t kc,
+                  float *panels);
 
 /// Packs weights stored [N, K] (a row per output column): row j (at
 /// rows + j * ld, kc floats) becomes column j % kPanelWidth of panel
@@ -61,15 +71,25 @@ void transposeToPanels(const float *rows, int64_t ld, int64_t width,
 /// Whether gemmPanel's AVX2 micro-kernel runs on this CPU.
 bool gemmAvx2Available();
 
+/// Prefetches (towards L2) the lines of rows [rows * part / parts,
+/// rows * (part + 1) / parts) of `rowBytes` bytes each, `stride` bytes
+/// apart from `base`: a packer's next block, a slice at a time.
+void prefetchRows(const void *base, int64_t stride, int64_t rows,
+                  int64_t rowBytes, int64_t part, int64_t parts);
+
 /// C[0:M][n0:n1] (+)= A[0:M][0:K] * W[0:K][n0:n1]. The weights are reached
 /// through `pack(panels, n, width, k0, kc)`, which writes W(k0 + k, n + j)
-/// to panels[(j / kPanelWidth) * kPanelFloats + k * kPanelWidth +
+/// to panels[(j / kPanelWidth) * kPanelStride + k * kPanelWidth +
 /// j % kPanelWidth] for k < kc and j < width <= kBlockColumns (the kernel
-/// ignores the columns of the last panel past width).
-template <typename Packer>
+/// ignores the columns of the last panel past width). While a block is
+/// multiplied, `prefetch(n, width, k0, kc, part, parts)` is called once
+/// per panel (parts of them) to bring the next block's weights in: with
+/// many rows the weights are read from memory once per call, and this hides
+/// that read behind the arithmetic.
+template <typename Packer, typename Prefetcher>
 void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
           int64_t ldc, int64_t n0, int64_t n1, bool accumulate, Packer pack,
-          int impl = 0) {
+          Prefetcher prefetch, int impl = 0) {
   if (K == 0 && !accumulate)
     for (int64_t m = 0; m < M; ++m)
       std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
@@ -80,10 +100,22 @@ void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
     for (int64_t k0 = 0; k0 < K; k0 += kPanelDepth) {
       int64_t kc = std::min(kPanelDepth, K - k0);
       pack(panels, nb, columns, k0, kc);
-      for (int64_t j = 0; j < columns; j += kPanelWidth)
-        gemmPanel(A + k0, lda, M, panels + j / kPanelWidth * kPanelFloats, kc,
+      // The block after this one.
+      int64_t nextN = nb, nextK0 = k0 + kPanelDepth;
+      if (nextK0 >= K) {
+        nextN = nb + kBlockColumns;
+        nextK0 = 0;
+      }
+      int64_t nextWidth = std::min(kBlockColumns, n1 - nextN),
+              nextKc = std::min(kPanelDepth, K - nextK0);
+      int64_t parts = (columns + kPanelWidth - 1) / kPanelWidth;
+      for (int64_t j = 0; j < columns; j += kPanelWidth) {
+        if (nextN < n1)
+          prefetch(nextN, nextWidth, nextK0, nextKc, j / kPanelWidth, parts);
+        gemmPanel(A + k0, lda, M, panels + j / kPanelWidth * kPanelStride, kc,
                   C + nb + j, ldc, std::min(kPanelWidth, columns - j),
                   accumulate || k0 > 0, impl);
+      }
     }
   }
 }

@@ -14,7 +14,6 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
-#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -142,18 +141,12 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
       gemm(A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
            [&](float *panels, int64_t n, int64_t width, int64_t k0,
                int64_t kc) {
-             // Each weight row's segment is read once, contiguously.
-             int64_t full = width / kPanelWidth * kPanelWidth;
-             for (int64_t k = 0; k < kc; ++k) {
-               const float *row = W + (k0 + k) * ldw + n;
-               float *out = panels + k * kPanelWidth;
-               for (int64_t j = 0; j < full; j += kPanelWidth)
-                 std::memcpy(out + j / kPanelWidth * kPanelFloats, row + j,
-                             kPanelWidth * sizeof(float));
-               if (full < width)
-                 std::memcpy(out + full / kPanelWidth * kPanelFloats,
-                             row + full, (width - full) * sizeof(float));
-             }
+             copyToPanels(W + k0 * ldw + n, ldw, width, kc, panels);
+           },
+           [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
+               int64_t part, int64_t parts) {
+             prefetchRows(W + k0 * ldw + n, ldw * sizeof(float), kc,
+                          width * sizeof(float), part, parts);
            });
     });
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
@@ -189,6 +182,11 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
            [&](float *panels, int64_t n, int64_t width, int64_t k0,
                int64_t kc) {
              transposeToPanels(W + n * ldw + k0, ldw, width, kc, panels);
+           },
+           [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
+               int64_t part, int64_t parts) {
+             prefetchRows(W + n * ldw + k0, ldw * sizeof(float), width,
+                          kc * sizeof(float), part, parts);
            });
     });
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {

@@ -312,11 +312,17 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
       else
         dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row.data());
       transposeToPanels(row.data(), 0, 1, kc,
-                        panels + j / kPanelWidth * kPanelFloats +
+                        panels + j / kPanelWidth * kPanelStride +
                             j % kPanelWidth);
     }
   };
-  gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false, pack,
+  auto prefetch = [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
+                      int64_t part, int64_t parts) {
+    prefetchRows(w + n * ldw + k0 / kQuantBlock * blockBytes, ldw, width,
+                 (kc + kQuantBlock - 1) / kQuantBlock * blockBytes, part,
+                 parts);
+  };
+  gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false, pack, prefetch,
        avx2 ? 2 : 1);
 }
 

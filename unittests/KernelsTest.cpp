@@ -126,20 +126,21 @@ TEST(GemmPanel, MicroKernelsMatchADoubleReference) {
 }
 
 TEST(GemmPanel, TransposeToPanelsPacksRowsAsColumns) {
-  // 17 rows of 3 weights, 5 apart: row j becomes column j % 16 of panel
-  // j / 16, so row 16 starts the second panel.
-  const int64_t width = 17, ld = 5, kc = 3;
-  std::vector<float> rows(width * ld), panels(2 * kPanelFloats, -1.0f);
+  // 17 rows of 11 weights, 13 apart: row j becomes column j % 16 of panel
+  // j / 16, so row 16 starts the second panel. Blocks of 8 x 8 and the
+  // rows and columns left over.
+  const int64_t width = 17, ld = 13, kc = 11;
+  std::vector<float> rows(width * ld), panels(2 * kPanelStride, -1.0f);
   for (size_t i = 0; i < rows.size(); ++i)
     rows[i] = float(i);
   transposeToPanels(rows.data(), ld, width, kc, panels.data());
   for (int64_t j = 0; j < width; ++j)
     for (int64_t k = 0; k < kc; ++k)
-      EXPECT_EQ(panels[j / 16 * kPanelFloats + k * kPanelWidth + j % 16],
+      EXPECT_EQ(panels[j / 16 * kPanelStride + k * kPanelWidth + j % 16],
                 float(j * ld + k))
           << j << "," << k;
   // Past width, and past kc: untouched.
-  EXPECT_EQ(panels[kPanelFloats + 1], -1.0f);
+  EXPECT_EQ(panels[kPanelStride + 1], -1.0f);
   EXPECT_EQ(panels[kc * kPanelWidth], -1.0f);
 }
 
