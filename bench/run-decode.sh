@@ -14,7 +14,8 @@
 # Each round also times a 64-token prefill from an empty cache (1, 5, 5, ...).
 #   ROUNDS=3 TOKENS=32 bash bench/run-decode.sh
 #
-# Needs python3-torch and python3-onnx (Debian) to generate the model once.
+# Needs python3-torch and python3-onnx (Debian) to generate the model once;
+# installs them when run as root.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}
@@ -39,6 +40,12 @@ else
 fi
 prefix=$dir/$name
 if [ ! -f "$prefix-decode.onnx" ]; then
+  if ! /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
+    [ "$(id -u)" -eq 0 ] ||
+      { echo "bench: python3-torch and python3-onnx are needed (apt-get install python3-torch python3-onnx)" >&2; exit 1; }
+    echo "bench: installing python3-torch and python3-onnx (Debian)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-onnx >/dev/null
+  fi
   echo "bench: generating $prefix (once)"
   /usr/bin/python3 "$root/bench/make-synthetic-llama.py" "$prefix" "${args[@]}" 2>&1 | grep -v Warning
 fi
