@@ -80,8 +80,8 @@ tileAvx2(const float *A, int64_t lda, const float *P, int64_t kc, float *C,
   }
 }
 
-using TileFn = void (*)(const float *, int64_t, const float *, int64_t,
-                        float *, int64_t, int64_t, bool);
+using TileFn = void (*)(const float *, int64_t, const float *, int64_t, float *,
+                        int64_t, int64_t, bool);
 
 /// The micro-kernels for 1..kTileRows rows, indexed by rows - 1.
 constexpr TileFn kAvx2Tiles[] = {tileAvx2<1>, tileAvx2<2>, tileAvx2<3>,
@@ -102,10 +102,12 @@ float *panelBuffer() {
   // On the heap: a 256 KiB thread_local array would take static TLS, which
   // a dlopen'ed copy of the runtime may not get.
   struct Deleter {
-    void operator()(float *p) const { ::operator delete[](p, std::align_val_t(64)); }
+    void operator()(float *p) const {
+      ::operator delete[](p, std::align_val_t(64));
+    }
   };
-  thread_local std::unique_ptr<float[], Deleter> buffer(new (std::align_val_t(64))
-      float[kBlockColumns / kPanelWidth * kPanelStride]);
+  thread_local std::unique_ptr<float[], Deleter> buffer(new (
+      std::align_val_t(64)) float[kBlockColumns / kPanelWidth * kPanelStride]);
   return buffer.get();
 }
 
@@ -176,8 +178,8 @@ void prefetchRows(const void *base, int64_t stride, int64_t rows,
       __builtin_prefetch(p + r * stride + b, 0, 2);
 }
 
-void transposeToPanels(const float *rows, int64_t ld, int64_t width,
-                       int64_t kc, float *panels) {
+void transposeToPanels(const float *rows, int64_t ld, int64_t width, int64_t kc,
+                       float *panels) {
   int64_t j = 0;
   if (gemmAvx2Available())
     for (; j + 8 <= width; j += 8) {

@@ -1,4 +1,4 @@
-//===- Gemm.h - register-blocked f32 GEMM for prefill (internal) -*- C++ -*-===//
+//===- Gemm.h - blocked f32 GEMM for prefill (internal) ---------*- C++ -*-===//
 //
 // Decode multiplies one activation row by each weight matrix: it streams
 // the weights once and is bound by memory, which the dot-product kernels
@@ -9,9 +9,10 @@
 // The weights are packed into panels of kPanelDepth x kPanelWidth floats
 // (k-major, 16 KiB: one stays in L1 while every activation row meets it),
 // a block of 16 panels at a time; the caller's packer reads its own layout
-// (row-major [K, N], transposed [N, K], or quantized rows it dequantizes). A micro-kernel then
-// keeps a 6 x 16 tile of the output in registers over the panel's depth:
-// per k, two loads of weights and six broadcasts feed twelve FMAs.
+// (row-major [K, N], transposed [N, K], or quantized rows it dequantizes). A
+// micro-kernel then keeps a 6 x 16 tile of the output in registers over the
+// panel's depth: per k, two loads of weights and six broadcasts feed twelve
+// FMAs.
 //
 // Every output element is the sum over one panel depth, accumulated in
 // order, added to C: a blocked sum, no less accurate than a row's dot
@@ -65,8 +66,8 @@ void copyToPanels(const float *w, int64_t ld, int64_t width, int64_t kc,
 /// Packs weights stored [N, K] (a row per output column): row j (at
 /// rows + j * ld, kc floats) becomes column j % kPanelWidth of panel
 /// j / kPanelWidth, for j < width.
-void transposeToPanels(const float *rows, int64_t ld, int64_t width,
-                       int64_t kc, float *panels);
+void transposeToPanels(const float *rows, int64_t ld, int64_t width, int64_t kc,
+                       float *panels);
 
 /// Whether gemmPanel's AVX2 micro-kernel runs on this CPU.
 bool gemmAvx2Available();

@@ -45,8 +45,7 @@ Operation *lastUse(memref::DeallocOp dealloc, Operation *alloc) {
         last = inBlock;
       // Any memref an op makes from the buffer may alias it.
       for (Value result : user->getResults())
-        if (isa<BaseMemRefType>(result.getType()) &&
-            seen.insert(result).second)
+        if (isa<BaseMemRefType>(result.getType()) && seen.insert(result).second)
           work.push_back(result);
     }
   }
