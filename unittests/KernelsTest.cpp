@@ -278,8 +278,9 @@ TEST(SoftmaxKernel, UnderflowingScoresGiveWhatExpfGives) {
     }
     float want = float(double(e) / sum);
     EXPECT_NEAR(y[i], want, 4e-7 * want + 1.5e-45) << x[i];
-    if (x[i] > -104.0f && x[i] < -103.0f)
+    if (x[i] > -104.0f && x[i] < -103.0f) {
       EXPECT_GT(y[i], 0.0f) << x[i]; // subnormal, not flushed
+    }
   }
 }
 
