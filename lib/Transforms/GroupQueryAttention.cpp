@@ -7,6 +7,8 @@
 
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Transforms/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -117,11 +119,54 @@ struct GroupHeads : OpRewritePattern<MatMulOp> {
   }
 };
 
+/// MatMul(A, Mul(Transpose(repeated, [0, 1, 3, 2]), s)), s one element
+/// (PyTorch's export of scaled_dot_product_attention scales the transposed
+/// keys) -> MatMul(A, Transpose(repeat of Mul(kv, s))). Scaling commutes
+/// exactly with the copy and the transpose, so every product is the same;
+/// GroupHeads then reads the scaled kv heads without repeating them.
+struct ScaleKeysBeforeRepeat : OpRewritePattern<MatMulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatMulOp op,
+                                PatternRewriter &b) const override {
+    auto mul = op.getRhs().getDefiningOp<MulOp>();
+    if (!mul || !mul->hasOneUse())
+      return failure();
+    Value keys = mul.getLhs(), scale = mul.getRhs();
+    if (!keys.getDefiningOp<TransposeOp>())
+      std::swap(keys, scale);
+    auto transpose = keys.getDefiningOp<TransposeOp>();
+    auto scaleType = dyn_cast<RankedTensorType>(scale.getType());
+    if (!transpose || transpose.getPerm() != ArrayRef<int64_t>{0, 1, 3, 2} ||
+        !scaleType || !scaleType.hasStaticShape() ||
+        scaleType.getNumElements() != 1 || scaleType.getRank() > 4 ||
+        keys.getType() != mul.getType())
+      return failure();
+    Value repeated = transpose.getInput();
+    auto [kv, groups] = repeatedHeads(repeated);
+    if (!kv || getElementTypeOrSelf(kv) != scaleType.getElementType())
+      return failure();
+    // The chain repeatedHeads matched: Reshape(Expand(Unsqueeze(kv))),
+    // rebuilt on the scaled heads.
+    auto reshape = repeated.getDefiningOp<ReshapeOp>();
+    auto expand = reshape.getInput().getDefiningOp<ExpandOp>();
+    auto unsqueeze = expand.getInput().getDefiningOp<UnsqueezeOp>();
+    IRMapping map;
+    map.map(kv, MulOp::create(b, mul.getLoc(), kv.getType(), kv, scale));
+    for (Operation *step : {unsqueeze.getOperation(), expand.getOperation(),
+                            reshape.getOperation(), transpose.getOperation()})
+      b.clone(*step, map);
+    b.modifyOpInPlace(op, [&] {
+      op.getRhsMutable().assign(map.lookup(transpose.getResult()));
+    });
+    return success();
+  }
+};
+
 struct GroupQueryAttentionPass
     : mlir::actsparse::impl::GroupQueryAttentionBase<GroupQueryAttentionPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GroupHeads>(&getContext());
+    patterns.add<GroupHeads, ScaleKeysBeforeRepeat>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

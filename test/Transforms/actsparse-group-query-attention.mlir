@@ -33,6 +33,41 @@ func.func @repeated_kv(%q: tensor<?x8x?x8xf32>, %k: tensor<?x4x?x8xf32>, %v: ten
 
 // -----
 
+// PyTorch's export of scaled_dot_product_attention scales the transposed
+// keys by a one-element factor: the factor moves onto the KV heads
+// themselves, before the repetition, which then goes away.
+// CHECK-LABEL: func.func @scaled_keys
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<?x8x?x8xf32>, %[[K:[a-z0-9]+]]: tensor<?x4x?x8xf32>, %{{.*}}: tensor<5xi64>, %{{.*}}: tensor<4xi64>, %[[F:[a-z0-9]+]]: tensor<1xf32>)
+// CHECK-NOT: actsparse.expand
+// CHECK: %[[KS:.*]] = actsparse.mul %[[K]], %[[F]] : (tensor<?x4x?x8xf32>, tensor<1xf32>) -> tensor<?x4x?x8xf32>
+// CHECK: %[[KT:.*]] = actsparse.transpose %[[KS]], perm = [0, 1, 3, 2] : tensor<?x4x?x8xf32> -> tensor<?x4x8x?xf32>
+// CHECK: actsparse.matmul %{{.*}}, %[[KT]] : (tensor<?x4x?x8xf32>, tensor<?x4x8x?xf32>) -> tensor<?x4x?x?xf32>
+// A factor of more than one element stays where it is.
+// CHECK-LABEL: func.func @not_a_scale
+// CHECK: actsparse.expand
+func.func @scaled_keys(%q: tensor<?x8x?x8xf32>, %k: tensor<?x4x?x8xf32>,
+                       %s5: tensor<5xi64>, %s4: tensor<4xi64>, %f: tensor<1xf32>) -> tensor<?x8x?x?xf32> {
+  %ku = actsparse.unsqueeze %k, axes = [2] : tensor<?x4x?x8xf32> -> tensor<?x4x1x?x8xf32>
+  %ke = actsparse.expand %ku, %s5 : (tensor<?x4x1x?x8xf32>, tensor<5xi64>) -> tensor<?x4x2x?x8xf32>
+  %kr = actsparse.reshape %ke, %s4 : (tensor<?x4x2x?x8xf32>, tensor<4xi64>) -> tensor<?x8x?x8xf32>
+  %kt = actsparse.transpose %kr, perm = [0, 1, 3, 2] : tensor<?x8x?x8xf32> -> tensor<?x8x8x?xf32>
+  %ks = actsparse.mul %kt, %f : (tensor<?x8x8x?xf32>, tensor<1xf32>) -> tensor<?x8x8x?xf32>
+  %scores = actsparse.matmul %q, %ks : (tensor<?x8x?x8xf32>, tensor<?x8x8x?xf32>) -> tensor<?x8x?x?xf32>
+  return %scores : tensor<?x8x?x?xf32>
+}
+func.func @not_a_scale(%q: tensor<?x8x?x8xf32>, %k: tensor<?x4x?x8xf32>,
+                       %s5: tensor<5xi64>, %s4: tensor<4xi64>, %f: tensor<8x1xf32>) -> tensor<?x8x?x?xf32> {
+  %ku = actsparse.unsqueeze %k, axes = [2] : tensor<?x4x?x8xf32> -> tensor<?x4x1x?x8xf32>
+  %ke = actsparse.expand %ku, %s5 : (tensor<?x4x1x?x8xf32>, tensor<5xi64>) -> tensor<?x4x2x?x8xf32>
+  %kr = actsparse.reshape %ke, %s4 : (tensor<?x4x2x?x8xf32>, tensor<4xi64>) -> tensor<?x8x?x8xf32>
+  %kt = actsparse.transpose %kr, perm = [0, 1, 3, 2] : tensor<?x8x?x8xf32> -> tensor<?x8x8x?xf32>
+  %ks = actsparse.mul %kt, %f : (tensor<?x8x8x?xf32>, tensor<8x1xf32>) -> tensor<?x8x8x?xf32>
+  %scores = actsparse.matmul %q, %ks : (tensor<?x8x?x8xf32>, tensor<?x8x8x?xf32>) -> tensor<?x8x?x?xf32>
+  return %scores : tensor<?x8x?x?xf32>
+}
+
+// -----
+
 // Not a repetition of heads: the Expand broadcasts another dimension, the
 // unit dimension is not the head group, or the head counts do not match.
 // CHECK-LABEL: func.func @not_repeated

@@ -240,6 +240,15 @@ def GroupQueryAttention : Pass<"actsparse-group-query-attention"> {
     tensor's head count, and the Expand only broadcasts the unit dimension;
     the Reshape must merge the head and group dimensions (the only reshape
     of that result an attention export writes).
+
+    PyTorch's export of `scaled_dot_product_attention` (transformers'
+    default; SmolLM2's export) scales the transposed keys by a one-element
+    factor before the product: `MatMul(A, Mul(Transpose(repeated), s))`.
+    The pass rebuilds it as `MatMul(A, Transpose(repeat of Mul(kv, s)))`,
+    which the rewrite above then takes: scaling commutes exactly with the
+    copy and the transpose, so every product is the same, and per step the
+    keys are scaled once per KV head instead of being repeated, transposed
+    and scaled for every query head.
   }];
   let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
 }
