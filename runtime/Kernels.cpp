@@ -111,6 +111,35 @@ void forColumnSlices(int64_t M, int64_t N, int64_t K,
     pool().run(body);
 }
 
+/// C[0:M][0:N] += A * W by the blocked GEMM over the pool's column slices,
+/// for W stored [K, N], or [N, K] when `transposed` (the only difference
+/// is how a block of weights is packed and prefetched).
+void pooledGemm(const float *A, int64_t lda, int64_t M, int64_t K,
+                const float *W, int64_t ldw, bool transposed, float *C,
+                int64_t ldc, int64_t N) {
+  // Row j of a block's weights: a row of W ([K, N]: k0 + j, from column n)
+  // or a row of W^T ([N, K]: n + j, from column k0).
+  auto rowsOf = [&](int64_t n, int64_t k0) {
+    return transposed ? W + n * ldw + k0 : W + k0 * ldw + n;
+  };
+  forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+    gemm(
+        A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
+        [&](float *panels, int64_t n, int64_t width, int64_t k0, int64_t kc) {
+          if (transposed)
+            transposeToPanels(rowsOf(n, k0), ldw, width, kc, panels);
+          else
+            copyToPanels(rowsOf(n, k0), ldw, width, kc, panels);
+        },
+        [&](int64_t n, int64_t width, int64_t k0, int64_t kc, int64_t part,
+            int64_t parts) {
+          int64_t rows = transposed ? width : kc, cols = transposed ? kc : width;
+          prefetchRows(rowsOf(n, k0), ldw * sizeof(float), rows,
+                       cols * sizeof(float), part, parts);
+        });
+  });
+}
+
 } // namespace
 
 ThreadPool &pool() {
@@ -137,18 +166,7 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
-    return forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
-      gemm(A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
-           [&](float *panels, int64_t n, int64_t width, int64_t k0,
-               int64_t kc) {
-             copyToPanels(W + k0 * ldw + n, ldw, width, kc, panels);
-           },
-           [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
-               int64_t part, int64_t parts) {
-             prefetchRows(W + k0 * ldw + n, ldw * sizeof(float), kc,
-                          width * sizeof(float), part, parts);
-           });
-    });
+    return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/false, C, ldc, N);
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     // Column blocks sized so that the block of C (M rows) stays in L2.
     int64_t block = std::max<int64_t>(16, std::min<int64_t>(
@@ -177,18 +195,7 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
-    return forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
-      gemm(A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
-           [&](float *panels, int64_t n, int64_t width, int64_t k0,
-               int64_t kc) {
-             transposeToPanels(W + n * ldw + k0, ldw, width, kc, panels);
-           },
-           [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
-               int64_t part, int64_t parts) {
-             prefetchRows(W + n * ldw + k0, ldw * sizeof(float), width,
-                          kc * sizeof(float), part, parts);
-           });
-    });
+    return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/true, C, ldc, N);
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n0, n1);
   });
