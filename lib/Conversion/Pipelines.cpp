@@ -56,7 +56,18 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::buildBufferDeallocationPipeline(pm);
+  // Upstream's buffer deallocation pipeline
+  // (bufferization::buildBufferDeallocationPipeline), with the block-end
+  // deallocs split in linear time before its pairwise simplification.
+  pm.addPass(memref::createExpandReallocPass({/*emitDeallocs=*/false}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createSplitDeallocs());
+  pm.addPass(bufferization::createBufferDeallocationSimplificationPass());
+  pm.addPass(bufferization::createLowerDeallocationsPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
   // Results that alias an argument or a constant are returned as
   // bufferization.clone: allocation + copy.
   pm.addPass(createConvertBufferizationToMemRefPass());
@@ -68,6 +79,8 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   // One function per distinct loop nest: LLVM's time grows faster than the
   // size of a function, and layers repeat the same ops.
   pm.addPass(createOutlineKernels());
+  // Then one function per layer: the glue between kernels repeats too.
+  pm.addPass(createOutlineLayers());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());

@@ -114,10 +114,20 @@ static LogicalResult addEntryPoints(ModuleOp module, const std::string &sig,
   // 10x longer (40 s instead of 4 s for stories260K), for nothing.
   if (auto graph = module.lookupSymbol<LLVM::LLVMFuncOp>(rt::kGraphSymbol))
     graph.setNoInline(true);
-  // The kernels of actsparse-outline-kernels are compiled once each, and
-  // stay out of the graph function (Passes.td says why).
+  // The C interface wrapper loads every field of every descriptor and
+  // passes them all to the graph: one call of thousands of arguments
+  // (SmolLM2: 272 weights), whose stack stores LLVM's instruction
+  // selection compares pairwise (6.6 of SmolLM2's 12 s of code
+  // generation). It runs once per call of the model, so it is compiled
+  // without optimization (0.5 s).
+  ciface.setNoInline(true);
+  ciface.setOptimizeNone(true);
+  // The kernels of actsparse-outline-kernels and the layers of
+  // actsparse-outline-layers are compiled once each, and stay out of the
+  // graph function (Passes.td says why).
   for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
-    if (fn.getName().starts_with("actsparse_kernel_"))
+    if (fn.getName().starts_with("actsparse_kernel_") ||
+        fn.getName().starts_with("actsparse_layer_"))
       fn.setNoInline(true);
   Location loc = module.getLoc();
   OpBuilder b(module.getBodyRegion());
@@ -328,8 +338,15 @@ static void initLLVM(MLIRContext *ctx) {
 /// Lowered module -> optimized native object code for this CPU. Both the
 /// JIT and shared libraries use exactly this object code, so they compute
 /// bit-identical results.
+static double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
 static std::unique_ptr<llvm::MemoryBuffer>
-compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
+compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3,
+                CompileReport *report = nullptr) {
   initLLVM(module.getContext());
   auto tm = hostTargetMachine(/*pic=*/true);
   if (!tm) {
@@ -349,12 +366,16 @@ compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
   // compilation takes 10x longer (36 s instead of ~3 s for stories260K),
   // while the time-critical projections run in the runtime kernel anyway.
   // Code generation still targets this CPU.
+  auto start = std::chrono::steady_clock::now();
   if (llvm::Error e =
           makeOptimizingTransformer(optLevel, 0, /*targetMachine=*/nullptr)(
               llvmModule.get())) {
     error = "LLVM optimization failed: " + llvm::toString(std::move(e));
     return nullptr;
   }
+  if (report)
+    report->optimizationSeconds = secondsSince(start);
+  start = std::chrono::steady_clock::now();
   llvm::SmallVector<char, 0> object;
   llvm::raw_svector_ostream os(object);
   llvm::legacy::PassManager pm;
@@ -364,6 +385,8 @@ compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
     return nullptr;
   }
   pm.run(*llvmModule);
+  if (report)
+    report->codegenSeconds = secondsSince(start);
   return llvm::MemoryBuffer::getMemBufferCopy(
       llvm::StringRef(object.data(), object.size()), "actsparse-model.o");
 }
@@ -371,11 +394,15 @@ compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3) {
 /// Imported module (lowered in place) -> object code. The signature the
 /// lowering computes is embedded in the object, where every loader reads it.
 static std::unique_ptr<llvm::MemoryBuffer>
-lowerAndCompile(ModuleOp module, unsigned optLevel, std::string &error) {
+lowerAndCompile(ModuleOp module, unsigned optLevel, std::string &error,
+                CompileReport *report = nullptr) {
   ModelSignature signature;
+  auto start = std::chrono::steady_clock::now();
   if (failed(lowerForExecution(module, signature, error)))
     return nullptr;
-  return compileToObject(module, error, optLevel);
+  if (report)
+    report->loweringSeconds = secondsSince(start);
+  return compileToObject(module, error, optLevel, report);
 }
 
 std::unique_ptr<CompiledModel> CompiledModel::compile(ModuleOp module,
@@ -431,7 +458,7 @@ CompiledModel::compileFile(StringRef path, MLIRContext &context,
     return nullptr;
   }
   std::unique_ptr<llvm::MemoryBuffer> object =
-      lowerAndCompile(*module, options.optLevel, error);
+      lowerAndCompile(*module, options.optLevel, error, &report);
   if (!object)
     return nullptr;
   if (cache && !cache->store(key, object->getBuffer(), report.warning))

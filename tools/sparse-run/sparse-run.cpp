@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -731,12 +732,20 @@ int main(int argc, char **argv) {
                    compileReport.warning.c_str());
     if (!jit)
       return fail(error);
+    std::string phases;
+    if (!compileReport.cacheHit)
+      phases = llvm::formatv(" (MLIR lowering {0:F2} s, LLVM optimization "
+                             "{1:F2} s, code generation {2:F2} s)",
+                             compileReport.loweringSeconds,
+                             compileReport.optimizationSeconds,
+                             compileReport.codegenSeconds)
+                   .str();
     if (o.stats)
       std::fprintf(
-          stderr, "sparse-run: %s in %.2f s%s%s\n",
+          stderr, "sparse-run: %s in %.2f s%s%s%s\n",
           compileReport.cacheHit ? "compiled code loaded from the cache"
                                  : "compiled",
-          compileReport.seconds,
+          compileReport.seconds, phases.c_str(),
           compileReport.cacheEntry.empty()
               ? (o.noCache ? " (--no-cache)" : " (not cached)")
               : compileReport.cacheHit ? ": " : "; cached as ",
@@ -826,6 +835,10 @@ int main(int argc, char **argv) {
       return true;
     if (!llvm::StringRef(o.model).ends_with(".so"))
       fields["compile"] = {{"seconds", compileReport.seconds},
+                           {"lowering_seconds", compileReport.loweringSeconds},
+                           {"optimization_seconds",
+                            compileReport.optimizationSeconds},
+                           {"codegen_seconds", compileReport.codegenSeconds},
                            {"cache_hit", compileReport.cacheHit},
                            {"cache_entry", compileReport.cacheEntry}};
     fields["ffn"] = ffnStats.layers().empty()

@@ -126,6 +126,43 @@ def FreeAfterLastUse : Pass<"actsparse-free-after-last-use"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def SplitDeallocs : Pass<"actsparse-split-deallocs", "::mlir::func::FuncOp"> {
+  let summary = "Give each buffer that aliases nothing else in a "
+                "bufferization.dealloc a dealloc of its own";
+  let description = [{
+    Ownership-based deallocation frees a block's buffers with one
+    `bufferization.dealloc` at the end of the block. An imported model is
+    one block, so that op lists every buffer of the model: 595 for
+    stories260K, thousands for SmolLM2. Upstream's
+    `buffer-deallocation-simplification` splits the buffers that alias no
+    other operand into deallocs of their own, but asks its alias analysis
+    about every pair of operands: on SmolLM2 it took 3 to 6 s, half of the
+    whole MLIR lowering.
+
+    This pass does the same split in one pass over the operands. It follows
+    each operand (and each retained value) through views, casts, reshapes
+    and `extract_strided_metadata` to where its memory comes from: an
+    allocation (an op with an `Allocate` effect on it), an argument of the
+    function, a global, or something else. When nothing is "something
+    else", an operand whose allocation no other operand or retained value
+    reaches moves to `bufferization.dealloc (%m) if (%c)` right before the
+    original op. It aliases no retained value, so the original op's results
+    do not change. Distinct allocations never alias, and an allocation made
+    inside the function never aliases the function's arguments or a
+    global. Upstream's simplification then runs on what is left.
+
+    ```mlir
+    %r = bufferization.dealloc (%a, %b, %arg0 : ...) if (%true, %c, %d)
+             retain (%ret : ...)
+    ```
+
+    with `%a` and `%b` fresh `memref.alloc`s and `%ret` a view of `%b`,
+    becomes `bufferization.dealloc (%a : ...) if (%true)` followed by the
+    original op on `%b` and `%arg0`.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each bufferized linalg op into a function of its own, "
                 "one function per distinct op";
@@ -156,6 +193,48 @@ def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::linalg::LinalgDialect"];
+}
+
+def OutlineLayers : Pass<"actsparse-outline-layers", "::mlir::ModuleOp"> {
+  let summary = "Move the repeated layers of a model into one function "
+                "called once per layer";
+  let description = [{
+    After `actsparse-outline-kernels`, an imported model's function is
+    still thousands of ops of glue per layer: allocations, views, shape
+    checks, kernel and runtime calls, deallocations. A 30-layer model
+    repeats the same glue 30 times on other buffers, and LLVM's
+    optimization and code generation take time superlinear in the size of
+    a function: SmolLM2's 174,000-line graph function took most of a
+    minute to compile.
+
+    This pass looks in each function's entry block for the longest stretch
+    of ops that repeats with one period of at least `min-ops` ops. Ops are
+    first compared by a hash of their name, attributes, properties and
+    types; the periods voted for by the distances between equal ops are
+    tried, and the one that covers the most ops in whole repeats wins. The
+    stretch is cut where the fewest values cross the cut. Each repeat is
+    then checked op by op against the first: the same ops, attributes,
+    properties, types and regions, and each operand either the
+    corresponding value of the repeat or the corresponding value from
+    before it (the first use fixes the correspondence, so a repeat that
+    uses one input where the first uses two does not match). Repeats that
+    match become calls of one private function `actsparse_layer_N`, whose
+    arguments are the values the repeat uses from before it (inputs that
+    are the same constant in every repeat are cloned in instead) and whose
+    results are the values used after it. Repeats that do not match (a
+    first or last layer that differs) stay where they are. The pass runs
+    again on what is left, for a second group of repeats, up to 4 times.
+
+    Semantics do not change: the ops run in the same order on the same
+    buffers. A stretch whose stack allocation (`memref.alloca`) is used
+    after it is left alone. The compiler marks the functions `noinline` in
+    the LLVM dialect, so each is compiled once.
+  }];
+  let options = [
+    Option<"minOps", "min-ops", "unsigned", /*default=*/"64",
+           "Shortest repeat outlined, in ops of the block">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
 #endif // ACTSPARSE_CONVERSION_PASSES_TD

@@ -55,6 +55,9 @@ struct CompileReport {
   bool cacheHit = false;
   /// Wall time from reading the IR to a callable model.
   double seconds = 0;
+  /// Of which, when compiled: the MLIR lowering, LLVM's optimization and
+  /// its code generation.
+  double loweringSeconds = 0, optimizationSeconds = 0, codegenSeconds = 0;
   /// The cache entry loaded or written; empty without a cache.
   std::string cacheEntry;
   /// A cache problem (unreadable, damaged or unwritable entry). The model
