@@ -189,6 +189,9 @@ Repeats findRepeats(const BlockOps &block, size_t minOps) {
 struct Repeat {
   size_t start = 0;
   SmallVector<Value> inputs;
+  /// Inputs of one use each (constants): the reference repeat's op, the
+  /// operand, and the input.
+  SmallVector<std::tuple<Operation *, unsigned, size_t>> singleUses;
 };
 
 /// Whether the `period` ops from `start` compute what the reference repeat
@@ -202,17 +205,27 @@ bool matches(const BlockOps &block, size_t referenceStart, size_t start,
   llvm::DenseMap<Value, size_t> inputOf, otherInputOf;
   repeat.start = start;
   repeat.inputs.clear();
+  repeat.singleUses.clear();
   auto record = [&](Value a, Value b) {
     equal[a] = b;
     image.insert(b);
   };
-  auto sameOperand = [&](Value a, Value b) {
+  auto sameOperand = [&](Value a, Value b, Operation *user, unsigned operand) {
     if (auto it = equal.find(a); it != equal.end())
       return it->second == b;
     // `a` comes from before the reference repeat: `b` must come from
     // before this one, and be the same input.
-    if (image.contains(b))
+    if (image.contains(b) || a.getType() != b.getType())
       return false;
+    // A constant is a value, not an identity: each use is an input of its
+    // own (one constant 1 may be a stride in one place and the layer
+    // number in another). Inputs that are the same constant in every
+    // repeat are cloned into the function.
+    if (isConstant(a) || isConstant(b)) {
+      repeat.singleUses.push_back({user, operand, repeat.inputs.size()});
+      repeat.inputs.push_back(b);
+      return true;
+    }
     auto ia = inputOf.find(a);
     auto ib = otherInputOf.find(b);
     bool seenA = ia != inputOf.end(), seenB = ib != otherInputOf.end();
@@ -238,8 +251,8 @@ bool matches(const BlockOps &block, size_t referenceStart, size_t start,
     for (auto [x, y] : llvm::zip_equal(opsA, opsB)) {
       if (x->getNumOperands() != y->getNumOperands())
         return false;
-      for (auto [u, v] : llvm::zip_equal(x->getOperands(), y->getOperands()))
-        if (!sameOperand(u, v))
+      for (unsigned i = 0; i < x->getNumOperands(); ++i)
+        if (!sameOperand(x->getOperand(i), y->getOperand(i), x, i))
           return false;
       for (auto [u, v] : llvm::zip_equal(x->getResults(), y->getResults()))
         record(u, v);
@@ -267,6 +280,40 @@ void collectOutputs(const BlockOps &block, size_t start, size_t period,
       }
 }
 
+/// Moves the block's constants to its start, one op per value: a
+/// repeat's constants that differ from another's (a layer number) are then
+/// inputs like any other value, and equal constants are one value (the
+/// lowering after the last CSE makes copies).
+void hoistConstants(Block &block) {
+  llvm::DenseMap<llvm::hash_code, SmallVector<Operation *>> seen;
+  Operation *insertBefore = &block.front();
+  for (Operation &op : llvm::make_early_inc_range(block)) {
+    if (!op.hasTrait<OpTrait::ConstantLike>() || op.getNumResults() != 1)
+      continue;
+    llvm::hash_code h = OperationEquivalence::computeHash(
+        &op, OperationEquivalence::ignoreHashValue,
+        OperationEquivalence::ignoreHashValue,
+        OperationEquivalence::IgnoreLocations);
+    SmallVector<Operation *> &same = seen[h];
+    auto equal = llvm::find_if(same, [&](Operation *other) {
+      return OperationEquivalence::isEquivalentTo(
+          &op, other, OperationEquivalence::IgnoreLocations);
+    });
+    if (equal != same.end()) {
+      if (&op == insertBefore)
+        insertBefore = op.getNextNode();
+      op.getResult(0).replaceAllUsesWith((*equal)->getResult(0));
+      op.erase();
+      continue;
+    }
+    same.push_back(&op);
+    if (&op == insertBefore)
+      insertBefore = op.getNextNode();
+    else
+      op.moveBefore(insertBefore);
+  }
+}
+
 struct OutlineLayersPass
     : mlir::actsparse::impl::OutlineLayersBase<OutlineLayersPass> {
   using OutlineLayersBase::OutlineLayersBase;
@@ -278,12 +325,14 @@ struct OutlineLayersPass
       if (!f.isExternal())
         functions.push_back(f);
     unsigned made = 0;
-    for (func::FuncOp f : functions)
+    for (func::FuncOp f : functions) {
+      hoistConstants(f.getBody().front());
       // Each round replaces at least two repeats by calls; a second group
       // of repeats (an encoder and a decoder) gets a round of its own.
       for (int round = 0; round < 4; ++round)
         if (!outlineOnce(module, f, made))
           break;
+    }
   }
 
   /// Outlines the longest repeating stretch of `f`'s entry block; false
@@ -343,17 +392,28 @@ struct OutlineLayersPass
     layer.setPrivate();
     Block *entry = layer.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    IRMapping map;
+    SmallVector<Value> inputValues;
     unsigned arg = 0;
     for (size_t i = 0; i < first.inputs.size(); ++i) {
       Value v = first.inputs[i];
-      if (cloned[i])
-        map.map(v, b.clone(*v.getDefiningOp())->getResult(0));
-      else
-        map.map(v, entry->getArgument(arg++));
+      inputValues.push_back(
+          cloned[i] ? Value(b.clone(*v.getDefiningOp())->getResult(0))
+                    : entry->getArgument(arg++));
     }
+    // Inputs of several uses map by value; those of one use are set on
+    // their use after cloning (one constant may be several inputs).
+    llvm::DenseSet<size_t> singleUse;
+    for (auto [user, operand, input] : first.singleUses)
+      singleUse.insert(input);
+    IRMapping map;
+    for (size_t i = 0; i < first.inputs.size(); ++i)
+      if (!singleUse.contains(i))
+        map.map(first.inputs[i], inputValues[i]);
     for (size_t k = 0; k < period; ++k)
       b.clone(*block.ops[first.start + k], map);
+    for (auto [user, operand, input] : first.singleUses)
+      map.lookup(user)->setOperand(operand, inputValues[input]);
+    hoistConstants(*entry);
     SmallVector<Value> returned;
     for (auto [k, number] : outputs)
       returned.push_back(

@@ -120,3 +120,42 @@ func.func @heap_buffers(%x: memref<4xf32>, %w: memref<4xf32>) {
   call @attn(%c, %w, %x) : (memref<4xf32>, memref<4xf32>, memref<4xf32>) -> ()
   return
 }
+
+// -----
+
+// A constant is a value, not an identity: the first repeat passes 1 both
+// as the layer number and as a stride, the others pass 2 and 3 as the
+// layer number. The layer number becomes an argument; the stride, 1 in
+// every repeat, is cloned in.
+// CHECK-LABEL: func.func @layer_numbers
+// CHECK-SAME: (%[[X:.*]]: memref<4xf32>)
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : i64
+// CHECK-DAG: %[[C2:.*]] = arith.constant 2 : i64
+// CHECK-DAG: %[[C3:.*]] = arith.constant 3 : i64
+// CHECK: call @actsparse_layer_0(%[[X]], %[[C1]])
+// CHECK-NEXT: call @actsparse_layer_0(%[[X]], %[[C2]])
+// CHECK-NEXT: call @actsparse_layer_0(%[[X]], %[[C3]])
+// CHECK-NEXT: return
+// CHECK: func.func private @actsparse_layer_0(%[[IN:.*]]: memref<4xf32>, %[[LAYER:.*]]: i64)
+// CHECK-NEXT: %[[ONE:.*]] = arith.constant 1 : i64
+// CHECK-NEXT: call @probe(%[[IN]], %[[LAYER]], %[[ONE]])
+// CHECK-NEXT: call @norm(%[[IN]])
+// CHECK-NEXT: call @norm(%[[IN]])
+// CHECK-NEXT: return
+func.func private @probe(memref<4xf32>, i64, i64)
+func.func private @norm(memref<4xf32>)
+func.func @layer_numbers(%x: memref<4xf32>) {
+  %c1 = arith.constant 1 : i64
+  call @probe(%x, %c1, %c1) : (memref<4xf32>, i64, i64) -> ()
+  call @norm(%x) : (memref<4xf32>) -> ()
+  call @norm(%x) : (memref<4xf32>) -> ()
+  %c2 = arith.constant 2 : i64
+  call @probe(%x, %c2, %c1) : (memref<4xf32>, i64, i64) -> ()
+  call @norm(%x) : (memref<4xf32>) -> ()
+  call @norm(%x) : (memref<4xf32>) -> ()
+  %c3 = arith.constant 3 : i64
+  call @probe(%x, %c3, %c1) : (memref<4xf32>, i64, i64) -> ()
+  call @norm(%x) : (memref<4xf32>) -> ()
+  call @norm(%x) : (memref<4xf32>) -> ()
+  return
+}

@@ -207,7 +207,9 @@ def OutlineLayers : Pass<"actsparse-outline-layers", "::mlir::ModuleOp"> {
     a function: SmolLM2's 174,000-line graph function took most of a
     minute to compile.
 
-    This pass looks in each function's entry block for the longest stretch
+    This pass first moves the constants of each function's entry block to
+    its start, one op per value (the lowering after the last CSE makes
+    copies). It then looks in the block for the longest stretch
     of ops that repeats with one period of at least `min-ops` ops. Ops are
     first compared by a hash of their name, attributes, properties and
     types; the periods voted for by the distances between equal ops are
@@ -217,7 +219,10 @@ def OutlineLayers : Pass<"actsparse-outline-layers", "::mlir::ModuleOp"> {
     properties, types and regions, and each operand either the
     corresponding value of the repeat or the corresponding value from
     before it (the first use fixes the correspondence, so a repeat that
-    uses one input where the first uses two does not match). Repeats that
+    uses one input where the first uses two does not match). A constant is
+    a value, not an identity: each of its uses is an input of its own, so
+    that a 1 that is a stride in one place and the layer number in another
+    still matches the next layer's 1 and 2. Repeats that
     match become calls of one private function `actsparse_layer_N`, whose
     arguments are the values the repeat uses from before it (inputs that
     are the same constant in every repeat are cloned in instead) and whose
