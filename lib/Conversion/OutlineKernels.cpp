@@ -103,6 +103,7 @@ struct OutlineKernelsPass
       if (inserted) {
         kernel.setName(("actsparse_kernel_" + Twine(kernels.size() - 1)).str());
         kernel.setPrivate();
+        markNoInline(kernel);
         moduleBuilder.insert(kernel);
       } else {
         kernel.erase();

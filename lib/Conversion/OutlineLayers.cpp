@@ -56,7 +56,7 @@ struct Repeats {
   size_t start = 0, period = 0, count = 0;
 };
 
-/// The ops of a block, their positions, and where each result is last used.
+/// The ops of a block (without its terminator) and their positions.
 class BlockOps {
 public:
   explicit BlockOps(Block &block) : block(block) {
@@ -390,6 +390,7 @@ struct OutlineLayersPass
         b, f.getLoc(), ("actsparse_layer_" + Twine(made++)).str(),
         b.getFunctionType(argTypes, resultTypes));
     layer.setPrivate();
+    markNoInline(layer);
     Block *entry = layer.addEntryBlock();
     b.setInsertionPointToStart(entry);
     SmallVector<Value> inputValues;

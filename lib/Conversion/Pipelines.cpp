@@ -34,6 +34,11 @@
 
 using namespace mlir;
 
+void mlir::actsparse::markNoInline(func::FuncOp f) {
+  Builder b(f.getContext());
+  f->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+}
+
 void mlir::actsparse::buildLowerToLLVMPipeline(OpPassManager &pm) {
   buildLowerToTensorsPipeline(pm);
   buildTensorsToLLVMPipeline(pm);

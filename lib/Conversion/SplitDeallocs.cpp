@@ -39,19 +39,11 @@ struct Origins {
 
 /// Adds the origins of `v`; false when some origin cannot be told.
 bool addOrigins(Value v, Block &entry, Origins &origins, unsigned depth = 0) {
-  // Views, casts, reshapes and the base buffer of a descriptor share their
-  // source's memory.
-  while (true) {
-    if (auto metadata = v.getDefiningOp<memref::ExtractStridedMetadataOp>()) {
-      v = metadata.getSource();
-      continue;
-    }
-    if (auto view = v.getDefiningOp<ViewLikeOpInterface>()) {
-      v = view.getViewSource();
-      continue;
-    }
-    break;
-  }
+  // Views, casts, reshapes and the base buffer of a descriptor
+  // (extract_strided_metadata is view-like too) share their source's
+  // memory.
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     origins.outside = true;
     return arg.getOwner() == &entry;

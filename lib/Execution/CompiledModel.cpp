@@ -122,13 +122,6 @@ static LogicalResult addEntryPoints(ModuleOp module, const std::string &sig,
   // without optimization (0.5 s).
   ciface.setNoInline(true);
   ciface.setOptimizeNone(true);
-  // The kernels of actsparse-outline-kernels and the layers of
-  // actsparse-outline-layers are compiled once each, and stay out of the
-  // graph function (Passes.td says why).
-  for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
-    if (fn.getName().starts_with("actsparse_kernel_") ||
-        fn.getName().starts_with("actsparse_layer_"))
-      fn.setNoInline(true);
   Location loc = module.getLoc();
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());
@@ -335,15 +328,15 @@ static void initLLVM(MLIRContext *ctx) {
   registerLLVMDialectTranslation(*ctx);
 }
 
-/// Lowered module -> optimized native object code for this CPU. Both the
-/// JIT and shared libraries use exactly this object code, so they compute
-/// bit-identical results.
 static double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                        start)
       .count();
 }
 
+/// Lowered module -> optimized native object code for this CPU. Both the
+/// JIT and shared libraries use exactly this object code, so they compute
+/// bit-identical results.
 static std::unique_ptr<llvm::MemoryBuffer>
 compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3,
                 CompileReport *report = nullptr) {
@@ -421,9 +414,7 @@ CompiledModel::compileFile(StringRef path, MLIRContext &context,
                            CompileReport &report, std::string &error) {
   auto start = std::chrono::steady_clock::now();
   auto done = [&](std::unique_ptr<CompiledModel> model) {
-    report.seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    report.seconds = secondsSince(start);
     return model;
   };
   auto file = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);

@@ -26,9 +26,18 @@ bool sameOrDynamic(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
-/// The key/value tensor [B, Hkv, S, D] that `repeated` [B, Hkv * G, S, D]
-/// repeats G > 1 times per head, and G; null if `repeated` is not that.
-std::pair<Value, int64_t> repeatedHeads(Value repeated) {
+/// What `repeated` [B, Hkv * G, S, D] repeats G > 1 times per head:
+/// Reshape(Expand(Unsqueeze(kv, 2))) of the key/value tensor kv
+/// [B, Hkv, S, D].
+struct RepeatedHeads {
+  Value kv; ///< null when `repeated` is not such a repeat
+  int64_t groups = 0;
+  UnsqueezeOp unsqueeze;
+  ExpandOp expand;
+  ReshapeOp reshape;
+};
+
+RepeatedHeads repeatedHeads(Value repeated) {
   auto reshape = repeated.getDefiningOp<ReshapeOp>();
   if (!reshape)
     return {};
@@ -56,13 +65,18 @@ std::pair<Value, int64_t> repeatedHeads(Value repeated) {
       ShapedType::isDynamic(e[4]) || e[4] != k[3] || r[3] != k[3] ||
       !sameOrDynamic(r[0], k[0]) || !sameOrDynamic(r[2], k[2]))
     return {};
-  return {kv, groups};
+  return {kv, groups, unsqueeze, expand, reshape};
+}
+
+/// The keys' transpose in attention: the last two dimensions swapped.
+bool swapsLastTwo(TransposeOp transpose) {
+  return transpose.getPerm() == ArrayRef<int64_t>{0, 1, 3, 2};
 }
 
 Value reshapeTo(PatternRewriter &b, Location loc, Value v,
                 ArrayRef<int64_t> shape, RankedTensorType type) {
-  auto shapeType = RankedTensorType::get({int64_t(shape.size())},
-                                         b.getI64Type());
+  auto shapeType =
+      RankedTensorType::get({int64_t(shape.size())}, b.getI64Type());
   Value s = ConstantOp::create(b, loc, shapeType,
                                DenseElementsAttr::get(shapeType, shape));
   return ReshapeOp::create(b, loc, type, v, s);
@@ -75,11 +89,13 @@ struct GroupHeads : OpRewritePattern<MatMulOp> {
     Value rhs = op.getRhs();
     auto transpose = rhs.getDefiningOp<TransposeOp>();
     if (transpose) {
-      if (transpose.getPerm() != ArrayRef<int64_t>{0, 1, 3, 2})
+      if (!swapsLastTwo(transpose))
         return failure();
       rhs = transpose.getInput();
     }
-    auto [kv, groups] = repeatedHeads(rhs);
+    RepeatedHeads heads = repeatedHeads(rhs);
+    Value kv = heads.kv;
+    int64_t groups = heads.groups;
     if (!kv)
       return failure();
     auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
@@ -90,12 +106,11 @@ struct GroupHeads : OpRewritePattern<MatMulOp> {
       return failure();
     Location loc = op.getLoc();
     int64_t rows = lhsType.isDynamicDim(2) ? ShapedType::kDynamic
-                                            : lhsType.getDimSize(2) * groups;
-    Value lhs = reshapeTo(
-        b, loc, op.getLhs(), {0, kvHeads, -1, 0},
-        RankedTensorType::get({lhsType.getDimSize(0), kvHeads, rows,
-                               lhsType.getDimSize(3)},
-                              lhsType.getElementType()));
+                                           : lhsType.getDimSize(2) * groups;
+    Value lhs = reshapeTo(b, loc, op.getLhs(), {0, kvHeads, -1, 0},
+                          RankedTensorType::get({lhsType.getDimSize(0), kvHeads,
+                                                 rows, lhsType.getDimSize(3)},
+                                                lhsType.getElementType()));
     Value right = kv;
     if (transpose) {
       auto kvType = cast<RankedTensorType>(kv.getType());
@@ -107,14 +122,14 @@ struct GroupHeads : OpRewritePattern<MatMulOp> {
           kv, transpose.getPermAttr());
     }
     auto rightType = cast<RankedTensorType>(right.getType());
-    Value grouped = MatMulOp::create(
-        b, loc,
-        RankedTensorType::get({type.getDimSize(0), kvHeads, rows,
-                               rightType.getDimSize(3)},
-                              type.getElementType()),
-        lhs, right);
-    b.replaceOp(op, reshapeTo(b, loc, grouped,
-                              {0, kvHeads * groups, -1, 0}, type));
+    Value grouped =
+        MatMulOp::create(b, loc,
+                         RankedTensorType::get({type.getDimSize(0), kvHeads,
+                                                rows, rightType.getDimSize(3)},
+                                               type.getElementType()),
+                         lhs, right);
+    b.replaceOp(op,
+                reshapeTo(b, loc, grouped, {0, kvHeads * groups, -1, 0}, type));
     return success();
   }
 };
@@ -136,24 +151,20 @@ struct ScaleKeysBeforeRepeat : OpRewritePattern<MatMulOp> {
       std::swap(keys, scale);
     auto transpose = keys.getDefiningOp<TransposeOp>();
     auto scaleType = dyn_cast<RankedTensorType>(scale.getType());
-    if (!transpose || transpose.getPerm() != ArrayRef<int64_t>{0, 1, 3, 2} ||
-        !scaleType || !scaleType.hasStaticShape() ||
-        scaleType.getNumElements() != 1 || scaleType.getRank() > 4 ||
-        keys.getType() != mul.getType())
+    if (!transpose || !swapsLastTwo(transpose) || !scaleType ||
+        !scaleType.hasStaticShape() || scaleType.getNumElements() != 1 ||
+        scaleType.getRank() > 4 || keys.getType() != mul.getType())
       return failure();
-    Value repeated = transpose.getInput();
-    auto [kv, groups] = repeatedHeads(repeated);
+    RepeatedHeads heads = repeatedHeads(transpose.getInput());
+    Value kv = heads.kv;
     if (!kv || getElementTypeOrSelf(kv) != scaleType.getElementType())
       return failure();
-    // The chain repeatedHeads matched: Reshape(Expand(Unsqueeze(kv))),
-    // rebuilt on the scaled heads.
-    auto reshape = repeated.getDefiningOp<ReshapeOp>();
-    auto expand = reshape.getInput().getDefiningOp<ExpandOp>();
-    auto unsqueeze = expand.getInput().getDefiningOp<UnsqueezeOp>();
+    // The repeat, rebuilt on the scaled heads.
     IRMapping map;
     map.map(kv, MulOp::create(b, mul.getLoc(), kv.getType(), kv, scale));
-    for (Operation *step : {unsqueeze.getOperation(), expand.getOperation(),
-                            reshape.getOperation(), transpose.getOperation()})
+    for (Operation *step :
+         {heads.unsqueeze.getOperation(), heads.expand.getOperation(),
+          heads.reshape.getOperation(), transpose.getOperation()})
       b.clone(*step, map);
     b.modifyOpInPlace(op, [&] {
       op.getRhsMutable().assign(map.lookup(transpose.getResult()));

@@ -34,12 +34,18 @@ class MemRefDialect;
 }
 namespace func {
 class FuncDialect;
+class FuncOp;
 }
 
 namespace actsparse {
 
 #define GEN_PASS_DECL
 #include "actsparse/Conversion/Passes.h.inc"
+
+/// Asks LLVM not to inline `f` (a `passthrough = ["noinline"]` that the
+/// lowering to the LLVM dialect keeps): the outlined kernels and layers are
+/// compiled once each, out of the graph function.
+void markNoInline(func::FuncOp f);
 
 /// actsparse graph ops -> linalg / tensor / arith / math on tensors.
 void populateActSparseToLinalgPatterns(RewritePatternSet &patterns);

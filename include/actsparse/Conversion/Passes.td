@@ -182,8 +182,9 @@ def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
 
     becomes `func.call @actsparse_kernel_3(%a, %b)` and, once per distinct
     op, `func.func private @actsparse_kernel_3(%arg0: memref<1x64xf32>,
-    %arg1: memref<1x64xf32>)` holding the op. The compiler marks the
-    kernels `noinline` after lowering to LLVM, so LLVM compiles each once.
+    %arg1: memref<1x64xf32>)` holding the op. Each kernel carries
+    `passthrough = ["noinline"]`, which the lowering to LLVM keeps, so LLVM
+    compiles each once.
 
     First, a `memref.copy` between buffers that are not both dense
     row-major (the past of a KV-cache Concat into a slice of the present)
@@ -232,8 +233,8 @@ def OutlineLayers : Pass<"actsparse-outline-layers", "::mlir::ModuleOp"> {
 
     Semantics do not change: the ops run in the same order on the same
     buffers. A stretch whose stack allocation (`memref.alloca`) is used
-    after it is left alone. The compiler marks the functions `noinline` in
-    the LLVM dialect, so each is compiled once.
+    after it is left alone. The functions carry `passthrough =
+    ["noinline"]`, so LLVM compiles each once.
   }];
   let options = [
     Option<"minOps", "min-ops", "unsigned", /*default=*/"64",
