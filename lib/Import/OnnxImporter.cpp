@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
+#include "actsparse/Import/DeferTerminationSignals.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -512,12 +513,16 @@ FailureOr<OnnxImportResult> Importer::run() {
   const onnx::GraphProto &g = model.graph();
 
   rt::Status s;
-  pack = rt::WeightPackWriter::create(options.weightPackPath, s);
+  {
+    // An interrupted import leaves no temporary pack behind (the final
+    // name only ever holds a complete pack: WeightPackWriter::commit).
+    DeferTerminationSignals deferred;
+    pack = rt::WeightPackWriter::create(options.weightPackPath, s);
+    if (pack)
+      llvm::sys::RemoveFileOnSignal(pack->temporaryPath());
+  }
   if (!pack)
     return emitError(fileLoc) << s.message();
-  // An interrupted import leaves no temporary pack behind (the final name
-  // only ever holds a complete pack: WeightPackWriter::commit).
-  llvm::sys::RemoveFileOnSignal(pack->temporaryPath());
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   b.setInsertionPointToEnd(module->getBody());

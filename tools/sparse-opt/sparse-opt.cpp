@@ -22,6 +22,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
+#include "actsparse/Import/DeferTerminationSignals.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -185,6 +186,8 @@ int main(int argc, char **argv) {
                  (llvm::sys::fs::exists(outputFile) &&
                   !llvm::sys::fs::is_regular_file(outputFile));
   if (!special) {
+    // TempFile::create registers the file for removal on a signal.
+    mlir::actsparse::DeferTerminationSignals deferred;
     auto created = llvm::sys::fs::TempFile::create(
         outputFile + ".tmp-%%%%%%",
         llvm::sys::fs::all_read | llvm::sys::fs::owner_write);
