@@ -75,51 +75,9 @@ quantizeBlockAvx2(const float *v, int8_t *out, float &scale, int32_t &sum) {
   sum = _mm_cvtsi128_si32(t);
 }
 
-/// Activations of M rows quantized per block of 32: values, scale and the
-/// sum of the quantized values (for the 4-bit kinds' offsets).
-struct QuantizedRows {
-  int64_t blocks = 0;
-  std::vector<int8_t> q;
-  std::vector<float> scale;
-  std::vector<int32_t> sum;
-
-  void quantize(const float *x, int64_t ldx, int64_t M, int64_t K,
-                bool vectorized) {
-    blocks = (K + kQuantBlock - 1) / kQuantBlock;
-    q.assign(M * blocks * kQuantBlock, 0);
-    scale.resize(M * blocks);
-    sum.resize(M * blocks);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t b = 0; b < blocks; ++b) {
-        const float *v = x + m * ldx + b * kQuantBlock;
-        int64_t n = std::min<int64_t>(kQuantBlock, K - b * kQuantBlock);
-        if (n == kQuantBlock && vectorized) {
-          quantizeBlockAvx2(v, q.data() + (m * blocks + b) * kQuantBlock,
-                            scale[m * blocks + b], sum[m * blocks + b]);
-          continue;
-        }
-        float amax = 0;
-        for (int64_t j = 0; j < n; ++j)
-          amax = std::max(amax, std::fabs(v[j]));
-        float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
-        int8_t *out = q.data() + (m * blocks + b) * kQuantBlock;
-        int32_t s = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          out[j] = int8_t(quantRound(v[j] * inv, -127, 127));
-          s += out[j];
-        }
-        scale[m * blocks + b] = d;
-        sum[m * blocks + b] = s;
-      }
-  }
-  const int8_t *rowQ(int64_t m) const {
-    return q.data() + m * blocks * kQuantBlock;
-  }
-};
-
 /// Integer dot product of block `b`'s 32 weights with 32 activations, and
 /// the block's float scale (and offset for q4_1) — the scalar reference.
-float dotRowScalar(QuantKind kind, const uint8_t *row, const QuantizedRows &x,
+float dotRowScalar(QuantKind kind, const uint8_t *row, const QuantizedActivations &x,
                    int64_t m) {
   const int64_t bytes = quantBlockBytes(kind);
   const int8_t *xq = x.rowQ(m);
@@ -161,7 +119,7 @@ hsum(__m256 v) {
 /// scaled into `acc[r]` (and q4_1's offset term into `offsets[r]`).
 template <QuantKind kind, int R>
 __attribute__((target("avx2,fma,f16c"), always_inline)) inline void
-blockAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0, int64_t b,
+blockAvx2(const uint8_t *row, const QuantizedActivations &x, int64_t m0, int64_t b,
           __m256 *acc, float *offsets) {
   constexpr int64_t bytes = quantBlockBytes(kind);
   const uint8_t *blk = row + b * bytes;
@@ -214,7 +172,7 @@ blockAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0, int64_t b,
 /// wait on each other's multiply-add.
 template <QuantKind kind, int R>
 __attribute__((target("avx2,fma,f16c"))) void
-dotRowsAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0,
+dotRowsAvx2(const uint8_t *row, const QuantizedActivations &x, int64_t m0,
             float *out, int64_t ldo) {
   __m256 even[R], odd[R];
   float offsets[R];
@@ -235,7 +193,7 @@ dotRowsAvx2(const uint8_t *row, const QuantizedRows &x, int64_t m0,
 
 /// Weight rows n0..n1 against every activation row, four at a time.
 template <QuantKind kind>
-void rowsAvx2(const uint8_t *w, int64_t ldw, const QuantizedRows &x,
+void rowsAvx2(const uint8_t *w, int64_t ldw, const QuantizedActivations &x,
               int64_t M, int64_t n0, int64_t n1, float *y, int64_t ldy) {
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t *row = w + n * ldw;
@@ -288,6 +246,31 @@ dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out) {
   }
 }
 
+/// y[0..n) += alpha * the row's weights: each block dequantized into
+/// registers' worth of floats (dequantizeRowAvx2), then multiplied and
+/// added; a last partial block goes through a buffer.
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c"))) void
+addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
+  constexpr int64_t bytes = quantBlockBytes(kind);
+  const __m256 a = _mm256_set1_ps(alpha);
+  alignas(32) float w[kQuantBlock];
+  int64_t b = 0;
+  for (; (b + 1) * kQuantBlock <= n; ++b) {
+    dequantizeRowAvx2<kind>(row + b * bytes, 1, w);
+    float *out = y + b * kQuantBlock;
+    for (int g = 0; g < 4; ++g)
+      _mm256_storeu_ps(out + 8 * g,
+                       _mm256_fmadd_ps(a, _mm256_load_ps(w + 8 * g),
+                                       _mm256_loadu_ps(out + 8 * g)));
+  }
+  if (b * kQuantBlock < n) {
+    dequantizeRowAvx2<kind>(row + b * bytes, 1, w);
+    for (int64_t j = 0; b * kQuantBlock + j < n; ++j)
+      y[b * kQuantBlock + j] += alpha * w[j];
+  }
+}
+
 /// Prefill: the blocked GEMM (Gemm.h), its panels dequantized from the
 /// weight rows a block of columns at a time, so each weight is dequantized
 /// once per call.
@@ -333,6 +316,78 @@ bool quantAvx2Available() {
                                 __builtin_cpu_supports("fma") &&
                                 __builtin_cpu_supports("f16c");
   return available;
+}
+
+void QuantizedActivations::quantize(const float *x, int64_t ldx, int64_t M,
+                                    int64_t K, bool vectorized) {
+  blocks = (K + kQuantBlock - 1) / kQuantBlock;
+  q.assign(M * blocks * kQuantBlock, 0);
+  scale.resize(M * blocks);
+  sum.resize(M * blocks);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float *v = x + m * ldx + b * kQuantBlock;
+      int64_t n = std::min<int64_t>(kQuantBlock, K - b * kQuantBlock);
+      if (n == kQuantBlock && vectorized) {
+        quantizeBlockAvx2(v, q.data() + (m * blocks + b) * kQuantBlock,
+                          scale[m * blocks + b], sum[m * blocks + b]);
+        continue;
+      }
+      float amax = 0;
+      for (int64_t j = 0; j < n; ++j)
+        amax = std::max(amax, std::fabs(v[j]));
+      float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
+      int8_t *out = q.data() + (m * blocks + b) * kQuantBlock;
+      int32_t s = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        out[j] = int8_t(quantRound(v[j] * inv, -127, 127));
+        s += out[j];
+      }
+      scale[m * blocks + b] = d;
+      sum[m * blocks + b] = s;
+    }
+}
+
+float quantizedDot(QuantKind kind, const uint8_t *row,
+                   const QuantizedActivations &x, int64_t m) {
+  if (!quantAvx2Available())
+    return dotRowScalar(kind, row, x, m);
+  float out = 0;
+  switch (kind) {
+  case QuantKind::Q8_0:
+    dotRowsAvx2<QuantKind::Q8_0, 1>(row, x, m, &out, 0);
+    break;
+  case QuantKind::Q4_0:
+    dotRowsAvx2<QuantKind::Q4_0, 1>(row, x, m, &out, 0);
+    break;
+  case QuantKind::Q4_1:
+    dotRowsAvx2<QuantKind::Q4_1, 1>(row, x, m, &out, 0);
+    break;
+  }
+  return out;
+}
+
+void addScaledRow(QuantKind kind, float alpha, const uint8_t *row, int64_t n,
+                  float *y) {
+  if (!quantAvx2Available()) {
+    float w[kQuantBlock];
+    const int64_t bytes = quantBlockBytes(kind);
+    for (int64_t b = 0; b * kQuantBlock < n; ++b) {
+      int64_t count = std::min<int64_t>(kQuantBlock, n - b * kQuantBlock);
+      dequantizeRow(kind, row + b * bytes, count, w);
+      for (int64_t j = 0; j < count; ++j)
+        y[b * kQuantBlock + j] += alpha * w[j];
+    }
+    return;
+  }
+  switch (kind) {
+  case QuantKind::Q8_0:
+    return addScaledRowAvx2<QuantKind::Q8_0>(alpha, row, n, y);
+  case QuantKind::Q4_0:
+    return addScaledRowAvx2<QuantKind::Q4_0>(alpha, row, n, y);
+  case QuantKind::Q4_1:
+    return addScaledRowAvx2<QuantKind::Q4_1>(alpha, row, n, y);
+  }
 }
 
 void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row) {
@@ -404,8 +459,8 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
     return;
   // One buffer per calling thread, reused: decode makes no allocation.
   // (Named through a reference: the pool's threads have their own.)
-  thread_local QuantizedRows buffer;
-  QuantizedRows &xq = buffer;
+  thread_local QuantizedActivations buffer;
+  QuantizedActivations &xq = buffer;
   bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
   bool f32 = M >= kQuantF32Rows;
   if (!f32)

@@ -16,12 +16,19 @@
 // never accuracy. Neurons are split over the thread pool; every thread
 // accumulates its down columns into rows of its own, summed at the end.
 //
+// Quantized bundles (q8_0, q4_0, q4_1) go through the same neuron loop:
+// the activations are quantized to 8 bits per block once per call, the
+// gate and up rows are integer dot products (Quant.h, as the dense
+// quantized kernels take them) and the down column is dequantized as it is
+// added. The bytes a neuron costs shrink with its format.
+//
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/FfnBundle.h"
 #include "actsparse/runtime/FfnStats.h"
 #include "actsparse/runtime/Flash.h"
+#include "actsparse/runtime/Quant.h"
 #include "ThreadPool.h"
 
 #include <atomic>
@@ -48,7 +55,12 @@ struct Block {
   int64_t d, e, h, t;
   const float *x;
   int64_t ldx;
+  /// Row i at bundle + i * rowBytes bytes (64-byte multiples, so an f32
+  /// row is float-aligned).
   const float *bundle;
+  int64_t rowBytes;
+  /// Quantized bundles: the activations as the integer dots take them.
+  const QuantizedActivations *xq = nullptr;
   /// lowrank: scores [t, h]; a neuron is computed where its score is > 0.
   const float *scores;
   /// lowrank: the predictor that gave the scores.
@@ -64,16 +76,30 @@ struct Tally {
   int64_t rowsRead = 0, gateOnlyRows = 0;
 };
 
+const float *rowOf(const Block &b, int64_t i) {
+  return reinterpret_cast<const float *>(
+      reinterpret_cast<const char *>(b.bundle) + i * b.rowBytes);
+}
+
+/// Scalar field `at` of a bundle row (0 when absent): f32 in either kind
+/// of bundle, at a float index or a byte offset.
+inline float scalarAt(const Block &b, const float *row, int64_t at) {
+  if (at < 0)
+    return 0.0f;
+  if (!b.layout.quant)
+    return row[at];
+  float v;
+  std::memcpy(&v, reinterpret_cast<const char *>(row) + at, sizeof v);
+  return v;
+}
+
 /// The activation stage of neuron `row` for one token: act(pre + bias -
 /// shift), where `pre` is x . gate row (x . up row in a plain block), 0
 /// below a threshold on the activation.
 inline float activationOf(const Block &b, const float *row, float pre) {
   const FfnBundleLayout &l = b.layout;
-  int64_t bias = l.gate >= 0 ? l.gateBias : l.upBias;
-  if (bias >= 0)
-    pre += row[bias];
-  float a = activate(b.config.activation,
-                     pre - (l.shift >= 0 ? row[l.shift] : 0.0f));
+  pre += scalarAt(b, row, l.gate >= 0 ? l.gateBias : l.upBias);
+  float a = activate(b.config.activation, pre - scalarAt(b, row, l.shift));
   if (b.threshold > 0.0f && !b.config.thresholdOnNeuron &&
       a * a < b.threshold * b.threshold)
     return 0.0f;
@@ -87,7 +113,7 @@ inline float neuronOf(const Block &b, const float *row, float a, float up) {
   const FfnBundleLayout &l = b.layout;
   float h = a;
   if (l.gate >= 0) {
-    float u = up + (l.upBias >= 0 ? row[l.upBias] : 0.0f);
+    float u = up + scalarAt(b, row, l.upBias);
     h = a * (b.config.reluUp && u < 0.0f ? 0.0f : u);
   }
   if (b.threshold > 0.0f && b.config.thresholdOnNeuron &&
@@ -99,7 +125,9 @@ inline float neuronOf(const Block &b, const float *row, float a, float up) {
 /// Neuron `i` of `b`, whose bundle row is `row`, for every token:
 /// y[t] += h[t, i] * down_i, and hOut[t, i] = h[t, i] when hOut is given.
 /// `mode` may differ from the block's (the exact pass of
-/// --check-predictor). Inlined into the target_clones callers below.
+/// --check-predictor). `Quantized`: the row holds quantized weights.
+/// Inlined into the callers below.
+template <bool Quantized>
 [[gnu::always_inline]] inline void
 neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
          const float *__restrict row, float *y, float *hOut, Tally &tally) {
@@ -107,18 +135,26 @@ neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
   const bool gated = l.gate >= 0;
   const int64_t preAt = gated ? l.gate : l.up;
   const int64_t d = b.d, e = b.e;
-  auto dot = [d](const float *__restrict a, const float *__restrict w) {
-    float acc[16] = {};
-    int64_t k = 0;
-    for (; k + 16 <= d; k += 16)
+  const auto *bytes = reinterpret_cast<const uint8_t *>(row);
+  // Token t's activations . the field at `at`.
+  auto dot = [&](int64_t t, int64_t at) -> float {
+    if constexpr (Quantized) {
+      return quantizedDot(*l.quant, bytes + at, *b.xq, t);
+    } else {
+      const float *__restrict a = b.x + t * b.ldx;
+      const float *__restrict w = row + at;
+      float acc[16] = {};
+      int64_t k = 0;
+      for (; k + 16 <= d; k += 16)
+        for (int j = 0; j < 16; ++j)
+          acc[j] += a[k + j] * w[k + j];
+      float sum = 0;
       for (int j = 0; j < 16; ++j)
-        acc[j] += a[k + j] * w[k + j];
-    float sum = 0;
-    for (int j = 0; j < 16; ++j)
-      sum += acc[j];
-    for (; k < d; ++k)
-      sum += a[k] * w[k];
-    return sum;
+        sum += acc[j];
+      for (; k < d; ++k)
+        sum += a[k] * w[k];
+      return sum;
+    }
   };
   bool touched = false, full = false;
   for (int64_t t = 0; t < b.t; ++t) {
@@ -126,16 +162,19 @@ neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
     if (mode != FfnPredictorKind::LowRank || b.scores[t * b.h + i] > 0.0f) {
       touched = true;
       ++tally.predicted;
-      const float *x = b.x + t * b.ldx;
-      float a = activationOf(b, row, dot(x, row + preAt));
+      float a = activationOf(b, row, dot(t, preAt));
       if (a != 0.0f || mode == FfnPredictorKind::None) {
         full = true;
-        hv = neuronOf(b, row, a, gated ? dot(x, row + l.up) : 0.0f);
+        hv = neuronOf(b, row, a, gated ? dot(t, l.up) : 0.0f);
         if (hv != 0.0f) {
           float *__restrict yt = y + t * e;
-          const float *__restrict down = row + l.down;
-          for (int64_t k = 0; k < e; ++k)
-            yt[k] += hv * down[k];
+          if constexpr (Quantized) {
+            addScaledRow(*l.quant, hv, bytes + l.down, e, yt);
+          } else {
+            const float *__restrict down = row + l.down;
+            for (int64_t k = 0; k < e; ++k)
+              yt[k] += hv * down[k];
+          }
         }
         ++tally.computed;
       }
@@ -152,7 +191,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
                  int64_t n1, float *y, float *hOut, Tally &tally) {
   for (int64_t i = n0; i < n1; ++i)
-    neuronAt(b, mode, i, b.bundle + i * b.layout.stride, y, hOut, tally);
+    neuronAt<false>(b, mode, i, rowOf(b, i), y, hOut, tally);
 }
 
 /// Neurons ids[0..count) of `b` with their rows where the flash cache
@@ -162,7 +201,21 @@ void neuronList(const Block &b, FfnPredictorKind mode, const int32_t *ids,
                 const float *const *rows, int64_t count, float *y,
                 float *hOut, Tally &tally) {
   for (int64_t k = 0; k < count; ++k)
-    neuronAt(b, mode, ids[k], rows[k], y, hOut, tally);
+    neuronAt<false>(b, mode, ids[k], rows[k], y, hOut, tally);
+}
+
+/// neuronRange and neuronList on quantized rows. No clones: the work is
+/// in the quantized dot and axpy, which pick their variant themselves.
+void neuronRangeQuant(const Block &b, FfnPredictorKind mode, int64_t n0,
+                      int64_t n1, float *y, float *hOut, Tally &tally) {
+  for (int64_t i = n0; i < n1; ++i)
+    neuronAt<true>(b, mode, i, rowOf(b, i), y, hOut, tally);
+}
+void neuronListQuant(const Block &b, FfnPredictorKind mode,
+                     const int32_t *ids, const float *const *rows,
+                     int64_t count, float *y, float *hOut, Tally &tally) {
+  for (int64_t k = 0; k < count; ++k)
+    neuronAt<true>(b, mode, ids[k], rows[k], y, hOut, tally);
 }
 
 /// Per-thread output rows, reused across calls (one model call runs at a
@@ -226,7 +279,8 @@ Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
   std::vector<std::vector<float>> &rows = threadRows(b, threads);
   auto body = [&](int thread) {
     auto [n0, n1] = neuronsOf(b, threads, thread);
-    neuronRange(b, mode, n0, n1, rows[thread].data(), h, tallies[thread]);
+    (b.layout.quant ? neuronRangeQuant : neuronRange)(
+        b, mode, n0, n1, rows[thread].data(), h, tallies[thread]);
   };
   if (threads == 1)
     body(0);
@@ -251,8 +305,9 @@ struct FlashRun {
 void flashBatch(void *context, int thread, const int32_t *ids,
                 const float *const *rows, int64_t count) {
   FlashRun &r = *static_cast<FlashRun *>(context);
-  neuronList(*r.b, r.mode, ids, rows, count, (*r.rows)[thread].data(), r.h,
-             r.tallies[thread]);
+  (r.b->layout.quant ? neuronListQuant : neuronList)(
+      *r.b, r.mode, ids, rows, count, (*r.rows)[thread].data(), r.h,
+      r.tallies[thread]);
 }
 
 Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
@@ -325,7 +380,7 @@ Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
   Tally tally;
   for (int64_t t = 0; t < b.t; ++t)
     for (int64_t i = 0; i < b.h; ++i) {
-      const float *row = b.bundle + i * l.stride;
+      const float *row = rowOf(b, i);
       float hv = neuronOf(b, row, activationOf(b, row, pre[t * b.h + i]),
                           gated ? up[t * b.h + i] : 0.0f);
       pre[t * b.h + i] = hv;
@@ -387,35 +442,49 @@ bool checkPredictor() { return checking.load(); }
 
 using namespace actsparse::runtime;
 
-extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
-    int64_t layer, int64_t configWord, float threshold,
-    ActSparseMemRef2DF32 *x, ActSparseMemRef2DF32 *bundle,
-    ActSparseMemRef2DF32 *scoreA, ActSparseMemRef2DF32 *scoreB,
-    ActSparseMemRef2DF32 *scoreBias, ActSparseMemRef2DF32 *residual,
-    ActSparseMemRef2DF32 *y) {
+namespace {
+
+/// y = 0: the output of a call that failed.
+void zeroRows(ActSparseMemRef2DF32 *y) {
+  for (int64_t t = 0; t < y->sizes[0]; ++t)
+    std::memset(y->aligned + y->offset + t * y->strides[0], 0,
+                y->sizes[1] * sizeof(float));
+}
+
+/// Both entry points: the bundle is `neurons` rows of `bundleBytes` bytes
+/// at `bundleData`, f32 or quantized as the configuration says.
+void sparseFfn(int64_t layer, int64_t configWord, float threshold,
+               ActSparseMemRef2DF32 *x, const void *bundleData,
+               int64_t neurons, ActSparseMemRef2DF32 *scoreA,
+               ActSparseMemRef2DF32 *scoreB, ActSparseMemRef2DF32 *scoreBias,
+               ActSparseMemRef2DF32 *residual, ActSparseMemRef2DF32 *y) {
   Block b;
   b.config = FfnKernelConfig::decode(configWord);
   b.t = x->sizes[0];
   b.d = x->sizes[1];
-  b.h = bundle->sizes[0];
+  b.h = neurons;
   b.e = y->sizes[1];
-  b.layout = FfnBundleLayout::make(b.d, b.e, b.config.fields);
+  b.layout = FfnBundleLayout::make(b.d, b.e, b.config.fields, b.config.quant);
+  b.rowBytes = b.layout.rowBytes();
   b.threshold = threshold;
   b.x = x->aligned + x->offset;
   b.ldx = x->strides[0];
-  b.bundle = bundle->aligned + bundle->offset;
+  b.bundle = static_cast<const float *>(bundleData);
   float *out = y->aligned + y->offset;
   // Generated code passes contiguous rows (identity layouts); the bundle's
   // row length is checked by the op verifier against the same layout.
   if (b.t == 0)
     return;
-  auto zeroOutput = [&] {
-    for (int64_t t = 0; t < b.t; ++t)
-      std::memset(out + t * y->strides[0], 0, b.e * sizeof(float));
-  };
+  auto zeroOutput = [&] { zeroRows(y); };
   // After a failed flash read the call is abandoned: nothing more runs.
   if (runtimeErrorPending())
     return zeroOutput();
+  // One quantized copy of the activations per call, reused across calls.
+  static QuantizedActivations xq;
+  if (b.layout.quant) {
+    xq.quantize(b.x, b.ldx, b.t, b.d, quantAvx2Available());
+    b.xq = &xq;
+  }
   FlashStore *store = flashStore();
   FlashLayer *flash = store ? store->find(b.bundle) : nullptr;
   FlashLayer *mapped = nullptr;
@@ -428,7 +497,10 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
 
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
   const int64_t fromRows = denseRows(b.config.predictor);
-  const bool dense = !flash && fromRows > 0 && b.t >= fromRows;
+  // The dense kernels read f32 fields; quantized rows stay in the neuron
+  // loop at any length.
+  const bool dense =
+      !flash && !b.layout.quant && fromRows > 0 && b.t >= fromRows;
   std::vector<float> scores, z;
   b.scores = nullptr;
   if (lowrank) {
@@ -477,8 +549,8 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
                   residual->sizes[1], residual->strides[0]},
                  {}};
   const FfnBundleLayout &l = b.layout;
-  int64_t rowBytes = l.stride * int64_t(sizeof(float));
-  int64_t gateBytes = b.d * int64_t(sizeof(float));
+  int64_t rowBytes = l.rowBytes();
+  int64_t gateBytes = l.decidingBytes(b.d);
   probe.sparse.present = true;
   probe.sparse.predicted = tally.predicted;
   probe.sparse.computed = tally.computed;
@@ -506,4 +578,43 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     probe.sparse.truePositive = hit;
   }
   observer->observe(probe);
+}
+} // namespace
+
+extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
+    int64_t layer, int64_t configWord, float threshold,
+    ActSparseMemRef2DF32 *x, ActSparseMemRef2DF32 *bundle,
+    ActSparseMemRef2DF32 *scoreA, ActSparseMemRef2DF32 *scoreB,
+    ActSparseMemRef2DF32 *scoreBias, ActSparseMemRef2DF32 *residual,
+    ActSparseMemRef2DF32 *y) {
+  if (FfnKernelConfig::decode(configWord).quant) {
+    reportRuntimeError("sparse FFN: an f32 bundle with a quantized format");
+    return zeroRows(y);
+  }
+  sparseFfn(layer, configWord, threshold, x, bundle->aligned + bundle->offset,
+            bundle->sizes[0], scoreA, scoreB, scoreBias, residual, y);
+}
+
+extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(
+    int64_t layer, int64_t configWord, float threshold,
+    ActSparseMemRef2DF32 *x, ActSparseMemRef2DI8 *bundle,
+    ActSparseMemRef2DF32 *scoreA, ActSparseMemRef2DF32 *scoreB,
+    ActSparseMemRef2DF32 *scoreBias, ActSparseMemRef2DF32 *residual,
+    ActSparseMemRef2DF32 *y) {
+  FfnKernelConfig config = FfnKernelConfig::decode(configWord);
+  int64_t want = 0;
+  if (config.quant)
+    want = FfnBundleLayout::make(x->sizes[1], y->sizes[1], config.fields,
+                                 config.quant)
+               .stride;
+  if (!config.quant || bundle->sizes[1] != want || bundle->strides[1] != 1 ||
+      bundle->strides[0] != want) {
+    reportRuntimeError("sparse FFN: a quantized bundle of " +
+                       std::to_string(bundle->sizes[1]) +
+                       "-byte rows does not fit its block (rows of " +
+                       std::to_string(want) + " contiguous bytes)");
+    return zeroRows(y);
+  }
+  sparseFfn(layer, configWord, threshold, x, bundle->aligned + bundle->offset,
+            bundle->sizes[0], scoreA, scoreB, scoreBias, residual, y);
 }

@@ -10,13 +10,21 @@
 // run on several threads; active sets cover empty, full, one neuron and a
 // random half.
 //
+// Quantized bundles (q8_0, q4_0, q4_1) are checked against the same
+// textbook block on the weights the blocks stand for (dequantizeRow, tested
+// in QuantTest) and on the activations rounded to 8 bits per block of 32
+// as Quant.h specifies (d = max|x| / 127, q = round(x / d)), worked here
+// independently of the kernel.
+//
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/FfnBundle.h"
 #include "actsparse/runtime/FfnStats.h"
+#include "actsparse/runtime/Quant.h"
 
 #include <cmath>
+#include <cstring>
 #include <gtest/gtest.h>
 #include <random>
 #include <vector>
@@ -156,11 +164,76 @@ struct Probe : FfnObserver {
   }
 };
 
-/// Runs the kernel; `keep` (lowrank) is the predicted set.
+/// The f32 bundle `rows` in `kind`: each field one quantized row, the
+/// scalars copied, as FfnBundle.h lays it out.
+std::vector<int8_t> quantizedBundle(const Case &c,
+                                    const std::vector<float> &rows,
+                                    QuantKind kind) {
+  FfnBundleLayout from = FfnBundleLayout::make(c.d, c.e, fieldsOf(c)),
+                  to = FfnBundleLayout::make(c.d, c.e, fieldsOf(c), kind);
+  std::vector<int8_t> out(c.h * to.stride, 0);
+  for (int64_t i = 0; i < c.h; ++i) {
+    const float *r = rows.data() + i * from.stride;
+    auto *q = reinterpret_cast<uint8_t *>(out.data() + i * to.stride);
+    if (from.gate >= 0)
+      quantizeRow(kind, r + from.gate, c.d, q + to.gate);
+    quantizeRow(kind, r + from.up, c.d, q + to.up);
+    quantizeRow(kind, r + from.down, c.e, q + to.down);
+    for (auto [at, into] : {std::pair{from.gateBias, to.gateBias},
+                            {from.upBias, to.upBias},
+                            {from.shift, to.shift}})
+      if (at >= 0)
+        std::memcpy(q + into, r + at, sizeof(float));
+  }
+  return out;
+}
+
+/// The block a quantized bundle computes: weights as dequantized, and
+/// activations rounded to 8 bits per block of 32 along D.
+BlockData asQuantized(const Case &c, const BlockData &b, QuantKind kind) {
+  BlockData q = b;
+  std::vector<float> column(c.d), back(std::max(c.d, c.e));
+  std::vector<uint8_t> row(quantRowBytes(kind, std::max(c.d, c.e)));
+  auto roundTrip = [&](const float *w, int64_t n) {
+    quantizeRow(kind, w, n, row.data());
+    dequantizeRow(kind, row.data(), n, back.data());
+  };
+  for (int64_t i = 0; i < c.h; ++i) {
+    for (std::vector<float> *m : {&q.up, &q.gate}) {
+      for (int64_t k = 0; k < c.d; ++k)
+        column[k] = (*m)[k * c.h + i];
+      roundTrip(column.data(), c.d);
+      for (int64_t k = 0; k < c.d; ++k)
+        (*m)[k * c.h + i] = back[k];
+    }
+    roundTrip(q.down.data() + i * c.e, c.e);
+    std::copy_n(back.data(), c.e, q.down.data() + i * c.e);
+  }
+  for (int64_t t = 0; t < c.t; ++t)
+    for (int64_t k0 = 0; k0 < c.d; k0 += 32) {
+      float *v = q.x.data() + t * c.d + k0;
+      int64_t n = std::min<int64_t>(32, c.d - k0);
+      float amax = 0;
+      for (int64_t j = 0; j < n; ++j)
+        amax = std::max(amax, std::abs(v[j]));
+      float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
+      for (int64_t j = 0; j < n; ++j)
+        v[j] = d * std::nearbyint(v[j] * inv);
+    }
+  return q;
+}
+
+/// Runs the kernel; `keep` (lowrank) is the predicted set; `quant`: on the
+/// bundle quantized in that format.
 std::vector<float> run(const Case &c, BlockData &b, FfnPredictorKind mode,
-                       const std::vector<char> *keep, Probe *probe = nullptr) {
+                       const std::vector<char> *keep, Probe *probe = nullptr,
+                       std::optional<QuantKind> quant = std::nullopt) {
   std::vector<float> bundle = bundleOf(c, b);
+  std::vector<int8_t> qbundle;
+  if (quant)
+    qbundle = quantizedBundle(c, bundle, *quant);
   FfnKernelConfig config;
+  config.quant = quant;
   config.fields = fieldsOf(c);
   config.activation = c.act;
   config.reluUp = c.reluUp;
@@ -186,8 +259,18 @@ std::vector<float> run(const Case &c, BlockData &b, FfnPredictorKind mode,
                        cvv = view(cv, rank ? 1 : 0, rank ? c.h : 0),
                        rv = view(residual, 0, c.e), yv = view(y, c.t, c.e);
   setFfnObserver(probe);
-  _mlir_ciface_actsparse_rt_sparse_ffn_f32(
-      7, config.encode(), c.threshold, &xv, &bv, &av, &bbv, &cvv, &rv, &yv);
+  if (quant) {
+    int64_t stride = int64_t(qbundle.size()) / c.h;
+    ActSparseMemRef2DI8 qv = {qbundle.data(), qbundle.data(), 0,
+                              {c.h, stride}, {stride, 1}};
+    _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(7, config.encode(),
+                                               c.threshold, &xv, &qv, &av,
+                                               &bbv, &cvv, &rv, &yv);
+  } else {
+    _mlir_ciface_actsparse_rt_sparse_ffn_f32(7, config.encode(), c.threshold,
+                                             &xv, &bv, &av, &bbv, &cvv, &rv,
+                                             &yv);
+  }
   setFfnObserver(nullptr);
   return y;
 }
@@ -259,24 +342,37 @@ TEST(SparseFfnKernel, NonReluActivationsWithoutPredictor) {
 
 TEST(SparseFfnKernel, ExactGateReadsUpAndDownOfActiveNeuronsOnly) {
   setNumThreads(1);
-  Case c{1, 16, 200, 16};
-  BlockData b = randomBlock(c, 3);
-  std::vector<double> neurons(c.h);
-  reference(c, b, nullptr, &neurons);
-  int64_t active = 0;
-  for (double v : neurons)
-    active += v != 0;
-  ASSERT_GT(active, 0);
-  ASSERT_LT(active, c.h);
-  Probe probe;
-  run(c, b, FfnPredictorKind::ExactGate, nullptr, &probe);
-  EXPECT_EQ(probe.last.computed, active);
-  FfnBundleLayout l = FfnBundleLayout::make(c.d, c.e, fieldsOf(c));
-  EXPECT_EQ(probe.last.bytesRead,
-            int64_t(sizeof(float)) * (active * l.stride + (c.h - active) * c.d));
-  EXPECT_EQ(probe.last.denseBytes, int64_t(sizeof(float)) * c.h * l.stride);
-  for (int64_t i = 0; i < c.h; ++i)
-    ASSERT_NEAR(probe.neurons[i], neurons[i], 1e-5) << "neuron " << i;
+  // Bytes worked by hand. f32, D = E = 16: gate, up, down and padding are
+  // 48 floats (192 bytes), the gate 64 bytes. q8_0, D = 64, E = 40: gate,
+  // up and down are 2 blocks of 34 bytes each (204 bytes, padded to 256),
+  // the gate 68 bytes.
+  struct Expect {
+    Case c;
+    std::optional<QuantKind> quant;
+    int64_t rowBytes, gateBytes;
+  };
+  for (const Expect &x : {Expect{Case{1, 16, 200, 16}, std::nullopt, 192, 64},
+                          Expect{Case{1, 64, 200, 40}, QuantKind::Q8_0, 256,
+                                 68}}) {
+    const Case &c = x.c;
+    BlockData b = randomBlock(c, 3);
+    std::vector<double> neurons(c.h);
+    reference(c, x.quant ? asQuantized(c, b, *x.quant) : b, nullptr,
+              &neurons);
+    int64_t active = 0;
+    for (double v : neurons)
+      active += v != 0;
+    ASSERT_GT(active, 0);
+    ASSERT_LT(active, c.h);
+    Probe probe;
+    run(c, b, FfnPredictorKind::ExactGate, nullptr, &probe, x.quant);
+    EXPECT_EQ(probe.last.computed, active);
+    EXPECT_EQ(probe.last.bytesRead,
+              active * x.rowBytes + (c.h - active) * x.gateBytes);
+    EXPECT_EQ(probe.last.denseBytes, c.h * x.rowBytes);
+    for (int64_t i = 0; i < c.h; ++i)
+      ASSERT_NEAR(probe.neurons[i], neurons[i], 1e-5) << "neuron " << i;
+  }
 }
 
 TEST(SparseFfnKernel, PredictedSetsDropExactlyTheMissedNeurons) {
@@ -354,6 +450,79 @@ TEST(SparseFfnKernel, CheckPredictorCountsRecallAndPrecision) {
   EXPECT_EQ(probe.last.exactActive, active);
   EXPECT_EQ(probe.last.truePositive, hit);
   EXPECT_EQ(probe.last.predicted, c.h / 2);
+}
+
+TEST(SparseFfnKernel, QuantizedBundlesComputeTheBlockTheyStandFor) {
+  for (QuantKind kind : {QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_1})
+    for (int threads : {1, 2}) {
+      setNumThreads(threads);
+      for (const Case &c : exactCases()) {
+        BlockData b = randomBlock(c, unsigned(c.t * 1000 + c.d + c.h));
+        BlockData q = asQuantized(c, b, kind);
+        std::vector<double> want = reference(c, q, nullptr);
+        SCOPED_TRACE(std::string(quantKindName(kind)) +
+                     " t=" + std::to_string(c.t) + " d=" +
+                     std::to_string(c.d) + " h=" + std::to_string(c.h) +
+                     " gated=" + std::to_string(c.gated) +
+                     " threads=" + std::to_string(threads));
+        expectNear(run(c, b, FfnPredictorKind::None, nullptr, nullptr, kind),
+                   want, "none");
+        expectNear(
+            run(c, b, FfnPredictorKind::ExactGate, nullptr, nullptr, kind),
+            want, "exact gate");
+      }
+    }
+}
+
+TEST(SparseFfnKernel, QuantizedBundlesWithEmptyFullAndPartialPredictions) {
+  setNumThreads(2);
+  for (QuantKind kind : {QuantKind::Q8_0, QuantKind::Q4_1}) {
+    Case c{3, 45, 1100, 70}; // D and E not multiples of 32
+    c.shift = true;
+    BlockData b = randomBlock(c, 17);
+    BlockData q = asQuantized(c, b, kind);
+    std::mt19937 rng(3);
+    std::vector<char> empty(c.h, 0), full(c.h, 1), half(c.h);
+    for (char &k : half)
+      k = rng() % 2;
+    for (const std::vector<char> *set : {&empty, &full, &half}) {
+      std::vector<char> keep;
+      for (int64_t r = 0; r < c.t; ++r)
+        keep.insert(keep.end(), set->begin(), set->end());
+      Probe probe;
+      expectNear(run(c, b, FfnPredictorKind::LowRank, set, &probe, kind),
+                 reference(c, q, &keep), quantKindName(kind));
+      // Bytes: the predicted rows whole, in the format's row length.
+      FfnBundleLayout l = FfnBundleLayout::make(c.d, c.e, fieldsOf(c), kind);
+      int64_t predicted = 0;
+      for (char k : *set)
+        predicted += k;
+      EXPECT_EQ(probe.last.predicted, predicted * c.t);
+      EXPECT_EQ(probe.last.denseBytes, c.h * l.stride);
+    }
+  }
+}
+
+TEST(SparseFfnKernel, QuantizedBundleOfTheWrongRowLengthFailsTheCall) {
+  Case c{1, 13, 5, 7};
+  BlockData b = randomBlock(c, 1);
+  FfnKernelConfig config;
+  config.fields = fieldsOf(c);
+  config.quant = QuantKind::Q8_0;
+  // Rows of 64 bytes, where gate, up and down (34 bytes each) take 128.
+  std::vector<int8_t> rows(c.h * 64, 0);
+  std::vector<float> y(c.t * c.e, 5.0f), none;
+  ActSparseMemRef2DF32 xv = view(b.x, c.t, c.d), nv = view(none, 0, 0),
+                       rv = view(none, 0, c.e), yv = view(y, c.t, c.e);
+  ActSparseMemRef2DI8 qv = {rows.data(), rows.data(), 0, {c.h, 64}, {64, 1}};
+  _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(0, config.encode(), 0, &xv, &qv,
+                                             &nv, &nv, &nv, &rv, &yv);
+  std::string message;
+  ASSERT_TRUE(takeRuntimeError(message));
+  EXPECT_NE(message.find("rows of 128 contiguous bytes"), std::string::npos)
+      << message;
+  for (float v : y)
+    EXPECT_EQ(v, 0.0f);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/runtime/Quant.h"
 #include "actsparse/runtime/WeightPack.h"
 
 #include <xxhash.h>
@@ -334,8 +335,43 @@ TEST_F(WeightPackTest, QuantizedRowsLayout) {
       << openError();
   write({2, 36}, DType::F32, 4);
   EXPECT_NE(openError().find("marked as q4_1 rows"), std::string::npos);
-  write({2, 36}, DType::I8, 5);
-  EXPECT_NE(openError().find("tensor 'q' has unknown layout 5"),
+  write({2, 36}, DType::I8, 8);
+  EXPECT_NE(openError().find("tensor 'q' has unknown layout 8"),
+            std::string::npos)
+      << openError();
+}
+
+// Layouts 5-7 (quantized FFN bundles) need an i8 matrix of 64-byte rows.
+TEST_F(WeightPackTest, QuantizedBundleLayout) {
+  auto write = [&](std::vector<int64_t> shape, DType dtype, uint32_t layout) {
+    Status s;
+    auto w = WeightPackWriter::create(path, s);
+    ASSERT_TRUE(w) << s.message();
+    size_t bytes = shape[0] * shape[1] * (dtype == DType::I8 ? 1 : 4);
+    std::vector<char> data(bytes);
+    ASSERT_TRUE(w->add("b", dtype, shape, data.data(), bytes, Layout(layout)));
+    ASSERT_TRUE(w->finish());
+    ASSERT_TRUE(w->commit());
+  };
+  write({3, 128}, DType::I8, 6);
+  Status s;
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  EXPECT_EQ(pack->find("b")->layout, Layout::FfnBundleQ4_0);
+  EXPECT_STREQ(layoutName(pack->find("b")->layout), "ffn-bundle-q4_0");
+  EXPECT_TRUE(isFfnBundle(Layout::FfnBundleQ4_0));
+  EXPECT_EQ(quantKindOf(Layout::FfnBundleQ4_1), int(QuantKind::Q4_1));
+  EXPECT_EQ(quantKindOf(Layout::Q8_0Rows), int(QuantKind::Q8_0));
+  EXPECT_EQ(quantKindOf(Layout::FfnBundle), -1);
+
+  write({3, 100}, DType::I8, 5);
+  EXPECT_NE(openError().find("tensor 'b' is marked as quantized FFN bundles "
+                             "(layout 5) but is not an i8 matrix of 64-byte "
+                             "rows"),
+            std::string::npos)
+      << openError();
+  write({3, 64}, DType::F32, 7);
+  EXPECT_NE(openError().find("marked as quantized FFN bundles (layout 7)"),
             std::string::npos)
       << openError();
 }

@@ -589,7 +589,7 @@ static std::optional<uint32_t> fieldMaskOf(ArrayAttr fields) {
 }
 
 int64_t SparseFfnOp::getNumNeurons() {
-  return getBundle().getType().getShape()[0];
+  return cast<RankedTensorType>(getBundle().getType()).getShape()[0];
 }
 
 uint32_t SparseFfnOp::getFieldMask() {
@@ -612,7 +612,7 @@ LogicalResult SparseFfnOp::verify() {
     return emitOpError("gate_bias needs a gate");
   bool gated = *fields & rt::kBundleGate;
   auto in = getInput().getType(), out = getType();
-  auto bundle = getBundle().getType();
+  auto bundle = cast<RankedTensorType>(getBundle().getType());
   if (in.getRank() < 1 || out.getRank() != in.getRank())
     return emitOpError("input and result must have the same rank >= 1");
   int64_t d = in.getShape().back(), e = out.getShape().back();
@@ -623,16 +623,26 @@ LogicalResult SparseFfnOp::verify() {
                        "the last");
   if (bundle.getRank() != 2 || !bundle.hasStaticShape())
     return emitOpError("bundle must be a static matrix (neurons x row)");
-  int64_t stride = rt::FfnBundleLayout::make(d, e, *fields).stride;
+  std::optional<rt::QuantKind> quant;
+  if (std::optional<QuantKind> q = getQuant())
+    quant = rt::QuantKind(int64_t(*q));
+  if (bundle.getElementType().isInteger(8) != quant.has_value())
+    return emitOpError("a quantized bundle (quant = ...) is a matrix of i8, "
+                       "and an i8 bundle needs its quant format");
+  int64_t stride = rt::FfnBundleLayout::make(d, e, *fields, quant).stride;
   if (bundle.getShape()[1] != stride)
     return emitOpError("bundle rows of ")
-           << bundle.getShape()[1] << " floats, but these fields with " << d
-           << " inputs and " << e << " outputs take " << stride;
+           << bundle.getShape()[1] << (quant ? " bytes" : " floats")
+           << ", but these fields with " << d << " inputs and " << e
+           << " outputs take " << stride;
   int64_t hidden = bundle.getShape()[0];
   Type element = out.getElementType();
+  if (quant && !element.isF32())
+    return emitOpError("a quantized bundle computes in f32");
   for (Value v : getOperands())
-    if (cast<RankedTensorType>(v.getType()).getElementType() != element)
-      return emitOpError("operands and result must share one element type");
+    if (v != getBundle() || !quant)
+      if (cast<RankedTensorType>(v.getType()).getElementType() != element)
+        return emitOpError("operands and result must share one element type");
   if (Value bias = getDownBias())
     if (cast<RankedTensorType>(bias.getType()).getShape() != ArrayRef{e})
       return emitOpError("down_bias must be a vector of one entry per output");

@@ -521,6 +521,9 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
                                 &_mlir_ciface_actsparse_rt_ffn_probe)},
       {rt::kSparseFfnSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                  &_mlir_ciface_actsparse_rt_sparse_ffn_f32)},
+      {rt::kSparseFfnQuantSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_sparse_ffn_q_f32)},
   };
   llvm::orc::SymbolMap runtime;
   for (const auto &[name, addr] : abi)

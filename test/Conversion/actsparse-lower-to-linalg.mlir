@@ -416,6 +416,24 @@ func.func @sparse_ffn(%x: tensor<?x8xf32>, %r: tensor<?x8xf32>, %db: tensor<8xf3
 
 // -----
 
+// On a quantized bundle the kernel is the _q entry point, with the bundle
+// as rows of bytes. Configuration: gate | up | down (0x7), relu, exact
+// gate (1 << 12), q4_0 (kind 1, stored + 1 at bit 14: 2 << 14): 0x9007 =
+// 36871.
+// CHECK-LABEL: func.func private @actsparse_rt_sparse_ffn_q_f32
+// CHECK-SAME: (i64, i64, f32, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xi8> {bufferization.access = "read"},
+// CHECK-LABEL: func.func @sparse_ffn_quantized
+// CHECK: %[[CFG:.*]] = arith.constant 36871 : i64
+// CHECK: %[[Q:.*]] = tensor.cast %{{.*}} : tensor<32x64xi8> to tensor<?x?xi8>
+// CHECK: call @actsparse_rt_sparse_ffn_q_f32(%{{.*}}, %[[CFG]], %{{.*}}, %{{.*}}, %[[Q]],
+func.func @sparse_ffn_quantized(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %b = actsparse.weight "ffn.0.bundle.q4_0" : tensor<32x64xi8>
+  %0 = actsparse.sparse_ffn %x bundle %b quant = q4_0 fields = ["gate", "up", "down"] activation = relu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x64xi8>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
 // A projection by Transpose(Dequantize(Q)) (--actsparse-quantize's form)
 // is one call of the quantized kernel with the kind (2 = q4_1) on the
 // flattened rows and the quantized bytes, into a buffer of its own; the

@@ -393,6 +393,32 @@ func.func @sparse_ffn_row_length(%x: tensor<?x8xf32>, %b: tensor<32x24xf32>) {
 
 // -----
 
+// q8_0: three fields of one 34-byte block each (102 bytes) take a 128-byte
+// row.
+func.func @sparse_ffn_quantized_row_length(%x: tensor<?x8xf32>, %q: tensor<32x64xi8>) {
+  // expected-error @below {{bundle rows of 64 bytes, but these fields with 8 inputs and 8 outputs take 128}}
+  %0 = actsparse.sparse_ffn %x bundle %q quant = q8_0 fields = ["gate", "up", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x64xi8>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_i8_without_format(%x: tensor<?x8xf32>, %q: tensor<32x128xi8>) {
+  // expected-error @below {{a quantized bundle (quant = ...) is a matrix of i8, and an i8 bundle needs its quant format}}
+  %0 = actsparse.sparse_ffn %x bundle %q fields = ["gate", "up", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x128xi8>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_f32_with_format(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>) {
+  // expected-error @below {{a quantized bundle (quant = ...) is a matrix of i8}}
+  %0 = actsparse.sparse_ffn %x bundle %b quant = q8_0 fields = ["gate", "up", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x32xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @sparse_ffn_field_order(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>) {
   // expected-error @below {{fields must be a subsequence of}}
   %0 = actsparse.sparse_ffn %x bundle %b fields = ["up", "gate", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x32xf32>) -> tensor<?x8xf32>

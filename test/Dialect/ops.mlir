@@ -154,6 +154,15 @@ func.func @sparse_ffn(%x: tensor<?x?x8xf32>, %b: tensor<32x32xf32>, %db: tensor<
   return
 }
 
+// A q4_0 bundle row, worked by hand: gate, up and down of 8 weights are one
+// 18-byte block each (54 bytes), the shift at byte 56, padded to 64.
+// CHECK-LABEL: func.func @sparse_ffn_quantized
+func.func @sparse_ffn_quantized(%x: tensor<?x8xf32>, %q: tensor<32x64xi8>) {
+  // CHECK: actsparse.sparse_ffn %{{.*}} bundle %{{.*}} quant = q4_0 fields = ["gate", "up", "down", "shift"] activation = relu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x64xi8>) -> tensor<?x8xf32>
+  %0 = actsparse.sparse_ffn %x bundle %q quant = q4_0 fields = ["gate", "up", "down", "shift"] activation = relu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x64xi8>) -> tensor<?x8xf32>
+  return
+}
+
 // -----
 
 // CHECK-LABEL: func.func @dequantize

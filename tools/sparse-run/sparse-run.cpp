@@ -371,9 +371,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
 
 void printValues(const TensorInfo &t, const std::vector<char> &data,
                  size_t limit) {
-  if (t.layout >= Layout::Q8_0Rows && t.shape.size() == 2 && t.shape[0] > 0) {
+  if (quantKindOf(t.layout) >= 0 && !isFfnBundle(t.layout) &&
+      t.shape.size() == 2 && t.shape[0] > 0) {
     // Quantized rows: the weights the first row stands for.
-    auto kind = QuantKind(uint32_t(t.layout) - uint32_t(Layout::Q8_0Rows));
+    auto kind = QuantKind(quantKindOf(t.layout));
     int64_t k = t.shape[1] / quantBlockBytes(kind) * kQuantBlock;
     std::vector<float> row(k);
     dequantizeRow(kind, reinterpret_cast<const uint8_t *>(data.data()), k,
@@ -459,10 +460,15 @@ Status loadWithBudget(const EntrySignature &sig, const WeightPack &pack,
       return Status::error("weight pack '" + pack.path() +
                            "' has no tensor '" + w.name + "' that the IR uses");
     usedBytes += t->size;
-    if (t->layout == Layout::FfnBundle && t->shape == w.shape &&
-        t->dtype == DType::F32 && t->shape.size() == 2) {
+    if (isFfnBundle(t->layout) && t->shape == w.shape &&
+        t->shape.size() == 2) {
+      // The store moves rows of 4-byte words; quantized bundle rows are
+      // whole 64-byte lines (the pack checks it).
+      int64_t words = t->layout == Layout::FfnBundle
+                          ? t->shape[1]
+                          : t->shape[1] / int64_t(sizeof(float));
       flashIndex[k] = int(onFlash.size());
-      onFlash.push_back({w.name, t->offset, t->shape[0], t->shape[1]});
+      onFlash.push_back({w.name, t->offset, t->shape[0], words});
     } else {
       resident.push_back(w);
       residentBytes += t->size;

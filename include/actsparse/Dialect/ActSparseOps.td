@@ -497,6 +497,13 @@ def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
     (`runtime/include/actsparse/runtime/FfnBundle.h`). `down_bias` stays a
     separate length-`E` tensor.
 
+    With `quant = q8_0 | q4_0 | q4_1` the bundle is a byte matrix (`i8`):
+    the gate row, up row and down column are each a row of that format's
+    32-weight blocks (`Quant.h`, as `actsparse.dequantize` reads them), the
+    scalars follow as f32 at a 4-byte boundary, and rows are padded to 64
+    bytes. The kernel quantizes `x` to 8 bits per block of 32 for the gate
+    and up products, as the quantized matmul kernel does in decode.
+
     Without `predictor` every neuron is computed. With
     `predictor = exact_gate` (blocks whose zeros the gate decides: ReLU with
     an optional shift and a threshold on the activation) the gate of every
@@ -516,7 +523,7 @@ def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
     ```
   }];
   let arguments = (ins ActSparse_FloatTensor:$input,
-                       ActSparse_FloatTensor:$bundle,
+                       AnyTypeOf<[ActSparse_FloatTensor, RankedTensorOf<[I8]>]>:$bundle,
                        Optional<ActSparse_FloatTensor>:$down_bias,
                        Optional<ActSparse_FloatTensor>:$score_a,
                        Optional<ActSparse_FloatTensor>:$score_b,
@@ -528,10 +535,11 @@ def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
                        OptionalAttr<ActSparse_ThresholdOn>:$threshold_on,
                        OptionalAttr<ActSparse_Predictor>:$predictor,
                        OptionalAttr<ActSparse_Activation>:$original,
-                       OptionalAttr<I64Attr>:$layer);
+                       OptionalAttr<I64Attr>:$layer,
+                       OptionalAttr<ActSparse_QuantKind>:$quant);
   let results = (outs ActSparse_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `bundle` $bundle `fields` `=` $fields
+    $input `bundle` $bundle (`quant` `=` $quant^)? `fields` `=` $fields
     (`down_bias` $down_bias^)?
     (`scores` `(` $score_a^ `,` $score_b `,` $score_bias `)`)?
     `activation` `=` $activation (`relu_up` $relu_up^)?

@@ -248,9 +248,13 @@ def Quantize : Pass<"actsparse-quantize", "::mlir::ModuleOp"> {
     `docs/WeightPack.md`) and every tensor the module still uses go to
     `output-pack`, which the module then names.
 
-    Bundled FFN blocks (`actsparse.sparse_ffn`) are not quantized yet; run
-    this pass on `actsparse.ffn` blocks (that is, instead of
-    `--actsparse-bundle-ffn`).
+    Bundled FFN blocks (`actsparse.sparse_ffn`) keep their bundles: each
+    bundle row's gate row, up row and down column are quantized in `type`
+    and stored as one byte row (layouts 5-7), scalars kept in f32, and the
+    block gets `quant = type`. The sparse kernel then reads a neuron's
+    quantized row, so skipped neurons and smaller rows save together. Run
+    it after `--actsparse-bundle-ffn` and `--actsparse-insert-predictors`
+    (predictors are fitted on the f32 bundles).
 
     Example:
 

@@ -213,6 +213,13 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
       config.predictor = *p == Predictor::lowrank
                              ? rt::FfnPredictorKind::LowRank
                              : rt::FfnPredictorKind::ExactGate;
+    if (std::optional<QuantKind> q = op.getQuant())
+      config.quant = rt::QuantKind(int64_t(*q));
+    // A quantized bundle goes to its own entry point as rows of bytes.
+    Type bundleRows = rows;
+    if (config.quant)
+      bundleRows = RankedTensorType::get(
+          {ShapedType::kDynamic, ShapedType::kDynamic}, b.getI8Type());
     float threshold =
         op.getThreshold() ? op.getThreshold()->convertToFloat() : 0.0f;
 
@@ -225,16 +232,21 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
 
     Type i64 = b.getI64Type();
     auto fnType = FunctionType::get(
-        ctx, {i64, i64, f32, rows, rows, rows, rows, rows, rows, dynOut}, {});
-    func::FuncOp kernel = getRuntimeKernel(op, rt::kSparseFfnFunction, fnType,
-                                           {3, 4, 5, 6, 7, 8});
+        ctx, {i64, i64, f32, rows, bundleRows, rows, rows, rows, rows, dynOut},
+        {});
+    func::FuncOp kernel = getRuntimeKernel(
+        op,
+        config.quant ? rt::kSparseFfnQuantFunction : rt::kSparseFfnFunction,
+        fnType, {3, 4, 5, 6, 7, 8});
     func::CallOp::create(
         b, loc, kernel,
         ValueRange{
             arith::ConstantIntOp::create(b, loc, op.getLayer().value_or(-1), 64),
             arith::ConstantIntOp::create(b, loc, config.encode(), 64),
             arith::ConstantOp::create(b, loc, b.getF32FloatAttr(threshold)),
-            asRows(x2), asRows(adaptor.getBundle()), asRows(a), asRows(bm),
+            asRows(x2),
+            tensor::CastOp::create(b, loc, bundleRows, adaptor.getBundle()),
+            asRows(a), asRows(bm),
             asRows(c), r2, outArg});
     auto type = op.getType();
     Value y = fromKernelRows(b, loc, out, type, leading, indexConst(b, loc, e));

@@ -131,7 +131,7 @@ LogicalResult BundleFfnPass::bundle(FfnOp op, ModuleWeights &weights,
       /*score_a=*/Value(), /*score_b=*/Value(), /*score_bias=*/Value(),
       b.getArrayAttr(fieldNames), op.getActivationAttr(), op.getReluUpAttr(),
       op.getThresholdAttr(), op.getThresholdOnAttr(), PredictorAttr(),
-      op.getOriginalAttr(), op.getLayerAttr());
+      op.getOriginalAttr(), op.getLayerAttr(), /*quant=*/QuantKindAttr());
   if (predictor == "exact-gate" && sparse.isGateDetermined())
     sparse.setPredictor(Predictor::exact_gate);
   SmallVector<Operation *> params;

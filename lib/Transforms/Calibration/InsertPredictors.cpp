@@ -110,6 +110,9 @@ LogicalResult InsertPredictorsPass::fit(SparseFfnOp op, ModuleWeights &weights,
   auto bundleName = op.getBundle().getDefiningOp<WeightOp>();
   if (!bundleName)
     return op.emitError("the bundle must be a weight-pack tensor");
+  if (op.getQuant())
+    return op.emitError("the bundle is quantized: insert predictors before "
+                        "--actsparse-quantize, on the f32 bundles");
   FailureOr<std::vector<float>> bundle =
       weights.packValues(bundleName.getName(), h * l.stride, failFn());
   if (failed(bundle))

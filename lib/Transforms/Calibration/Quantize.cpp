@@ -4,7 +4,8 @@
 // operand (or an actsparse.ffn parameter) is stored as rows of quantized
 // blocks (Quant.h) in a new weight pack and read through
 // actsparse.dequantize, in the form the lowering fuses into the runtime's
-// quantized kernel.
+// quantized kernel. Bundled FFN blocks (actsparse.sparse_ffn) get their
+// bundle rows rewritten field by field in the same format (FfnBundle.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +13,7 @@
 
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Transforms/Calibration.h"
+#include "actsparse/runtime/FfnBundle.h"
 #include "actsparse/runtime/Quant.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -19,6 +21,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -94,8 +97,93 @@ private:
                      int64_t n, int64_t k, bool columns,
                      std::vector<NewTensor> &added);
 
+  /// Quantizes one row of `k` weights into `out`, adding to the error
+  /// totals.
+  void quantizeCounted(rt::QuantKind kind, const float *row, int64_t k,
+                       uint8_t *out);
+
+  /// Rewrites the f32 bundle `w` of the sparse FFN blocks `users` into a
+  /// quantized bundle `name`; false (with a remark) when the users do not
+  /// share one layout.
+  FailureOr<bool> quantizeBundle(WeightOp w, ArrayRef<SparseFfnOp> users,
+                                 rt::QuantKind kind, StringRef name,
+                                 ModuleWeights &weights,
+                                 std::vector<NewTensor> &added);
+
   double squaredError = 0, squaredNorm = 0;
 };
+
+void QuantizePass::quantizeCounted(rt::QuantKind kind, const float *row,
+                                   int64_t k, uint8_t *out) {
+  std::vector<float> back(k);
+  rt::quantizeRow(kind, row, k, out);
+  rt::dequantizeRow(kind, out, k, back.data());
+  for (int64_t j = 0; j < k; ++j) {
+    squaredError += double(back[j] - row[j]) * (back[j] - row[j]);
+    squaredNorm += double(row[j]) * row[j];
+  }
+}
+
+FailureOr<bool> QuantizePass::quantizeBundle(WeightOp w,
+                                             ArrayRef<SparseFfnOp> users,
+                                             rt::QuantKind kind,
+                                             StringRef name,
+                                             ModuleWeights &weights,
+                                             std::vector<NewTensor> &added) {
+  auto layoutOf = [](SparseFfnOp op, std::optional<rt::QuantKind> quant) {
+    return rt::FfnBundleLayout::make(op.getInput().getType().getShape().back(),
+                                     op.getType().getShape().back(),
+                                     op.getFieldMask(), quant);
+  };
+  SparseFfnOp first = users.front();
+  uint32_t fields = first.getFieldMask();
+  int64_t d = first.getInput().getType().getShape().back();
+  int64_t e = first.getType().getShape().back();
+  for (SparseFfnOp op : users)
+    if (op.getFieldMask() != fields ||
+        op.getInput().getType().getShape().back() != d ||
+        op.getType().getShape().back() != e) {
+      op.emitRemark("bundle not quantized: the blocks reading it differ");
+      return false;
+    }
+  rt::FfnBundleLayout from = layoutOf(first, std::nullopt),
+                      to = layoutOf(first, kind);
+  int64_t h = w.getType().getDimSize(0);
+  FailureOr<std::vector<float>> values =
+      weights.packValues(w.getName(), h * from.stride, failFn());
+  if (failed(values))
+    return failure();
+  NewTensor t;
+  t.name = name.str();
+  t.shape = {h, to.stride};
+  t.dtype = rt::DType::I8;
+  t.layout =
+      rt::Layout(uint32_t(rt::Layout::FfnBundleQ8_0) + uint32_t(kind));
+  t.bytes.assign(h * to.stride, 0);
+  for (int64_t i = 0; i < h; ++i) {
+    const float *row = values->data() + i * from.stride;
+    uint8_t *out = t.bytes.data() + i * to.stride;
+    if (from.gate >= 0)
+      quantizeCounted(kind, row + from.gate, d, out + to.gate);
+    quantizeCounted(kind, row + from.up, d, out + to.up);
+    quantizeCounted(kind, row + from.down, e, out + to.down);
+    for (auto [at, into] : {std::pair{from.gateBias, to.gateBias},
+                            {from.upBias, to.upBias},
+                            {from.shift, to.shift}})
+      if (at >= 0)
+        std::memcpy(out + into, row + at, sizeof(float));
+  }
+  added.push_back(std::move(t));
+  OpBuilder b(w);
+  Value q = WeightOp::create(
+      b, w.getLoc(), RankedTensorType::get({h, to.stride}, b.getI8Type()),
+      name);
+  for (SparseFfnOp op : users) {
+    op.getBundleMutable().assign(q);
+    op.setQuant(QuantKind(int(kind)));
+  }
+  return true;
+}
 
 FailureOr<std::optional<rt::QuantKind>>
 QuantizePass::parseKind(StringRef option, StringRef value, bool allowF32) {
@@ -123,17 +211,11 @@ Value QuantizePass::addQuantized(OpBuilder &b, Location loc, StringRef name,
   t.dtype = rt::DType::I8;
   t.layout = rt::Layout(uint32_t(rt::Layout::Q8_0Rows) + uint32_t(kind));
   t.bytes.resize(n * rowBytes);
-  std::vector<float> row(k), back(k);
+  std::vector<float> row(k);
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < k; ++j)
       row[j] = columns ? values[j * n + i] : values[i * k + j];
-    uint8_t *out = t.bytes.data() + i * rowBytes;
-    rt::quantizeRow(kind, row.data(), k, out);
-    rt::dequantizeRow(kind, out, k, back.data());
-    for (int64_t j = 0; j < k; ++j) {
-      squaredError += double(back[j] - row[j]) * (back[j] - row[j]);
-      squaredNorm += double(row[j]) * row[j];
-    }
+    quantizeCounted(kind, row.data(), k, t.bytes.data() + i * rowBytes);
   }
   added.push_back(std::move(t));
   Value q = WeightOp::create(
@@ -152,24 +234,29 @@ void QuantizePass::runOnOperation() {
 
   // Each f32 matrix with projection uses: those it feeds directly (W [K, N])
   // and the transposes that feed MatMuls (W [N, K]).
+  // And each f32 bundle with the sparse FFN blocks that read it.
   struct Target {
     WeightOp weight;
     SmallVector<OpOperand *> direct;
     SmallVector<TransposeOp> transposed;
+    SmallVector<SparseFfnOp> bundled;
   };
   SmallVector<Target> targets;
   module.walk([&](WeightOp w) {
     RankedTensorType type = w.getType();
     if (!type.getElementType().isF32() || type.getRank() != 2)
       return;
-    Target t{w, {}, {}};
+    Target t{w, {}, {}, {}};
     for (OpOperand &use : w->getUses()) {
+      auto sparse = dyn_cast<SparseFfnOp>(use.getOwner());
       if (isProjectionWeight(use))
         t.direct.push_back(&use);
       else if (isTransposedProjection(use.getOwner()))
         t.transposed.push_back(cast<TransposeOp>(use.getOwner()));
+      else if (sparse && use.get() == sparse.getBundle())
+        t.bundled.push_back(sparse);
     }
-    if (!t.direct.empty() || !t.transposed.empty())
+    if (!t.direct.empty() || !t.transposed.empty() || !t.bundled.empty())
       targets.push_back(std::move(t));
   });
   if (targets.empty())
@@ -194,8 +281,19 @@ void QuantizePass::runOnOperation() {
   for (auto [i, t] : llvm::enumerate(targets)) {
     WeightOp w = t.weight;
     int64_t rows = w.getType().getDimSize(0), cols = w.getType().getDimSize(1);
-    FailureOr<std::vector<float>> values =
-        weights.packValues(w.getName(), rows * cols, failFn());
+    bool quantized = false;
+    if (!t.bundled.empty()) {
+      FailureOr<bool> done = quantizeBundle(
+          w, t.bundled, **kind,
+          freshName((w.getName() + "." + rt::quantKindName(**kind)).str()),
+          weights, added);
+      if (failed(done))
+        return signalPassFailure();
+      quantized = *done;
+    }
+    FailureOr<std::vector<float>> values = std::vector<float>();
+    if (!t.direct.empty() || !t.transposed.empty())
+      values = weights.packValues(w.getName(), rows * cols, failFn());
     if (failed(values))
       return signalPassFailure();
     OpBuilder b(w);
@@ -205,7 +303,6 @@ void QuantizePass::runOnOperation() {
         ++classifiers;
       return classifier ? *classifierKind : *kind;
     };
-    bool quantized = false;
     if (!t.direct.empty()) {
       bool classifier = llvm::any_of(t.direct, [](OpOperand *u) {
         return isa<MatMulOp>(u->getOwner()) &&

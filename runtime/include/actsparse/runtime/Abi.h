@@ -126,6 +126,15 @@ void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     ActSparseMemRef2DF32 *b, ActSparseMemRef2DF32 *c,
     ActSparseMemRef2DF32 *r, ActSparseMemRef2DF32 *y);
 
+/// The same on a quantized bundle: H rows of S bytes (FfnBundle.h), its
+/// format in `config`. A bundle whose rows do not fit the block fails the
+/// call.
+void _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(
+    int64_t layer, int64_t config, float threshold, ActSparseMemRef2DF32 *x,
+    ActSparseMemRef2DI8 *bundle, ActSparseMemRef2DF32 *a,
+    ActSparseMemRef2DF32 *b, ActSparseMemRef2DF32 *c,
+    ActSparseMemRef2DF32 *r, ActSparseMemRef2DF32 *y);
+
 /// A Gather read index `index` of an axis of `size` entries (a token id
 /// outside the vocabulary, a position past the model's context). Generated
 /// code reads entry 0 instead and carries on; the runtime fails the call.
@@ -173,7 +182,8 @@ namespace actsparse::runtime {
 ///    weights) and their size check.
 /// 7: the batched (attention) matmul kernels and the softmax kernel.
 /// 8: the quantized matmul kernel (i8 weights).
-constexpr int kAbiVersion = 8;
+/// 9: the sparse FFN kernel on quantized bundles.
+constexpr int kAbiVersion = 9;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
@@ -189,8 +199,12 @@ inline const char *kMatMulNtSymbol =
 inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
 inline const char *kSparseFfnSymbol =
     "_mlir_ciface_actsparse_rt_sparse_ffn_f32";
-/// The function name the lowering declares for the sparse FFN kernel.
+inline const char *kSparseFfnQuantSymbol =
+    "_mlir_ciface_actsparse_rt_sparse_ffn_q_f32";
+/// The function names the lowering declares for the sparse FFN kernel, on
+/// f32 and on quantized bundles.
 inline const char *kSparseFfnFunction = "actsparse_rt_sparse_ffn_f32";
+inline const char *kSparseFfnQuantFunction = "actsparse_rt_sparse_ffn_q_f32";
 /// The function name the lowering declares for the FFN probe.
 inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 /// The library-call name the lowering attaches to such matmuls.

@@ -8,13 +8,21 @@
 // actsparse.sparse_ffn verifier) and the runtime kernel share this header,
 // so the layout is defined once. Header-only, no MLIR.
 //
+// A quantized bundle (q8_0, q4_0, q4_1: Quant.h) is a byte matrix: the
+// gate and up rows and the down column are each a quantized row of their
+// own (whole 32-weight blocks), the scalars follow as f32 at a 4-byte
+// boundary, and the row is padded to 64 bytes. Offsets then count bytes.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef ACTSPARSE_RUNTIME_FFNBUNDLE_H
 #define ACTSPARSE_RUNTIME_FFNBUNDLE_H
 
+#include "actsparse/runtime/Quant.h"
+
 #include <cmath>
 #include <cstdint>
+#include <optional>
 
 namespace actsparse::runtime {
 
@@ -31,17 +39,28 @@ enum FfnBundleField : uint32_t {
 /// Rows are padded to this many floats (one 64-byte cache line).
 constexpr int64_t kFfnBundleRowAlign = 16;
 
-/// Where each field starts in a bundle row (in floats; -1 when absent) and
-/// the row length.
+/// Where each field starts in a bundle row (-1 when absent) and the row
+/// length, in elements of the bundle tensor: floats for an f32 bundle,
+/// bytes for a quantized one.
 struct FfnBundleLayout {
   int64_t gate = -1, up = -1, down = -1;
   int64_t gateBias = -1, upBias = -1, shift = -1;
   int64_t stride = 0;
+  /// The weights' format; none: f32.
+  std::optional<QuantKind> quant;
 
   /// The layout of a block with input width `d`, output width `e` and the
-  /// fields `fields` (up and down are always present).
-  static FfnBundleLayout make(int64_t d, int64_t e, uint32_t fields) {
+  /// fields `fields` (up and down are always present), its weights in f32
+  /// or in `quant`.
+  static FfnBundleLayout make(int64_t d, int64_t e, uint32_t fields,
+                              std::optional<QuantKind> quant = std::nullopt) {
     FfnBundleLayout l;
+    l.quant = quant;
+    // A row of n weights, and one scalar, in the tensor's elements.
+    auto weights = [&](int64_t n) {
+      return quant ? quantRowBytes(*quant, n) : n;
+    };
+    const int64_t scalar = quant ? int64_t(sizeof(float)) : 1;
     int64_t at = 0;
     auto take = [&](uint32_t field, int64_t size, int64_t &where) {
       if (fields & field) {
@@ -49,17 +68,28 @@ struct FfnBundleLayout {
         at += size;
       }
     };
-    take(kBundleGate, d, l.gate);
+    take(kBundleGate, weights(d), l.gate);
     l.up = at;
-    at += d;
+    at += weights(d);
     l.down = at;
-    at += e;
-    take(kBundleGateBias, 1, l.gateBias);
-    take(kBundleUpBias, 1, l.upBias);
-    take(kBundleShift, 1, l.shift);
-    l.stride = (at + kFfnBundleRowAlign - 1) / kFfnBundleRowAlign *
-               kFfnBundleRowAlign;
+    at += weights(e);
+    at = (at + scalar - 1) / scalar * scalar;
+    take(kBundleGateBias, scalar, l.gateBias);
+    take(kBundleUpBias, scalar, l.upBias);
+    take(kBundleShift, scalar, l.shift);
+    const int64_t align = kFfnBundleRowAlign * scalar;
+    l.stride = (at + align - 1) / align * align;
     return l;
+  }
+
+  /// Bytes of one row.
+  int64_t rowBytes() const {
+    return quant ? stride : stride * int64_t(sizeof(float));
+  }
+  /// Bytes of the field that decides a neuron (gate, or up in a plain
+  /// block): what the exact gate reads of an inactive neuron.
+  int64_t decidingBytes(int64_t d) const {
+    return quant ? quantRowBytes(*quant, d) : d * int64_t(sizeof(float));
   }
 };
 
@@ -106,11 +136,14 @@ struct FfnKernelConfig {
   bool reluUp = false;
   bool thresholdOnNeuron = false;
   FfnPredictorKind predictor = FfnPredictorKind::None;
+  /// The bundle's weight format (none: f32).
+  std::optional<QuantKind> quant;
 
   int64_t encode() const {
     return int64_t(fields) | int64_t(activation) << 8 |
            int64_t(reluUp) << 10 | int64_t(thresholdOnNeuron) << 11 |
-           int64_t(predictor) << 12;
+           int64_t(predictor) << 12 |
+           (quant ? int64_t(*quant) + 1 : 0) << 14;
   }
   static FfnKernelConfig decode(int64_t word) {
     FfnKernelConfig c;
@@ -119,6 +152,8 @@ struct FfnKernelConfig {
     c.reluUp = (word >> 10) & 1;
     c.thresholdOnNeuron = (word >> 11) & 1;
     c.predictor = FfnPredictorKind((word >> 12) & 3);
+    if (int64_t q = (word >> 14) & 3)
+      c.quant = QuantKind(q - 1);
     return c;
   }
 };

@@ -183,6 +183,9 @@ struct LowRankPredictor {
 struct FlashTensor {
   std::string name;
   uint64_t offset = 0; ///< in the pack file
+  /// Rows and their length in 4-byte words: floats of an f32 bundle, or
+  /// the bytes of a quantized one over 4 (its rows are whole cache lines).
+  /// The store only moves the rows; the kernel reads them.
   int64_t rows = 0, rowFloats = 0;
 };
 

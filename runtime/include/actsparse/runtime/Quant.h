@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace actsparse::runtime {
 
@@ -84,6 +85,36 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
 
 /// Whether the AVX2 variant can run on this CPU.
 bool quantAvx2Available();
+
+/// Activations of M rows quantized per block of 32, as the decode kernels
+/// take them: 8-bit values (scale max|x| / 127, round to nearest even),
+/// each block's scale, and the sum of its values (for the 4-bit kinds'
+/// offsets). A row of K values has ceil(K / 32) blocks, the last padded
+/// with zeros.
+struct QuantizedActivations {
+  int64_t blocks = 0;
+  std::vector<int8_t> q;
+  std::vector<float> scale;
+  std::vector<int32_t> sum;
+
+  /// Quantizes rows x[m * ldx .. + K), m < M (`vectorized`: the AVX2
+  /// loop for whole blocks, which computes the same values).
+  void quantize(const float *x, int64_t ldx, int64_t M, int64_t K,
+                bool vectorized);
+  const int8_t *rowQ(int64_t m) const {
+    return q.data() + m * blocks * kQuantBlock;
+  }
+};
+
+/// The dot product of activation row `m` of `x` with one quantized weight
+/// row of x.blocks blocks (integer products per block, scaled in floats).
+float quantizedDot(QuantKind kind, const uint8_t *row,
+                   const QuantizedActivations &x, int64_t m);
+
+/// y[j] += alpha * w_j for the first `n` weights w of a quantized row (a
+/// down column of a bundled FFN neuron).
+void addScaledRow(QuantKind kind, float alpha, const uint8_t *row, int64_t n,
+                  float *y);
 
 } // namespace actsparse::runtime
 

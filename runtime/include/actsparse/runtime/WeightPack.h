@@ -55,10 +55,29 @@ enum class Layout : uint32_t {
   Q8_0Rows = 2,
   Q4_0Rows = 3,
   Q4_1Rows = 4,
+  /// FFN bundles with quantized weights (FfnBundle.h): an i8 matrix
+  /// [neurons, row bytes]. Written by --actsparse-bundle-ffn="quant=...".
+  FfnBundleQ8_0 = 5,
+  FfnBundleQ4_0 = 6,
+  FfnBundleQ4_1 = 7,
 };
 
-/// "dense", "ffn-bundle", "q8_0-rows", ...
+/// "dense", "ffn-bundle", "q8_0-rows", "ffn-bundle-q8_0", ...
 const char *layoutName(Layout layout);
+
+/// Whether `layout` holds FFN bundles, in f32 or quantized.
+inline bool isFfnBundle(Layout layout) {
+  return layout == Layout::FfnBundle || layout >= Layout::FfnBundleQ8_0;
+}
+/// The quantized format of rows (layouts 2-4) or bundles (5-7); -1 for
+/// the f32 layouts. Numbered as QuantKind.
+inline int quantKindOf(Layout layout) {
+  if (layout >= Layout::FfnBundleQ8_0)
+    return int(layout) - int(Layout::FfnBundleQ8_0);
+  if (layout >= Layout::Q8_0Rows)
+    return int(layout) - int(Layout::Q8_0Rows);
+  return -1;
+}
 
 struct TensorInfo {
   std::string name;
