@@ -7,6 +7,9 @@
 # and compiles each to $w-MODE.so. Expects root, dir, opt, sparsity, rank
 # and SIZE (small | full | flash | stories | smollm2); sets name, w, calib.
 # prepare_modes (an array) limits which of the three are compiled.
+# With QUANT (q8_0, q4_0 or q4_1) each prepared MODE also gets
+# $w-MODE-$QUANT.mlir + .pack + .so: every projection and every bundle
+# quantized (--actsparse-quantize after bundling and predictors).
 #   flash: FFN-heavy (77 % of 2.1 GB: dim 2048, hidden 8192, 8 layers,
 #          GQA 16/4, vocab 8000) with rank-48 gates, so that a low-rank
 #          predictor works as on trained models.
@@ -52,6 +55,13 @@ if [ ! -f "$w-lowrank.mlir" ]; then
     -o "$w-lowrank.mlir"
 fi
 [ -n "${prepare_modes+x}" ] || prepare_modes=(dense exact-gate lowrank)
+if [ -n "${QUANT:-}" ]; then
+  for m in "${prepare_modes[@]}"; do
+    [ -f "$w-$m-$QUANT.mlir" ] || "$opt" "$w-$m.mlir" \
+      --actsparse-quantize="type=$QUANT output-pack=$w-$m-$QUANT.pack quiet=true" -o "$w-$m-$QUANT.mlir"
+  done
+  for m in "${prepare_modes[@]}"; do prepare_modes+=("$m-$QUANT"); done
+fi
 for m in "${prepare_modes[@]}"; do
   if [ ! -f "$w-$m.so" ] || [ "$w-$m.so" -ot "$opt" ]; then
     echo "bench: compiling $w-$m.so"

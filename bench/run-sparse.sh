@@ -15,6 +15,11 @@
 #   SIZE=stories bash bench/run-sparse.sh   # stories260K (a real model)
 #   SIZE=smollm2 bash bench/run-sparse.sh   # SmolLM2-135M (scripts/smollm2/make.sh first)
 #   ROUNDS=3 TOKENS=32 SPARSITY=0.9 RANK=64 bash bench/run-sparse.sh
+#   QUANT=q8_0 SIZE=full bash bench/run-sparse.sh  # also each mode quantized
+#
+# With QUANT the rounds also run the three modes with every weight in that
+# format (bundles included): MODE-QUANT, with its ratio to dense-QUANT, the
+# quantized dense model, besides the ratio to dense f32.
 #
 # Synthetic models have random weights: their figures are speed only, and
 # a low-rank predictor of a random gate is poor (its singular values are
@@ -35,24 +40,36 @@ run=$build/bin/sparse-run
 modes=(dense exact-gate lowrank)
 prepare_modes=("${modes[@]}")
 source "$root/bench/prepare-sparse-model.sh"
+[ -n "${QUANT:-}" ] && modes+=("dense-$QUANT" "exact-gate-$QUANT" "lowrank-$QUANT")
+# The pack each mode's model names.
+pack_of() {
+  case $1 in
+    dense) echo "$w.pack" ;;
+    exact-gate) echo "$w-bundled.pack" ;;
+    lowrank) echo "$w-lowrank.pack" ;;
+    *) echo "$w-$1.pack" ;;
+  esac
+}
 
 echo "model: $name, FFN sparsity target $sparsity, rank $rank; $tokens tokens per round, $rounds rounds, 2 threads"
 [ -f "$w-lowrank.report" ] && sed 's/^/  predictor: /' "$w-lowrank.report"
 for r in $(seq "$rounds"); do
   line="round $r:"
   dense_ms=
+  quant_ms=
   for m in "${modes[@]}"; do
-    pack=$w.pack
-    [ "$m" = exact-gate ] && pack=$w-bundled.pack
-    [ "$m" = lowrank ] && pack=$w-lowrank.pack
+    pack=$(pack_of "$m")
     "$run" "$w-$m.so" --weights "$pack" --input-ids 1 -n "$tokens" --stop-ids none --threads 2 \
       --stats-json "$dir/sparse-$m.json" > /dev/null 2> "$dir/sparse-$m.log"
     ms=$(python3 "$root/bench/json-get.py" "$dir/sparse-$m.json" 'd["decode_ms_per_token"]')
     [ -z "$dense_ms" ] && dense_ms=$ms
+    [ "$m" = "dense-${QUANT:-}" ] && quant_ms=$ms
     read_kib=$(sed -n 's/.*bytes read per token: \([0-9.]*\) KiB (dense: \([0-9.]*\) KiB.*/\1 \2/p' "$dir/sparse-$m.log")
-    line+=$(awk -v m="$m" -v ms="$ms" -v d="$dense_ms" -v rk="$read_kib" 'BEGIN {
-      split(rk, k, " "); s = sprintf(" %s %.2f ms (%.2fx)", m, ms, d / ms)
-      if (k[2] > 0) s = s sprintf(" [ffn read %.0f%%]", 100 * k[1] / k[2])
+    line+=$(awk -v m="$m" -v ms="$ms" -v d="$dense_ms" -v q="$quant_ms" -v rk="$read_kib" 'BEGIN {
+      split(rk, k, " "); s = sprintf(" %s %.2f ms (%.2fx", m, ms, d / ms)
+      if (q != "" && m !~ /^dense/) s = s sprintf(", %.2fx quantized dense", q / ms)
+      s = s ")"
+      if (k[2] > 0) s = s sprintf(" [ffn read %.0f%% = %.0f KiB]", 100 * k[1] / k[2], k[1])
       printf "%s", s }')
   done
   echo "$line"
