@@ -61,6 +61,11 @@ struct Block {
   int64_t rowBytes;
   /// Quantized bundles: the activations as the integer dots take them.
   const QuantizedActivations *xq = nullptr;
+  /// The gate apart: pre-activations [t, h] (row stride ldg), and the rows
+  /// hold no gate. `gated`: a gated block, in the rows or apart.
+  const float *gatePre = nullptr;
+  int64_t ldg = 0;
+  bool gated = false;
   /// lowrank: scores [t, h]; a neuron is computed where its score is > 0.
   const float *scores;
   /// lowrank: the predictor that gave the scores.
@@ -98,7 +103,7 @@ inline float scalarAt(const Block &b, const float *row, int64_t at) {
 /// below a threshold on the activation.
 inline float activationOf(const Block &b, const float *row, float pre) {
   const FfnBundleLayout &l = b.layout;
-  pre += scalarAt(b, row, l.gate >= 0 ? l.gateBias : l.upBias);
+  pre += scalarAt(b, row, b.gated ? l.gateBias : l.upBias);
   float a = activate(b.config.activation, pre - scalarAt(b, row, l.shift));
   if (b.threshold > 0.0f && !b.config.thresholdOnNeuron &&
       a * a < b.threshold * b.threshold)
@@ -112,7 +117,7 @@ inline float activationOf(const Block &b, const float *row, float pre) {
 inline float neuronOf(const Block &b, const float *row, float a, float up) {
   const FfnBundleLayout &l = b.layout;
   float h = a;
-  if (l.gate >= 0) {
+  if (b.gated) {
     float u = up + scalarAt(b, row, l.upBias);
     h = a * (b.config.reluUp && u < 0.0f ? 0.0f : u);
   }
@@ -132,8 +137,8 @@ template <bool Quantized>
 neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
          const float *__restrict row, float *y, float *hOut, Tally &tally) {
   const FfnBundleLayout &l = b.layout;
-  const bool gated = l.gate >= 0;
-  const int64_t preAt = gated ? l.gate : l.up;
+  const bool gated = b.gated;
+  const int64_t preAt = l.gate >= 0 ? l.gate : l.up;
   const int64_t d = b.d, e = b.e;
   const auto *bytes = reinterpret_cast<const uint8_t *>(row);
   // Token t's activations . the field at `at`.
@@ -162,7 +167,8 @@ neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
     if (mode != FfnPredictorKind::LowRank || b.scores[t * b.h + i] > 0.0f) {
       touched = true;
       ++tally.predicted;
-      float a = activationOf(b, row, dot(t, preAt));
+      float a = activationOf(
+          b, row, b.gatePre ? b.gatePre[t * b.ldg + i] : dot(t, preAt));
       if (a != 0.0f || mode == FfnPredictorKind::None) {
         full = true;
         hv = neuronOf(b, row, a, gated ? dot(t, l.up) : 0.0f);
@@ -183,7 +189,7 @@ neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
       hOut[t * b.h + i] = hv;
   }
   tally.rowsRead += full;
-  tally.gateOnlyRows += touched && !full;
+  tally.gateOnlyRows += touched && !full && !b.gatePre;
 }
 
 /// Neurons [n0, n1) of `b`, rows from the bundle in DRAM.
@@ -319,7 +325,12 @@ Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
   int threads = threadsFor(b);
   static std::vector<std::vector<int32_t>> needed;
   needed.resize(threads);
-  const bool all = b.config.predictor != FfnPredictorKind::LowRank ||
+  // With the gate apart, the exact gate knows the active neurons before
+  // any row is read.
+  const bool byGate =
+      b.gatePre && b.config.predictor == FfnPredictorKind::ExactGate;
+  const bool all = (b.config.predictor != FfnPredictorKind::LowRank &&
+                    !byGate) ||
                    flashStore()->options().mode == FlashMode::Naive;
   for (int j = 0; j < threads; ++j) {
     auto [n0, n1] = neuronsOf(b, threads, j);
@@ -327,7 +338,9 @@ Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
     for (int64_t i = n0; i < n1; ++i) {
       bool use = all;
       for (int64_t t = 0; t < b.t && !use; ++t)
-        use = b.scores[t * b.h + i] > 0.0f;
+        use = byGate ? activationOf(b, nullptr, b.gatePre[t * b.ldg + i]) !=
+                           0.0f
+                     : b.scores[t * b.h + i] > 0.0f;
       if (use)
         needed[j].push_back(int32_t(i));
     }
@@ -355,27 +368,81 @@ ActSparseMemRef2DF32 fieldView(const Block &b, int64_t at, int64_t cols) {
   return {base, base, 0, {b.h, cols}, {b.layout.stride, 1}};
 }
 
+/// y = h D over quantized down columns: neuron-major over the pool, each
+/// column dequantized once for all tokens, every thread summing into rows
+/// of its own (y overwritten).
+void quantizedDown(const Block &b, const float *h, float *y, int64_t ldy) {
+  int threads = b.t * b.h * b.e < kMinPooledWork ? 1 : pool().size();
+  std::vector<Tally> tallies(threads);
+  std::vector<std::vector<float>> &rows = threadRows(b, threads);
+  auto body = [&](int thread) {
+    thread_local std::vector<float> column;
+    column.resize(b.e);
+    auto [n0, n1] = neuronsOf(b, threads, thread);
+    float *out = rows[thread].data();
+    for (int64_t i = n0; i < n1; ++i) {
+      const auto *row = reinterpret_cast<const uint8_t *>(rowOf(b, i));
+      bool dequantized = false;
+      for (int64_t t = 0; t < b.t; ++t) {
+        float hv = h[t * b.h + i];
+        if (hv == 0.0f)
+          continue;
+        if (!dequantized) {
+          dequantizeRow(*b.layout.quant, row + b.layout.down, b.e,
+                        column.data());
+          dequantized = true;
+        }
+        float *__restrict yt = out + t * b.e;
+        const float *__restrict w = column.data();
+        for (int64_t k = 0; k < b.e; ++k)
+          yt[k] += hv * w[k];
+      }
+    }
+  };
+  if (threads == 1)
+    body(0);
+  else
+    pool().run(body);
+  reduceThreads(b, tallies, y, ldy);
+}
+
 /// Every neuron for all rows with the dense kernels, which read each
 /// bundle row once for all tokens and block for the cache: the gate and up
 /// fields as transposed weights (H x D), the down field as an H x E weight.
+/// Quantized bundles take the quantized kernel for gate and up (rows
+/// dequantized into its GEMM, activations in f32) and quantizedDown.
 /// Exact, whatever the predictor.
 Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
   const FfnBundleLayout &l = b.layout;
-  const bool gated = l.gate >= 0;
+  const bool gated = b.gated;
   std::vector<float> pre(b.t * b.h, 0.0f), up;
   ActSparseMemRef2DF32 xv = {const_cast<float *>(b.x),
                              const_cast<float *>(b.x),
                              0,
                              {b.t, b.d},
                              {b.ldx, 1}};
-  ActSparseMemRef2DF32 prev = view(pre.data(), b.t, b.h);
-  ActSparseMemRef2DF32 preW = fieldView(b, gated ? l.gate : l.up, b.d);
-  _mlir_ciface_actsparse_rt_matmul_nt_f32(&xv, &preW, &prev);
+  // out [t, h] = x . the field at `at` of every row.
+  auto project = [&](int64_t at, std::vector<float> &out) {
+    if (l.quant) {
+      quantizedMatMul(*l.quant, b.x, b.ldx, b.t, b.d,
+                      reinterpret_cast<const uint8_t *>(b.bundle) + at,
+                      l.stride, b.h, out.data(), b.h);
+      return;
+    }
+    ActSparseMemRef2DF32 outv = view(out.data(), b.t, b.h);
+    ActSparseMemRef2DF32 w = fieldView(b, at, b.d);
+    _mlir_ciface_actsparse_rt_matmul_nt_f32(&xv, &w, &outv);
+  };
+  if (b.gatePre) {
+    for (int64_t t = 0; t < b.t; ++t)
+      std::memcpy(pre.data() + t * b.h, b.gatePre + t * b.ldg,
+                  b.h * sizeof(float));
+  } else {
+    project(gated ? l.gate : l.up, pre);
+  }
   if (gated) {
     up.assign(b.t * b.h, 0.0f);
-    ActSparseMemRef2DF32 upv = view(up.data(), b.t, b.h);
-    ActSparseMemRef2DF32 upW = fieldView(b, l.up, b.d);
-    _mlir_ciface_actsparse_rt_matmul_nt_f32(&xv, &upW, &upv);
+    project(l.up, up);
   }
   Tally tally;
   for (int64_t t = 0; t < b.t; ++t)
@@ -388,11 +455,16 @@ Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
       if (hOut)
         hOut[t * b.h + i] = hv;
     }
-  for (int64_t t = 0; t < b.t; ++t)
-    std::memset(y + t * ldy, 0, b.e * sizeof(float));
-  ActSparseMemRef2DF32 yv = {y, y, 0, {b.t, b.e}, {ldy, 1}};
-  ActSparseMemRef2DF32 downW = fieldView(b, l.down, b.e);
-  _mlir_ciface_actsparse_rt_matmul_f32(&prev, &downW, &yv);
+  if (l.quant) {
+    quantizedDown(b, pre.data(), y, ldy);
+  } else {
+    for (int64_t t = 0; t < b.t; ++t)
+      std::memset(y + t * ldy, 0, b.e * sizeof(float));
+    ActSparseMemRef2DF32 yv = {y, y, 0, {b.t, b.e}, {ldy, 1}};
+    ActSparseMemRef2DF32 prev = view(pre.data(), b.t, b.h);
+    ActSparseMemRef2DF32 downW = fieldView(b, l.down, b.e);
+    _mlir_ciface_actsparse_rt_matmul_f32(&prev, &downW, &yv);
+  }
   tally.predicted = b.t * b.h;
   tally.rowsRead = b.h;
   return tally;
@@ -455,7 +527,8 @@ void zeroRows(ActSparseMemRef2DF32 *y) {
 /// at `bundleData`, f32 or quantized as the configuration says.
 void sparseFfn(int64_t layer, int64_t configWord, float threshold,
                ActSparseMemRef2DF32 *x, const void *bundleData,
-               int64_t neurons, ActSparseMemRef2DF32 *scoreA,
+               int64_t neurons, ActSparseMemRef2DF32 *gatePre,
+               ActSparseMemRef2DF32 *scoreA,
                ActSparseMemRef2DF32 *scoreB, ActSparseMemRef2DF32 *scoreBias,
                ActSparseMemRef2DF32 *residual, ActSparseMemRef2DF32 *y) {
   Block b;
@@ -470,6 +543,11 @@ void sparseFfn(int64_t layer, int64_t configWord, float threshold,
   b.x = x->aligned + x->offset;
   b.ldx = x->strides[0];
   b.bundle = static_cast<const float *>(bundleData);
+  b.gated = b.layout.gate >= 0 || b.config.gatePre;
+  if (b.config.gatePre) {
+    b.gatePre = gatePre->aligned + gatePre->offset;
+    b.ldg = gatePre->strides[0];
+  }
   float *out = y->aligned + y->offset;
   // Generated code passes contiguous rows (identity layouts); the bundle's
   // row length is checked by the op verifier against the same layout.
@@ -497,10 +575,7 @@ void sparseFfn(int64_t layer, int64_t configWord, float threshold,
 
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
   const int64_t fromRows = denseRows(b.config.predictor);
-  // The dense kernels read f32 fields; quantized rows stay in the neuron
-  // loop at any length.
-  const bool dense =
-      !flash && !b.layout.quant && fromRows > 0 && b.t >= fromRows;
+  const bool dense = !flash && fromRows > 0 && b.t >= fromRows;
   std::vector<float> scores, z;
   b.scores = nullptr;
   if (lowrank) {
@@ -584,7 +659,8 @@ void sparseFfn(int64_t layer, int64_t configWord, float threshold,
 extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     int64_t layer, int64_t configWord, float threshold,
     ActSparseMemRef2DF32 *x, ActSparseMemRef2DF32 *bundle,
-    ActSparseMemRef2DF32 *scoreA, ActSparseMemRef2DF32 *scoreB,
+    ActSparseMemRef2DF32 *gatePre, ActSparseMemRef2DF32 *scoreA,
+    ActSparseMemRef2DF32 *scoreB,
     ActSparseMemRef2DF32 *scoreBias, ActSparseMemRef2DF32 *residual,
     ActSparseMemRef2DF32 *y) {
   if (FfnKernelConfig::decode(configWord).quant) {
@@ -592,13 +668,15 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     return zeroRows(y);
   }
   sparseFfn(layer, configWord, threshold, x, bundle->aligned + bundle->offset,
-            bundle->sizes[0], scoreA, scoreB, scoreBias, residual, y);
+            bundle->sizes[0], gatePre, scoreA, scoreB, scoreBias, residual,
+            y);
 }
 
 extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(
     int64_t layer, int64_t configWord, float threshold,
     ActSparseMemRef2DF32 *x, ActSparseMemRef2DI8 *bundle,
-    ActSparseMemRef2DF32 *scoreA, ActSparseMemRef2DF32 *scoreB,
+    ActSparseMemRef2DF32 *gatePre, ActSparseMemRef2DF32 *scoreA,
+    ActSparseMemRef2DF32 *scoreB,
     ActSparseMemRef2DF32 *scoreBias, ActSparseMemRef2DF32 *residual,
     ActSparseMemRef2DF32 *y) {
   FfnKernelConfig config = FfnKernelConfig::decode(configWord);
@@ -616,5 +694,6 @@ extern "C" void _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(
     return zeroRows(y);
   }
   sparseFfn(layer, configWord, threshold, x, bundle->aligned + bundle->offset,
-            bundle->sizes[0], scoreA, scoreB, scoreBias, residual, y);
+            bundle->sizes[0], gatePre, scoreA, scoreB, scoreBias, residual,
+            y);
 }

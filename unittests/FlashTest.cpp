@@ -446,8 +446,9 @@ std::vector<float> kernel(int64_t t, const std::vector<char> &keep,
       cv{c.data(), c.data(), 0, {1, h}, {h, 1}},
       rv{nullptr, nullptr, 0, {0, e}, {e, 1}},
       yv{y.data(), y.data(), 0, {t, e}, {e, 1}};
+  ActSparseMemRef2DF32 gv{nullptr, nullptr, 0, {0, 0}, {0, 1}};
   _mlir_ciface_actsparse_rt_sparse_ffn_f32(0, config.encode(), 0.0f, &xv, &bv,
-                                           &av, &bbv, &cv, &rv, &yv);
+                                           &gv, &av, &bbv, &cv, &rv, &yv);
   return y;
 }
 

@@ -39,6 +39,9 @@ struct Case {
   bool gated = true, biases = false, shift = false, reluUp = false;
   float threshold = 0;
   bool onNeuron = false;
+  /// The gate apart: the rows hold up, down (and up bias); the kernel gets
+  /// x W_gate + gate bias - shift.
+  bool apart = false;
 };
 
 struct BlockData {
@@ -117,6 +120,8 @@ BlockData randomBlock(const Case &c, unsigned seed) {
 
 uint32_t fieldsOf(const Case &c) {
   uint32_t f = kBundleUp | kBundleDown;
+  if (c.apart)
+    return f | (c.biases ? kBundleUpBias : 0u);
   if (c.gated)
     f |= kBundleGate;
   if (c.biases)
@@ -189,8 +194,11 @@ std::vector<int8_t> quantizedBundle(const Case &c,
 }
 
 /// The block a quantized bundle computes: weights as dequantized, and
-/// activations rounded to 8 bits per block of 32 along D.
-BlockData asQuantized(const Case &c, const BlockData &b, QuantKind kind) {
+/// (`roundX`) activations rounded to 8 bits per block of 32 along D, as
+/// the neuron loop takes them; the dense kernels of a prefill-sized call
+/// without predictor take them in f32.
+BlockData asQuantized(const Case &c, const BlockData &b, QuantKind kind,
+                      bool roundX = true) {
   BlockData q = b;
   std::vector<float> column(c.d), back(std::max(c.d, c.e));
   std::vector<uint8_t> row(quantRowBytes(kind, std::max(c.d, c.e)));
@@ -209,7 +217,7 @@ BlockData asQuantized(const Case &c, const BlockData &b, QuantKind kind) {
     roundTrip(q.down.data() + i * c.e, c.e);
     std::copy_n(back.data(), c.e, q.down.data() + i * c.e);
   }
-  for (int64_t t = 0; t < c.t; ++t)
+  for (int64_t t = 0; t < c.t && roundX; ++t)
     for (int64_t k0 = 0; k0 < c.d; k0 += 32) {
       float *v = q.x.data() + t * c.d + k0;
       int64_t n = std::min<int64_t>(32, c.d - k0);
@@ -251,7 +259,23 @@ std::vector<float> run(const Case &c, BlockData &b, FfnPredictorKind mode,
     for (int64_t i = 0; i < c.h; ++i)
       cv[i] = (*keep)[i] ? 1.0f : -1.0f;
   }
-  std::vector<float> y(c.t * c.e, 123.0f), residual;
+  std::vector<float> y(c.t * c.e, 123.0f), residual, gatePre;
+  // The gate apart: its pre-activations, as the ops before the block
+  // compute them.
+  if (c.apart) {
+    config.gatePre = true;
+    gatePre.assign(c.t * c.h, 0.0f);
+    for (int64_t t = 0; t < c.t; ++t)
+      for (int64_t i = 0; i < c.h; ++i) {
+        float g = 0;
+        for (int64_t k = 0; k < c.d; ++k)
+          g += b.x[t * c.d + k] * b.gate[k * c.h + i];
+        gatePre[t * c.h + i] = g + (c.biases ? b.gateBias[i] : 0.0f) -
+                               (c.shift ? b.shift[i] : 0.0f);
+      }
+  }
+  ActSparseMemRef2DF32 gv = view(gatePre, c.apart ? c.t : 0,
+                                 c.apart ? c.h : 0);
   ActSparseMemRef2DF32 xv = view(b.x, c.t, c.d),
                        bv = view(bundle, c.h, int64_t(bundle.size()) / c.h),
                        av = view(a, rank ? c.d : 0, rank),
@@ -264,12 +288,12 @@ std::vector<float> run(const Case &c, BlockData &b, FfnPredictorKind mode,
     ActSparseMemRef2DI8 qv = {qbundle.data(), qbundle.data(), 0,
                               {c.h, stride}, {stride, 1}};
     _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(7, config.encode(),
-                                               c.threshold, &xv, &qv, &av,
-                                               &bbv, &cvv, &rv, &yv);
+                                               c.threshold, &xv, &qv, &gv,
+                                               &av, &bbv, &cvv, &rv, &yv);
   } else {
     _mlir_ciface_actsparse_rt_sparse_ffn_f32(7, config.encode(), c.threshold,
-                                             &xv, &bv, &av, &bbv, &cvv, &rv,
-                                             &yv);
+                                             &xv, &bv, &gv, &av, &bbv, &cvv,
+                                             &rv, &yv);
   }
   setFfnObserver(nullptr);
   return y;
@@ -323,6 +347,44 @@ TEST(SparseFfnKernel, DenseAndExactGateEqualTheBlock) {
       expectNear(run(c, b, FfnPredictorKind::None, nullptr), want, "none");
       expectNear(run(c, b, FfnPredictorKind::ExactGate, nullptr), want,
                  "exact gate");
+    }
+  }
+}
+
+TEST(SparseFfnKernel, GateApartEqualsTheBlockAndReadsActiveRowsOnly) {
+  for (int threads : {1, 2}) {
+    setNumThreads(threads);
+    for (Case c : exactCases()) {
+      if (!c.gated)
+        continue;
+      c.apart = true;
+      BlockData b = randomBlock(c, unsigned(c.t * 1000 + c.d + c.h));
+      std::vector<double> want = reference(c, b, nullptr);
+      SCOPED_TRACE("t=" + std::to_string(c.t) + " d=" + std::to_string(c.d) +
+                   " h=" + std::to_string(c.h) + " threads=" +
+                   std::to_string(threads));
+      expectNear(run(c, b, FfnPredictorKind::None, nullptr), want, "none");
+      Probe probe;
+      expectNear(run(c, b, FfnPredictorKind::ExactGate, nullptr, &probe),
+                 want, "exact gate");
+      // A row is read once per call when its neuron's activation (ReLU of
+      // the gate, past the threshold) is non-zero for any token; an
+      // inactive one costs nothing (no gate in the rows).
+      int64_t rows = 0;
+      for (int64_t i = 0; i < c.h; ++i) {
+        bool any = false;
+        for (int64_t t = 0; t < c.t; ++t) {
+          double g = (c.biases ? b.gateBias[i] : 0.0) -
+                     (c.shift ? b.shift[i] : 0.0);
+          for (int64_t k = 0; k < c.d; ++k)
+            g += double(b.x[t * c.d + k]) * b.gate[k * c.h + i];
+          any |= g > 0 && g >= c.threshold;
+        }
+        rows += any;
+      }
+      FfnBundleLayout l = FfnBundleLayout::make(c.d, c.e, fieldsOf(c));
+      ASSERT_EQ(l.gate, -1);
+      EXPECT_EQ(probe.last.bytesRead, rows * l.rowBytes());
     }
   }
 }
@@ -460,13 +522,17 @@ TEST(SparseFfnKernel, QuantizedBundlesComputeTheBlockTheyStandFor) {
         BlockData b = randomBlock(c, unsigned(c.t * 1000 + c.d + c.h));
         BlockData q = asQuantized(c, b, kind);
         std::vector<double> want = reference(c, q, nullptr);
+        // 12 tokens without predictor: the dense kernels (denseRows).
+        std::vector<double> wantDense =
+            c.t >= 8 ? reference(c, asQuantized(c, b, kind, false), nullptr)
+                     : want;
         SCOPED_TRACE(std::string(quantKindName(kind)) +
                      " t=" + std::to_string(c.t) + " d=" +
                      std::to_string(c.d) + " h=" + std::to_string(c.h) +
                      " gated=" + std::to_string(c.gated) +
                      " threads=" + std::to_string(threads));
         expectNear(run(c, b, FfnPredictorKind::None, nullptr, nullptr, kind),
-                   want, "none");
+                   wantDense, "none");
         expectNear(
             run(c, b, FfnPredictorKind::ExactGate, nullptr, nullptr, kind),
             want, "exact gate");
@@ -516,7 +582,7 @@ TEST(SparseFfnKernel, QuantizedBundleOfTheWrongRowLengthFailsTheCall) {
                        rv = view(none, 0, c.e), yv = view(y, c.t, c.e);
   ActSparseMemRef2DI8 qv = {rows.data(), rows.data(), 0, {c.h, 64}, {64, 1}};
   _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(0, config.encode(), 0, &xv, &qv,
-                                             &nv, &nv, &nv, &rv, &yv);
+                                             &nv, &nv, &nv, &nv, &rv, &yv);
   std::string message;
   ASSERT_TRUE(takeRuntimeError(message));
   EXPECT_NE(message.find("rows of 128 contiguous bytes"), std::string::npos)

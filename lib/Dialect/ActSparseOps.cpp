@@ -610,7 +610,11 @@ LogicalResult SparseFfnOp::verify() {
     return emitOpError("fields must include up and down");
   if ((*fields & rt::kBundleGateBias) && !(*fields & rt::kBundleGate))
     return emitOpError("gate_bias needs a gate");
-  bool gated = *fields & rt::kBundleGate;
+  Value gatePre = getGatePre();
+  if (gatePre && (*fields & (rt::kBundleGate | rt::kBundleShift)))
+    return emitOpError("with gate_pre the rows hold no gate, gate_bias or "
+                       "shift (they are in gate_pre)");
+  bool gated = (*fields & rt::kBundleGate) || gatePre;
   auto in = getInput().getType(), out = getType();
   auto bundle = cast<RankedTensorType>(getBundle().getType());
   if (in.getRank() < 1 || out.getRank() != in.getRank())
@@ -649,6 +653,18 @@ LogicalResult SparseFfnOp::verify() {
   if (failed(verifyNeuronAttrs(*this, gated)))
     return failure();
   bool lowrank = getPredictor() == Predictor::lowrank;
+  if (gatePre) {
+    ArrayRef<int64_t> g = cast<RankedTensorType>(gatePre.getType()).getShape();
+    if (g.size() != in.getShape().size() ||
+        !isCompatibleShape(g.drop_back(), in.getShape().drop_back()) ||
+        g.back() != hidden)
+      return emitOpError("gate_pre must have the input's leading dimensions "
+                         "and one entry per neuron (")
+             << hidden << ")";
+    if (!isGateDetermined() || lowrank)
+      return emitOpError("gate_pre serves blocks whose gate decides their "
+                         "zeros, without a low-rank predictor");
+  }
   if (bool(getScoreA()) != lowrank)
     return emitOpError("scores(A, B, c) go with predictor = lowrank, and only "
                        "with it");

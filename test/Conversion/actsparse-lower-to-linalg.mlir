@@ -391,10 +391,10 @@ func.func @ffn_residual(%x: tensor<?x8xf32>, %res: tensor<?x8xf32>) -> tensor<?x
 // A sparse block is one call of the runtime's kernel on the block's rows,
 // into a buffer of its own, then the down bias. The configuration word:
 // fields gate | up | down | shift (0x27), relu (0), predictor lowrank
-// (2 << 12): 0x2027 = 8231. Absent operands would be 0 x 0 tensors; the
-// residual stream the block is added to comes as rows.
+// (2 << 12): 0x2027 = 8231. Absent operands (here gate_pre) are 0 x 0
+// tensors; the residual stream the block is added to comes as rows.
 // CHECK-LABEL: func.func private @actsparse_rt_sparse_ffn_f32
-// CHECK-SAME: (i64, i64, f32, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, memref<?x?xf32>)
+// CHECK-SAME: (i64, i64, f32, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, memref<?x?xf32>)
 // CHECK-SAME: llvm.emit_c_interface
 // CHECK-LABEL: func.func @sparse_ffn
 // CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [1, 32] : tensor<32xf32> into tensor<1x32xf32>

@@ -419,6 +419,32 @@ func.func @sparse_ffn_f32_with_format(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>
 
 // -----
 
+func.func @sparse_ffn_gate_pre_and_gate(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>, %g: tensor<?x32xf32>) {
+  // expected-error @below {{with gate_pre the rows hold no gate, gate_bias or shift}}
+  %0 = actsparse.sparse_ffn %x bundle %b gate_pre %g fields = ["gate", "up", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x32xf32>, tensor<?x32xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_ffn_gate_pre_shape(%x: tensor<?x8xf32>, %b: tensor<32x16xf32>, %g: tensor<?x31xf32>) {
+  // expected-error @below {{gate_pre must have the input's leading dimensions and one entry per neuron (32)}}
+  %0 = actsparse.sparse_ffn %x bundle %b gate_pre %g fields = ["up", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x16xf32>, tensor<?x31xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// The gate apart tells the kernel every activation; a SiLU block's zeros
+// are not its gate's.
+func.func @sparse_ffn_gate_pre_silu(%x: tensor<?x8xf32>, %b: tensor<32x16xf32>, %g: tensor<?x32xf32>) {
+  // expected-error @below {{gate_pre serves blocks whose gate decides their zeros}}
+  %0 = actsparse.sparse_ffn %x bundle %b gate_pre %g fields = ["up", "down"] activation = silu : (tensor<?x8xf32>, tensor<32x16xf32>, tensor<?x32xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @sparse_ffn_field_order(%x: tensor<?x8xf32>, %b: tensor<32x32xf32>) {
   // expected-error @below {{fields must be a subsequence of}}
   %0 = actsparse.sparse_ffn %x bundle %b fields = ["up", "gate", "down"] activation = relu : (tensor<?x8xf32>, tensor<32x32xf32>) -> tensor<?x8xf32>

@@ -156,6 +156,14 @@ func.func @sparse_ffn(%x: tensor<?x?x8xf32>, %b: tensor<32x32xf32>, %db: tensor<
 
 // A q4_0 bundle row, worked by hand: gate, up and down of 8 weights are one
 // 18-byte block each (54 bytes), the shift at byte 56, padded to 64.
+// The gate apart: rows of up and down (8 + 8 floats, padded to 16).
+// CHECK-LABEL: func.func @sparse_ffn_gate_pre
+func.func @sparse_ffn_gate_pre(%x: tensor<?x8xf32>, %b: tensor<32x16xf32>, %g: tensor<?x32xf32>) {
+  // CHECK: actsparse.sparse_ffn %{{.*}} bundle %{{.*}} gate_pre %{{.*}} fields = ["up", "down"] activation = relu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x16xf32>, tensor<?x32xf32>) -> tensor<?x8xf32>
+  %0 = actsparse.sparse_ffn %x bundle %b gate_pre %g fields = ["up", "down"] activation = relu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x16xf32>, tensor<?x32xf32>) -> tensor<?x8xf32>
+  return
+}
+
 // CHECK-LABEL: func.func @sparse_ffn_quantized
 func.func @sparse_ffn_quantized(%x: tensor<?x8xf32>, %q: tensor<32x64xi8>) {
   // CHECK: actsparse.sparse_ffn %{{.*}} bundle %{{.*}} quant = q4_0 fields = ["gate", "up", "down", "shift"] activation = relu predictor = exact_gate : (tensor<?x8xf32>, tensor<32x64xi8>) -> tensor<?x8xf32>

@@ -504,6 +504,15 @@ def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
     bytes. The kernel quantizes `x` to 8 bits per block of 32 for the gate
     and up products, as the quantized matmul kernel does in decode.
 
+    With `gate_pre` (gated blocks whose zeros the gate decides), the gate is
+    not in the bundle: `gate_pre` holds every token's gate pre-activations
+    `x W_gate + gate_bias - shift` (input's leading dimensions, then `H`),
+    computed by ordinary ops before the block, and `fields` lists only what
+    the rows still hold (`up`, `down`, `up_bias`). The kernel reads a row
+    only for a neuron whose activation is non-zero; the gate projection is
+    a dense, contiguous matrix that the dense kernels read
+    (`--actsparse-bundle-ffn="gates=apart"`).
+
     Without `predictor` every neuron is computed. With
     `predictor = exact_gate` (blocks whose zeros the gate decides: ReLU with
     an optional shift and a threshold on the activation) the gate of every
@@ -524,6 +533,7 @@ def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
   }];
   let arguments = (ins ActSparse_FloatTensor:$input,
                        AnyTypeOf<[ActSparse_FloatTensor, RankedTensorOf<[I8]>]>:$bundle,
+                       Optional<ActSparse_FloatTensor>:$gate_pre,
                        Optional<ActSparse_FloatTensor>:$down_bias,
                        Optional<ActSparse_FloatTensor>:$score_a,
                        Optional<ActSparse_FloatTensor>:$score_b,
@@ -539,7 +549,8 @@ def ActSparse_SparseFfnOp : ActSparse_Op<"sparse_ffn",
                        OptionalAttr<ActSparse_QuantKind>:$quant);
   let results = (outs ActSparse_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `bundle` $bundle (`quant` `=` $quant^)? `fields` `=` $fields
+    $input `bundle` $bundle (`quant` `=` $quant^)?
+    (`gate_pre` $gate_pre^)? `fields` `=` $fields
     (`down_bias` $down_bias^)?
     (`scores` `(` $score_a^ `,` $score_b `,` $score_bias `)`)?
     `activation` `=` $activation (`relu_up` $relu_up^)?

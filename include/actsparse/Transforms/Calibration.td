@@ -145,6 +145,15 @@ def BundleFfn : Pass<"actsparse-bundle-ffn", "::mlir::ModuleOp"> {
     column of active neurons only; `--actsparse-insert-predictors` adds
     learned predictors instead.
 
+    `gates=apart` takes the gate projection of such gated blocks out of the
+    rows: the block gets `gate_pre = x W_gate + gate_bias - shift`, computed
+    by an ordinary `actsparse.matmul` (which `--actsparse-quantize` then
+    quantizes like any projection), and its rows hold up, down and the up
+    bias. The exact gate then reads one contiguous gate matrix, and a row
+    only for an active neuron, also on flash, where the gates stay in DRAM.
+    Blocks whose gate does not decide their zeros keep it, with a remark.
+    Predictors are fitted on blocks whose rows hold their gate.
+
     Run it after relufication and calibration (which work on
     `actsparse.ffn`). Blocks it cannot bundle (an operand that is neither a
     weight nor a constant, a non-f32 type, dynamic feature sizes) are left
@@ -165,6 +174,10 @@ def BundleFfn : Pass<"actsparse-bundle-ffn", "::mlir::ModuleOp"> {
     Option<"predictor", "predictor", "std::string", /*default=*/"\"none\"",
            "none (compute every neuron) or exact-gate (gate-decided blocks: "
            "up and down for active neurons only)">,
+    Option<"gates", "gates", "std::string", /*default=*/"\"bundled\"",
+           "bundled (gate rows in the bundle rows) or apart (gate-decided "
+           "gated blocks: the gate projection stays a dense matrix before "
+           "the block)">,
     Option<"keepUnbundled", "keep-unbundled", "bool", /*default=*/"false",
            "also keep the bundled blocks' original tensors in the pack">,
     Option<"quiet", "quiet", "bool", /*default=*/"false",

@@ -215,6 +215,12 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
                              : rt::FfnPredictorKind::ExactGate;
     if (std::optional<QuantKind> q = op.getQuant())
       config.quant = rt::QuantKind(int64_t(*q));
+    Value gatePre = none;
+    if (adaptor.getGatePre()) {
+      config.gatePre = true;
+      SmallVector<Value> gateLeading;
+      gatePre = flattenToRows(b, loc, adaptor.getGatePre(), gateLeading);
+    }
     // A quantized bundle goes to its own entry point as rows of bytes.
     Type bundleRows = rows;
     if (config.quant)
@@ -232,12 +238,13 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
 
     Type i64 = b.getI64Type();
     auto fnType = FunctionType::get(
-        ctx, {i64, i64, f32, rows, bundleRows, rows, rows, rows, rows, dynOut},
+        ctx,
+        {i64, i64, f32, rows, bundleRows, rows, rows, rows, rows, rows, dynOut},
         {});
     func::FuncOp kernel = getRuntimeKernel(
         op,
         config.quant ? rt::kSparseFfnQuantFunction : rt::kSparseFfnFunction,
-        fnType, {3, 4, 5, 6, 7, 8});
+        fnType, {3, 4, 5, 6, 7, 8, 9});
     func::CallOp::create(
         b, loc, kernel,
         ValueRange{
@@ -246,8 +253,7 @@ struct SparseFfnLowering : OpConversionPattern<SparseFfnOp> {
             arith::ConstantOp::create(b, loc, b.getF32FloatAttr(threshold)),
             asRows(x2),
             tensor::CastOp::create(b, loc, bundleRows, adaptor.getBundle()),
-            asRows(a), asRows(bm),
-            asRows(c), r2, outArg});
+            asRows(gatePre), asRows(a), asRows(bm), asRows(c), r2, outArg});
     auto type = op.getType();
     Value y = fromKernelRows(b, loc, out, type, leading, indexConst(b, loc, e));
     if (Value bias = adaptor.getDownBias())

@@ -63,14 +63,24 @@ LogicalResult BundleFfnPass::bundle(FfnOp op, ModuleWeights &weights,
   int64_t d = op.getUp().getType().getDimSize(0);
   int64_t h = op.getNumNeurons();
   int64_t e = op.getDown().getType().getDimSize(1);
+  // gates=apart: a gated block whose gate decides its zeros keeps the gate
+  // projection as an ordinary MatMul before the block, and its rows hold
+  // up, down and the up bias only.
+  bool gateDecides = op.getActivation() == Activation::relu &&
+                     op.getThresholdOn() != ThresholdOn::neuron;
+  bool apart = gates == "apart" && op.getGate() && gateDecides;
+  if (gates == "apart" && !apart)
+    op.emitRemark("gate kept in the bundle rows: ")
+        << (op.getGate() ? "the gate does not decide this block's zeros"
+                         : "the block has no gate");
   uint32_t fields = rt::kBundleUp | rt::kBundleDown;
-  if (op.getGate())
+  if (op.getGate() && !apart)
     fields |= rt::kBundleGate;
-  if (op.getGateBias())
+  if (op.getGateBias() && !apart)
     fields |= rt::kBundleGateBias;
   if (op.getUpBias())
     fields |= rt::kBundleUpBias;
-  if (op.getShift())
+  if (op.getShift() && !apart)
     fields |= rt::kBundleShift;
   rt::FfnBundleLayout layout = rt::FfnBundleLayout::make(d, e, fields);
 
@@ -121,13 +131,26 @@ LogicalResult BundleFfnPass::bundle(FfnOp op, ModuleWeights &weights,
   names.insert(t.name);
 
   OpBuilder b(op);
+  Value gatePre;
+  if (apart) {
+    SmallVector<int64_t> shape(op.getInput().getType().getShape());
+    shape.back() = h;
+    auto preType = RankedTensorType::get(shape, b.getF32Type());
+    gatePre = MatMulOp::create(b, op.getLoc(), preType, op.getInput(),
+                               op.getGate());
+    if (Value bias = op.getGateBias())
+      gatePre = AddOp::create(b, op.getLoc(), preType, gatePre, bias);
+    if (Value shift = op.getShift())
+      gatePre = SubOp::create(b, op.getLoc(), preType, gatePre, shift);
+  }
   auto bundleType = RankedTensorType::get({h, layout.stride}, b.getF32Type());
   Value w = WeightOp::create(b, op.getLoc(), bundleType, t.name);
   SmallVector<Attribute> fieldNames;
   for (StringRef f : getBundleFieldNames(fields))
     fieldNames.push_back(b.getStringAttr(f));
   auto sparse = SparseFfnOp::create(
-      b, op.getLoc(), op.getType(), op.getInput(), w, op.getDownBias(),
+      b, op.getLoc(), op.getType(), op.getInput(), w, gatePre,
+      op.getDownBias(),
       /*score_a=*/Value(), /*score_b=*/Value(), /*score_bias=*/Value(),
       b.getArrayAttr(fieldNames), op.getActivationAttr(), op.getReluUpAttr(),
       op.getThresholdAttr(), op.getThresholdOnAttr(), PredictorAttr(),
@@ -149,6 +172,10 @@ LogicalResult BundleFfnPass::bundle(FfnOp op, ModuleWeights &weights,
 
 void BundleFfnPass::runOnOperation() {
   ModuleOp module = getOperation();
+  if (gates != "bundled" && gates != "apart") {
+    (void)fail("gates must be bundled or apart, not '" + gates + "'");
+    return signalPassFailure();
+  }
   if (predictor != "none" && predictor != "exact-gate") {
     (void)fail("predictor must be none or exact-gate, not '" + predictor +
                "' (learned predictors: --actsparse-insert-predictors)");

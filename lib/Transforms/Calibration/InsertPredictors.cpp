@@ -113,6 +113,10 @@ LogicalResult InsertPredictorsPass::fit(SparseFfnOp op, ModuleWeights &weights,
   if (op.getQuant())
     return op.emitError("the bundle is quantized: insert predictors before "
                         "--actsparse-quantize, on the f32 bundles");
+  if (op.getGatePre())
+    return op.emitError("the gate is apart (gates=apart), so its exact "
+                        "pre-activations are known: a predictor is for "
+                        "bundles that hold their gate");
   FailureOr<std::vector<float>> bundle =
       weights.packValues(bundleName.getName(), h * l.stride, failFn());
   if (failed(bundle))

@@ -116,13 +116,16 @@ void _mlir_ciface_actsparse_rt_ffn_probe(int64_t layer, ActSparseMemRef2DF32 *x,
 /// Y[T, E] = the actsparse.sparse_ffn block on input rows X[T, D] (Y is
 /// overwritten; the down bias is added by generated code): `bundle` is the
 /// block's H x S bundle rows (FfnBundle.h), `config` an FfnKernelConfig
-/// word, `threshold` the magnitude threshold (0: none). With a low-rank
-/// predictor, `a` [D, r], `b` [r, H] and `c` [1, H] give the scores
-/// (x a) b + c; otherwise they are 0 x 0. `r` are the residual rows, as for
-/// the FFN probe, which the kernel calls in the probe's place.
+/// word, `threshold` the magnitude threshold (0: none). `g` [T, H] are the
+/// gate pre-activations when the gate is apart (FfnKernelConfig::gatePre),
+/// else 0 x 0. With a low-rank predictor, `a` [D, r], `b` [r, H] and `c`
+/// [1, H] give the scores (x a) b + c; otherwise they are 0 x 0. `r` are
+/// the residual rows, as for the FFN probe, which the kernel calls in the
+/// probe's place.
 void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
     int64_t layer, int64_t config, float threshold, ActSparseMemRef2DF32 *x,
-    ActSparseMemRef2DF32 *bundle, ActSparseMemRef2DF32 *a,
+    ActSparseMemRef2DF32 *bundle, ActSparseMemRef2DF32 *g,
+    ActSparseMemRef2DF32 *a,
     ActSparseMemRef2DF32 *b, ActSparseMemRef2DF32 *c,
     ActSparseMemRef2DF32 *r, ActSparseMemRef2DF32 *y);
 
@@ -131,7 +134,8 @@ void _mlir_ciface_actsparse_rt_sparse_ffn_f32(
 /// call.
 void _mlir_ciface_actsparse_rt_sparse_ffn_q_f32(
     int64_t layer, int64_t config, float threshold, ActSparseMemRef2DF32 *x,
-    ActSparseMemRef2DI8 *bundle, ActSparseMemRef2DF32 *a,
+    ActSparseMemRef2DI8 *bundle, ActSparseMemRef2DF32 *g,
+    ActSparseMemRef2DF32 *a,
     ActSparseMemRef2DF32 *b, ActSparseMemRef2DF32 *c,
     ActSparseMemRef2DF32 *r, ActSparseMemRef2DF32 *y);
 
@@ -182,7 +186,7 @@ namespace actsparse::runtime {
 ///    weights) and their size check.
 /// 7: the batched (attention) matmul kernels and the softmax kernel.
 /// 8: the quantized matmul kernel (i8 weights).
-/// 9: the sparse FFN kernel on quantized bundles.
+/// 9: the sparse FFN kernel on quantized bundles, and with the gate apart.
 constexpr int kAbiVersion = 9;
 
 /// Symbol names of the functions above, for JIT symbol registration.

@@ -138,12 +138,15 @@ struct FfnKernelConfig {
   FfnPredictorKind predictor = FfnPredictorKind::None;
   /// The bundle's weight format (none: f32).
   std::optional<QuantKind> quant;
+  /// The gate is apart: the kernel gets every gate pre-activation, and the
+  /// rows hold no gate, gate bias or shift (a gated block all the same).
+  bool gatePre = false;
 
   int64_t encode() const {
     return int64_t(fields) | int64_t(activation) << 8 |
            int64_t(reluUp) << 10 | int64_t(thresholdOnNeuron) << 11 |
            int64_t(predictor) << 12 |
-           (quant ? int64_t(*quant) + 1 : 0) << 14;
+           (quant ? int64_t(*quant) + 1 : 0) << 14 | int64_t(gatePre) << 16;
   }
   static FfnKernelConfig decode(int64_t word) {
     FfnKernelConfig c;
@@ -154,6 +157,7 @@ struct FfnKernelConfig {
     c.predictor = FfnPredictorKind((word >> 12) & 3);
     if (int64_t q = (word >> 14) & 3)
       c.quant = QuantKind(q - 1);
+    c.gatePre = (word >> 16) & 1;
     return c;
   }
 };
