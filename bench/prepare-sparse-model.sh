@@ -4,6 +4,8 @@
 #   $w-dense.mlir + $w.pack                  unbundled (dense kernels)
 #   $w-exact-gate.mlir + $w-bundled.pack     bundles, every gate computed
 #   $w-lowrank.mlir + $w-lowrank.pack        bundles + rank-$rank predictor
+#   $w-apart.mlir + $w-apart.pack            exact gate, gates apart (a dense
+#                                            gate MatMul, rows of up and down)
 # and compiles each to $w-MODE.so. Expects root, dir, opt, sparsity, rank
 # and SIZE (small | full | flash | stories | smollm2); sets name, w, calib.
 # prepare_modes (an array) limits which of the three are compiled.
@@ -49,12 +51,14 @@ if [ ! -f "$w-dense.mlir" ]; then
 fi
 [ -f "$w-exact-gate.mlir" ] || "$opt" "$w-dense.mlir" \
   --actsparse-bundle-ffn="output-pack=$w-bundled.pack predictor=exact-gate quiet=true" -o "$w-exact-gate.mlir"
+[ -f "$w-apart.mlir" ] || "$opt" "$w-dense.mlir" \
+  --actsparse-bundle-ffn="output-pack=$w-apart.pack predictor=exact-gate gates=apart quiet=true" -o "$w-apart.mlir"
 if [ ! -f "$w-lowrank.mlir" ]; then
   "$opt" "$w-dense.mlir" --actsparse-bundle-ffn="output-pack=$w-bundled-plain.pack quiet=true" -o "$w-plain.mlir"
   "$opt" "$w-plain.mlir" --actsparse-insert-predictors="tokens=$calib rank=$rank target-recall=0.99 output-pack=$w-lowrank.pack report=$w-lowrank.report quiet=true" \
     -o "$w-lowrank.mlir"
 fi
-[ -n "${prepare_modes+x}" ] || prepare_modes=(dense exact-gate lowrank)
+[ -n "${prepare_modes+x}" ] || prepare_modes=(dense exact-gate lowrank apart)
 if [ -n "${QUANT:-}" ]; then
   for m in "${prepare_modes[@]}"; do
     [ -f "$w-$m-$QUANT.mlir" ] || "$opt" "$w-$m.mlir" \

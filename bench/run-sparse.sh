@@ -5,7 +5,10 @@
 #   dense:      unbundled weights, the dense kernels (the baseline);
 #   exact-gate: bundled, every gate computed, up and down of active neurons;
 #   lowrank:    bundled, a rank-RANK predictor at 99 % recall chooses the
-#               neurons (only where the gate decides the zeros).
+#               neurons (only where the gate decides the zeros);
+#   apart:      exact gate with the gates apart (--actsparse-bundle-ffn
+#               gates=apart): a dense gate MatMul, rows of up and down read
+#               for active neurons only (its FFN bytes count the rows only).
 # Each round decodes TOKENS tokens from BOS with each, in turn, and prints
 # ms/token, the ratio to dense, the FFN bytes the kernel read per token and
 # the bound dense bytes / bytes read by the sparse model.
@@ -37,16 +40,17 @@ mkdir -p "$dir"
 opt=$build/bin/sparse-opt
 run=$build/bin/sparse-run
 
-modes=(dense exact-gate lowrank)
+modes=(dense exact-gate lowrank apart)
 prepare_modes=("${modes[@]}")
 source "$root/bench/prepare-sparse-model.sh"
-[ -n "${QUANT:-}" ] && modes+=("dense-$QUANT" "exact-gate-$QUANT" "lowrank-$QUANT")
+[ -n "${QUANT:-}" ] && modes+=("dense-$QUANT" "exact-gate-$QUANT" "lowrank-$QUANT" "apart-$QUANT")
 # The pack each mode's model names.
 pack_of() {
   case $1 in
     dense) echo "$w.pack" ;;
     exact-gate) echo "$w-bundled.pack" ;;
     lowrank) echo "$w-lowrank.pack" ;;
+    apart) echo "$w-apart.pack" ;;
     *) echo "$w-$1.pack" ;;
   esac
 }
