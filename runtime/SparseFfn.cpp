@@ -55,21 +55,22 @@ struct Block {
   int64_t d, e, h, t;
   const float *x;
   int64_t ldx;
-  /// Row i at bundle + i * rowBytes bytes (64-byte multiples, so an f32
-  /// row is float-aligned).
+  /// Row i at bundle + i * layout.rowBytes() bytes (64-byte multiples,
+  /// so an f32 row is float-aligned).
   const float *bundle;
-  int64_t rowBytes;
   /// Quantized bundles: the activations as the integer dots take them.
   const QuantizedActivations *xq = nullptr;
   /// The gate apart: pre-activations [t, h] (row stride ldg), and the rows
-  /// hold no gate. `gated`: a gated block, in the rows or apart.
+  /// hold no gate.
   const float *gatePre = nullptr;
   int64_t ldg = 0;
-  bool gated = false;
   /// lowrank: scores [t, h]; a neuron is computed where its score is > 0.
   const float *scores;
   /// lowrank: the predictor that gave the scores.
   LowRankPredictor predictor;
+
+  /// A gated block, its gate in the rows or apart.
+  bool gated() const { return layout.gate >= 0 || config.gatePre; }
 };
 
 /// What one thread did over its neurons.
@@ -83,7 +84,7 @@ struct Tally {
 
 const float *rowOf(const Block &b, int64_t i) {
   return reinterpret_cast<const float *>(
-      reinterpret_cast<const char *>(b.bundle) + i * b.rowBytes);
+      reinterpret_cast<const char *>(b.bundle) + i * b.layout.rowBytes());
 }
 
 /// Scalar field `at` of a bundle row (0 when absent): f32 in either kind
@@ -103,7 +104,7 @@ inline float scalarAt(const Block &b, const float *row, int64_t at) {
 /// below a threshold on the activation.
 inline float activationOf(const Block &b, const float *row, float pre) {
   const FfnBundleLayout &l = b.layout;
-  pre += scalarAt(b, row, b.gated ? l.gateBias : l.upBias);
+  pre += scalarAt(b, row, b.gated() ? l.gateBias : l.upBias);
   float a = activate(b.config.activation, pre - scalarAt(b, row, l.shift));
   if (b.threshold > 0.0f && !b.config.thresholdOnNeuron &&
       a * a < b.threshold * b.threshold)
@@ -117,7 +118,7 @@ inline float activationOf(const Block &b, const float *row, float pre) {
 inline float neuronOf(const Block &b, const float *row, float a, float up) {
   const FfnBundleLayout &l = b.layout;
   float h = a;
-  if (b.gated) {
+  if (b.gated()) {
     float u = up + scalarAt(b, row, l.upBias);
     h = a * (b.config.reluUp && u < 0.0f ? 0.0f : u);
   }
@@ -137,7 +138,7 @@ template <bool Quantized>
 neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
          const float *__restrict row, float *y, float *hOut, Tally &tally) {
   const FfnBundleLayout &l = b.layout;
-  const bool gated = b.gated;
+  const bool gated = b.gated();
   const int64_t preAt = l.gate >= 0 ? l.gate : l.up;
   const int64_t d = b.d, e = b.e;
   const auto *bytes = reinterpret_cast<const uint8_t *>(row);
@@ -196,8 +197,12 @@ neuronAt(const Block &b, FfnPredictorKind mode, int64_t i,
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void neuronRange(const Block &b, FfnPredictorKind mode, int64_t n0,
                  int64_t n1, float *y, float *hOut, Tally &tally) {
-  for (int64_t i = n0; i < n1; ++i)
-    neuronAt<false>(b, mode, i, rowOf(b, i), y, hOut, tally);
+  if (b.layout.quant)
+    for (int64_t i = n0; i < n1; ++i)
+      neuronAt<true>(b, mode, i, rowOf(b, i), y, hOut, tally);
+  else
+    for (int64_t i = n0; i < n1; ++i)
+      neuronAt<false>(b, mode, i, rowOf(b, i), y, hOut, tally);
 }
 
 /// Neurons ids[0..count) of `b` with their rows where the flash cache
@@ -206,22 +211,12 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void neuronList(const Block &b, FfnPredictorKind mode, const int32_t *ids,
                 const float *const *rows, int64_t count, float *y,
                 float *hOut, Tally &tally) {
-  for (int64_t k = 0; k < count; ++k)
-    neuronAt<false>(b, mode, ids[k], rows[k], y, hOut, tally);
-}
-
-/// neuronRange and neuronList on quantized rows. No clones: the work is
-/// in the quantized dot and axpy, which pick their variant themselves.
-void neuronRangeQuant(const Block &b, FfnPredictorKind mode, int64_t n0,
-                      int64_t n1, float *y, float *hOut, Tally &tally) {
-  for (int64_t i = n0; i < n1; ++i)
-    neuronAt<true>(b, mode, i, rowOf(b, i), y, hOut, tally);
-}
-void neuronListQuant(const Block &b, FfnPredictorKind mode,
-                     const int32_t *ids, const float *const *rows,
-                     int64_t count, float *y, float *hOut, Tally &tally) {
-  for (int64_t k = 0; k < count; ++k)
-    neuronAt<true>(b, mode, ids[k], rows[k], y, hOut, tally);
+  if (b.layout.quant)
+    for (int64_t k = 0; k < count; ++k)
+      neuronAt<true>(b, mode, ids[k], rows[k], y, hOut, tally);
+  else
+    for (int64_t k = 0; k < count; ++k)
+      neuronAt<false>(b, mode, ids[k], rows[k], y, hOut, tally);
 }
 
 /// Per-thread output rows, reused across calls (one model call runs at a
@@ -251,11 +246,9 @@ std::vector<std::vector<float>> &threadRows(const Block &b, int threads) {
   return rows;
 }
 
-/// y = the sum of every thread's rows, in thread order (y is overwritten);
-/// returns the threads' tallies summed.
-Tally reduceThreads(const Block &b, const std::vector<Tally> &tallies,
-                    float *y, int64_t ldy) {
-  int threads = int(tallies.size());
+/// y = the sum of the first `threads` threads' rows, in thread order (y
+/// is overwritten).
+void sumThreadRows(const Block &b, int threads, float *y, int64_t ldy) {
   std::vector<std::vector<float>> &rows = scratch();
   for (int64_t t = 0; t < b.t; ++t) {
     float *yt = y + t * ldy;
@@ -266,6 +259,12 @@ Tally reduceThreads(const Block &b, const std::vector<Tally> &tallies,
         yt[k] += src[k];
     }
   }
+}
+
+/// sumThreadRows, and the threads' tallies summed.
+Tally reduceThreads(const Block &b, const std::vector<Tally> &tallies,
+                    float *y, int64_t ldy) {
+  sumThreadRows(b, int(tallies.size()), y, ldy);
   Tally total;
   for (const Tally &t : tallies) {
     total.predicted += t.predicted;
@@ -285,8 +284,7 @@ Tally runBlock(const Block &b, FfnPredictorKind mode, float *y, int64_t ldy,
   std::vector<std::vector<float>> &rows = threadRows(b, threads);
   auto body = [&](int thread) {
     auto [n0, n1] = neuronsOf(b, threads, thread);
-    (b.layout.quant ? neuronRangeQuant : neuronRange)(
-        b, mode, n0, n1, rows[thread].data(), h, tallies[thread]);
+    neuronRange(b, mode, n0, n1, rows[thread].data(), h, tallies[thread]);
   };
   if (threads == 1)
     body(0);
@@ -311,9 +309,8 @@ struct FlashRun {
 void flashBatch(void *context, int thread, const int32_t *ids,
                 const float *const *rows, int64_t count) {
   FlashRun &r = *static_cast<FlashRun *>(context);
-  (r.b->layout.quant ? neuronListQuant : neuronList)(
-      *r.b, r.mode, ids, rows, count, (*r.rows)[thread].data(), r.h,
-      r.tallies[thread]);
+  neuronList(*r.b, r.mode, ids, rows, count, (*r.rows)[thread].data(), r.h,
+             r.tallies[thread]);
 }
 
 Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
@@ -326,7 +323,8 @@ Status runFlash(const Block &b, FlashLayer &layer, float *y, int64_t ldy,
   static std::vector<std::vector<int32_t>> needed;
   needed.resize(threads);
   // With the gate apart, the exact gate knows the active neurons before
-  // any row is read.
+  // any row is read (the rows hold no scalar the activation needs, so no
+  // row is passed).
   const bool byGate =
       b.gatePre && b.config.predictor == FfnPredictorKind::ExactGate;
   const bool all = (b.config.predictor != FfnPredictorKind::LowRank &&
@@ -368,42 +366,28 @@ ActSparseMemRef2DF32 fieldView(const Block &b, int64_t at, int64_t cols) {
   return {base, base, 0, {b.h, cols}, {b.layout.stride, 1}};
 }
 
-/// y = h D over quantized down columns: neuron-major over the pool, each
-/// column dequantized once for all tokens, every thread summing into rows
-/// of its own (y overwritten).
+/// y = h D over quantized down columns: neuron-major over the pool (each
+/// column read once for all tokens while it is in cache), every thread
+/// summing into rows of its own (y overwritten).
 void quantizedDown(const Block &b, const float *h, float *y, int64_t ldy) {
   int threads = b.t * b.h * b.e < kMinPooledWork ? 1 : pool().size();
-  std::vector<Tally> tallies(threads);
   std::vector<std::vector<float>> &rows = threadRows(b, threads);
   auto body = [&](int thread) {
-    thread_local std::vector<float> column;
-    column.resize(b.e);
     auto [n0, n1] = neuronsOf(b, threads, thread);
-    float *out = rows[thread].data();
     for (int64_t i = n0; i < n1; ++i) {
-      const auto *row = reinterpret_cast<const uint8_t *>(rowOf(b, i));
-      bool dequantized = false;
-      for (int64_t t = 0; t < b.t; ++t) {
-        float hv = h[t * b.h + i];
-        if (hv == 0.0f)
-          continue;
-        if (!dequantized) {
-          dequantizeRow(*b.layout.quant, row + b.layout.down, b.e,
-                        column.data());
-          dequantized = true;
-        }
-        float *__restrict yt = out + t * b.e;
-        const float *__restrict w = column.data();
-        for (int64_t k = 0; k < b.e; ++k)
-          yt[k] += hv * w[k];
-      }
+      const auto *down =
+          reinterpret_cast<const uint8_t *>(rowOf(b, i)) + b.layout.down;
+      for (int64_t t = 0; t < b.t; ++t)
+        if (float hv = h[t * b.h + i]; hv != 0.0f)
+          addScaledRow(*b.layout.quant, hv, down, b.e,
+                       rows[thread].data() + t * b.e);
     }
   };
   if (threads == 1)
     body(0);
   else
     pool().run(body);
-  reduceThreads(b, tallies, y, ldy);
+  sumThreadRows(b, threads, y, ldy);
 }
 
 /// Every neuron for all rows with the dense kernels, which read each
@@ -414,7 +398,7 @@ void quantizedDown(const Block &b, const float *h, float *y, int64_t ldy) {
 /// Exact, whatever the predictor.
 Tally denseBlock(const Block &b, float *y, int64_t ldy, float *hOut) {
   const FfnBundleLayout &l = b.layout;
-  const bool gated = b.gated;
+  const bool gated = b.gated();
   std::vector<float> pre(b.t * b.h, 0.0f), up;
   ActSparseMemRef2DF32 xv = {const_cast<float *>(b.x),
                              const_cast<float *>(b.x),
@@ -538,12 +522,10 @@ void sparseFfn(int64_t layer, int64_t configWord, float threshold,
   b.h = neurons;
   b.e = y->sizes[1];
   b.layout = FfnBundleLayout::make(b.d, b.e, b.config.fields, b.config.quant);
-  b.rowBytes = b.layout.rowBytes();
   b.threshold = threshold;
   b.x = x->aligned + x->offset;
   b.ldx = x->strides[0];
   b.bundle = static_cast<const float *>(bundleData);
-  b.gated = b.layout.gate >= 0 || b.config.gatePre;
   if (b.config.gatePre) {
     b.gatePre = gatePre->aligned + gatePre->offset;
     b.ldg = gatePre->strides[0];
@@ -557,12 +539,6 @@ void sparseFfn(int64_t layer, int64_t configWord, float threshold,
   // After a failed flash read the call is abandoned: nothing more runs.
   if (runtimeErrorPending())
     return zeroOutput();
-  // One quantized copy of the activations per call, reused across calls.
-  static QuantizedActivations xq;
-  if (b.layout.quant) {
-    xq.quantize(b.x, b.ldx, b.t, b.d, quantAvx2Available());
-    b.xq = &xq;
-  }
   FlashStore *store = flashStore();
   FlashLayer *flash = store ? store->find(b.bundle) : nullptr;
   FlashLayer *mapped = nullptr;
@@ -576,6 +552,14 @@ void sparseFfn(int64_t layer, int64_t configWord, float threshold,
   const bool lowrank = b.config.predictor == FfnPredictorKind::LowRank;
   const int64_t fromRows = denseRows(b.config.predictor);
   const bool dense = !flash && fromRows > 0 && b.t >= fromRows;
+  // The neuron loop on quantized rows (every call but the dense kernels',
+  // and --check-predictor's exact pass) takes the activations quantized:
+  // one copy per call, its buffer reused across calls.
+  static QuantizedActivations xq;
+  if (b.layout.quant && (!dense || checkPredictor())) {
+    xq.quantize(b.x, b.ldx, b.t, b.d, quantAvx2Available());
+    b.xq = &xq;
+  }
   std::vector<float> scores, z;
   b.scores = nullptr;
   if (lowrank) {

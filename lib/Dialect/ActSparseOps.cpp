@@ -523,6 +523,17 @@ template <typename Op> static LogicalResult verifyNeuronAttrs(Op op, bool gated)
 
 int64_t FfnOp::getNumNeurons() { return getUp().getType().getShape()[1]; }
 
+/// ReLU (with any shift) and no threshold on the neuron: a neuron is zero
+/// exactly when its activation is, which its gate alone decides.
+static bool gateDecidesZeros(Activation activation,
+                             std::optional<ThresholdOn> thresholdOn) {
+  return activation == Activation::relu && thresholdOn != ThresholdOn::neuron;
+}
+
+bool FfnOp::isGateDetermined() {
+  return gateDecidesZeros(getActivation(), getThresholdOn());
+}
+
 void FfnOp::setMagnitudeThreshold(float threshold, ThresholdOn on) {
   setThresholdAttr(FloatAttr::get(Float32Type::get(getContext()), threshold));
   if (on == ThresholdOn::neuron)
@@ -597,8 +608,7 @@ uint32_t SparseFfnOp::getFieldMask() {
 }
 
 bool SparseFfnOp::isGateDetermined() {
-  return getActivation() == Activation::relu &&
-         getThresholdOn() != ThresholdOn::neuron;
+  return gateDecidesZeros(getActivation(), getThresholdOn());
 }
 
 LogicalResult SparseFfnOp::verify() {

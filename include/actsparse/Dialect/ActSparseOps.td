@@ -462,6 +462,9 @@ def ActSparse_FfnOp : ActSparse_Op<"ffn", [Pure, AttrSizedOperandSegments]> {
     Activation getOriginalActivation() {
       return getOriginal().value_or(getActivation());
     }
+    /// Whether the gate alone decides which neurons are zero (as for
+    /// actsparse.sparse_ffn).
+    bool isGateDetermined();
   }];
   let hasVerifier = 1;
 }

@@ -1,5 +1,4 @@
 //===- DeferTerminationSignals.h - signals around temp files -*- C++ -*-===//
-//-*-===//
 //
 // An interrupted sparse-opt must leave no temporary file. LLVM removes the
 // files registered with llvm::sys::RemoveFileOnSignal when SIGINT or

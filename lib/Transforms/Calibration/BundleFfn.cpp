@@ -66,9 +66,7 @@ LogicalResult BundleFfnPass::bundle(FfnOp op, ModuleWeights &weights,
   // gates=apart: a gated block whose gate decides its zeros keeps the gate
   // projection as an ordinary MatMul before the block, and its rows hold
   // up, down and the up bias only.
-  bool gateDecides = op.getActivation() == Activation::relu &&
-                     op.getThresholdOn() != ThresholdOn::neuron;
-  bool apart = gates == "apart" && op.getGate() && gateDecides;
+  bool apart = gates == "apart" && op.getGate() && op.isGateDetermined();
   if (gates == "apart" && !apart)
     op.emitRemark("gate kept in the bundle rows: ")
         << (op.getGate() ? "the gate does not decide this block's zeros"

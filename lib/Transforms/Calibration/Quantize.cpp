@@ -111,11 +111,13 @@ private:
                                  std::vector<NewTensor> &added);
 
   double squaredError = 0, squaredNorm = 0;
+  /// quantizeCounted's dequantized row, reused.
+  std::vector<float> back;
 };
 
 void QuantizePass::quantizeCounted(rt::QuantKind kind, const float *row,
                                    int64_t k, uint8_t *out) {
-  std::vector<float> back(k);
+  back.resize(k);
   rt::quantizeRow(kind, row, k, out);
   rt::dequantizeRow(kind, out, k, back.data());
   for (int64_t j = 0; j < k; ++j) {
