@@ -309,13 +309,17 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   return addEntryPoints(module, signature.serialize(), error);
 }
 
-/// The host CPU target both paths compile for.
+/// The host CPU target both paths compile for, generating code at the
+/// level the IR was optimized at.
 static llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
-hostTargetMachine(bool pic) {
+hostTargetMachine(bool pic, unsigned optLevel) {
   auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!builder)
     return builder.takeError();
-  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  std::optional<llvm::CodeGenOptLevel> level =
+      llvm::CodeGenOpt::getLevel(int(optLevel));
+  builder->setCodeGenOptLevel(level ? *level
+                                    : llvm::CodeGenOptLevel::Aggressive);
   if (pic)
     builder->setRelocationModel(llvm::Reloc::PIC_);
   return builder->createTargetMachine();
@@ -341,7 +345,7 @@ static std::unique_ptr<llvm::MemoryBuffer>
 compileToObject(ModuleOp module, std::string &error, unsigned optLevel = 3,
                 CompileReport *report = nullptr) {
   initLLVM(module.getContext());
-  auto tm = hostTargetMachine(/*pic=*/true);
+  auto tm = hostTargetMachine(/*pic=*/true, optLevel);
   if (!tm) {
     error = "no target for this CPU: " + llvm::toString(tm.takeError());
     return nullptr;
