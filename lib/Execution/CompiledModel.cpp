@@ -555,9 +555,10 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
 
 LogicalResult mlir::actsparse::compileToSharedLibrary(ModuleOp module,
                                                       StringRef path,
-                                                      std::string &error) {
+                                                      std::string &error,
+                                                      unsigned optLevel) {
   std::unique_ptr<llvm::MemoryBuffer> object =
-      lowerAndCompile(module, /*optLevel=*/3, error);
+      lowerAndCompile(module, optLevel, error);
   if (!object)
     return failure();
   // The object, then a shared library linked by the system compiler driver.

@@ -37,6 +37,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory importCategory("ONNX import options");
+static cl::OptionCategory outputCategory("Native code output options");
 
 static cl::opt<std::string> weightPackPath(
     "weight-pack",
@@ -65,7 +66,14 @@ static cl::opt<EmitKind> emit(
                           "a shared library of native code for this CPU "
                           "that sparse-run loads without compiling (after "
                           "the passes given, the whole lowering runs)")),
-    cl::init(EmitKind::MLIR));
+    cl::init(EmitKind::MLIR), cl::cat(outputCategory));
+
+static cl::opt<unsigned> sharedLibOptLevel(
+    "opt-level",
+    cl::desc("LLVM optimisation level (0-3) of --emit=shared-lib (default "
+             "3; 0 compiles about twice as fast, for code that runs "
+             "briefly)"),
+    cl::init(3), cl::cat(outputCategory));
 
 static cl::list<std::string> bindInputs(
     "bind-input",
@@ -117,7 +125,8 @@ static void hideUnrelatedLLVMOptions() {
   for (auto &entry : cl::getRegisteredOptions()) {
     cl::Option *opt = entry.second;
     StringRef name = entry.first;
-    bool ours = llvm::is_contained(opt->Categories, &importCategory);
+    bool ours = llvm::is_contained(opt->Categories, &importCategory) ||
+                llvm::is_contained(opt->Categories, &outputCategory);
     if (!ours && name != "help" && name != "version")
       opt->setHiddenFlag(cl::ReallyHidden);
   }
@@ -170,6 +179,15 @@ int main(int argc, char **argv) {
   if (!bindInputs.empty() && !mlir::actsparse::isOnnxPath(inputFile)) {
     llvm::errs() << "sparse-opt: --bind-input needs an .onnx or .onnxtxt "
                     "input\n";
+    return 1;
+  }
+  if (sharedLibOptLevel > 3) {
+    llvm::errs() << "sparse-opt: --opt-level must be 0-3\n";
+    return 1;
+  }
+  if (sharedLibOptLevel.getNumOccurrences() && emit != EmitKind::SharedLib) {
+    llvm::errs() << "sparse-opt: --opt-level applies to --emit=shared-lib "
+                    "only\n";
     return 1;
   }
   if (emit == EmitKind::SharedLib && outputFile == "-") {
@@ -282,7 +300,8 @@ int main(int argc, char **argv) {
     if (!module)
       return 1;
     if (failed(mlir::actsparse::compileToSharedLibrary(
-            *module, temp ? temp->TmpName : outputFile, error))) {
+            *module, temp ? temp->TmpName : outputFile, error,
+            sharedLibOptLevel))) {
       llvm::errs() << "sparse-opt: " << error << "\n";
       return 1;
     }

@@ -38,9 +38,11 @@ LogicalResult lowerForExecution(ModuleOp module, ModelSignature &signature,
 
 /// Compiles an imported module ahead of time into a shared library for this
 /// CPU, which sparse-run loads without MLIR (SharedLibraryModel). Uses the
-/// same lowering and LLVM optimization as the JIT.
+/// same lowering and LLVM optimization as the JIT; `optLevel` is LLVM's
+/// (0-3), as for CompiledModel::compile.
 LogicalResult compileToSharedLibrary(ModuleOp module, StringRef path,
-                                     std::string &error);
+                                     std::string &error,
+                                     unsigned optLevel = 3);
 
 /// How CompiledModel::compileFile compiles.
 struct CompileOptions {
