@@ -396,7 +396,7 @@ Status loadWeights(const std::vector<TensorSpec> &weights,
     if (t->dtype != w.dtype || t->shape != w.shape)
       return Status::error("weight '" + w.name + "' in the pack has another "
                            "dtype or shape than the IR expects");
-    Tensor buf(t->dtype, t->shape);
+    Tensor buf = Tensor::uninitialized(t->dtype, t->shape);
     if (Status s = pack.read(*t, buf.data()); !s)
       return s;
     buffers.push_back(std::move(buf));

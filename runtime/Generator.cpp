@@ -109,7 +109,9 @@ void Generator::reserveCacheRows(int64_t rows) {
     std::vector<int64_t> shape = c.tensor.shape;
     shape[0] = 1;
     shape[c.axis] = capacity;
-    Tensor t(c.tensor.dtype, shape);
+    // Rows past the cached ones are written by the call that appends
+    // them before any call reads them.
+    Tensor t = Tensor::uninitialized(c.tensor.dtype, shape);
     if (cachedRows_ > 0)
       copyLeadingRows(t.data(), capacity, cacheBuffers_[i].data(), capacity_,
                       cachedRows_, shape, c.axis,

@@ -16,6 +16,17 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
   storage.assign((byteSize() + 7) / 8 + 1, 0);
 }
 
+Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape) {
+  Tensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  t.storage.resize((t.byteSize() + 7) / 8 + 1);
+  // The bytes past the data are zero, as in a zero-filled tensor.
+  std::memset(static_cast<char *>(t.data()) + t.byteSize(), 0,
+              t.storage.size() * sizeof(uint64_t) - t.byteSize());
+  return t;
+}
+
 uint64_t Tensor::numElements() const {
   uint64_t n = 1;
   for (int64_t d : shape)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using namespace actsparse::runtime;
@@ -81,6 +82,44 @@ TEST(CompareTensors, HalfTypes) {
   EXPECT_EQ(elementAsDouble(b, 1), -2.0);
   EXPECT_EQ(elementAsDouble(h, 0), 1.0);
   EXPECT_EQ(elementAsDouble(h, 1), 0.5);
+}
+
+} // namespace
+
+namespace {
+
+// Leaves a freed block of `words` words full of 0xAB bytes, which the
+// allocator is likely to hand out next for the same size.
+void dirtyFreedBlock(size_t words) {
+  Tensor t(DType::U8, {int64_t(words * 8)});
+  std::memset(t.data(), 0xAB, words * 8);
+}
+
+// 301 floats: 1,204 bytes in 152 words (rounded up, one word past), a
+// block size no shape vector shares.
+TEST(TensorStorage, ZeroFilledEvenOnReusedMemory) {
+  dirtyFreedBlock(152);
+  Tensor t(DType::F32, {301});
+  EXPECT_EQ(t.storage.size(), 152u);
+  for (size_t i = 0; i < t.storage.size(); ++i)
+    EXPECT_EQ(t.storage[i], 0u) << "word " << i;
+}
+
+TEST(TensorStorage, UninitializedHasItsShapeAndAZeroTail) {
+  dirtyFreedBlock(152);
+  Tensor t = Tensor::uninitialized(DType::F32, {301});
+  EXPECT_EQ(t.dtype, DType::F32);
+  EXPECT_EQ(t.shape, std::vector<int64_t>{301});
+  EXPECT_EQ(t.byteSize(), 1204u);
+  ASSERT_EQ(t.storage.size(), 152u);
+  // Bytes 1204..1215, past the data, are zero as in a zero-filled tensor.
+  const unsigned char *bytes = static_cast<const unsigned char *>(t.data());
+  for (size_t b = 1204; b < 1216; ++b)
+    EXPECT_EQ(bytes[b], 0) << "byte " << b;
+  // The data itself is the caller's to write.
+  t.as<float>()[300] = 1.5f;
+  EXPECT_EQ(t.as<float>()[300], 1.5f);
+  EXPECT_EQ(bytes[1204], 0);
 }
 
 } // namespace

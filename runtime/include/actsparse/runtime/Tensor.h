@@ -12,19 +12,43 @@
 #include "actsparse/runtime/WeightPack.h"
 
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace actsparse::runtime {
 
+/// An allocator whose elements start uninitialized when the vector is
+/// resized (value-initialization still zeroes, as `assign(n, 0)` does).
+template <typename T> struct UninitializedAllocator : std::allocator<T> {
+  template <typename U> struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <typename U>
+  UninitializedAllocator(const UninitializedAllocator<U> &) noexcept {}
+  template <typename U> void construct(U *p) noexcept { ::new ((void *)p) U; }
+  template <typename U, typename... Args>
+  void construct(U *p, Args &&...args) {
+    ::new ((void *)p) U(std::forward<Args>(args)...);
+  }
+};
+
 struct Tensor {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
-  /// 64-byte aligned storage (vector of aligned words).
-  std::vector<uint64_t> storage;
+  /// Word-aligned storage, one word past the data.
+  std::vector<uint64_t, UninitializedAllocator<uint64_t>> storage;
 
   Tensor() = default;
+  /// Zero-filled.
   Tensor(DType dtype, std::vector<int64_t> shape);
+  /// Storage left as the allocator gives it, for a buffer the caller
+  /// fills before reading (weights read from a pack, a KV cache whose rows
+  /// are written before they are read). A large one is then mapped page by
+  /// page as it is written, never cleared beforehand.
+  static Tensor uninitialized(DType dtype, std::vector<int64_t> shape);
 
   uint64_t numElements() const;
   size_t byteSize() const { return numElements() * dtypeSize(uint32_t(dtype)); }
