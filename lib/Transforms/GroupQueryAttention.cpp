@@ -26,7 +26,7 @@ bool sameOrDynamic(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
-/// What `repeated` [B, Hkv * G, S, D] repeats G > 1 times per head:
+/// What `repeated` [B, Hkv * G, S, D] repeats G >= 1 times per head:
 /// Reshape(Expand(Unsqueeze(kv, 2))) of the key/value tensor kv
 /// [B, Hkv, S, D].
 struct RepeatedHeads {
@@ -56,7 +56,7 @@ RepeatedHeads repeatedHeads(Value repeated) {
     return {};
   int64_t heads = r[1], kvHeads = k[1], groups = e[2];
   if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(kvHeads) ||
-      ShapedType::isDynamic(groups) || groups < 2 || e[1] != kvHeads ||
+      ShapedType::isDynamic(groups) || groups < 1 || e[1] != kvHeads ||
       heads != kvHeads * groups)
     return {};
   // The Expand broadcasts the inserted unit dimension only; the Reshape
@@ -96,7 +96,7 @@ struct GroupHeads : OpRewritePattern<MatMulOp> {
     RepeatedHeads heads = repeatedHeads(rhs);
     Value kv = heads.kv;
     int64_t groups = heads.groups;
-    if (!kv)
+    if (!kv || groups < 2)
       return failure();
     auto lhsType = cast<RankedTensorType>(op.getLhs().getType());
     auto type = op.getType();
@@ -157,7 +157,8 @@ struct ScaleKeysBeforeRepeat : OpRewritePattern<MatMulOp> {
       return failure();
     RepeatedHeads heads = repeatedHeads(transpose.getInput());
     Value kv = heads.kv;
-    if (!kv || getElementTypeOrSelf(kv) != scaleType.getElementType())
+    if (!kv || heads.groups < 2 ||
+        getElementTypeOrSelf(kv) != scaleType.getElementType())
       return failure();
     // The repeat, rebuilt on the scaled heads.
     IRMapping map;
@@ -173,11 +174,28 @@ struct ScaleKeysBeforeRepeat : OpRewritePattern<MatMulOp> {
   }
 };
 
+/// A repeat of every head once (G = 1: exports write `repeat_kv` for plain
+/// multi-head attention too) is kv itself. Left in place, the Reshape of a
+/// KV-cache view that is not dense copies the whole cache, per layer and
+/// step, before attention reads it.
+struct DropSingleRepeat : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &b) const override {
+    RepeatedHeads heads = repeatedHeads(op.getResult());
+    if (!heads.kv || heads.groups != 1 || heads.kv.getType() != op.getType())
+      return failure();
+    b.replaceOp(op, heads.kv);
+    return success();
+  }
+};
+
 struct GroupQueryAttentionPass
     : mlir::actsparse::impl::GroupQueryAttentionBase<GroupQueryAttentionPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GroupHeads, ScaleKeysBeforeRepeat>(&getContext());
+    patterns.add<GroupHeads, ScaleKeysBeforeRepeat, DropSingleRepeat>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

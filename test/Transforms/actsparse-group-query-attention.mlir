@@ -97,3 +97,41 @@ func.func @not_repeated(%q: tensor<1x8x1x8xf32>, %k: tensor<1x4x3x8xf32>, %k1: t
   %a3 = actsparse.matmul %q, %r3b : (tensor<1x8x1x8xf32>, tensor<1x8x8x3xf32>) -> tensor<1x8x1x3xf32>
   return %a2, %a1, %a3 : tensor<1x8x1x3xf32>, tensor<1x8x1x2xf32>, tensor<1x8x1x3xf32>
 }
+
+// -----
+
+// Plain multi-head attention exported through repeat_kv (one query head per
+// key/value head): the repeat is the heads themselves, and attention reads
+// them directly (on a KV-cache view the Reshape would copy the cache).
+// CHECK-LABEL: func.func @single_repeat
+// CHECK-SAME: (%[[Q:[a-z0-9]+]]: tensor<?x8x?x8xf32>, %[[K:[a-z0-9]+]]: tensor<?x8x?x8xf32>, %[[V:[a-z0-9]+]]: tensor<?x8x?x8xf32>
+// CHECK-NOT: actsparse.reshape
+// CHECK: %[[KT:.*]] = actsparse.transpose %[[K]], perm = [0, 1, 3, 2]
+// CHECK: %[[S:.*]] = actsparse.matmul %[[Q]], %[[KT]]
+// CHECK: %[[P:.*]] = actsparse.softmax %[[S]]
+// CHECK: actsparse.matmul %[[P]], %[[V]] : (tensor<?x8x?x?xf32>, tensor<?x8x?x8xf32>) -> tensor<?x8x?x8xf32>
+// A single repeat whose Expand also broadcasts the rows is not the heads.
+// CHECK-LABEL: func.func @single_repeat_broadcasting_rows
+// CHECK: actsparse.expand
+// CHECK: actsparse.reshape
+func.func @single_repeat(%q: tensor<?x8x?x8xf32>, %k: tensor<?x8x?x8xf32>, %v: tensor<?x8x?x8xf32>,
+                         %s5: tensor<5xi64>, %s4: tensor<4xi64>) -> tensor<?x8x?x8xf32> {
+  %ku = actsparse.unsqueeze %k, axes = [2] : tensor<?x8x?x8xf32> -> tensor<?x8x1x?x8xf32>
+  %ke = actsparse.expand %ku, %s5 : (tensor<?x8x1x?x8xf32>, tensor<5xi64>) -> tensor<?x8x1x?x8xf32>
+  %kr = actsparse.reshape %ke, %s4 : (tensor<?x8x1x?x8xf32>, tensor<4xi64>) -> tensor<?x8x?x8xf32>
+  %vu = actsparse.unsqueeze %v, axes = [2] : tensor<?x8x?x8xf32> -> tensor<?x8x1x?x8xf32>
+  %ve = actsparse.expand %vu, %s5 : (tensor<?x8x1x?x8xf32>, tensor<5xi64>) -> tensor<?x8x1x?x8xf32>
+  %vr = actsparse.reshape %ve, %s4 : (tensor<?x8x1x?x8xf32>, tensor<4xi64>) -> tensor<?x8x?x8xf32>
+  %kt = actsparse.transpose %kr, perm = [0, 1, 3, 2] : tensor<?x8x?x8xf32> -> tensor<?x8x8x?xf32>
+  %scores = actsparse.matmul %q, %kt : (tensor<?x8x?x8xf32>, tensor<?x8x8x?xf32>) -> tensor<?x8x?x?xf32>
+  %p = actsparse.softmax %scores, axis = 3 : tensor<?x8x?x?xf32>
+  %o = actsparse.matmul %p, %vr : (tensor<?x8x?x?xf32>, tensor<?x8x?x8xf32>) -> tensor<?x8x?x8xf32>
+  return %o : tensor<?x8x?x8xf32>
+}
+func.func @single_repeat_broadcasting_rows(%k1: tensor<1x8x1x8xf32>, %s5: tensor<5xi64>,
+                                           %s4: tensor<4xi64>) -> tensor<1x8x2x8xf32> {
+  %u = actsparse.unsqueeze %k1, axes = [2] : tensor<1x8x1x8xf32> -> tensor<1x8x1x1x8xf32>
+  %e = actsparse.expand %u, %s5 : (tensor<1x8x1x1x8xf32>, tensor<5xi64>) -> tensor<1x8x1x2x8xf32>
+  %r = actsparse.reshape %e, %s4 : (tensor<1x8x1x2x8xf32>, tensor<4xi64>) -> tensor<1x8x2x8xf32>
+  return %r : tensor<1x8x2x8xf32>
+}

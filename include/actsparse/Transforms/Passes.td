@@ -236,6 +236,10 @@ def GroupQueryAttention : Pass<"actsparse-group-query-attention"> {
     head. Reshapes of row-major tensors move no data, and each result is
     the same sum of the same products in the same order.
 
+    A repeat with `G = 1` (exports write `repeat_kv` for plain multi-head
+    attention too) is replaced by `kv` itself, whatever reads it: on a
+    KV-cache view the Reshape would otherwise copy the whole cache.
+
     Matched when the head counts are static, `Hkv * G` equals the repeated
     tensor's head count, and the Expand only broadcasts the unit dimension;
     the Reshape must merge the head and group dimensions (the only reshape
