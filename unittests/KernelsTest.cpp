@@ -178,6 +178,83 @@ TEST(MatMulNtKernel, PrefillKNotMultipleOf16) { checkShape(5, 37, 70, 2, true); 
 TEST(MatMulNtKernel, SingleThreaded) { checkShape(3, 5, 9, 1, true); }
 TEST(MatMulNtKernel, EmptyRows) { checkShape(0, 16, 16, 2, true); }
 
+// Attention over heads of at most 8 dimensions (stories260K's are 8) takes
+// a kernel of its own. Each sum must be exactly the scalar loop's, (((0 +
+// a0 w0) + a1 w1) + ...) in float, whatever the column's place in a block
+// of eight; weight rows with spare floats (NaN here) are read only to K.
+TEST(MatMulNtKernel, ShortRowsEqualTheScalarLoopBitForBit) {
+  setNumThreads(1);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (int64_t K : {1, 3, 8})
+    for (int64_t ldw : {K, K + 3})
+      for (int64_t M : {1, 2, 3})
+        for (int64_t N : {1, 7, 8, 9, 17, 40}) {
+          std::vector<float> a(M * K), w(N * ldw, NAN), c(M * N);
+          for (float &x : a) x = dist(rng);
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t k = 0; k < K; ++k)
+              w[n * ldw + k] = dist(rng);
+          for (float &x : c) x = dist(rng);
+          std::vector<float> expect = c;
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              float sum = 0;
+              for (int64_t k = 0; k < K; ++k) {
+                float product = a[m * K + k] * w[n * ldw + k];
+                sum = sum + product;
+              }
+              expect[m * N + n] += sum;
+            }
+          auto av = view(a, M, K, K), wv = view(w, N, K, ldw),
+               cv = view(c, M, N, N);
+          _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
+          for (int64_t i = 0; i < M * N; ++i)
+            ASSERT_EQ(c[i], expect[i])
+                << "M=" << M << " K=" << K << " N=" << N << " ldw=" << ldw
+                << " at " << i;
+        }
+}
+
+// Attention's values over heads of at most 8 dimensions ([pos, 8] values)
+// take a kernel of their own: every K % 4 tail, every width up to 8, rows
+// of W and C with spare floats, which must neither leak in (NaN in W) nor
+// be written (C's stay as they were).
+TEST(MatMulKernel, NarrowColumnsMatchADoubleReference) {
+  setNumThreads(1);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (int64_t N : {1, 5, 8})
+    for (int64_t K : {1, 4, 7, 30})
+      for (int64_t M : {1, 2, 3}) {
+        int64_t ldw = N + 2, ldc = N + 3;
+        std::vector<float> a(M * K), w(K * ldw, NAN), c(M * ldc);
+        for (float &x : a) x = dist(rng);
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t n = 0; n < N; ++n)
+            w[k * ldw + n] = dist(rng);
+        for (float &x : c) x = dist(rng);
+        std::vector<float> before = c;
+        auto av = view(a, M, K, K), wv = view(w, K, N, ldw),
+             cv = view(c, M, N, ldc);
+        _mlir_ciface_actsparse_rt_matmul_f32(&av, &wv, &cv);
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t j = 0; j < ldc; ++j) {
+            float got = c[m * ldc + j];
+            if (j >= N) {
+              ASSERT_EQ(got, before[m * ldc + j]) << "spare column " << j;
+              continue;
+            }
+            double s = before[m * ldc + j];
+            for (int64_t k = 0; k < K; ++k)
+              s += double(a[m * K + k]) * w[k * ldw + j];
+            ASSERT_NEAR(got, s, 1e-5 * (1 + std::fabs(s)))
+                << "M=" << M << " K=" << K << " N=" << N << " at " << m
+                << "," << j;
+          }
+      }
+}
+
 TEST(MatMulNtKernel, StridedWeightUsesTheFallback) {
   setNumThreads(1);
   // W [N=2, K=3] read with a column stride of 2: W[n][k] = buf[n * 6 + 2 k].
