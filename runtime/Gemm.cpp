@@ -140,31 +140,12 @@ namespace {
 /// one panel: out[k * kPanelWidth + i] = r[i * ld + k].
 __attribute__((target("avx2"))) void transpose8x8(const float *r, int64_t ld,
                                                   float *out) {
-  __m256 v[8], t[8];
+  __m256 v[8], cols[8];
   for (int i = 0; i < 8; ++i)
     v[i] = _mm256_loadu_ps(r + i * ld);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4)
-    for (int h = 0; h < 2; ++h) {
-      v[i + h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0x44);
-      v[i + h + 2] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0xEE);
-    }
-  // v[0..3] hold rows 0-3 as k = 0,4 / 2,6 / 1,5 / 3,7 pairs; v[4..7]
-  // rows 4-7 likewise. Lanes: low half k, high half k + 4.
-  const int order[4] = {0, 2, 1, 3};
-  for (int q = 0; q < 4; ++q) {
-    __m256 a = v[order[q]], b = v[4 + order[q]];
-    __m256 lo = _mm256_permute2f128_ps(a, b, 0x20);
-    __m256 hi = _mm256_permute2f128_ps(a, b, 0x31);
-    _mm_storeu_ps(out + q * kPanelWidth, _mm256_castps256_ps128(lo));
-    _mm_storeu_ps(out + q * kPanelWidth + 4, _mm256_extractf128_ps(lo, 1));
-    _mm_storeu_ps(out + (q + 4) * kPanelWidth, _mm256_castps256_ps128(hi));
-    _mm_storeu_ps(out + (q + 4) * kPanelWidth + 4,
-                  _mm256_extractf128_ps(hi, 1));
-  }
+  transposeRegisters8x8(v, cols);
+  for (int k = 0; k < 8; ++k)
+    _mm256_storeu_ps(out + k * kPanelWidth, cols[k]);
 }
 
 } // namespace

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <immintrin.h>
 
 namespace actsparse::runtime {
 
@@ -68,6 +69,37 @@ void copyToPanels(const float *w, int64_t ld, int64_t width, int64_t kc,
 /// j / kPanelWidth, for j < width.
 void transposeToPanels(const float *rows, int64_t ld, int64_t width, int64_t kc,
                        float *panels);
+
+/// Transposes eight rows of eight floats in registers: cols[k] lane i =
+/// rows[i] lane k. For AVX2 callers (`rows` is overwritten).
+__attribute__((target("avx2"), always_inline)) inline void
+transposeRegisters8x8(__m256 rows[8], __m256 cols[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(rows[i], rows[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(rows[i], rows[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int h = 0; h < 2; ++h) {
+      rows[i + h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0x44);
+      rows[i + h + 2] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0xEE);
+    }
+  // rows[0..3] hold rows 0-3 as k = 0,4 / 2,6 / 1,5 / 3,7 pairs; rows[4..7]
+  // rows 4-7 likewise. Lanes: low half k, high half k + 4.
+  const int order[4] = {0, 2, 1, 3};
+  for (int q = 0; q < 4; ++q) {
+    cols[q] = _mm256_permute2f128_ps(rows[order[q]], rows[4 + order[q]], 0x20);
+    cols[q + 4] =
+        _mm256_permute2f128_ps(rows[order[q]], rows[4 + order[q]], 0x31);
+  }
+}
+
+/// The first `count` (at most 8) lanes set, for masked loads and stores.
+__attribute__((target("avx2"), always_inline)) inline __m256i
+firstLanes(int64_t count) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(count)), lane);
+}
 
 /// Whether gemmPanel's AVX2 micro-kernel runs on this CPU.
 bool gemmAvx2Available();

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <immintrin.h>
 #include <vector>
 
 namespace actsparse::runtime {
@@ -89,30 +88,13 @@ __attribute__((target("avx2"))) void
 shortRowDotAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
                 float *C, int64_t ldc, int64_t M, int64_t K, int64_t n0,
                 int64_t n1) {
-  alignas(32) int32_t maskBits[8];
-  for (int k = 0; k < 8; ++k)
-    maskBits[k] = k < K ? -1 : 0;
-  __m256i mask = _mm256_load_si256(reinterpret_cast<__m256i *>(maskBits));
+  const __m256i mask = firstLanes(K);
   int64_t n = n0;
   for (; n + 8 <= n1; n += 8) {
-    __m256 v[8], t[8], col[8];
+    __m256 v[8], col[8];
     for (int i = 0; i < 8; ++i)
       v[i] = _mm256_maskload_ps(W + (n + i) * ldw, mask);
-    // 8 x 8 transpose: col[k] lane i = W[n + i][k].
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
-      t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4)
-      for (int h = 0; h < 2; ++h) {
-        v[i + h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0x44);
-        v[i + h + 2] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0xEE);
-      }
-    const int order[4] = {0, 2, 1, 3};
-    for (int q = 0; q < 4; ++q) {
-      col[q] = _mm256_permute2f128_ps(v[order[q]], v[4 + order[q]], 0x20);
-      col[q + 4] = _mm256_permute2f128_ps(v[order[q]], v[4 + order[q]], 0x31);
-    }
+    transposeRegisters8x8(v, col); // col[k] lane i = W[n + i][k]
     for (int64_t m = 0; m < M; ++m) {
       const float *a = A + m * lda;
       __m256 sum = _mm256_setzero_ps();
@@ -146,10 +128,7 @@ __attribute__((target("avx2,fma"))) void
 narrowBlockAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
                 float *C, int64_t ldc, int64_t M, int64_t K, int64_t n0,
                 int64_t n1) {
-  alignas(32) int32_t maskBits[8];
-  for (int j = 0; j < 8; ++j)
-    maskBits[j] = j < n1 - n0 ? -1 : 0;
-  __m256i mask = _mm256_load_si256(reinterpret_cast<__m256i *>(maskBits));
+  const __m256i mask = firstLanes(n1 - n0);
   for (int64_t m = 0; m < M; ++m) {
     const float *a = A + m * lda;
     float *c = C + m * ldc + n0;
@@ -171,14 +150,11 @@ narrowBlockAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
   }
 }
 
+/// Whether the short-row and narrow-column kernels run on this CPU (AVX2;
+/// FMA too, which the narrow one uses).
 bool fmaAvailable() {
   static const bool available =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
-}
-
-bool shortRowDotAvailable() {
-  static const bool available = __builtin_cpu_supports("avx2");
   return available;
 }
 
@@ -304,7 +280,7 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
     return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/true, C, ldc, N);
-  bool shortRows = K <= 8 && shortRowDotAvailable();
+  bool shortRows = K <= 8 && fmaAvailable();
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     if (shortRows)
       shortRowDotAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
