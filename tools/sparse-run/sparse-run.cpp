@@ -72,6 +72,8 @@ struct Options {
   /// half the window).
   int ctxWindow = 0, ctxStride = 0;
   size_t values = 20;
+  /// --warmup: one untimed generation (prefill and a step) first.
+  bool warmup = false;
   bool printIds = false, stats = true, chat = false, checkPredictor = false;
 };
 
@@ -114,6 +116,10 @@ void usage(FILE *out) {
       "                         are refused, generation stops there\n"
       "  --print-ids            print token ids instead of text\n"
       "  --dump-logits FILE     write every step's logits (one line each)\n"
+      "  --warmup               first run the prompt and one step untimed and\n"
+      "                         unprinted, so that the statistics describe a\n"
+      "                         warm process (buffers, caches), as a server's\n"
+      "                         next request finds it; not with --dram-budget\n"
       "Other modes:\n"
       "  --perplexity FILE      perplexity of FILE: token ids (whitespace or "
       "comma\n"
@@ -237,6 +243,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     }
     if (a == "--no-cache") {
       o.noCache = true;
+      continue;
+    }
+    if (a == "--warmup") {
+      o.warmup = true;
       continue;
     }
     if (a.rfind("-", 0) != 0) {
@@ -805,6 +815,9 @@ int main(int argc, char **argv) {
     if (o.checkPredictor)
       return fail("--check-predictor needs every FFN row in DRAM; drop "
                   "--dram-budget");
+    if (o.warmup)
+      return fail("--warmup would count its flash reads in the run's; drop "
+                  "--dram-budget");
     Status s = loadWithBudget(*signature, *pack, o, weightBuffers, weightPtrs,
                               flash);
     if (!s)
@@ -860,6 +873,9 @@ int main(int argc, char **argv) {
     return bool(out.flush());
   };
 
+  if (o.warmup && (!o.perplexity.empty() || !o.checkRef.empty() ||
+                   !o.checkOnnx.empty()))
+    return fail("--warmup applies to generation only");
   if (!o.checkOnnx.empty()) {
     int rc = checkOnnxTest(*model, o);
     if (!writeStatsJson({{"check_onnx", rc == 0}}))
@@ -976,6 +992,18 @@ int main(int argc, char **argv) {
   if (!generator->usesKvCache() && o.stats)
     std::fprintf(stderr, "sparse-run: this model has no KV cache: every step "
                          "recomputes the whole prefix\n");
+
+  if (o.warmup) {
+    // Untimed and unobserved: the FFN statistics describe the timed run.
+    GenerationOptions once = o.gen;
+    once.steps = std::min(once.steps, 2);
+    GenerationStats ignored;
+    setFfnObserver(nullptr);
+    Status w = generator->generate(prompt, once, [](int, int) {}, ignored);
+    setFfnObserver(&ffnStats);
+    if (!w)
+      return fail(w.message());
+  }
 
   std::FILE *logitsFile = nullptr;
   if (!o.dumpLogits.empty()) {
