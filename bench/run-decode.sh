@@ -11,7 +11,8 @@
 #   SIZE=full bash bench/run-decode.sh        # the 1.9 GB model (dim 2048, hidden 5632, 8 layers)
 #   SIZE=stories bash bench/run-decode.sh     # the shipped stories260K (decode graph)
 #   SIZE=smollm2 bash bench/run-decode.sh     # SmolLM2-135M (scripts/smollm2/make.sh first)
-# Each round also times a 64-token prefill from an empty cache (1, 5, 5, ...).
+# Each round also times a 64-token prefill from an empty cache (1, 5, 5, ...),
+# each engine warm: sparse-run --warmup, ORT after its decode run.
 #   ROUNDS=3 TOKENS=32 bash bench/run-decode.sh
 #
 # Needs python3-torch and python3-onnx (Debian) to generate the model once;
@@ -68,7 +69,7 @@ for r in $(seq "$rounds"); do
   "$venv/bin/python" "$root/bench/ort-decode.py" "$prefix-decode.onnx" "$tokens" 2 64 > "$dir/ort.json"
   ort_ms=$(python3 "$root/bench/json-get.py" "$dir/ort.json" 'd["decode_ms_per_token"]')
   ort_pf=$(python3 "$root/bench/json-get.py" "$dir/ort.json" 'd["prefill_tokens_per_second"]')
-  "$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 \
+  "$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
     --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
   as_pf=$(python3 "$root/bench/json-get.py" "$dir/prefill.json" 'd["prefill_tokens_per_second"]')
   ort_ids=$(python3 "$root/bench/json-get.py" "$dir/ort.json" '" ".join(map(str, d["tokens"]))')

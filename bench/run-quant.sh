@@ -8,7 +8,9 @@
 #               Q4_0 GGUFs requantized from an f32 conversion of it (the
 #               weights ActSparse's export holds)
 # Decode: TOKENS greedy tokens from token 1 (llama-bench: tg TOKENS);
-# prefill: 64 tokens from an empty cache (llama-bench: pp 64).
+# prefill: 64 tokens from an empty cache (llama-bench: pp 64), each engine
+# warm (sparse-run --warmup; llama-bench and the ORT script time theirs
+# after warm-up runs too).
 #
 #   bash bench/run-quant.sh                   # ROUNDS=3 TOKENS=64
 # Needs scripts/smollm2/make.sh (model, venv) and builds llama.cpp once
@@ -55,7 +57,7 @@ print(tg, pp)'
 as() { # sparse-run decode and prefill tokens/s for one variant: "tg pp"
   "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none \
     --print-ids --threads 2 --no-stats --stats-json "$dir/as.json" >/dev/null
-  "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 \
+  "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
     --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
   "$python" -c 'import json,sys; a=json.load(open(sys.argv[1])); p=json.load(open(sys.argv[2]))
 print(1000 / a["decode_ms_per_token"], p["prefill_tokens_per_second"])' "$dir/as.json" "$dir/as-prefill.json"

@@ -5,7 +5,9 @@
 #   llama.cpp   llama-bench on the original Q4_1 GGUF and on an f32 GGUF
 #               requantized from it (the very weights ActSparse runs)
 # Decode: TOKENS greedy tokens from token 1 (llama-bench: tg TOKENS);
-# prefill: 64 tokens from an empty cache (llama-bench: pp 64).
+# prefill: 64 tokens from an empty cache (llama-bench: pp 64), each engine
+# warm (sparse-run --warmup; llama-bench and the ORT script time theirs
+# after warm-up runs too).
 #
 #   bash bench/run-smollm2.sh                 # ROUNDS=3 TOKENS=64
 # Needs scripts/smollm2/make.sh (model, venv) and builds llama.cpp once
@@ -45,7 +47,7 @@ echo "SmolLM2-135M-Instruct: $tokens tokens decoded per round, 64-token prefill,
 for r in $(seq "$rounds"); do
   "$build/bin/sparse-run" "$dir/kv.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none --print-ids \
     --threads 2 --no-stats --stats-json "$dir/as.json" >/dev/null
-  "$build/bin/sparse-run" "$dir/kv.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --stop-ids none \
+  "$build/bin/sparse-run" "$dir/kv.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup --stop-ids none \
     --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
   "$python" "$root/bench/ort-decode.py" "$smol/onnx-kv/model.onnx" "$tokens" 2 64 > "$dir/ort.json"
   read -r q_tg q_pp < <(tg "$q41")
