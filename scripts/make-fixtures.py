@@ -302,6 +302,20 @@ def random_decoder(act, pos_offset, seed):
     return m.eval()
 
 
+def random_llama_mha(seed):
+    """A Llama with as many key/value heads as query heads: its export still
+    writes repeat_kv, one repeat per head (the 1.9 GB synthetic model's
+    shape, in small)."""
+    torch.manual_seed(seed)
+    c = dict(dim=64, hidden_dim=172, n_layers=2, n_heads=4, n_kv_heads=4,
+             vocab_size=128, seq_len=64)
+    m = Llama(c)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0.0, 0.08)
+    return m.eval()
+
+
 # --------------------------------------------------------------------------
 # Export
 # --------------------------------------------------------------------------
@@ -572,6 +586,9 @@ def main():
     print("opt (ReLU, external data):")
     export_pair(models["opt"], "opt", args.out, 15, True,
                 [2, 31, 41, 59, 26, 53, 58, 97])
+    print("llama_mha (4 heads, 4 KV heads):")
+    export_pair(random_llama_mha(5), "llama_mha", args.out, 17, False,
+                [1, 9, 27, 81, 115, 37, 111, 77])
     print("transformed models:")
     write_variant_refs(models, args.out)
     export_relufied_llama(models["llama"], args.out)
