@@ -11,16 +11,19 @@
 
 namespace actsparse::runtime {
 
+/// Words of storage for `bytes` of data: rounded up, and one word past.
+static size_t storageWords(size_t bytes) { return (bytes + 7) / 8 + 1; }
+
 Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
     : dtype(dtype), shape(std::move(shape)) {
-  storage.assign((byteSize() + 7) / 8 + 1, 0);
+  storage.assign(storageWords(byteSize()), 0);
 }
 
 Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape) {
   Tensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
-  t.storage.resize((t.byteSize() + 7) / 8 + 1);
+  t.storage.resize(storageWords(t.byteSize()));
   // The bytes past the data are zero, as in a zero-filled tensor.
   std::memset(static_cast<char *>(t.data()) + t.byteSize(), 0,
               t.storage.size() * sizeof(uint64_t) - t.byteSize());
