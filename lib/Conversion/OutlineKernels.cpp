@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "actsparse/Conversion/Passes.h"
+#include "actsparse/runtime/Abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -101,7 +102,9 @@ struct OutlineKernelsPass
       }
       auto [it, inserted] = kernels.try_emplace(text, kernel);
       if (inserted) {
-        kernel.setName(("actsparse_kernel_" + Twine(kernels.size() - 1)).str());
+        kernel.setName(
+            (::actsparse::runtime::kKernelPrefix + Twine(kernels.size() - 1))
+                .str());
         kernel.setPrivate();
         markNoInline(kernel);
         moduleBuilder.insert(kernel);

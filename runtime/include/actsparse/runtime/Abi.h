@@ -268,6 +268,9 @@ bool runGuarded(void (*entry)(void **), void **params, uint64_t &failedBytes);
 /// gets before lowering (a shared library must not define `main`).
 inline const char *kEntryPrefix = "_mlir_ciface_";
 inline const char *kGraphSymbol = "actsparse_graph";
+/// Prefix of the outlined loop nests (--actsparse-outline-kernels), which
+/// code generation vectorizes for the host CPU.
+inline const char *kKernelPrefix = "actsparse_kernel_";
 
 /// A rank-R memref descriptor laid out as the LLVM lowering expects:
 ///   void *allocated; void *aligned; int64_t offset;
