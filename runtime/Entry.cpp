@@ -3,6 +3,7 @@
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/WeightPack.h"
 #include "actsparse/runtime/Abi.h"
+#include "Gemm.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -79,8 +80,12 @@ std::string EntrySignature::serialize() const {
   os << "abi " << kAbiVersion << '\n';
   for (const TensorSpec &s : inputs)
     line("input", s) << '\n';
-  for (const TensorSpec &s : weights)
-    line("weight", s) << '\n';
+  for (const TensorSpec &s : weights) {
+    line("weight", s);
+    if (s.panelColumns)
+      os << " panels " << s.panelColumns;
+    os << '\n';
+  }
   for (const TensorSpec &s : results)
     line("result", s) << '\n';
   for (const CacheSpec &c : caches)
@@ -142,8 +147,17 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
       sig.caches.push_back(c);
     } else if (role == "input")
       sig.inputs.push_back(s);
-    else if (role == "weight")
+    else if (role == "weight") {
+      std::string word;
+      if (ls >> word) {
+        // Strips of a [K, N] weight: [ceil(N / 16), K, 16].
+        if (word != "panels" || !(ls >> s.panelColumns) || rank != 3 ||
+            s.panelColumns <= 0 || s.shape[2] != 16 ||
+            s.shape[0] != (s.panelColumns + 15) / 16 || s.dtype != DType::F32)
+          return Status::error("bad model signature line '" + line + "'");
+      }
       sig.weights.push_back(s);
+    }
     else if (role == "result")
       sig.results.push_back(s);
     else
@@ -388,20 +402,47 @@ SharedLibraryModel::load(const std::string &path, Status &status) {
 
 Status loadWeights(const std::vector<TensorSpec> &weights,
                    const WeightPack &pack, std::vector<Tensor> &buffers) {
+  std::vector<char, UninitializedAllocator<char>> stored;
   for (const TensorSpec &w : weights) {
     const TensorInfo *t = pack.find(w.name);
     if (!t)
       return Status::error("weight pack '" + pack.path() + "' has no tensor '" +
                            w.name + "' that the IR uses");
-    if (t->dtype != w.dtype || t->shape != w.shape)
+    if (t->dtype != w.dtype || t->shape != storedShape(w))
       return Status::error("weight '" + w.name + "' in the pack has another "
                            "dtype or shape than the IR expects");
+    if (w.panelColumns) {
+      // Read into one scratch buffer for all such weights, then laid out.
+      stored.resize(t->size);
+      if (Status s = pack.read(*t, stored.data()); !s)
+        return s;
+      buffers.push_back(layOutWeight(w, stored.data()));
+      continue;
+    }
     Tensor buf = Tensor::uninitialized(t->dtype, t->shape);
     if (Status s = pack.read(*t, buf.data()); !s)
       return s;
     buffers.push_back(std::move(buf));
   }
   return {};
+}
+
+std::vector<int64_t> storedShape(const TensorSpec &spec) {
+  if (!spec.panelColumns || spec.shape.size() != 3)
+    return spec.shape;
+  return {spec.shape[1], spec.panelColumns};
+}
+
+Tensor layOutWeight(const TensorSpec &spec, const void *stored) {
+  Tensor buf = Tensor::uninitialized(spec.dtype, spec.shape);
+  if (!spec.panelColumns) {
+    std::memcpy(buf.data(), stored, buf.byteSize());
+    return buf;
+  }
+  int64_t K = spec.shape[1], N = spec.panelColumns;
+  packPanelStrips(static_cast<const float *>(stored), N, K, N,
+                  static_cast<float *>(buf.data()));
+  return buf;
 }
 
 } // namespace actsparse::runtime

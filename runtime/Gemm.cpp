@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -134,6 +135,29 @@ void copyToPanels(const float *w, int64_t ld, int64_t width, int64_t kc,
   }
 }
 
+int64_t panelStripFloats(int64_t K, int64_t N) {
+  return (N + kPanelWidth - 1) / kPanelWidth * kPanelWidth * K;
+}
+
+void packPanelStrips(const float *w, int64_t ld, int64_t K, int64_t N,
+                     float *strips) {
+  // A band of rows at a time (in L2), written to every strip: each weight
+  // line is read once, and each strip is written in runs of kBand lines.
+  constexpr int64_t kBand = 32;
+  for (int64_t k0 = 0; k0 < K; k0 += kBand) {
+    int64_t k1 = std::min(K, k0 + kBand);
+    for (int64_t n = 0; n < N; n += kPanelWidth) {
+      int64_t width = std::min(kPanelWidth, N - n);
+      float *strip = strips + n * K;
+      for (int64_t k = k0; k < k1; ++k) {
+        float *out = strip + k * kPanelWidth;
+        std::memcpy(out, w + k * ld + n, width * sizeof(float));
+        std::fill(out + width, out + kPanelWidth, 0.0f);
+      }
+    }
+  }
+}
+
 namespace {
 
 /// Eight rows of eight floats (at r + i * ld) stored as eight columns of
@@ -190,6 +214,108 @@ void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
     tiles[rows - 1](A + m * lda, lda, panel, kc, C + m * ldc, ldc, width,
                     accumulate);
   }
+}
+
+void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
+                const float *strips, float *C, int64_t ldc, int64_t n0,
+                int64_t n1) {
+  int64_t stripFloats = kPanelWidth * K;
+  gemm(
+      A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
+      [&](int64_t n, int64_t, int64_t k0, int64_t, int64_t &stride) {
+        stride = stripFloats;
+        return strips + n / kPanelWidth * stripFloats + k0 * kPanelWidth;
+      },
+      [&](int64_t n, int64_t width, int64_t k0, int64_t kc, int64_t part,
+          int64_t parts) {
+        prefetchRows(strips + n / kPanelWidth * stripFloats + k0 * kPanelWidth,
+                     stripFloats * sizeof(float),
+                     (width + kPanelWidth - 1) / kPanelWidth,
+                     kc * kPanelWidth * sizeof(float), part, parts);
+      });
+}
+
+namespace {
+
+/// Calls row(a, strip, c, width) for every row m < M and strip of columns
+/// [n0, n1): row m of A, the strip, where its columns go in row m of C, and
+/// how many of them there are.
+template <typename Row>
+inline void forStripRows(const float *A, int64_t lda, int64_t M, int64_t K,
+                         const float *strips, float *C, int64_t ldc,
+                         int64_t n0, int64_t n1, Row row) {
+  for (int64_t n = n0; n < n1; n += kPanelWidth)
+    for (int64_t m = 0; m < M; ++m)
+      row(A + m * lda, strips + n / kPanelWidth * kPanelWidth * K,
+          C + m * ldc + n, std::min(kPanelWidth, n1 - n));
+}
+
+/// stripRows on AVX2 and FMA.
+__attribute__((target("avx2,fma"))) void
+stripRowsAvx2(const float *A, int64_t lda, int64_t M, int64_t K,
+              const float *strips, float *C, int64_t ldc, int64_t n0,
+              int64_t n1) {
+  forStripRows(A, lda, M, K, strips, C, ldc, n0, n1,
+               [K](const float *a, const float *strip, float *c,
+                   int64_t width) __attribute__((target("avx2,fma"))) {
+    __m256 lo[4], hi[4];
+    for (int i = 0; i < 4; ++i)
+      lo[i] = hi[i] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4)
+      for (int i = 0; i < 4; ++i) {
+        __m256 x = _mm256_broadcast_ss(a + k + i);
+        const float *w = strip + (k + i) * kPanelWidth;
+        lo[i] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w), lo[i]);
+        hi[i] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 8), hi[i]);
+      }
+    for (; k < K; ++k) {
+      __m256 x = _mm256_broadcast_ss(a + k);
+      const float *w = strip + k * kPanelWidth;
+      lo[0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w), lo[0]);
+      hi[0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + 8), hi[0]);
+    }
+    __m256 l = _mm256_add_ps(_mm256_add_ps(lo[0], lo[1]),
+                             _mm256_add_ps(lo[2], lo[3]));
+    __m256 h = _mm256_add_ps(_mm256_add_ps(hi[0], hi[1]),
+                             _mm256_add_ps(hi[2], hi[3]));
+    __m256i maskLo = firstLanes(width), maskHi = firstLanes(width - 8);
+    _mm256_maskstore_ps(c, maskLo,
+                        _mm256_add_ps(_mm256_maskload_ps(c, maskLo), l));
+    _mm256_maskstore_ps(
+        c + 8, maskHi, _mm256_add_ps(_mm256_maskload_ps(c + 8, maskHi), h));
+  });
+}
+
+/// Portable stripRowsAvx2, with the same partial sums.
+void stripRowsPortable(const float *A, int64_t lda, int64_t M, int64_t K,
+                       const float *strips, float *C, int64_t ldc, int64_t n0,
+                       int64_t n1) {
+  forStripRows(A, lda, M, K, strips, C, ldc, n0, n1,
+               [K](const float *a, const float *strip, float *c,
+                   int64_t width) {
+    float acc[4][kPanelWidth] = {};
+    for (int64_t k = 0; k < K; ++k) {
+      float *sum = acc[k < K - K % 4 ? k % 4 : 0];
+      for (int64_t j = 0; j < kPanelWidth; ++j)
+        sum[j] += a[k] * strip[k * kPanelWidth + j];
+    }
+    for (int64_t j = 0; j < width; ++j)
+      c[j] += (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+  });
+}
+
+} // namespace
+
+void stripRows(const float *A, int64_t lda, int64_t M, int64_t K,
+               const float *strips, float *C, int64_t ldc, int64_t n0,
+               int64_t n1, int impl) {
+  static const bool fma =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (impl == 2 || (impl == 0 && fma))
+    stripRowsAvx2(A, lda, M, K, strips, C, ldc, n0, n1);
+  else
+    stripRowsPortable(A, lda, M, K, strips, C, ldc, n0, n1);
 }
 
 } // namespace actsparse::runtime

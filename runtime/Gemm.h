@@ -110,29 +110,72 @@ bool gemmAvx2Available();
 void prefetchRows(const void *base, int64_t stride, int64_t rows,
                   int64_t rowBytes, int64_t part, int64_t parts);
 
+/// Weights laid out once for the GEMM (prepacked, as the loader does for
+/// `panels` weights): W [K, N] as ceil(N / kPanelWidth) strips, strip s
+/// holding columns [s * kPanelWidth, (s + 1) * kPanelWidth) of every row,
+/// k-major: W(k, n) at strips[(n / kPanelWidth) * kPanelWidth * K +
+/// k * kPanelWidth + n % kPanelWidth], the columns past N zero. Any
+/// kPanelDepth rows of a strip are a panel as gemmPanel reads it.
+int64_t panelStripFloats(int64_t K, int64_t N);
+/// Writes W [K, N] (row-major, rows `ld` floats apart) as strips into
+/// `strips` (panelStripFloats(K, N) floats).
+void packPanelStrips(const float *w, int64_t ld, int64_t K, int64_t N,
+                     float *strips);
+
+/// C[0:M][n0:n1] += A * W for W prepacked as strips (n0, n1 multiples of
+/// kPanelWidth, or n1 = N), by the GEMM (gemm() below) reading the strips
+/// as its panels: nothing is packed per call.
+void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
+                const float *strips, float *C, int64_t ldc, int64_t n0,
+                int64_t n1);
+
+/// The same for a few rows (decode): each strip is read once,
+/// contiguously, for all M rows; per row, four partial sums over k (k mod
+/// 4, the last K % 4 in the first) of two vectors each keep eight FMAs in
+/// flight, added as (s0 + s1) + (s2 + s3). `impl`: 0 best for this CPU,
+/// 1 portable, 2 AVX2 (tests).
+void stripRows(const float *A, int64_t lda, int64_t M, int64_t K,
+               const float *strips, float *C, int64_t ldc, int64_t n0,
+               int64_t n1, int impl = 0);
+
+/// gemm()'s panels packed on the fly into this thread's panelBuffer() by
+/// `pack(panels, n, width, k0, kc)`, which writes W(k0 + k, n + j) to
+/// panels[(j / kPanelWidth) * kPanelStride + k * kPanelWidth +
+/// j % kPanelWidth].
+template <typename Packer> auto packedOnTheFly(Packer pack) {
+  return [pack, buffer = panelBuffer()](int64_t n, int64_t width, int64_t k0,
+                                        int64_t kc,
+                                        int64_t &stride) -> const float * {
+    pack(buffer, n, width, k0, kc);
+    stride = kPanelStride;
+    return buffer;
+  };
+}
+
 /// C[0:M][n0:n1] (+)= A[0:M][0:K] * W[0:K][n0:n1]. The weights are reached
-/// through `pack(panels, n, width, k0, kc)`, which writes W(k0 + k, n + j)
-/// to panels[(j / kPanelWidth) * kPanelStride + k * kPanelWidth +
+/// through `panels(n, width, k0, kc, stride)`, which returns panels holding
+/// W(k0 + k, n + j) at [(j / kPanelWidth) * stride + k * kPanelWidth +
 /// j % kPanelWidth] for k < kc and j < width <= kBlockColumns (the kernel
-/// ignores the columns of the last panel past width). While a block is
-/// multiplied, `prefetch(n, width, k0, kc, part, parts)` is called once
-/// per panel (parts of them) to bring the next block's weights in: with
-/// many rows the weights are read from memory once per call, and this hides
-/// that read behind the arithmetic.
-template <typename Packer, typename Prefetcher>
+/// ignores the columns of the last panel past width): packed into
+/// panelBuffer() on the fly, or the prepacked strips themselves. While a
+/// block is multiplied, `prefetch(n, width, k0, kc, part, parts)` is called
+/// once per panel (parts of them) to bring the next block's weights in:
+/// with many rows the weights are read from memory once per call, and this
+/// hides that read behind the arithmetic.
+template <typename Panels, typename Prefetcher>
 void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
-          int64_t ldc, int64_t n0, int64_t n1, bool accumulate, Packer pack,
+          int64_t ldc, int64_t n0, int64_t n1, bool accumulate, Panels panels,
           Prefetcher prefetch, int impl = 0) {
   if (K == 0 && !accumulate)
     for (int64_t m = 0; m < M; ++m)
       std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
-  float *panels = panelBuffer();
   // Column blocks outside: the block of C stays in cache over all of K.
   for (int64_t nb = n0; nb < n1; nb += kBlockColumns) {
     int64_t columns = std::min(kBlockColumns, n1 - nb);
     for (int64_t k0 = 0; k0 < K; k0 += kPanelDepth) {
       int64_t kc = std::min(kPanelDepth, K - k0);
-      pack(panels, nb, columns, k0, kc);
+      int64_t stride = 0;
+      const float *block = panels(nb, columns, k0, kc, stride);
       // The block after this one.
       int64_t nextN = nb, nextK0 = k0 + kPanelDepth;
       if (nextK0 >= K) {
@@ -145,7 +188,7 @@ void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
       for (int64_t j = 0; j < columns; j += kPanelWidth) {
         if (nextN < n1)
           prefetch(nextN, nextWidth, nextK0, nextKc, j / kPanelWidth, parts);
-        gemmPanel(A + k0, lda, M, panels + j / kPanelWidth * kPanelStride, kc,
+        gemmPanel(A + k0, lda, M, block + j / kPanelWidth * stride, kc,
                   C + nb + j, ldc, std::min(kPanelWidth, columns - j),
                   accumulate || k0 > 0, impl);
       }

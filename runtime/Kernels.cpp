@@ -14,7 +14,9 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace actsparse::runtime {
@@ -171,25 +173,25 @@ void stridedFallback(const ActSparseMemRef2DF32 &a,
             W[k * w.strides[0] + n * w.strides[1]];
 }
 
-/// Runs fn(n0, n1) over slices of the N output columns, one per thread
-/// (decode: of every weight row). Slices are multiples of 16 floats so
-/// threads never share a cache line; small products are not worth waking
-/// the pool.
+/// Runs fn(n0, n1) over slices of the N output columns (decode: of every
+/// weight row), which the pool's threads take in turn: four per thread, so
+/// that a thread that starts late (a worker woken from sleep) or runs slow
+/// leaves its share to the others. Slices are multiples of 16 floats so
+/// threads never share a cache line, and of the GEMM's strips; small
+/// products are not worth waking the pool.
 void forColumnSlices(int64_t M, int64_t N, int64_t K,
                      const std::function<void(int64_t, int64_t)> &fn) {
   int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
-  auto body = [&](int t) {
-    int64_t chunk = (N + threads - 1) / threads;
-    chunk = (chunk + 15) / 16 * 16;
-    int64_t n0 = std::min<int64_t>(N, t * chunk),
-            n1 = std::min<int64_t>(N, n0 + chunk);
-    if (n0 < n1)
-      fn(n0, n1);
-  };
   if (threads == 1)
-    body(0);
-  else
-    pool().run(body);
+    return fn(0, N);
+  int64_t slice = (N + 4 * threads - 1) / (4 * threads);
+  slice = (slice + 15) / 16 * 16;
+  int64_t slices = (N + slice - 1) / slice;
+  std::atomic<int64_t> next{0};
+  pool().run([&](int) {
+    for (int64_t i = next++; i < slices; i = next++)
+      fn(i * slice, std::min(N, (i + 1) * slice));
+  });
 }
 
 /// C[0:M][0:N] += A * W by the blocked GEMM over the pool's column slices,
@@ -206,12 +208,13 @@ void pooledGemm(const float *A, int64_t lda, int64_t M, int64_t K,
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     gemm(
         A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
-        [&](float *panels, int64_t n, int64_t width, int64_t k0, int64_t kc) {
+        packedOnTheFly([&](float *panels, int64_t n, int64_t width,
+                           int64_t k0, int64_t kc) {
           if (transposed)
             transposeToPanels(rowsOf(n, k0), ldw, width, kc, panels);
           else
             copyToPanels(rowsOf(n, k0), ldw, width, kc, panels);
-        },
+        }),
         [&](int64_t n, int64_t width, int64_t k0, int64_t kc, int64_t part,
             int64_t parts) {
           int64_t rows = transposed ? width : kc, cols = transposed ? kc : width;
@@ -286,6 +289,47 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
       shortRowDotAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
     else
       rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n0, n1);
+  });
+}
+
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
+                                            ActSparseMemRef3DF32 *w,
+                                            ActSparseMemRef2DF32 *c) {
+  int64_t M = a->sizes[0], K = a->sizes[1], N = c->sizes[1];
+  if (w->sizes[0] != (N + kPanelWidth - 1) / kPanelWidth ||
+      w->sizes[1] != K || w->sizes[2] != kPanelWidth) {
+    reportRuntimeError("matmul by prepacked weights: strips of shape [" +
+                       std::to_string(w->sizes[0]) + ", " +
+                       std::to_string(w->sizes[1]) + ", " +
+                       std::to_string(w->sizes[2]) + "] do not hold a [" +
+                       std::to_string(K) + ", " + std::to_string(N) +
+                       "] weight");
+    return;
+  }
+  if (M == 0 || N == 0)
+    return;
+  const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
+  float *C = c->aligned + c->offset;
+  if (a->strides[1] != 1 || c->strides[1] != 1 ||
+      w->strides[2] != 1 || w->strides[1] != kPanelWidth ||
+      w->strides[0] != kPanelWidth * K) {
+    // Not generated today (weights are dense buffers); kept correct anyway.
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t n = 0; n < N; ++n)
+          C[m * c->strides[0] + n * c->strides[1]] +=
+              A[m * a->strides[0] + k * a->strides[1]] *
+              W[n / kPanelWidth * w->strides[0] + k * w->strides[1] +
+                n % kPanelWidth * w->strides[2]];
+    return;
+  }
+  int64_t lda = a->strides[0], ldc = c->strides[0];
+  forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+    if (M >= kGemmRows)
+      gemmStrips(A, lda, M, K, W, C, ldc, n0, n1);
+    else
+      stripRows(A, lda, M, K, W, C, ldc, n0, n1);
   });
 }
 

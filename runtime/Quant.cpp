@@ -305,8 +305,8 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                  (kc + kQuantBlock - 1) / kQuantBlock * blockBytes, part,
                  parts);
   };
-  gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false, pack, prefetch,
-       avx2 ? 2 : 1);
+  gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false,
+       packedOnTheFly(pack), prefetch, avx2 ? 2 : 1);
 }
 
 } // namespace

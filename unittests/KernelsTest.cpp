@@ -15,6 +15,7 @@
 #include <limits>
 #include <gtest/gtest.h>
 #include <random>
+#include <string>
 #include <vector>
 
 using namespace actsparse::runtime;
@@ -26,10 +27,33 @@ ActSparseMemRef2DF32 view(std::vector<float> &v, int64_t rows, int64_t cols,
   return {v.data(), v.data(), 0, {rows, cols}, {ld, colStride}};
 }
 
+/// W [K, N] as the strips the loader lays out for
+/// actsparse_rt_matmul_panels_f32, written from Abi.h's description:
+/// [ceil(N / 16), K, 16], strip s holding columns 16 s .. 16 s + 15 of
+/// every row, zero past N.
+std::vector<float> stripsOf(const std::vector<float> &w, int64_t K,
+                            int64_t N) {
+  int64_t strips = (N + 15) / 16;
+  std::vector<float> out(strips * K * 16, 0.0f);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n)
+      out[(n / 16) * K * 16 + k * 16 + n % 16] = w[k * N + n];
+  return out;
+}
+
+ActSparseMemRef3DF32 stripsView(std::vector<float> &s, int64_t K, int64_t N) {
+  int64_t strips = (N + 15) / 16;
+  return {s.data(), s.data(), 0, {strips, K, 16}, {K * 16, 16, 1}};
+}
+
+enum class Layout { RowMajor, Transposed, Panels };
+
 /// C += A * W, with W stored [K, N], or [N, K] for the transposed-weight
-/// kernel (C += A * W^T).
+/// kernel (C += A * W^T), or as strips for the prepacked one.
 void checkShape(int64_t M, int64_t K, int64_t N, int threads,
-                bool transposed = false) {
+                bool transposed = false, Layout layout = Layout::RowMajor) {
+  if (transposed)
+    layout = Layout::Transposed;
   setNumThreads(threads);
   std::mt19937 rng(transposed ? M * 17 + K * 3 + N : M * 131 + K * 7 + N);
   std::uniform_real_distribution<float> dist(-1, 1);
@@ -49,7 +73,11 @@ void checkShape(int64_t M, int64_t K, int64_t N, int threads,
       expect[m * N + n] = float(s);
     }
   auto av = view(a, M, K, K), cv = view(c, M, N, N);
-  if (transposed) {
+  if (layout == Layout::Panels) {
+    std::vector<float> strips = stripsOf(w, K, N);
+    auto sv = stripsView(strips, K, N);
+    _mlir_ciface_actsparse_rt_matmul_panels_f32(&av, &sv, &cv);
+  } else if (transposed) {
     auto wv = view(w, N, K, K);
     _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
   } else {
@@ -86,6 +114,107 @@ TEST(MatMulKernel, PrefillGemmPooled) {
   // Wider than a block of packed columns (256), with a ragged last block.
   checkShape(9, 300, 700, 1);
   checkShape(9, 300, 700, 1, true);
+}
+
+// Prepacked weights: decode rows (stripRows), the GEMM from kGemmRows rows
+// on (gemmStrips), every tile height and strip edge, columns spread over
+// more threads than there are strips.
+TEST(MatMulPanelsKernel, DecodeRow) {
+  checkShape(1, 1024, 2816, 2, false, Layout::Panels);
+}
+TEST(MatMulPanelsKernel, DecodeRowsKNotMultipleOf4) {
+  for (int64_t M : {1, 2, 3})
+    checkShape(M, 301, 515, 2, false, Layout::Panels);
+}
+TEST(MatMulPanelsKernel, PrefillGemmEveryTileAndStripEdge) {
+  for (int64_t M : {4, 5, 6, 7, 12, 13})
+    for (int64_t K : {1, 7, 256, 257, 600})
+      for (int64_t N : {1, 15, 16, 17, 40})
+        checkShape(M, K, N, N == 40 ? 2 : 1, false, Layout::Panels);
+}
+TEST(MatMulPanelsKernel, PrefillGemmPooled) {
+  checkShape(64, 576, 1536, 2, false, Layout::Panels);
+  checkShape(9, 300, 700, 2, false, Layout::Panels);
+}
+TEST(MatMulPanelsKernel, MoreThreadsThanStrips) {
+  checkShape(2, 64, 20, 8, false, Layout::Panels);
+  checkShape(5, 64, 20, 8, false, Layout::Panels);
+}
+TEST(MatMulPanelsKernel, EmptyRows) {
+  checkShape(0, 16, 16, 2, false, Layout::Panels);
+}
+
+// Strips that cannot hold the product's weight (here one strip short) fail
+// the call instead of being read past their end, and C is left alone.
+TEST(MatMulPanelsKernel, StripsOfTheWrongShapeFailTheCall) {
+  std::vector<float> a(2 * 8, 1.0f), w(8 * 33, 1.0f), c(2 * 33, 0.5f);
+  std::vector<float> strips = stripsOf(w, 8, 32);
+  auto av = view(a, 2, 8, 8), cv = view(c, 2, 33, 33);
+  auto sv = stripsView(strips, 8, 32);
+  std::string message;
+  ASSERT_FALSE(takeRuntimeError(message));
+  _mlir_ciface_actsparse_rt_matmul_panels_f32(&av, &sv, &cv);
+  ASSERT_TRUE(takeRuntimeError(message));
+  EXPECT_NE(message.find("[2, 8, 16]"), std::string::npos) << message;
+  EXPECT_NE(message.find("[8, 33]"), std::string::npos) << message;
+  for (float x : c)
+    ASSERT_EQ(x, 0.5f);
+}
+
+// The loader's packing writes exactly the documented layout, from rows
+// further apart than N, with zeros past N.
+TEST(PanelStrips, PackingWritesTheDocumentedLayout) {
+  for (int64_t N : {1, 16, 33})
+    for (int64_t K : {1, 31, 33, 70}) {
+      int64_t ld = N + 3;
+      std::vector<float> rows(K * ld), dense(K * N);
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t n = 0; n < ld; ++n)
+          rows[k * ld + n] = n < N ? float(k * 1000 + n + 1) : -1.0f;
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t n = 0; n < N; ++n)
+          dense[k * N + n] = rows[k * ld + n];
+      std::vector<float> expect = stripsOf(dense, K, N);
+      ASSERT_EQ(panelStripFloats(K, N), int64_t(expect.size()));
+      std::vector<float> got(expect.size(), 7.0f);
+      packPanelStrips(rows.data(), ld, K, N, got.data());
+      ASSERT_EQ(got, expect) << "K=" << K << " N=" << N;
+    }
+}
+
+// stripRows, portable and AVX2, against a double reference: 1-3 rows, K
+// not a multiple of 4 (the tail goes to the first sum), a ragged last
+// strip whose columns past n1 are left alone.
+TEST(StripRows, PortableAndAvx2MatchADoubleReference) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (int impl : {1, 2}) {
+    if (impl == 2 && !gemmAvx2Available())
+      continue;
+    for (int64_t M : {1, 2, 3})
+      for (int64_t K : {1, 3, 4, 9, 130})
+        for (int64_t N : {5, 16, 37}) {
+          std::vector<float> a(M * K), w(K * N);
+          for (float &x : a) x = dist(rng);
+          for (float &x : w) x = dist(rng);
+          std::vector<float> strips = stripsOf(w, K, N);
+          int64_t ldc = N + 4;
+          std::vector<float> c(M * ldc, 0.25f), expect = c;
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              double sum = expect[m * ldc + n];
+              for (int64_t k = 0; k < K; ++k)
+                sum += double(a[m * K + k]) * w[k * N + n];
+              expect[m * ldc + n] = float(sum);
+            }
+          stripRows(a.data(), K, M, K, strips.data(), c.data(), ldc, 0, N,
+                    impl);
+          for (int64_t i = 0; i < M * ldc; ++i)
+            ASSERT_NEAR(c[i], expect[i], 1e-5 * (1 + std::fabs(expect[i])))
+                << "impl=" << impl << " M=" << M << " K=" << K << " N=" << N
+                << " at " << i;
+        }
+  }
 }
 
 /// gemmPanel's micro-kernels, portable and AVX2, on one panel: overwrite

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/Quant.h"
 #include "actsparse/runtime/WeightPack.h"
 
@@ -374,6 +375,67 @@ TEST_F(WeightPackTest, QuantizedBundleLayout) {
   EXPECT_NE(openError().find("marked as quantized FFN bundles (layout 7)"),
             std::string::npos)
       << openError();
+}
+
+} // namespace
+
+namespace {
+
+// A weight the IR wants as GEMM strips (TensorSpec::panelColumns) is read as
+// the pack stores it, [K, N], and laid out as [ceil(N / 16), K, 16]: strip s
+// holds columns 16 s .. 16 s + 15 of every row, zero past N (Abi.h).
+TEST_F(WeightPackTest, PanelWeightsAreLaidOutAsStrips) {
+  writePack();
+  Status s;
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  TensorSpec spec{"a", DType::F32, {1, 3, 16}};
+  spec.panelColumns = 5;
+  EXPECT_EQ(storedShape(spec), (std::vector<int64_t>{3, 5}));
+  std::vector<Tensor> buffers;
+  ASSERT_TRUE(loadWeights({spec}, *pack, buffers));
+  ASSERT_EQ(buffers.size(), 1u);
+  ASSERT_EQ(buffers[0].shape, (std::vector<int64_t>{1, 3, 16}));
+  const float *got = buffers[0].as<float>();
+  for (int64_t k = 0; k < 3; ++k)
+    for (int64_t j = 0; j < 16; ++j)
+      EXPECT_EQ(got[k * 16 + j], j < 5 ? a[k * 5 + j] : 0.0f)
+          << "k=" << k << " j=" << j;
+
+  // Strips of another weight shape than the pack's are refused by name.
+  spec.panelColumns = 6;
+  buffers.clear();
+  Status bad = loadWeights({spec}, *pack, buffers);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find("'a'"), std::string::npos) << bad.message();
+}
+
+// Signature lines carry the layout; a malformed one is refused.
+TEST(EntrySignatureTest, PanelWeightsRoundTrip) {
+  EntrySignature sig;
+  TensorSpec w{"w", DType::F32, {3, 64, 16}};
+  w.panelColumns = 40;
+  sig.weights = {w, {"b", DType::F32, {40}}};
+  std::string text = sig.serialize();
+  EXPECT_NE(text.find("weight w f32 3 3 64 16 panels 40\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("weight b f32 1 40\n"), std::string::npos) << text;
+  EntrySignature back;
+  ASSERT_TRUE(EntrySignature::parse(text, back));
+  ASSERT_EQ(back.weights.size(), 2u);
+  EXPECT_EQ(back.weights[0].panelColumns, 40);
+  EXPECT_EQ(back.weights[0].shape, w.shape);
+  EXPECT_EQ(back.weights[1].panelColumns, 0);
+  for (const char *line : {
+           "weight w f32 3 3 64 16 panels 49\n", // 49 columns need 4 strips
+           "weight w f32 3 3 64 8 panels 40\n",  // strips are 16 wide
+           "weight w f32 2 64 40 panels 40\n",   // strips are rank 3
+           "weight w f32 3 3 64 16 columns 40\n",
+           "weight w f32 3 3 64 16 panels\n",
+           "weight w i8 3 3 64 16 panels 40\n"}) {
+    EntrySignature bad;
+    EXPECT_FALSE(EntrySignature::parse(line, bad)) << line;
+  }
 }
 
 } // namespace

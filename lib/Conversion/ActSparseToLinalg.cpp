@@ -18,6 +18,7 @@
 #include "ToLinalg/LoweringUtils.h"
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
+#include "actsparse/runtime/Abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -77,6 +78,53 @@ LogicalResult weightsToArguments(func::FuncOp func) {
   return success();
 }
 
+/// Weight arguments whose every use is the right operand of the runtime's
+/// matmul kernel become its GEMM strips (see the pass's `panels` option):
+/// the loader lays them out once, so prefill packs nothing per call.
+void weightsAsPanels(func::FuncOp func) {
+  namespace rt = ::actsparse::runtime;
+  MLIRContext *ctx = func.getContext();
+  Block &entry = func.getBody().front();
+  AffineExpr k = getAffineDimExpr(1, ctx), n = getAffineDimExpr(2, ctx);
+  constexpr int64_t width = 16;
+  AffineMap strips = AffineMap::get(
+      3, 0, {n.floorDiv(width), k, n % width}, ctx);
+  bool changed = false;
+  for (BlockArgument arg : entry.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!func.getArgAttr(arg.getArgNumber(),
+                         ActSparseDialect::getWeightArgAttrName()) ||
+        !type || type.getRank() != 2 || !type.hasStaticShape() ||
+        !type.getElementType().isF32() || arg.use_empty())
+      continue;
+    bool onlyMatMul = llvm::all_of(arg.getUses(), [](OpOperand &use) {
+      auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
+      return g && g.getLibraryCallAttr() &&
+             g.getLibraryCallAttr().getValue() == rt::kMatMulLibraryCall &&
+             use.getOperandNumber() == 1;
+    });
+    if (!onlyMatMul)
+      continue;
+    int64_t kDim = type.getDimSize(0), nDim = type.getDimSize(1);
+    arg.setType(RankedTensorType::get(
+        {(nDim + width - 1) / width, kDim, width}, type.getElementType()));
+    func.setArgAttr(arg.getArgNumber(),
+                    ActSparseDialect::getWeightPanelsArgAttrName(),
+                    IntegerAttr::get(IntegerType::get(ctx, 64), nDim));
+    for (Operation *user : llvm::to_vector(arg.getUsers())) {
+      auto g = cast<linalg::GenericOp>(user);
+      SmallVector<Attribute> maps(g.getIndexingMaps().getValue());
+      maps[1] = AffineMapAttr::get(strips);
+      g.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
+      g.setLibraryCallAttr(StringAttr::get(ctx, rt::kMatMulPanelsLibraryCall));
+    }
+    changed = true;
+  }
+  if (changed)
+    func.setType(FunctionType::get(ctx, entry.getArgumentTypes(),
+                                   func.getResultTypes()));
+}
+
 /// In-place KV caches (--actsparse-kv-cache-in-place) and their past inputs
 /// are views of runtime buffers sized to the context, not dense tensors:
 /// dimensions before the cache's axis have the buffer's strides (dynamic);
@@ -123,6 +171,7 @@ void stridedCacheArguments(func::FuncOp func) {
 
 struct LowerToLinalgPass
     : mlir::actsparse::impl::LowerToLinalgBase<LowerToLinalgPass> {
+  using LowerToLinalgBase::LowerToLinalgBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>()) {
@@ -144,7 +193,11 @@ struct LowerToLinalgPass
     RewritePatternSet patterns(&getContext());
     populateActSparseToLinalgPatterns(patterns);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    if (panels)
+      for (auto func : module.getOps<func::FuncOp>())
+        if (!func.isExternal())
+          weightsAsPanels(func);
   }
 };
 

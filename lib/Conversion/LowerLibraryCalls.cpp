@@ -51,6 +51,7 @@ struct LowerLibraryCallsPass
         return;
       StringRef name = op.getLibraryCallAttr().getValue();
       if (name == rt::kMatMulLibraryCall || name == rt::kMatMulNtLibraryCall ||
+          name == rt::kMatMulPanelsLibraryCall ||
           name == rt::kBatchMatMulLibraryCall ||
           name == rt::kBatchMatMulNtLibraryCall)
         calls.push_back(op);

@@ -255,6 +255,9 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
                     error);
     if (failed(p))
       return failure();
+    if (auto n = main.getArgAttrOfType<IntegerAttr>(
+            i, ActSparseDialect::getWeightPanelsArgAttrName()))
+      p->panelColumns = n.getInt();
     if (auto cache = main.getArgAttrOfType<DictionaryAttr>(
             i, ActSparseDialect::getKvCacheArgAttrName())) {
       rt::CacheSpec c;
@@ -292,6 +295,7 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   // The names are in the signature; LLVM has no use for them.
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
     main.removeArgAttr(i, ActSparseDialect::getWeightArgAttrName());
+    main.removeArgAttr(i, ActSparseDialect::getWeightPanelsArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getOnnxNameAttrName());
     main.removeArgAttr(i, ActSparseDialect::getKvCacheArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getUnsignedAttrName());
@@ -564,6 +568,9 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
                               &_mlir_ciface_actsparse_rt_matmul_f32)},
       {rt::kMatMulNtSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                 &_mlir_ciface_actsparse_rt_matmul_nt_f32)},
+      {rt::kMatMulPanelsSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_matmul_panels_f32)},
       {rt::kQuantMatMulSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                    &_mlir_ciface_actsparse_rt_matmul_q_f32)},
       {rt::kSoftmaxSymbol, llvm::orc::ExecutorAddr::fromPtr(

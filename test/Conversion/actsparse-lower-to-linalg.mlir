@@ -351,7 +351,9 @@ func.func @shapes(%x: tensor<?x?x8xf32>, %n: tensor<i64>, %c: tensor<?x1xf32>)
 // CHECK-SAME: (i64, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"}, tensor<?x?xf32> {bufferization.access = "read"})
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @ffn
-// CHECK-COUNT-2: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_f32"
+// (The weights only feed projections: they come as GEMM strips, see
+// actsparse-weight-panels.mlir.)
+// CHECK-COUNT-2: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_panels_f32"
 // The shift, ReLU, threshold (a * a >= 0.25 * 0.25) and dReLU product:
 // CHECK: arith.subf
 // CHECK: arith.cmpf ogt
@@ -361,7 +363,7 @@ func.func @shapes(%x: tensor<?x?x8xf32>, %n: tensor<i64>, %c: tensor<?x1xf32>)
 // CHECK: %[[R:.*]] = tensor.cast %[[NONE]] : tensor<0x8xf32> to tensor<?x?xf32>
 // CHECK: %[[L:.*]] = arith.constant 3 : i64
 // CHECK: call @actsparse_rt_ffn_probe(%[[L]], %{{.*}}, %{{.*}}, %[[R]]) : (i64, tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?xf32>) -> ()
-// CHECK: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_f32"
+// CHECK: linalg.generic {{.*}}library_call = "actsparse_rt_matmul_panels_f32"
 func.func @ffn(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %u = actsparse.weight "up" : tensor<8x32xf32>
   %g = actsparse.weight "gate" : tensor<8x32xf32>

@@ -40,7 +40,19 @@ def LowerToLinalg : Pass<"actsparse-lower-to-linalg", "::mlir::ModuleOp"> {
 
     becomes a function argument `%w: tensor<4x5xf32> {actsparse.weight =
     "w"}` and a `linalg.generic` computing `select(x > 0, x, 0)`.
+
+    With `panels` (the default), a weight [K, N] whose every use is the
+    right operand of a projection the runtime's matmul kernel computes is
+    laid out for the GEMM once, by the loader, instead of being packed on
+    every call: the argument becomes its strips,
+    `tensor<ceil(N/16) x K x 16 x f32>` tagged `{actsparse.weight_panels =
+    N}`, and those generics read `W[n floordiv 16, k, n mod 16]` and call
+    `actsparse_rt_matmul_panels_f32`.
   }];
+  let options = [
+    Option<"panels", "panels", "bool", /*default=*/"true",
+           "Lay out weights that only feed the matmul kernel as GEMM strips">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
@@ -56,8 +68,9 @@ def LowerLibraryCalls : Pass<"actsparse-lower-library-calls",
                 "calls";
   let description = [{
     After bufferization, every `linalg.generic` whose `library_call` is a
-    runtime kernel of ActSparse (today `actsparse_rt_matmul_f32`,
-    `C += A * W` on 2-D f32 memrefs) becomes a `func.call` to that kernel,
+    runtime kernel of ActSparse (the `actsparse_rt_matmul*_f32` and
+    `actsparse_rt_batch_matmul*_f32` products, `C += A * W`) becomes a
+    `func.call` to that kernel,
     declared with `llvm.emit_c_interface` so that it receives memref
     descriptors (runtime/include/actsparse/runtime/Abi.h). Unlike upstream
     `convert-linalg-to-std`, ops without such a tag are left alone.

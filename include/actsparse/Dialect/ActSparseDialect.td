@@ -56,6 +56,12 @@ def ActSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getWeightArgAttrName() {
       return "actsparse.weight";
     }
+    /// On a lowered function's weight argument: the weight is [K, N] in the
+    /// pack, and the argument its GEMM strips [ceil(N / 16), K, 16] (an
+    /// integer attribute, N), which the loader lays out.
+    static constexpr ::llvm::StringLiteral getWeightPanelsArgAttrName() {
+      return "actsparse.weight_panels";
+    }
     /// On `@main`'s argument added by --actsparse-kv-cache-in-place: a
     /// dictionary `{past = "INPUT", axis = N}`, the past input whose rows
     /// the runtime-owned cache holds and the axis it grows along.

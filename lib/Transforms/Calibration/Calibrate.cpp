@@ -308,9 +308,7 @@ CalibratePass::loadWeightsWithRepaired(const std::vector<rt::TensorSpec> &specs,
       buffers.push_back(std::move(packed[next++]));
       continue;
     }
-    rt::Tensor t(rt::DType::F32, spec.shape);
-    std::memcpy(t.data(), it->values.data(), it->values.size() * sizeof(float));
-    buffers.push_back(std::move(t));
+    buffers.push_back(rt::layOutWeight(spec, it->values.data()));
   }
   return {};
 }

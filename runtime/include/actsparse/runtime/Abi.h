@@ -39,6 +39,15 @@ struct ActSparseMemRef2DF32 {
   int64_t strides[2];
 };
 
+/// A rank-3 f32 memref descriptor (weights prepacked as GEMM strips).
+struct ActSparseMemRef3DF32 {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[3];
+  int64_t strides[3];
+};
+
 /// A rank-4 f32 memref descriptor (attention's [batch, heads, rows, cols]).
 struct ActSparseMemRef4DF32 {
   float *allocated;
@@ -72,6 +81,17 @@ void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
 void _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
                                              ActSparseMemRef2DF32 *w,
                                              ActSparseMemRef2DF32 *c);
+
+/// C[M, N] += A[M, K] * W[K, N] for W prepacked (linalg library call
+/// "actsparse_rt_matmul_panels_f32"): `w` is [ceil(N / 16), K, 16], strip s
+/// holding columns 16 s .. 16 s + 15 of every row, zero past N, as the
+/// weight loader lays out weights whose signature line says `panels N`
+/// (packPanelStrips in Entry.h). Prefill multiplies the strips without
+/// packing them; decode reads each strip once, contiguously. Strips of
+/// another shape fail the call (reportRuntimeError).
+void _mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
+                                                 ActSparseMemRef3DF32 *w,
+                                                 ActSparseMemRef2DF32 *c);
 
 /// C[b, h] += A[b, h] * W[b, h] for every batch and head of rank-4 f32
 /// memrefs, C [B, H, M, N], A [., ., M, K], W [., ., K, N]: attention's P·V
@@ -187,7 +207,7 @@ namespace actsparse::runtime {
 /// 7: the batched (attention) matmul kernels and the softmax kernel.
 /// 8: the quantized matmul kernel (i8 weights).
 /// 9: the sparse FFN kernel on quantized bundles, and with the gate apart.
-constexpr int kAbiVersion = 9;
+constexpr int kAbiVersion = 10;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
@@ -200,6 +220,8 @@ inline const char *kFreeSymbol = "_mlir_memref_to_llvm_free";
 inline const char *kMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_f32";
 inline const char *kMatMulNtSymbol =
     "_mlir_ciface_actsparse_rt_matmul_nt_f32";
+inline const char *kMatMulPanelsSymbol =
+    "_mlir_ciface_actsparse_rt_matmul_panels_f32";
 inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
 inline const char *kSparseFfnSymbol =
     "_mlir_ciface_actsparse_rt_sparse_ffn_f32";
@@ -214,6 +236,7 @@ inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 /// The library-call name the lowering attaches to such matmuls.
 inline const char *kMatMulLibraryCall = "actsparse_rt_matmul_f32";
 inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
+inline const char *kMatMulPanelsLibraryCall = "actsparse_rt_matmul_panels_f32";
 inline const char *kBatchMatMulLibraryCall = "actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtLibraryCall =
     "actsparse_rt_batch_matmul_nt_f32";

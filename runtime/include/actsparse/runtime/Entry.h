@@ -52,6 +52,14 @@ class WeightPack;
 Status loadWeights(const std::vector<TensorSpec> &weights,
                    const WeightPack &pack, std::vector<Tensor> &buffers);
 
+/// The shape a weight has in the pack: `spec.shape`, or [K, N] for one laid
+/// out as GEMM strips (TensorSpec::panelColumns).
+std::vector<int64_t> storedShape(const TensorSpec &spec);
+
+/// The buffer of weight `spec` from its values as the pack stores them
+/// (row-major, storedShape(spec)): a copy, or its GEMM strips.
+Tensor layOutWeight(const TensorSpec &spec, const void *stored);
+
 /// The entry point: params[0] points to the results struct, params[1..] to
 /// the input then weight descriptors.
 using EntryFn = void (*)(void **params);

@@ -66,6 +66,11 @@ struct TensorSpec {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
+  /// A weight whose buffer is laid out for the GEMM: N > 0 when the pack
+  /// holds it as [K, N] (row-major) and `shape` is its strips,
+  /// [ceil(N / 16), K, 16] (Abi.h, actsparse_rt_matmul_panels_f32). 0: the
+  /// buffer is the pack's tensor as stored.
+  int64_t panelColumns = 0;
 };
 
 /// A KV cache the model appends to in place (--actsparse-kv-cache-in-place):
