@@ -4,6 +4,7 @@
 #include "actsparse/runtime/WeightPack.h"
 #include "actsparse/runtime/Abi.h"
 #include "Gemm.h"
+#include "ThreadPool.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -439,9 +440,18 @@ Tensor layOutWeight(const TensorSpec &spec, const void *stored) {
     std::memcpy(buf.data(), stored, buf.byteSize());
     return buf;
   }
-  int64_t K = spec.shape[1], N = spec.panelColumns;
-  packPanelStrips(static_cast<const float *>(stored), N, K, N,
-                  static_cast<float *>(buf.data()));
+  // The strips are split between the pool's threads (a model's weights
+  // pass through here once, at load).
+  int64_t K = spec.shape[1], N = spec.panelColumns, strips = spec.shape[0];
+  const float *w = static_cast<const float *>(stored);
+  float *out = static_cast<float *>(buf.data());
+  int threads = pool().size();
+  pool().run([&](int t) {
+    int64_t n0 = strips * t / threads * kPanelWidth,
+            n1 = std::min(N, strips * (t + 1) / threads * kPanelWidth);
+    if (n0 < n1)
+      packPanelStrips(w + n0, N, K, n1 - n0, out + n0 * K);
+  });
   return buf;
 }
 

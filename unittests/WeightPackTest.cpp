@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/Quant.h"
 #include "actsparse/runtime/WeightPack.h"
@@ -401,6 +402,22 @@ TEST_F(WeightPackTest, PanelWeightsAreLaidOutAsStrips) {
     for (int64_t j = 0; j < 16; ++j)
       EXPECT_EQ(got[k * 16 + j], j < 5 ? a[k * 5 + j] : 0.0f)
           << "k=" << k << " j=" << j;
+
+  // Several strips, split between the pool's threads.
+  for (int threads : {1, 2, 3}) {
+    setNumThreads(threads);
+    TensorSpec wide{"w", DType::F32, {3, 7, 16}};
+    wide.panelColumns = 40;
+    std::vector<float> values(7 * 40);
+    std::iota(values.begin(), values.end(), 1.0f);
+    Tensor strips = layOutWeight(wide, values.data());
+    const float *p = strips.as<float>();
+    for (int64_t n = 0; n < 48; ++n)
+      for (int64_t k = 0; k < 7; ++k)
+        ASSERT_EQ(p[(n / 16) * 7 * 16 + k * 16 + n % 16],
+                  n < 40 ? values[k * 40 + n] : 0.0f)
+            << "threads=" << threads << " k=" << k << " n=" << n;
+  }
 
   // Strips of another weight shape than the pack's are refused by name.
   spec.panelColumns = 6;
