@@ -173,27 +173,6 @@ void stridedFallback(const ActSparseMemRef2DF32 &a,
             W[k * w.strides[0] + n * w.strides[1]];
 }
 
-/// Runs fn(n0, n1) over slices of the N output columns (decode: of every
-/// weight row), which the pool's threads take in turn: four per thread, so
-/// that a thread that starts late (a worker woken from sleep) or runs slow
-/// leaves its share to the others. Slices are multiples of 16 floats so
-/// threads never share a cache line, and of the GEMM's strips; small
-/// products are not worth waking the pool.
-void forColumnSlices(int64_t M, int64_t N, int64_t K,
-                     const std::function<void(int64_t, int64_t)> &fn) {
-  int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
-  if (threads == 1)
-    return fn(0, N);
-  int64_t slice = (N + 4 * threads - 1) / (4 * threads);
-  slice = (slice + 15) / 16 * 16;
-  int64_t slices = (N + slice - 1) / slice;
-  std::atomic<int64_t> next{0};
-  pool().run([&](int) {
-    for (int64_t i = next++; i < slices; i = next++)
-      fn(i * slice, std::min(N, (i + 1) * slice));
-  });
-}
-
 /// C[0:M][0:N] += A * W by the blocked GEMM over the pool's column slices,
 /// for W stored [K, N], or [N, K] when `transposed` (the only difference
 /// is how a block of weights is packed and prefetched).
@@ -229,6 +208,21 @@ void pooledGemm(const float *A, int64_t lda, int64_t M, int64_t K,
 ThreadPool &pool() {
   static ThreadPool p(std::max(1u, std::thread::hardware_concurrency()));
   return p;
+}
+
+void forColumnSlices(int64_t M, int64_t N, int64_t K,
+                     const std::function<void(int64_t, int64_t)> &fn) {
+  int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
+  if (threads == 1)
+    return fn(0, N);
+  int64_t slice = (N + 4 * threads - 1) / (4 * threads);
+  slice = (slice + 15) / 16 * 16;
+  int64_t slices = (N + slice - 1) / slice;
+  std::atomic<int64_t> next{0};
+  pool().run([&](int) {
+    for (int64_t i = next++; i < slices; i = next++)
+      fn(i * slice, std::min(N, (i + 1) * slice));
+  });
 }
 
 void setNumThreads(int threads) { pool().resize(threads); }

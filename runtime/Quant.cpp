@@ -483,16 +483,7 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
       return rowsAvx2<QuantKind::Q4_1>(w, ldw, xq, M, n0, n1, y, ldy);
     }
   };
-  int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
-  if (threads == 1)
-    return body(0, N);
-  pool().run([&](int t) {
-    int64_t chunk = ((N + threads - 1) / threads + 15) / 16 * 16;
-    int64_t n0 = std::min<int64_t>(N, t * chunk),
-            n1 = std::min<int64_t>(N, n0 + chunk);
-    if (n0 < n1)
-      body(n0, n1);
-  });
+  forColumnSlices(M, N, K, body);
 }
 
 } // namespace actsparse::runtime

@@ -136,6 +136,16 @@ constexpr int64_t kMinPooledWork = 1 << 16;
 /// The pool every kernel uses.
 ThreadPool &pool();
 
+/// Runs fn(n0, n1) over slices of the N output columns of an M x K x N
+/// product (decode: of every weight row), which the pool's threads take in
+/// turn: four per thread, so that a thread that starts late (a worker
+/// woken from sleep) or runs slow leaves its share to the others. Slices
+/// are multiples of 16 columns, so threads never share a cache line of a
+/// float output and slices start on GEMM strips; products below
+/// kMinPooledWork run on the calling thread.
+void forColumnSlices(int64_t M, int64_t N, int64_t K,
+                     const std::function<void(int64_t, int64_t)> &fn);
+
 } // namespace actsparse::runtime
 
 #endif // ACTSPARSE_RUNTIME_THREADPOOL_H
