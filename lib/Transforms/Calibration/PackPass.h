@@ -122,7 +122,7 @@ struct NewTensor {
   std::vector<float> values;
   rt::Layout layout = rt::Layout::Dense;
   rt::DType dtype = rt::DType::F32;
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes = {};
 };
 
 /// Writes `outputPath`: the tensors of `input` that `keep` accepts, then
