@@ -41,6 +41,10 @@ def main():
                          "of full-rank noise), so that a low-rank predictor "
                          "can predict it as in trained models; 0: fully random")
     ap.add_argument("--gate-noise", type=float, default=0.2)
+    ap.add_argument("--gguf", metavar="FILE",
+                    help="instead of ONNX, write the same weights as an f32 GGUF "
+                         "for llama.cpp, with VOCAB placeholder tokens (needs the "
+                         "gguf package: run with a venv's python)")
     args = ap.parse_args()
 
     torch.manual_seed(0)
@@ -62,11 +66,62 @@ def main():
     n = sum(p.numel() for p in model.parameters())
     print(f"synthetic llama: {n / 1e6:.0f} M parameters, {4 * n / 1e9:.2f} GB fp32",
           file=sys.stderr)
+    if args.gguf:
+        write_gguf(model, c, args.gguf)
+        return
     # Full-sequence and KV-cache decode graphs, external data, and PyTorch
     # reference outputs, exactly as for the test fixtures.
     out_dir = os.path.dirname(os.path.abspath(args.out)) or "."
     name = os.path.basename(args.out)
     fixtures.export_pair(model, name, out_dir, 17, True, [1, 2, 3, 4, 5, 6, 7, 8])
+
+
+def write_gguf(model, c, path):
+    """llama.cpp's llama architecture holds the same model: RMSNorm eps 1e-5,
+    RoPE on interleaved pairs (its default for llama, as in llama2.c), the
+    classifier tied to the embedding (no output.weight). Tokens are
+    placeholders: <unk>, <s>, </s>, the 256 byte tokens, then t<i>."""
+    import gguf
+
+    hd = c["dim"] // c["n_heads"]
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_context_length(c["seq_len"])
+    w.add_embedding_length(c["dim"])
+    w.add_block_count(c["n_layers"])
+    w.add_feed_forward_length(c["hidden_dim"])
+    w.add_rope_dimension_count(hd)
+    w.add_head_count(c["n_heads"])
+    w.add_head_count_kv(c["n_kv_heads"])
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    words = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % i for i in range(256)]
+    words += ["t%d" % i for i in range(len(words), c["vocab_size"])]
+    types = ([gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
+             + [gguf.TokenType.BYTE] * 256)
+    types += [gguf.TokenType.NORMAL] * (c["vocab_size"] - len(types))
+    w.add_tokenizer_model("llama")
+    w.add_token_list(words[:c["vocab_size"]])
+    w.add_token_scores([-float(i) for i in range(c["vocab_size"])])
+    w.add_token_types(types[:c["vocab_size"]])
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+
+    def put(name, t):
+        w.add_tensor(name, t.detach().contiguous().numpy().astype("float32"))
+
+    put("token_embd.weight", model.tok_embeddings.weight)
+    names = {"attention_norm": "attn_norm", "wq": "attn_q", "wk": "attn_k",
+             "wv": "attn_v", "wo": "attn_output", "ffn_norm": "ffn_norm",
+             "w1": "ffn_gate", "w2": "ffn_down", "w3": "ffn_up"}
+    for i, layer in enumerate(model.layers):
+        for ours, theirs in names.items():
+            put(f"blk.{i}.{theirs}.weight", getattr(layer, ours).weight)
+    put("output_norm.weight", model.norm.weight)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

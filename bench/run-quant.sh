@@ -13,27 +13,42 @@
 # after warm-up runs too).
 #
 #   bash bench/run-quant.sh                   # ROUNDS=3 TOKENS=64
+#   SIZE=full bash bench/run-quant.sh         # the 1.9 GB synthetic model
 # Needs scripts/smollm2/make.sh (model, venv) and builds llama.cpp once
-# (bench/build-llamacpp.sh).
+# (bench/build-llamacpp.sh). SIZE=full needs the model of
+# `SIZE=full bash bench/run-decode.sh` and writes the same weights as an
+# f32 GGUF (bench/make-synthetic-llama.py --gguf), which llama-quantize
+# turns into Q8_0, Q4_0 and Q4_1; both engines decode the same greedy
+# tokens from the f32 weights.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${ACTSPARSE_BUILD_DIR:-$root/build}
 cache=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}
 smol=$cache/smollm2
-dir=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}/smollm2-quant
+bench=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}
+dir=$bench/smollm2-quant
+model=$smol/onnx-kv/model.onnx
+title=SmolLM2-135M-Instruct
+if [ "${SIZE:-smollm2}" = full ]; then
+  dir=$bench/llama-1.9g-quant
+  model=$bench/llama-1.9g-decode.onnx
+  title="the 1.9 GB synthetic Llama"
+  [ -f "$model" ] ||
+    { echo "bench: no $model; run SIZE=full bash bench/run-decode.sh first" >&2; exit 1; }
+fi
 rounds=${ROUNDS:-3}
 tokens=${TOKENS:-64}
 kinds="q8_0 q4_0 q4_1"
 mkdir -p "$dir"
 "$root/scripts/build.sh" >/dev/null
-[ -f "$smol/onnx-kv/model.onnx" ] ||
-  { echo "bench: no SmolLM2 export in $smol; run scripts/smollm2/make.sh" >&2; exit 1; }
+[ -x "$cache/venv-smollm2/bin/python" ] && { [ "${SIZE:-smollm2}" = full ] || [ -f "$model" ]; } ||
+  { echo "bench: no SmolLM2 export or venv in $smol; run scripts/smollm2/make.sh" >&2; exit 1; }
 llama=$("$root/bench/build-llamacpp.sh" | tail -1)
 python=$cache/venv-smollm2/bin/python
 
 if [ ! -f "$dir/f32.so" ] || [ "$dir/f32.so" -ot "$build/bin/sparse-opt" ]; then
-  echo "bench: compiling SmolLM2 f32 and $kinds (about a minute each)"
-  "$build/bin/sparse-opt" "$smol/onnx-kv/model.onnx" -o "$dir/f32.mlir" --quiet
+  echo "bench: compiling $title, f32 and $kinds (about a minute each)"
+  "$build/bin/sparse-opt" "$model" -o "$dir/f32.mlir" --quiet
   for k in $kinds; do
     "$build/bin/sparse-opt" "$dir/f32.mlir" -o "$dir/$k.mlir" \
       --actsparse-quantize="type=$k output-pack=$dir/$k.pack"
@@ -41,9 +56,17 @@ if [ ! -f "$dir/f32.so" ] || [ "$dir/f32.so" -ot "$build/bin/sparse-opt" ]; then
   done
   "$build/bin/sparse-opt" "$dir/f32.mlir" --emit=shared-lib -o "$dir/f32.so"
 fi
-q41=$smol/SmolLM2-135M-Instruct.Q4_1.gguf
-f32=$dir/SmolLM2-135M-Instruct.F32.gguf
-[ -f "$f32" ] || "$llama/llama-quantize" --allow-requantize "$q41" "$f32" F32 >/dev/null 2>&1
+if [ "${SIZE:-smollm2}" = full ]; then
+  f32=$dir/F32.gguf
+  q41=$dir/Q4_1.gguf
+  [ -f "$f32" ] || "$python" "$root/bench/make-synthetic-llama.py" "$dir/unused" --layers 8 \
+    --gguf "$f32" 2>&1 | grep -v Warning
+  [ -f "$q41" ] || "$llama/llama-quantize" "$f32" "$q41" Q4_1 >/dev/null 2>&1
+else
+  q41=$smol/SmolLM2-135M-Instruct.Q4_1.gguf
+  f32=$dir/SmolLM2-135M-Instruct.F32.gguf
+  [ -f "$f32" ] || "$llama/llama-quantize" --allow-requantize "$q41" "$f32" F32 >/dev/null 2>&1
+fi
 for t in Q8_0 Q4_0; do
   [ -f "$dir/$t.gguf" ] || "$llama/llama-quantize" "$f32" "$dir/$t.gguf" "$t" >/dev/null 2>&1
 done
@@ -63,7 +86,7 @@ as() { # sparse-run decode and prefill tokens/s for one variant: "tg pp"
 print(1000 / a["decode_ms_per_token"], p["prefill_tokens_per_second"])' "$dir/as.json" "$dir/as-prefill.json"
 }
 
-echo "SmolLM2-135M-Instruct: $tokens tokens decoded per round, 64-token prefill, 2 threads, $rounds rounds"
+echo "$title: $tokens tokens decoded per round, 64-token prefill, 2 threads, $rounds rounds"
 echo "tokens/s decode (prefill); ratio = ActSparse / llama.cpp at the same format"
 for r in $(seq "$rounds"); do
   read -r a32 p32 < <(as f32)
