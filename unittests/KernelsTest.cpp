@@ -161,6 +161,28 @@ TEST(MatMulPanelsKernel, StripsOfTheWrongShapeFailTheCall) {
     ASSERT_EQ(x, 0.5f);
 }
 
+// Operands the fast paths do not take (a strided activation view, strips
+// with room between them) go through the scalar fallback, worked by hand.
+TEST(MatMulPanelsKernel, StridedOperandsUseTheFallback) {
+  setNumThreads(2);
+  // A [2, 3] read with a column stride of 2; W [3, 2] = {{1, 2}, {3, 4},
+  // {5, 6}} as one strip of 16 columns, 20 floats apart per row.
+  std::vector<float> abuf = {1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0};
+  std::vector<float> strips(3 * 20, -100.0f);
+  const float w[3][2] = {{1, 2}, {3, 4}, {5, 6}};
+  for (int k = 0; k < 3; ++k)
+    for (int n = 0; n < 16; ++n)
+      strips[k * 20 + n] = n < 2 ? w[k][n] : 0.0f;
+  std::vector<float> c(4, 1.0f);
+  ActSparseMemRef2DF32 av{abuf.data(), abuf.data(), 0, {2, 3}, {6, 2}};
+  ActSparseMemRef3DF32 sv{strips.data(), strips.data(), 0, {1, 3, 16},
+                          {60, 20, 1}};
+  auto cv = view(c, 2, 2, 2);
+  _mlir_ciface_actsparse_rt_matmul_panels_f32(&av, &sv, &cv);
+  // [1 2 3] W = [22 28], [4 5 6] W = [49 64], each plus C's 1.
+  EXPECT_EQ(c, (std::vector<float>{23, 29, 50, 65}));
+}
+
 // The loader's packing writes exactly the documented layout, from rows
 // further apart than N, with zeros past N.
 TEST(PanelStrips, PackingWritesTheDocumentedLayout) {
