@@ -47,7 +47,7 @@ llama=$("$root/bench/build-llamacpp.sh" | tail -1)
 python=$cache/venv-smollm2/bin/python
 
 if [ ! -f "$dir/f32.so" ] || [ "$dir/f32.so" -ot "$build/bin/sparse-opt" ]; then
-  echo "bench: compiling $title, f32 and $kinds (about a minute each)"
+  echo "bench: compiling $title, f32 and $kinds (about 15 s each)"
   "$build/bin/sparse-opt" "$model" -o "$dir/f32.mlir" --quiet
   for k in $kinds; do
     "$build/bin/sparse-opt" "$dir/f32.mlir" -o "$dir/$k.mlir" \

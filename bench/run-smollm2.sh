@@ -28,7 +28,7 @@ llama=$("$root/bench/build-llamacpp.sh" | tail -1)
 python=$cache/venv-smollm2/bin/python
 
 if [ ! -f "$dir/kv.so" ] || [ "$dir/kv.so" -ot "$build/bin/sparse-opt" ]; then
-  echo "bench: compiling SmolLM2 (about 3 minutes)"
+  echo "bench: compiling SmolLM2 (about 15 s)"
   "$build/bin/sparse-opt" "$smol/onnx-kv/model.onnx" -o "$dir/kv.mlir" --quiet
   "$build/bin/sparse-opt" "$dir/kv.mlir" --emit=shared-lib -o "$dir/kv.so"
 fi
