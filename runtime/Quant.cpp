@@ -279,22 +279,32 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
              float *y, int64_t ldy, bool avx2) {
   static_assert(kPanelDepth % kQuantBlock == 0,
                 "panels must start on a quantized block");
-  thread_local std::vector<float> row(kPanelDepth);
+  // Eight rows at a time are dequantized, then moved into the panels by
+  // the 8 x 8 register transpose (one row at a time, the panel stores were
+  // scalar, a float each 64 bytes apart).
+  constexpr int64_t kRows = 8;
+  thread_local std::vector<float> rows(kRows * kPanelDepth);
   const int64_t blockBytes = quantBlockBytes(kind);
   auto pack = [&](float *panels, int64_t n, int64_t width, int64_t k0,
                   int64_t kc) {
     int64_t blocks = (kc + kQuantBlock - 1) / kQuantBlock;
-    for (int64_t j = 0; j < width; ++j) {
-      const uint8_t *q = w + (n + j) * ldw + k0 / kQuantBlock * blockBytes;
-      if (!avx2)
-        dequantizeRow(kind, q, kc, row.data());
-      else if (kind == QuantKind::Q8_0)
-        dequantizeRowAvx2<QuantKind::Q8_0>(q, blocks, row.data());
-      else if (kind == QuantKind::Q4_0)
-        dequantizeRowAvx2<QuantKind::Q4_0>(q, blocks, row.data());
-      else
-        dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row.data());
-      transposeToPanels(row.data(), 0, 1, kc,
+    for (int64_t j = 0; j < width; j += kRows) {
+      int64_t count = std::min(kRows, width - j);
+      for (int64_t r = 0; r < count; ++r) {
+        const uint8_t *q =
+            w + (n + j + r) * ldw + k0 / kQuantBlock * blockBytes;
+        float *row = rows.data() + r * kPanelDepth;
+        if (!avx2)
+          dequantizeRow(kind, q, kc, row);
+        else if (kind == QuantKind::Q8_0)
+          dequantizeRowAvx2<QuantKind::Q8_0>(q, blocks, row);
+        else if (kind == QuantKind::Q4_0)
+          dequantizeRowAvx2<QuantKind::Q4_0>(q, blocks, row);
+        else
+          dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row);
+      }
+      // j is a multiple of 8: these columns sit in one panel.
+      transposeToPanels(rows.data(), kPanelDepth, count, kc,
                         panels + j / kPanelWidth * kPanelStride +
                             j % kPanelWidth);
     }
