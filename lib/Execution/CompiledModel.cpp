@@ -20,6 +20,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -230,9 +231,15 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   if (auto graph = module.lookupSymbol<func::FuncOp>("main");
       graph && !graph.isExternal())
     signature.context = inferContext(graph);
+  // The passes' output is verified once, at the end of each half, not
+  // after every pass: verification between the passes was 45 % of the MLIR
+  // lowering (stories260K with fused blocks: 0.52 s of lowering, 0.28 s
+  // without). The lit tests run every pass under sparse-opt, which still
+  // verifies after each.
   PassManager toTensors(ctx);
+  toTensors.enableVerifier(false);
   buildLowerToTensorsPipeline(toTensors);
-  if (failed(toTensors.run(module))) {
+  if (failed(toTensors.run(module)) || failed(verify(module))) {
     error = "lowering to tensors failed";
     return failure();
   }
@@ -308,8 +315,9 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   }
 
   PassManager toLLVM(ctx);
+  toLLVM.enableVerifier(false);
   buildTensorsToLLVMPipeline(toLLVM);
-  if (failed(toLLVM.run(module))) {
+  if (failed(toLLVM.run(module)) || failed(verify(module))) {
     error = "lowering to LLVM failed";
     return failure();
   }
