@@ -117,6 +117,54 @@ shortRowDotAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
     }
 }
 
+/// rowDotKernel for K > 8 (attention's Q·Kᵀ over heads of 64 or 128
+/// dimensions, a tied classifier in decode), eight output columns at a
+/// time: per row of A, eight accumulators (one per column, the K floats of
+/// its weight row in vectors of 8, the last masked) are summed across in
+/// one horizontal-add tree, instead of one sixteen-float reduction per
+/// output. Columns past the last multiple of 8 take rowDotKernel.
+__attribute__((target("avx2,fma"))) void
+rowDotAvx2(const float *A, int64_t lda, const float *W, int64_t ldw, float *C,
+           int64_t ldc, int64_t M, int64_t K, int64_t n0, int64_t n1) {
+  const __m256i tail = firstLanes(K % 8);
+  const int64_t full = K - K % 8;
+  int64_t n = n0;
+  for (; n + 8 <= n1; n += 8) {
+    const float *w = W + n * ldw;
+    for (int64_t m = 0; m < M; ++m) {
+      const float *a = A + m * lda;
+      __m256 acc[8];
+      for (int j = 0; j < 8; ++j)
+        acc[j] = _mm256_setzero_ps();
+      for (int64_t k = 0; k < full; k += 8) {
+        __m256 x = _mm256_loadu_ps(a + k);
+        for (int j = 0; j < 8; ++j)
+          acc[j] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w + j * ldw + k),
+                                   acc[j]);
+      }
+      if (full < K) {
+        __m256 x = _mm256_maskload_ps(a + full, tail);
+        for (int j = 0; j < 8; ++j)
+          acc[j] = _mm256_fmadd_ps(
+              x, _mm256_maskload_ps(w + j * ldw + full, tail), acc[j]);
+      }
+      // hadd pairs lanes within each 128-bit half: after two levels, the
+      // low half holds lanes 0-3 of columns 0-3 (then 4-7 of the next
+      // four), the high half lanes 4-7; adding the halves finishes.
+      __m256 s0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]),
+                                 _mm256_hadd_ps(acc[2], acc[3]));
+      __m256 s1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]),
+                                 _mm256_hadd_ps(acc[6], acc[7]));
+      __m256 sum = _mm256_add_ps(_mm256_permute2f128_ps(s0, s1, 0x20),
+                                 _mm256_permute2f128_ps(s0, s1, 0x31));
+      float *c = C + m * ldc + n;
+      _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), sum));
+    }
+  }
+  if (n < n1)
+    rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n, n1);
+}
+
 /// blockKernel for at most 8 columns (attention's values over heads of up
 /// to 8 dimensions): the columns are one masked vector, and each row's C
 /// stays in a register over all of K. Every element takes the operations
@@ -277,10 +325,12 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
     return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/true, C, ldc, N);
-  bool shortRows = K <= 8 && fmaAvailable();
+  bool avx2 = fmaAvailable();
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
-    if (shortRows)
+    if (avx2 && K <= 8)
       shortRowDotAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
+    else if (avx2)
+      rowDotAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
     else
       rowDotKernel(A, lda, W, ldw, C, ldc, M, K, n0, n1);
   });

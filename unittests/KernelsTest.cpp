@@ -327,6 +327,15 @@ TEST(IndexOutOfRange, FirstReportIsKeptAndCleared) {
 TEST(MatMulNtKernel, DecodeRowTiedClassifier) { checkShape(1, 576, 4099, 2, true); }
 TEST(MatMulNtKernel, PrefillKNotMultipleOf16) { checkShape(5, 37, 70, 2, true); }
 TEST(MatMulNtKernel, SingleThreaded) { checkShape(3, 5, 9, 1, true); }
+// Decode rows with K > 8 take eight columns at a time (rowDotAvx2): K with
+// and without a tail past a multiple of 8, columns with and without a tail
+// past a multiple of 8 (attention's grouped query rows, M = 3).
+TEST(MatMulNtKernel, DecodeRowsEightColumnsAtATime) {
+  for (int64_t M : {1, 2, 3})
+    for (int64_t K : {9, 13, 64, 67, 130})
+      for (int64_t N : {8, 17, 1000})
+        checkShape(M, K, N, N == 1000 ? 2 : 1, true);
+}
 TEST(MatMulNtKernel, EmptyRows) { checkShape(0, 16, 16, 2, true); }
 
 // Attention over heads of at most 8 dimensions (stories260K's are 8) takes
