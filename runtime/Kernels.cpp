@@ -14,7 +14,6 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
-#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -263,13 +262,12 @@ void forColumnSlices(int64_t M, int64_t N, int64_t K,
   int threads = M * N * K < kMinPooledWork ? 1 : pool().size();
   if (threads == 1)
     return fn(0, N);
-  int64_t slice = (N + 4 * threads - 1) / (4 * threads);
-  slice = (slice + 15) / 16 * 16;
-  int64_t slices = (N + slice - 1) / slice;
-  std::atomic<int64_t> next{0};
-  pool().run([&](int) {
-    for (int64_t i = next++; i < slices; i = next++)
-      fn(i * slice, std::min(N, (i + 1) * slice));
+  pool().run([&](int t) {
+    int64_t chunk = ((N + threads - 1) / threads + 15) / 16 * 16;
+    int64_t n0 = std::min<int64_t>(N, t * chunk),
+            n1 = std::min<int64_t>(N, n0 + chunk);
+    if (n0 < n1)
+      fn(n0, n1);
   });
 }
 
