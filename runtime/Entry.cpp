@@ -153,8 +153,9 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
       if (ls >> word) {
         // Strips of a [K, N] weight: [ceil(N / 16), K, 16].
         if (word != "panels" || !(ls >> s.panelColumns) || rank != 3 ||
-            s.panelColumns <= 0 || s.shape[2] != 16 ||
-            s.shape[0] != (s.panelColumns + 15) / 16 || s.dtype != DType::F32)
+            s.panelColumns <= 0 || s.shape[2] != kStripWidth ||
+            s.shape[0] != (s.panelColumns + kStripWidth - 1) / kStripWidth ||
+            s.dtype != DType::F32)
           return Status::error("bad model signature line '" + line + "'");
       }
       sig.weights.push_back(s);

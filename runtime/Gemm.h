@@ -23,6 +23,8 @@
 #ifndef ACTSPARSE_RUNTIME_GEMM_H
 #define ACTSPARSE_RUNTIME_GEMM_H
 
+#include "actsparse/runtime/Abi.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <immintrin.h>
@@ -31,8 +33,9 @@ namespace actsparse::runtime {
 
 /// From this many activation rows on, the f32 weight kernels use the GEMM.
 constexpr int64_t kGemmRows = 4;
-/// Output columns of a packed panel (two AVX2 vectors).
-constexpr int64_t kPanelWidth = 16;
+/// Output columns of a packed panel (two AVX2 vectors), which are also the
+/// strips prepacked weights are laid out in.
+constexpr int64_t kPanelWidth = kStripWidth;
 /// Depth of a packed panel; a multiple of the quantized block (32).
 constexpr int64_t kPanelDepth = 256;
 /// Floats in one packed panel.

@@ -86,7 +86,7 @@ void weightsAsPanels(func::FuncOp func) {
   MLIRContext *ctx = func.getContext();
   Block &entry = func.getBody().front();
   AffineExpr k = getAffineDimExpr(1, ctx), n = getAffineDimExpr(2, ctx);
-  constexpr int64_t width = 16;
+  constexpr int64_t width = rt::kStripWidth;
   AffineMap strips = AffineMap::get(
       3, 0, {n.floorDiv(width), k, n % width}, ctx);
   bool changed = false;

@@ -84,11 +84,11 @@ void _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
 
 /// C[M, N] += A[M, K] * W[K, N] for W prepacked (linalg library call
 /// "actsparse_rt_matmul_panels_f32"): `w` is [ceil(N / 16), K, 16], strip s
-/// holding columns 16 s .. 16 s + 15 of every row, zero past N, as the
-/// weight loader lays out weights whose signature line says `panels N`
-/// (packPanelStrips in Entry.h). Prefill multiplies the strips without
-/// packing them; decode reads each strip once, contiguously. Strips of
-/// another shape fail the call (reportRuntimeError).
+/// holding columns 16 s .. 16 s + 15 of every row (kStripWidth), zero past
+/// N, as the weight loader lays out weights whose signature line says
+/// `panels N` (layOutWeight in Entry.h). Prefill multiplies the strips
+/// without packing them; decode reads each strip once, contiguously.
+/// Strips of another shape fail the call (reportRuntimeError).
 void _mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
                                                  ActSparseMemRef3DF32 *w,
                                                  ActSparseMemRef2DF32 *c);
@@ -208,6 +208,10 @@ namespace actsparse::runtime {
 /// 8: the quantized matmul kernel (i8 weights).
 /// 9: the sparse FFN kernel on quantized bundles, and with the gate apart.
 constexpr int kAbiVersion = 10;
+
+/// Columns of one strip of a weight laid out for the GEMM
+/// (actsparse_rt_matmul_panels_f32; the runtime's GEMM panel width).
+constexpr int64_t kStripWidth = 16;
 
 /// Symbol names of the functions above, for JIT symbol registration.
 inline const char *kIndexOutOfRangeSymbol = "actsparse_rt_index_out_of_range";
