@@ -441,17 +441,14 @@ Tensor layOutWeight(const TensorSpec &spec, const void *stored) {
     std::memcpy(buf.data(), stored, buf.byteSize());
     return buf;
   }
-  // The strips are split between the pool's threads (a model's weights
-  // pass through here once, at load).
-  int64_t K = spec.shape[1], N = spec.panelColumns, strips = spec.shape[0];
+  // The strips are split between the pool's threads as a product's
+  // columns are (slices start on strips); a model's weights pass through
+  // here once, at load.
+  int64_t K = spec.shape[1], N = spec.panelColumns;
   const float *w = static_cast<const float *>(stored);
   float *out = static_cast<float *>(buf.data());
-  int threads = pool().size();
-  pool().run([&](int t) {
-    int64_t n0 = strips * t / threads * kPanelWidth,
-            n1 = std::min(N, strips * (t + 1) / threads * kPanelWidth);
-    if (n0 < n1)
-      packPanelStrips(w + n0, N, K, n1 - n0, out + n0 * K);
+  forColumnSlices(1, N, K, [&](int64_t n0, int64_t n1) {
+    packPanelStrips(w + n0, N, K, n1 - n0, out + n0 * K);
   });
   return buf;
 }

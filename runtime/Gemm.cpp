@@ -216,20 +216,29 @@ void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
   }
 }
 
+namespace {
+
+/// Row k0 of the strip holding column n (a multiple of kPanelWidth).
+inline const float *stripAt(const float *strips, int64_t K, int64_t n,
+                            int64_t k0 = 0) {
+  return strips + n / kPanelWidth * kPanelWidth * K + k0 * kPanelWidth;
+}
+
+} // namespace
+
 void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
                 const float *strips, float *C, int64_t ldc, int64_t n0,
                 int64_t n1) {
-  int64_t stripFloats = kPanelWidth * K;
   gemm(
       A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
       [&](int64_t n, int64_t, int64_t k0, int64_t, int64_t &stride) {
-        stride = stripFloats;
-        return strips + n / kPanelWidth * stripFloats + k0 * kPanelWidth;
+        stride = kPanelWidth * K;
+        return stripAt(strips, K, n, k0);
       },
       [&](int64_t n, int64_t width, int64_t k0, int64_t kc, int64_t part,
           int64_t parts) {
-        prefetchRows(strips + n / kPanelWidth * stripFloats + k0 * kPanelWidth,
-                     stripFloats * sizeof(float),
+        prefetchRows(stripAt(strips, K, n, k0),
+                     kPanelWidth * K * sizeof(float),
                      (width + kPanelWidth - 1) / kPanelWidth,
                      kc * kPanelWidth * sizeof(float), part, parts);
       });
@@ -246,8 +255,8 @@ inline void forStripRows(const float *A, int64_t lda, int64_t M, int64_t K,
                          int64_t n0, int64_t n1, Row row) {
   for (int64_t n = n0; n < n1; n += kPanelWidth)
     for (int64_t m = 0; m < M; ++m)
-      row(A + m * lda, strips + n / kPanelWidth * kPanelWidth * K,
-          C + m * ldc + n, std::min(kPanelWidth, n1 - n));
+      row(A + m * lda, stripAt(strips, K, n), C + m * ldc + n,
+          std::min(kPanelWidth, n1 - n));
 }
 
 /// stripRows on AVX2 and FMA.
@@ -310,9 +319,7 @@ void stripRowsPortable(const float *A, int64_t lda, int64_t M, int64_t K,
 void stripRows(const float *A, int64_t lda, int64_t M, int64_t K,
                const float *strips, float *C, int64_t ldc, int64_t n0,
                int64_t n1, int impl) {
-  static const bool fma =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (impl == 2 || (impl == 0 && fma))
+  if (impl == 2 || (impl == 0 && gemmAvx2Available()))
     stripRowsAvx2(A, lda, M, K, strips, C, ldc, n0, n1);
   else
     stripRowsPortable(A, lda, M, K, strips, C, ldc, n0, n1);

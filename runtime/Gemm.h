@@ -104,7 +104,9 @@ firstLanes(int64_t count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(count)), lane);
 }
 
-/// Whether gemmPanel's AVX2 micro-kernel runs on this CPU.
+/// Whether this CPU has AVX2 and FMA: the one test for every AVX2 kernel
+/// of the f32 weights (gemmPanel's micro-kernel, the strips, the short-row
+/// and narrow-column kernels of Kernels.cpp).
 bool gemmAvx2Available();
 
 /// Prefetches (towards L2) the lines of rows [rows * part / parts,

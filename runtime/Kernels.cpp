@@ -106,6 +106,9 @@ shortRowDotAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
       _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), sum));
     }
   }
+  // The columns past the last eight: the same sums one at a time, product
+  // then add. Not rowDotKernel: its x86-64-v3 clone's tail loop may fuse
+  // them into FMAs, and then ShortRowsEqualTheScalarLoopBitForBit fails.
   for (; n < n1; ++n)
     for (int64_t m = 0; m < M; ++m) {
       const float *a = A + m * lda, *w = W + n * ldw;
@@ -199,14 +202,6 @@ narrowBlockAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
   }
 }
 
-/// Whether the short-row and narrow-column kernels run on this CPU (AVX2;
-/// FMA too, which the narrow one uses).
-bool fmaAvailable() {
-  static const bool available =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
-}
-
 void stridedFallback(const ActSparseMemRef2DF32 &a,
                      const ActSparseMemRef2DF32 &w,
                      const ActSparseMemRef2DF32 &c) {
@@ -291,7 +286,7 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
     return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/false, C, ldc, N);
-  bool narrow = N <= 8 && fmaAvailable();
+  bool narrow = N <= 8 && gemmAvx2Available();
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     if (narrow)
       return narrowBlockAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
@@ -323,7 +318,7 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
     return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/true, C, ldc, N);
-  bool avx2 = fmaAvailable();
+  bool avx2 = gemmAvx2Available();
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     if (avx2 && K <= 8)
       shortRowDotAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);

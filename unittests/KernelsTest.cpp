@@ -338,6 +338,18 @@ TEST(MatMulNtKernel, DecodeRowsEightColumnsAtATime) {
 }
 TEST(MatMulNtKernel, EmptyRows) { checkShape(0, 16, 16, 2, true); }
 
+/// `rows` rows of `cols` floats uniform in [-1, 1), `ld` apart, the spare
+/// floats of each row NaN (a kernel that reads them shows it).
+std::vector<float> randomRows(std::mt19937 &rng, int64_t rows, int64_t cols,
+                              int64_t ld) {
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> v(rows * ld, NAN);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < cols; ++i)
+      v[r * ld + i] = dist(rng);
+  return v;
+}
+
 // Attention over heads of at most 8 dimensions (stories260K's are 8) takes
 // a kernel of its own. Each sum must be exactly the scalar loop's, (((0 +
 // a0 w0) + a1 w1) + ...) in float, whatever the column's place in a block
@@ -345,17 +357,13 @@ TEST(MatMulNtKernel, EmptyRows) { checkShape(0, 16, 16, 2, true); }
 TEST(MatMulNtKernel, ShortRowsEqualTheScalarLoopBitForBit) {
   setNumThreads(1);
   std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-1, 1);
   for (int64_t K : {1, 3, 8})
     for (int64_t ldw : {K, K + 3})
       for (int64_t M : {1, 2, 3})
         for (int64_t N : {1, 7, 8, 9, 17, 40}) {
-          std::vector<float> a(M * K), w(N * ldw, NAN), c(M * N);
-          for (float &x : a) x = dist(rng);
-          for (int64_t n = 0; n < N; ++n)
-            for (int64_t k = 0; k < K; ++k)
-              w[n * ldw + k] = dist(rng);
-          for (float &x : c) x = dist(rng);
+          std::vector<float> a = randomRows(rng, M, K, K),
+                             w = randomRows(rng, N, K, ldw),
+                             c = randomRows(rng, M, N, N);
           std::vector<float> expect = c;
           for (int64_t m = 0; m < M; ++m)
             for (int64_t n = 0; n < N; ++n) {
@@ -383,17 +391,13 @@ TEST(MatMulNtKernel, ShortRowsEqualTheScalarLoopBitForBit) {
 TEST(MatMulKernel, NarrowColumnsMatchADoubleReference) {
   setNumThreads(1);
   std::mt19937 rng(11);
-  std::uniform_real_distribution<float> dist(-1, 1);
   for (int64_t N : {1, 5, 8})
     for (int64_t K : {1, 4, 7, 30})
       for (int64_t M : {1, 2, 3}) {
         int64_t ldw = N + 2, ldc = N + 3;
-        std::vector<float> a(M * K), w(K * ldw, NAN), c(M * ldc);
-        for (float &x : a) x = dist(rng);
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t n = 0; n < N; ++n)
-            w[k * ldw + n] = dist(rng);
-        for (float &x : c) x = dist(rng);
+        std::vector<float> a = randomRows(rng, M, K, K),
+                           w = randomRows(rng, K, N, ldw),
+                           c = randomRows(rng, M, ldc, ldc);
         std::vector<float> before = c;
         auto av = view(a, M, K, K), wv = view(w, K, N, ldw),
              cv = view(c, M, N, ldc);

@@ -363,7 +363,7 @@ static constexpr const char *kVectorMath = "libmvec.so.1";
 /// cos in those loops are vectorized too. SiLU's exp was a scalar libm call
 /// per element, 6 % of SmolLM2's prefill.
 ///
-/// Three choices keep the compile fast (stories260K: 1.6 s, against 1.9 s
+/// Two choices keep the compile fast (stories260K: 1.6 s, against 1.9 s
 /// for the unvectorized pipeline and 4.0 s for LLVM's defaults):
 ///  - the graph and layer functions keep the generic cost model: they are
 ///    calls and buffer bookkeeping, and their size is what code generation
