@@ -3,6 +3,7 @@
 #include "actsparse/runtime/Entry.h"
 #include "actsparse/runtime/WeightPack.h"
 #include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/Quant.h"
 #include "Gemm.h"
 #include "ThreadPool.h"
 
@@ -85,6 +86,9 @@ std::string EntrySignature::serialize() const {
     line("weight", s);
     if (s.panelColumns)
       os << " panels " << s.panelColumns;
+    if (s.groupRows)
+      os << " groups " << s.groupRows << ' '
+         << quantKindName(QuantKind(s.groupKind));
     os << '\n';
   }
   for (const TensorSpec &s : results)
@@ -149,13 +153,27 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
     } else if (role == "input")
       sig.inputs.push_back(s);
     else if (role == "weight") {
-      std::string word;
+      std::string word, kind;
       if (ls >> word) {
-        // Strips of a [K, N] weight: [ceil(N / 16), K, 16].
-        if (word != "panels" || !(ls >> s.panelColumns) || rank != 3 ||
-            s.panelColumns <= 0 || s.shape[2] != kStripWidth ||
-            s.shape[0] != (s.panelColumns + kStripWidth - 1) / kStripWidth ||
-            s.dtype != DType::F32)
+        bool ok = false;
+        if (word == "panels") {
+          // Strips of a [K, N] weight: [ceil(N / 16), K, 16].
+          ok = (ls >> s.panelColumns) && rank == 3 && s.panelColumns > 0 &&
+               s.shape[2] == kStripWidth &&
+               s.shape[0] ==
+                   (s.panelColumns + kStripWidth - 1) / kStripWidth &&
+               s.dtype == DType::F32;
+        } else if (word == "groups" && (ls >> s.groupRows >> kind)) {
+          // Groups of eight quantized rows: [ceil(N / 8), 8 B].
+          auto k = parseQuantKind(kind);
+          ok = k && rank == 2 && s.groupRows > 0 && s.dtype == DType::I8 &&
+               s.shape[0] == (s.groupRows + kQuantGroupRows - 1) /
+                                 kQuantGroupRows &&
+               s.shape[1] > 0 && s.shape[1] % kQuantGroupRows == 0 &&
+               s.shape[1] / kQuantGroupRows % quantBlockBytes(*k) == 0;
+          s.groupKind = k ? int64_t(*k) : 0;
+        }
+        if (!ok)
           return Status::error("bad model signature line '" + line + "'");
       }
       sig.weights.push_back(s);
@@ -413,7 +431,7 @@ Status loadWeights(const std::vector<TensorSpec> &weights,
     if (t->dtype != w.dtype || t->shape != storedShape(w))
       return Status::error("weight '" + w.name + "' in the pack has another "
                            "dtype or shape than the IR expects");
-    if (w.panelColumns) {
+    if (w.panelColumns || w.groupRows) {
       // Read into one scratch buffer for all such weights, then laid out.
       stored.resize(t->size);
       if (Status s = pack.read(*t, stored.data()); !s)
@@ -430,6 +448,8 @@ Status loadWeights(const std::vector<TensorSpec> &weights,
 }
 
 std::vector<int64_t> storedShape(const TensorSpec &spec) {
+  if (spec.groupRows && spec.shape.size() == 2)
+    return {spec.groupRows, spec.shape[1] / kQuantGroupRows};
   if (!spec.panelColumns || spec.shape.size() != 3)
     return spec.shape;
   return {spec.shape[1], spec.panelColumns};
@@ -437,6 +457,20 @@ std::vector<int64_t> storedShape(const TensorSpec &spec) {
 
 Tensor layOutWeight(const TensorSpec &spec, const void *stored) {
   Tensor buf = Tensor::uninitialized(spec.dtype, spec.shape);
+  if (spec.groupRows) {
+    // Split between the pool's threads on multiples of 16 rows, so on
+    // groups.
+    auto kind = QuantKind(spec.groupKind);
+    int64_t rowBytes = spec.shape[1] / kQuantGroupRows;
+    int64_t K = rowBytes / quantBlockBytes(kind) * kQuantBlock;
+    const auto *rows = static_cast<const uint8_t *>(stored);
+    auto *groups = static_cast<uint8_t *>(buf.data());
+    forColumnSlices(1, spec.groupRows, K, [&](int64_t n0, int64_t n1) {
+      groupQuantizedRows(kind, rows + n0 * rowBytes, rowBytes, n1 - n0, K,
+                         groups + n0 / kQuantGroupRows * spec.shape[1]);
+    });
+    return buf;
+  }
   if (!spec.panelColumns) {
     std::memcpy(buf.data(), stored, buf.byteSize());
     return buf;

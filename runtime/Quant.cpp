@@ -41,6 +41,11 @@ int quantRound(float v, int lo, int hi) {
   return std::clamp(int(std::nearbyint(v)), lo, hi);
 }
 
+/// Bytes of a block's f16 fields (d, and m for q4_1); its values follow.
+constexpr int64_t quantHeaderBytes(QuantKind kind) {
+  return kind == QuantKind::Q4_1 ? 4 : 2;
+}
+
 /// One full block of activations, as the scalar loop below computes it
 /// (the same products, rounded to nearest even), eight lanes at a time.
 __attribute__((target("avx2,fma"))) void
@@ -205,36 +210,59 @@ void rowsAvx2(const uint8_t *w, int64_t ldw, const QuantizedActivations &x,
   }
 }
 
-/// A weight row as f32 (blocks x 32 floats, the padding zero).
-template <QuantKind kind>
+/// Bytes [i, i + 4) of a block's values: in the row, or (`grouped`) in
+/// row r's lanes of a group's segment (layout in Quant.h).
+template <QuantKind kind, bool grouped>
+inline int32_t valueBytes(const uint8_t *blk, int64_t r, int64_t i) {
+  constexpr int64_t head = quantHeaderBytes(kind);
+  int32_t four;
+  std::memcpy(&four,
+              grouped ? blk + kQuantGroupRows * head + 8 * i + 4 * r
+                      : blk + head + i,
+              4);
+  return four;
+}
+
+/// A block's f16 field (0 d, 1 m): in the row, or (`grouped`) row r's of
+/// a group's segment, which holds each field for eight rows.
+template <bool grouped>
+__attribute__((target("f16c"), always_inline)) inline float
+halfField(const uint8_t *blk, int64_t r, int field) {
+  uint16_t h;
+  std::memcpy(&h, blk + 2 * (grouped ? field * kQuantGroupRows + r : field), 2);
+  return _cvtsh_ss(h);
+}
+
+/// A weight row as f32 (blocks x 32 floats, the padding zero): a plain
+/// row, or (`grouped`) row r of a group, `row` its first block's segment.
+template <QuantKind kind, bool grouped = false>
 __attribute__((target("avx2,fma,f16c"))) void
-dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out) {
+dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out,
+                  int64_t r = 0) {
   constexpr int64_t bytes = quantBlockBytes(kind);
+  constexpr int64_t step = grouped ? kQuantGroupRows * bytes : bytes;
   for (int64_t b = 0; b < blocks; ++b, out += kQuantBlock) {
-    const uint8_t *blk = row + b * bytes;
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh));
+    const uint8_t *blk = row + b * step;
+    const __m256 d = _mm256_set1_ps(halfField<grouped>(blk, r, 0));
+    auto values = [&](int64_t i) { // 8 bytes from value i
+      return _mm_set_epi32(0, 0, valueBytes<kind, grouped>(blk, r, i + 4),
+                           valueBytes<kind, grouped>(blk, r, i));
+    };
     if constexpr (kind == QuantKind::Q8_0) {
       for (int g = 0; g < 4; ++g) {
-        __m256i q = _mm256_cvtepi8_epi32(
-            _mm_loadl_epi64((const __m128i *)(blk + 2 + 8 * g)));
+        __m256i q = _mm256_cvtepi8_epi32(values(8 * g));
         _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
       }
       continue;
     }
     const __m128i low = _mm_set1_epi8(15);
-    __m128i packed = _mm_loadu_si128(
-        (const __m128i *)(blk + (kind == QuantKind::Q4_1 ? 4 : 2)));
+    __m128i packed = _mm_unpacklo_epi64(values(0), values(8));
     // Weights 0-15 are the low nibbles, 16-31 the high ones.
     __m128i nibbles[2] = {_mm_and_si128(packed, low),
                           _mm_and_si128(_mm_srli_epi16(packed, 4), low)};
     __m256 m = _mm256_set1_ps(-8.0f);
-    if constexpr (kind == QuantKind::Q4_1) {
-      uint16_t mh;
-      std::memcpy(&mh, blk + 2, 2);
-      m = _mm256_set1_ps(_cvtsh_ss(mh));
-    }
+    if constexpr (kind == QuantKind::Q4_1)
+      m = _mm256_set1_ps(halfField<grouped>(blk, r, 1));
     for (int g = 0; g < 4; ++g) {
       __m128i part = g % 2 ? _mm_srli_si128(nibbles[g / 2], 8) : nibbles[g / 2];
       __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
@@ -274,6 +302,9 @@ addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
 /// Prefill: the blocked GEMM (Gemm.h), its panels dequantized from the
 /// weight rows a block of columns at a time, so each weight is dequantized
 /// once per call.
+///
+/// `ldw` < 0: the rows are laid out in groups (groupQuantizedRows); each
+/// group's blocks are first put back as plain rows.
 void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
              int64_t K, const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1,
              float *y, int64_t ldy, bool avx2) {
@@ -283,17 +314,40 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   // the 8 x 8 register transpose (one row at a time, the panel stores were
   // scalar, a float each 64 bytes apart).
   constexpr int64_t kRows = 8;
+  static_assert(kRows == kQuantGroupRows && kPanelWidth % kRows == 0,
+                "the packer takes one group of rows at a time");
   thread_local std::vector<float> rows(kRows * kPanelDepth);
+  thread_local std::vector<uint8_t> plain;
   const int64_t blockBytes = quantBlockBytes(kind);
+  const bool grouped = ldw < 0;
+  const int64_t groupBytes = quantGroupBytes(kind, K);
+  const int64_t segment = kQuantGroupRows * blockBytes;
   auto pack = [&](float *panels, int64_t n, int64_t width, int64_t k0,
                   int64_t kc) {
     int64_t blocks = (kc + kQuantBlock - 1) / kQuantBlock;
     for (int64_t j = 0; j < width; j += kRows) {
       int64_t count = std::min(kRows, width - j);
       for (int64_t r = 0; r < count; ++r) {
+        float *row = rows.data() + r * kPanelDepth;
+        if (grouped) {
+          // Row r of the group holding rows n + j.., its blocks from k0.
+          const uint8_t *g = w + (n + j) / kRows * groupBytes +
+                             k0 / kQuantBlock * segment;
+          if (!avx2) {
+            plain.resize(blocks * blockBytes);
+            ungroupQuantizedBlocks(kind, g, r, 0, blocks, plain.data());
+            dequantizeRow(kind, plain.data(), kc, row);
+          } else if (kind == QuantKind::Q8_0) {
+            dequantizeRowAvx2<QuantKind::Q8_0, true>(g, blocks, row, r);
+          } else if (kind == QuantKind::Q4_0) {
+            dequantizeRowAvx2<QuantKind::Q4_0, true>(g, blocks, row, r);
+          } else {
+            dequantizeRowAvx2<QuantKind::Q4_1, true>(g, blocks, row, r);
+          }
+          continue;
+        }
         const uint8_t *q =
             w + (n + j + r) * ldw + k0 / kQuantBlock * blockBytes;
-        float *row = rows.data() + r * kPanelDepth;
         if (!avx2)
           dequantizeRow(kind, q, kc, row);
         else if (kind == QuantKind::Q8_0)
@@ -311,15 +365,201 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   };
   auto prefetch = [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
                       int64_t part, int64_t parts) {
+    int64_t blocks = (kc + kQuantBlock - 1) / kQuantBlock;
+    if (grouped)
+      return prefetchRows(w + n / kRows * groupBytes +
+                              k0 / kQuantBlock * segment,
+                          groupBytes, (width + kRows - 1) / kRows,
+                          blocks * segment, part, parts);
     prefetchRows(w + n * ldw + k0 / kQuantBlock * blockBytes, ldw, width,
-                 (kc + kQuantBlock - 1) / kQuantBlock * blockBytes, part,
-                 parts);
+                 blocks * blockBytes, part, parts);
   };
   gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false,
        packedOnTheFly(pack), prefetch, avx2 ? 2 : 1);
 }
 
+/// Four activation bytes in every 32-bit lane.
+__attribute__((target("avx2"), always_inline)) inline __m256i
+broadcast4(const int8_t *v) {
+  int32_t four;
+  std::memcpy(&four, v, 4);
+  return _mm256_set1_epi32(four);
+}
+
+/// Decode on grouped rows: the dot products of activation row m with the
+/// eight rows of `group` into out[0..8). Each 32-byte load holds four
+/// values of every row; the activations those four multiply are broadcast
+/// to every lane, so lane r sums row r's products (layout in Quant.h).
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c"))) void
+groupDotAvx2(const uint8_t *group, const QuantizedActivations &x, int64_t m,
+             float *out) {
+  constexpr int64_t head = kQuantGroupRows * quantHeaderBytes(kind);
+  constexpr int64_t segment = kQuantGroupRows * quantBlockBytes(kind);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 offsets = _mm256_setzero_ps();
+  const int8_t *xq = x.rowQ(m);
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    const uint8_t *p = group + b * segment;
+    const int8_t *v = xq + b * kQuantBlock;
+    const int64_t i = m * x.blocks + b;
+    __m256i sum;
+    if constexpr (kind == QuantKind::Q8_0) {
+      // maddubs takes |w| unsigned and x with w's sign; a pair of
+      // products can reach 2 * 127 * 127, so each is widened at once.
+      sum = _mm256_setzero_si256();
+      for (int c = 0; c < 8; ++c) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(p + head + 32 * c));
+        __m256i pairs = _mm256_maddubs_epi16(
+            _mm256_sign_epi8(w, w), _mm256_sign_epi8(broadcast4(v + 4 * c), w));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
+      }
+    } else {
+      // Nibble products are at most 15 * 127, so the eight 16-bit pair
+      // sums of a lane stay below 2^15 and are widened once.
+      const __m256i low = _mm256_set1_epi8(15);
+      __m256i pairs = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(p + head + 32 * c));
+        pairs = _mm256_add_epi16(
+            pairs, _mm256_maddubs_epi16(_mm256_and_si256(w, low),
+                                        broadcast4(v + 4 * c)));
+        pairs = _mm256_add_epi16(
+            pairs,
+            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(w, 4), low),
+                                 broadcast4(v + 16 + 4 * c)));
+      }
+      sum = _mm256_madd_epi16(pairs, ones);
+      if constexpr (kind == QuantKind::Q4_0)
+        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * x.sum[i]));
+    }
+    const __m256 dx = _mm256_set1_ps(x.scale[i]);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    acc[b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
+                                 _mm256_mul_ps(d, dx), acc[b & 1]);
+    if constexpr (kind == QuantKind::Q4_1)
+      offsets = _mm256_fmadd_ps(
+          _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))),
+          _mm256_mul_ps(dx, _mm256_set1_ps(float(x.sum[i]))), offsets);
+  }
+  _mm256_storeu_ps(out,
+                   _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), offsets));
+}
+
+/// Groups of rows holding rows n0..n1 (n0 on a group) against every
+/// activation row.
+void groupsDecode(QuantKind kind, const uint8_t *w, int64_t K,
+                  const QuantizedActivations &x, int64_t M, int64_t N,
+                  int64_t n0, int64_t n1, float *y, int64_t ldy, bool avx2) {
+  const int64_t groupBytes = quantGroupBytes(kind, K);
+  thread_local std::vector<uint8_t> row;
+  for (int64_t n = n0; n < n1; n += kQuantGroupRows) {
+    const uint8_t *group = w + n / kQuantGroupRows * groupBytes;
+    const int64_t count = std::min(kQuantGroupRows, N - n);
+    for (int64_t m = 0; m < M; ++m) {
+      float out[kQuantGroupRows];
+      if (!avx2) {
+        row.resize(quantRowBytes(kind, K));
+        for (int64_t r = 0; r < count; ++r) {
+          ungroupQuantizedBlocks(kind, group, r, 0, x.blocks, row.data());
+          out[r] = dotRowScalar(kind, row.data(), x, m);
+        }
+      } else if (kind == QuantKind::Q8_0) {
+        groupDotAvx2<QuantKind::Q8_0>(group, x, m, out);
+      } else if (kind == QuantKind::Q4_0) {
+        groupDotAvx2<QuantKind::Q4_0>(group, x, m, out);
+      } else {
+        groupDotAvx2<QuantKind::Q4_1>(group, x, m, out);
+      }
+      std::copy_n(out, count, y + m * ldy + n);
+    }
+  }
+}
+
+/// quantizedMatMul on plain rows (ldw > 0) or groups (ldw < 0).
+void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
+                int64_t K, const uint8_t *w, int64_t ldw, int64_t N, float *y,
+                int64_t ldy, int impl) {
+  if (M == 0 || N == 0)
+    return;
+  // One buffer per calling thread, reused: decode makes no allocation.
+  // (Named through a reference: the pool's threads have their own.)
+  thread_local QuantizedActivations buffer;
+  QuantizedActivations &xq = buffer;
+  bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
+  bool f32 = M >= kQuantF32Rows;
+  if (!f32)
+    xq.quantize(x, ldx, M, K, avx2);
+  auto body = [&](int64_t n0, int64_t n1) {
+    if (f32)
+      return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
+    if (ldw < 0)
+      return groupsDecode(kind, w, K, xq, M, N, n0, n1, y, ldy, avx2);
+    if (!avx2) {
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t m = 0; m < M; ++m)
+          y[m * ldy + n] = dotRowScalar(kind, w + n * ldw, xq, m);
+      return;
+    }
+    switch (kind) {
+    case QuantKind::Q8_0:
+      return rowsAvx2<QuantKind::Q8_0>(w, ldw, xq, M, n0, n1, y, ldy);
+    case QuantKind::Q4_0:
+      return rowsAvx2<QuantKind::Q4_0>(w, ldw, xq, M, n0, n1, y, ldy);
+    case QuantKind::Q4_1:
+      return rowsAvx2<QuantKind::Q4_1>(w, ldw, xq, M, n0, n1, y, ldy);
+    }
+  };
+  // Slices start on multiples of 16 rows, so on groups.
+  forColumnSlices(M, N, K, body);
+}
+
 } // namespace
+
+void groupQuantizedRows(QuantKind kind, const uint8_t *rows, int64_t ldw,
+                        int64_t N, int64_t K, uint8_t *groups) {
+  const int64_t bytes = quantBlockBytes(kind), head = quantHeaderBytes(kind);
+  const int64_t segment = kQuantGroupRows * bytes;
+  const int64_t groupBytes = quantGroupBytes(kind, K);
+  const int64_t blocks = (K + kQuantBlock - 1) / kQuantBlock;
+  std::memset(groups, 0,
+              (N + kQuantGroupRows - 1) / kQuantGroupRows * groupBytes);
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t r = n % kQuantGroupRows;
+    uint8_t *group = groups + n / kQuantGroupRows * groupBytes;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t *blk = rows + n * ldw + b * bytes;
+      uint8_t *seg = group + b * segment;
+      for (int64_t f = 0; f < head / 2; ++f)
+        std::memcpy(seg + f * 2 * kQuantGroupRows + 2 * r, blk + 2 * f, 2);
+      for (int64_t c = 0; c < (bytes - head) / 4; ++c)
+        std::memcpy(seg + head * kQuantGroupRows + 32 * c + 4 * r,
+                    blk + head + 4 * c, 4);
+    }
+  }
+}
+
+void ungroupQuantizedBlocks(QuantKind kind, const uint8_t *group, int64_t r,
+                            int64_t b0, int64_t count, uint8_t *out) {
+  const int64_t bytes = quantBlockBytes(kind), head = quantHeaderBytes(kind);
+  const int64_t segment = kQuantGroupRows * bytes;
+  for (int64_t b = 0; b < count; ++b) {
+    const uint8_t *seg = group + (b0 + b) * segment;
+    uint8_t *blk = out + b * bytes;
+    for (int64_t f = 0; f < head / 2; ++f)
+      std::memcpy(blk + 2 * f, seg + f * 2 * kQuantGroupRows + 2 * r, 2);
+    for (int64_t c = 0; c < (bytes - head) / 4; ++c)
+      std::memcpy(blk + head + 4 * c,
+                  seg + head * kQuantGroupRows + 32 * c + 4 * r, 4);
+  }
+}
+
+void quantizedMatMulGrouped(QuantKind kind, const float *x, int64_t ldx,
+                            int64_t M, int64_t K, const uint8_t *w, int64_t N,
+                            float *y, int64_t ldy, int impl) {
+  matMulRows(kind, x, ldx, M, K, w, /*ldw=*/-1, N, y, ldy, impl);
+}
 
 bool quantAvx2Available() {
   static const bool available = __builtin_cpu_supports("avx2") &&
@@ -465,64 +705,43 @@ void dequantizeRow(QuantKind kind, const uint8_t *row, int64_t k, float *w) {
 void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                      int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
                      float *y, int64_t ldy, int impl) {
-  if (M == 0 || N == 0)
-    return;
-  // One buffer per calling thread, reused: decode makes no allocation.
-  // (Named through a reference: the pool's threads have their own.)
-  thread_local QuantizedActivations buffer;
-  QuantizedActivations &xq = buffer;
-  bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
-  bool f32 = M >= kQuantF32Rows;
-  if (!f32)
-    xq.quantize(x, ldx, M, K, avx2);
-  auto body = [&](int64_t n0, int64_t n1) {
-    if (f32)
-      return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
-    if (!avx2) {
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t m = 0; m < M; ++m)
-          y[m * ldy + n] = dotRowScalar(kind, w + n * ldw, xq, m);
-      return;
-    }
-    switch (kind) {
-    case QuantKind::Q8_0:
-      return rowsAvx2<QuantKind::Q8_0>(w, ldw, xq, M, n0, n1, y, ldy);
-    case QuantKind::Q4_0:
-      return rowsAvx2<QuantKind::Q4_0>(w, ldw, xq, M, n0, n1, y, ldy);
-    case QuantKind::Q4_1:
-      return rowsAvx2<QuantKind::Q4_1>(w, ldw, xq, M, n0, n1, y, ldy);
-    }
-  };
-  forColumnSlices(M, N, K, body);
+  matMulRows(kind, x, ldx, M, K, w, ldw, N, y, ldy, impl);
 }
 
 } // namespace actsparse::runtime
 
 using namespace actsparse::runtime;
 
-extern "C" void _mlir_ciface_actsparse_rt_matmul_q_f32(int64_t kind,
-                                                       ActSparseMemRef2DF32 *x,
-                                                       ActSparseMemRef2DI8 *w,
-                                                       ActSparseMemRef2DF32 *y) {
-  int64_t M = x->sizes[0], K = x->sizes[1], N = w->sizes[0];
+namespace {
+/// The C interfaces' checks and strided activations, then the kernel on
+/// plain rows (w [N, B]) or groups (w [ceil(N / 8), 8 B]).
+void quantizedMatMulCall(int64_t kind, ActSparseMemRef2DF32 *x,
+                         ActSparseMemRef2DI8 *w, ActSparseMemRef2DF32 *y,
+                         bool grouped) {
+  int64_t M = x->sizes[0], K = x->sizes[1], N = y->sizes[1];
   float *Y = y->aligned + y->offset;
   auto fail = [&](const std::string &why) {
-    reportRuntimeError("quantized matmul: " + why);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < y->sizes[1]; ++n)
+    reportRuntimeError(std::string("quantized matmul") +
+                       (grouped ? " (grouped rows): " : ": ") + why);
+    for (int64_t m = 0; m < y->sizes[0]; ++m)
+      for (int64_t n = 0; n < N; ++n)
         Y[m * y->strides[0] + n * y->strides[1]] = 0;
   };
   if (kind < 0 || kind > int64_t(QuantKind::Q4_1))
     return fail("unknown quantized kind " + std::to_string(kind));
   auto k = QuantKind(kind);
-  if (w->sizes[1] != quantRowBytes(k, K) || y->sizes[0] != M ||
-      y->sizes[1] != N)
+  int64_t rows = grouped ? (N + kQuantGroupRows - 1) / kQuantGroupRows : N;
+  int64_t rowBytes = grouped ? quantGroupBytes(k, K) : quantRowBytes(k, K);
+  if (w->sizes[0] != rows || w->sizes[1] != rowBytes || y->sizes[0] != M)
     return fail("a " + std::string(quantKindName(k)) + " weight of " +
-                std::to_string(N) + " x " + std::to_string(w->sizes[1]) +
-                " bytes does not fit " + std::to_string(K) +
-                " inputs and " + std::to_string(y->sizes[1]) + " outputs");
+                std::to_string(w->sizes[0]) + " x " +
+                std::to_string(w->sizes[1]) + " bytes does not fit " +
+                std::to_string(K) + " inputs and " + std::to_string(N) +
+                " outputs");
   if (w->strides[1] != 1 || y->strides[1] != 1)
     return fail("the weight rows and the output rows must be contiguous");
+  if (grouped && w->strides[0] != rowBytes)
+    return fail("the groups of rows must be contiguous");
   // Activations are read once, into the kernel's quantized copy; a strided
   // view is first made dense.
   const float *X = x->aligned + x->offset;
@@ -536,7 +755,22 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_q_f32(int64_t kind,
     X = dense.data();
     ldx = K;
   }
-  quantizedMatMul(k, X, ldx, M, K,
-                  reinterpret_cast<const uint8_t *>(w->aligned + w->offset),
-                  w->strides[0], N, Y, y->strides[0]);
+  const auto *W = reinterpret_cast<const uint8_t *>(w->aligned + w->offset);
+  if (grouped)
+    return quantizedMatMulGrouped(k, X, ldx, M, K, W, N, Y, y->strides[0]);
+  quantizedMatMul(k, X, ldx, M, K, W, w->strides[0], N, Y, y->strides[0]);
+}
+} // namespace
+
+extern "C" void _mlir_ciface_actsparse_rt_matmul_q_f32(int64_t kind,
+                                                       ActSparseMemRef2DF32 *x,
+                                                       ActSparseMemRef2DI8 *w,
+                                                       ActSparseMemRef2DF32 *y) {
+  quantizedMatMulCall(kind, x, w, y, /*grouped=*/false);
+}
+
+extern "C" void _mlir_ciface_actsparse_rt_matmul_q_groups_f32(
+    int64_t kind, ActSparseMemRef2DF32 *x, ActSparseMemRef2DI8 *w,
+    ActSparseMemRef2DF32 *y) {
+  quantizedMatMulCall(kind, x, w, y, /*grouped=*/true);
 }

@@ -176,11 +176,22 @@ Problem makeProblem(QuantKind kind, int64_t M, int64_t K, int64_t N,
   return p;
 }
 
+/// The rows of `p` in groups of eight (groupQuantizedRows).
+std::vector<uint8_t> grouped(QuantKind kind, const Problem &p) {
+  std::vector<uint8_t> groups((p.N + 7) / 8 * quantGroupBytes(kind, p.K), 0xAB);
+  groupQuantizedRows(kind, p.w.data(), p.ldw, p.N, p.K, groups.data());
+  return groups;
+}
+
 void expectMatchesReference(QuantKind kind, int impl, int64_t M, int64_t K,
-                            int64_t N) {
+                            int64_t N, bool groups = false) {
   Problem p = makeProblem(kind, M, K, N, unsigned(M * 1000 + K * 10 + N));
-  quantizedMatMul(kind, p.x.data(), K, M, K, p.w.data(), p.ldw, N, p.y.data(),
-                  N, impl);
+  if (groups)
+    quantizedMatMulGrouped(kind, p.x.data(), K, M, K, grouped(kind, p).data(),
+                           N, p.y.data(), N, impl);
+  else
+    quantizedMatMul(kind, p.x.data(), K, M, K, p.w.data(), p.ldw, N,
+                    p.y.data(), N, impl);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
       const float *x = p.x.data() + m * K;
@@ -196,14 +207,17 @@ void expectMatchesReference(QuantKind kind, int impl, int64_t M, int64_t K,
         want = exact;
       float got = p.y[m * N + n];
       EXPECT_NEAR(got, want, 1e-5 * scale + 1e-6)
-          << quantKindName(kind) << " impl " << impl << " M=" << M
+          << quantKindName(kind) << (groups ? " groups" : "") << " impl "
+          << impl << " M=" << M
           << " K=" << K << " N=" << N << " at " << m << "," << n;
       // Against the unquantized activations: at most half a step each.
       EXPECT_LE(std::fabs(got - exact), scale * xmax / 127 / 2 + 1e-4);
     }
 }
 
-TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
+/// Every kind, both variants, decode and prefill sizes: blocks with
+/// padding, fewer rows than a group, several groups and a partial one.
+void expectEverySizeMatches(bool groups) {
   std::vector<int> impls = {1};
   if (quantAvx2Available())
     impls.push_back(2);
@@ -211,9 +225,68 @@ TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
     for (int impl : impls)
       for (auto [M, K, N] : {std::tuple{1, 32, 1}, {1, 1, 3}, {1, 172, 17},
                              {2, 64, 5}, {5, 576, 33}, {3, 33, 16},
-                             {7, 40, 3}, {8, 172, 5}, {9, 33, 17},
-                             {8, 300, 17}, {13, 600, 33}})
-        expectMatchesReference(kind, impl, M, K, N);
+                             {1, 40, 8}, {7, 40, 3}, {8, 172, 5}, {9, 33, 17},
+                             {8, 300, 17}, {8, 300, 24}, {13, 600, 33}})
+        expectMatchesReference(kind, impl, M, K, N, groups);
+}
+
+TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
+  expectEverySizeMatches(/*groups=*/false);
+}
+
+// Rows in groups of eight (groupQuantizedRows).
+TEST(QuantKernel, GroupedRowsMatchTheReference) {
+  expectEverySizeMatches(/*groups=*/true);
+  // Past the threading threshold: slices of the pool start on groups.
+  expectMatchesReference(QuantKind::Q4_0, 0, 1, 2048, 600, true);
+  expectMatchesReference(QuantKind::Q8_0, 0, 64, 576, 100, true);
+}
+
+// The layout Quant.h documents, byte by byte: rows of raw bytes (each byte
+// names its row and offset), grouped, then read back.
+TEST(QuantGroups, LayoutIsTheDocumentedOne) {
+  for (QuantKind kind : kAllKinds) {
+    const int64_t K = 40, N = 9, blocks = 2;
+    const int64_t bytes = quantBlockBytes(kind), row = quantRowBytes(kind, K);
+    const int64_t head = kind == QuantKind::Q4_1 ? 4 : 2;
+    std::vector<uint8_t> rows(N * row);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < row; ++i)
+        rows[n * row + i] = uint8_t(n * 37 + i);
+    std::vector<uint8_t> groups(2 * quantGroupBytes(kind, K), 0xAB);
+    groupQuantizedRows(kind, rows.data(), row, N, K, groups.data());
+    for (int64_t n = 0; n < 16; ++n)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t *seg =
+            groups.data() + n / 8 * quantGroupBytes(kind, K) + b * 8 * bytes;
+        const int64_t r = n % 8;
+        auto want = [&](int64_t i) {
+          return n < N ? rows[n * row + b * bytes + i] : uint8_t(0);
+        };
+        SCOPED_TRACE(std::string(quantKindName(kind)) + " row " +
+                     std::to_string(n) + " block " + std::to_string(b));
+        // d of the eight rows, then (q4_1) their m, then 4-byte chunks.
+        EXPECT_EQ(seg[2 * r], want(0));
+        EXPECT_EQ(seg[2 * r + 1], want(1));
+        if (head == 4) {
+          EXPECT_EQ(seg[16 + 2 * r], want(2));
+          EXPECT_EQ(seg[16 + 2 * r + 1], want(3));
+        }
+        for (int64_t i = head; i < bytes; ++i) {
+          int64_t c = (i - head) / 4, j = (i - head) % 4;
+          EXPECT_EQ(seg[8 * head + 32 * c + 4 * r + j], want(i)) << "byte " << i;
+        }
+      }
+    // And back: any run of blocks of any row.
+    for (int64_t n = 0; n < N; ++n) {
+      std::vector<uint8_t> back(bytes);
+      ungroupQuantizedBlocks(kind, groups.data() + n / 8 * quantGroupBytes(kind, K),
+                             n % 8, 1, 1, back.data());
+      EXPECT_TRUE(std::equal(back.begin(), back.end(),
+                             rows.begin() + n * row + bytes))
+          << quantKindName(kind) << " row " << n;
+    }
+  }
 }
 
 TEST(QuantKernel, LargeProductsUseThePoolAndAgree) {
@@ -281,6 +354,34 @@ TEST(QuantKernel, CInterfaceRefusesAMismatchedWeight) {
   _mlir_ciface_actsparse_rt_matmul_q_f32(7, &x, &w, &y);
   ASSERT_TRUE(takeRuntimeError(error));
   EXPECT_NE(error.find("unknown quantized kind 7"), std::string::npos);
+}
+
+// The C interface of the kernel on groups: [ceil(N / 8), 8 B] bytes for N
+// outputs; plain rows passed to it are refused by their shape.
+TEST(QuantKernel, CInterfaceOnGroups) {
+  Problem p = makeProblem(QuantKind::Q4_1, 2, 64, 11, 4);
+  std::vector<uint8_t> groups = grouped(QuantKind::Q4_1, p);
+  ActSparseMemRef2DF32 x = view(p.x.data(), 2, 64, 64, 1);
+  auto *gd = reinterpret_cast<int8_t *>(groups.data());
+  const int64_t gb = quantGroupBytes(QuantKind::Q4_1, 64);
+  ActSparseMemRef2DI8 w{gd, gd, 0, {2, gb}, {gb, 1}};
+  ActSparseMemRef2DF32 y = view(p.y.data(), 2, 11, 11, 1);
+  _mlir_ciface_actsparse_rt_matmul_q_groups_f32(2, &x, &w, &y);
+  std::string error;
+  EXPECT_FALSE(takeRuntimeError(error)) << error;
+  for (int64_t m = 0; m < 2; ++m)
+    for (int64_t n = 0; n < 11; ++n)
+      EXPECT_NEAR(p.y[m * 11 + n], referenceDot(p.wrows[n], &p.x[m * 64], 64),
+                  1e-4);
+  auto *wd = reinterpret_cast<int8_t *>(p.w.data());
+  ActSparseMemRef2DI8 plain{wd, wd, 0, {11, p.ldw}, {p.ldw, 1}};
+  _mlir_ciface_actsparse_rt_matmul_q_groups_f32(2, &x, &plain, &y);
+  ASSERT_TRUE(takeRuntimeError(error));
+  EXPECT_NE(error.find("(grouped rows): a q4_1 weight of 11 x 40 bytes does "
+                       "not fit 64 inputs and 11 outputs"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(p.y, std::vector<float>(22, 0.0f));
 }
 
 } // namespace

@@ -427,6 +427,29 @@ TEST_F(WeightPackTest, PanelWeightsAreLaidOutAsStrips) {
   EXPECT_NE(bad.message().find("'a'"), std::string::npos) << bad.message();
 }
 
+// Quantized rows the IR wants in groups (TensorSpec::groupRows) are read as
+// the pack stores them, [N, B], and laid out as [ceil(N / 8), 8 B]
+// (groupQuantizedRows, whose layout QuantTest checks byte by byte).
+TEST(LayOutWeightTest, QuantizedRowsAreLaidOutInGroups) {
+  const int64_t N = 37, K = 64, B = quantRowBytes(QuantKind::Q4_0, K);
+  std::vector<uint8_t> rows(N * B);
+  for (size_t i = 0; i < rows.size(); ++i)
+    rows[i] = uint8_t(i * 7 + 3);
+  std::vector<uint8_t> want(5 * 8 * B);
+  groupQuantizedRows(QuantKind::Q4_0, rows.data(), B, N, K, want.data());
+  for (int threads : {1, 2, 3}) {
+    setNumThreads(threads);
+    TensorSpec spec{"w", DType::I8, {5, 8 * B}};
+    spec.groupRows = N;
+    spec.groupKind = int64_t(QuantKind::Q4_0);
+    EXPECT_EQ(storedShape(spec), (std::vector<int64_t>{N, B}));
+    Tensor groups = layOutWeight(spec, rows.data());
+    ASSERT_EQ(groups.byteSize(), want.size());
+    EXPECT_EQ(std::memcmp(groups.data(), want.data(), want.size()), 0)
+        << "threads=" << threads;
+  }
+}
+
 // Signature lines carry the layout; a malformed one is refused.
 TEST(EntrySignatureTest, PanelWeightsRoundTrip) {
   EntrySignature sig;
@@ -450,6 +473,34 @@ TEST(EntrySignatureTest, PanelWeightsRoundTrip) {
            "weight w f32 3 3 64 16 columns 40\n",
            "weight w f32 3 3 64 16 panels\n",
            "weight w i8 3 3 64 16 panels 40\n"}) {
+    EntrySignature bad;
+    EXPECT_FALSE(EntrySignature::parse(line, bad)) << line;
+  }
+}
+
+TEST(EntrySignatureTest, GroupedWeightsRoundTrip) {
+  EntrySignature sig;
+  TensorSpec w{"w.q4_1", DType::I8, {5, 320}};
+  w.groupRows = 37;
+  w.groupKind = int64_t(QuantKind::Q4_1);
+  sig.weights = {w};
+  std::string text = sig.serialize();
+  EXPECT_NE(text.find("weight w.q4_1 i8 2 5 320 groups 37 q4_1\n"),
+            std::string::npos)
+      << text;
+  EntrySignature back;
+  ASSERT_TRUE(EntrySignature::parse(text, back));
+  ASSERT_EQ(back.weights.size(), 1u);
+  EXPECT_EQ(back.weights[0].groupRows, 37);
+  EXPECT_EQ(back.weights[0].groupKind, int64_t(QuantKind::Q4_1));
+  EXPECT_EQ(back.weights[0].shape, w.shape);
+  for (const char *line : {
+           "weight w i8 2 5 320 groups 41 q4_1\n",  // 41 rows need 6 groups
+           "weight w i8 2 5 320 groups 37 q5_0\n",  // no such kind
+           "weight w i8 2 5 240 groups 37 q4_1\n",  // 30-byte rows: no blocks
+           "weight w i8 2 5 320 groups 37\n",
+           "weight w f32 2 5 320 groups 37 q4_1\n", // rows are bytes
+           "weight w i8 3 5 40 8 groups 37 q4_1\n"}) {
     EntrySignature bad;
     EXPECT_FALSE(EntrySignature::parse(line, bad)) << line;
   }

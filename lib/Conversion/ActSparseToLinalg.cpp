@@ -19,6 +19,7 @@
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/Quant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -28,6 +29,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::actsparse {
@@ -78,6 +80,19 @@ LogicalResult weightsToArguments(func::FuncOp func) {
   return success();
 }
 
+/// The type of `arg` when it is a used weight argument, a static matrix
+/// of `element`s; null otherwise.
+RankedTensorType matrixWeight(func::FuncOp func, BlockArgument arg,
+                              Type element) {
+  auto type = dyn_cast<RankedTensorType>(arg.getType());
+  if (!func.getArgAttr(arg.getArgNumber(),
+                       ActSparseDialect::getWeightArgAttrName()) ||
+      !type || type.getRank() != 2 || !type.hasStaticShape() ||
+      type.getElementType() != element || arg.use_empty())
+    return nullptr;
+  return type;
+}
+
 /// Weight arguments whose every use is the right operand of the runtime's
 /// matmul kernel become its GEMM strips (see the pass's `panels` option):
 /// the loader lays them out once, so prefill packs nothing per call.
@@ -91,11 +106,8 @@ void weightsAsPanels(func::FuncOp func) {
       3, 0, {n.floorDiv(width), k, n % width}, ctx);
   bool changed = false;
   for (BlockArgument arg : entry.getArguments()) {
-    auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!func.getArgAttr(arg.getArgNumber(),
-                         ActSparseDialect::getWeightArgAttrName()) ||
-        !type || type.getRank() != 2 || !type.hasStaticShape() ||
-        !type.getElementType().isF32() || arg.use_empty())
+    auto type = matrixWeight(func, arg, Float32Type::get(ctx));
+    if (!type)
       continue;
     bool onlyMatMul = llvm::all_of(arg.getUses(), [](OpOperand &use) {
       auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
@@ -118,6 +130,80 @@ void weightsAsPanels(func::FuncOp func) {
       g.setIndexingMapsAttr(ArrayAttr::get(ctx, maps));
       g.setLibraryCallAttr(StringAttr::get(ctx, rt::kMatMulPanelsLibraryCall));
     }
+    changed = true;
+  }
+  if (changed)
+    func.setType(FunctionType::get(ctx, entry.getArgumentTypes(),
+                                   func.getResultTypes()));
+}
+
+/// Quantized weight arguments whose every use is (a cast for) the
+/// quantized matmul kernel become groups of eight rows (see the pass's
+/// `row-groups` option): the loader lays them out once, and the calls go
+/// to the kernel for groups.
+void weightsAsRowGroups(func::FuncOp func) {
+  namespace rt = ::actsparse::runtime;
+  MLIRContext *ctx = func.getContext();
+  Block &entry = func.getBody().front();
+  constexpr int64_t group = rt::kQuantGroupRows;
+  // The generic dequantizing a weight for Transpose(Dequantize(Q)), and
+  // that transpose, are dead once the kernel call replaced the projection:
+  // erased first (users before definitions), or they would keep the rows'
+  // layout.
+  Type i8 = IntegerType::get(ctx, 8);
+  if (llvm::any_of(entry.getArguments(), [&](BlockArgument a) {
+        return bool(matrixWeight(func, a, i8));
+      }))
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(entry)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
+  bool changed = false;
+  for (BlockArgument arg : entry.getArguments()) {
+    auto type = matrixWeight(func, arg, i8);
+    if (!type)
+      continue;
+    // Every use a cast whose every use is the kernel's weight operand, all
+    // with one constant kind.
+    SmallVector<func::CallOp> calls;
+    std::optional<int64_t> kind;
+    bool onlyKernel = llvm::all_of(arg.getUsers(), [&](Operation *user) {
+      auto cast = dyn_cast<tensor::CastOp>(user);
+      return cast && !cast->use_empty() &&
+             llvm::all_of(cast->getUses(), [&](OpOperand &use) {
+               auto call = dyn_cast<func::CallOp>(use.getOwner());
+               if (!call || call.getCallee() != rt::kQuantMatMulFunction ||
+                   use.getOperandNumber() != 2)
+                 return false;
+               std::optional<int64_t> k =
+                   getConstantIntValue(call.getOperand(0));
+               if (!k || (kind && *kind != *k))
+                 return false;
+               kind = k;
+               calls.push_back(call);
+               return true;
+             });
+    });
+    if (!onlyKernel || !kind || *kind < 0 ||
+        *kind > int64_t(rt::QuantKind::Q4_1))
+      continue;
+    auto quant = rt::QuantKind(*kind);
+    int64_t rows = type.getDimSize(0), bytes = type.getDimSize(1);
+    if (bytes % rt::quantBlockBytes(quant) != 0)
+      continue;
+    arg.setType(RankedTensorType::get(
+        {(rows + group - 1) / group, group * bytes}, type.getElementType()));
+    Builder b(ctx);
+    func.setArgAttr(
+        arg.getArgNumber(), ActSparseDialect::getWeightRowGroupsArgAttrName(),
+        b.getDictionaryAttr(
+            {b.getNamedAttr("rows", b.getI64IntegerAttr(rows)),
+             b.getNamedAttr("kind",
+                            b.getStringAttr(rt::quantKindName(quant)))}));
+    func::FuncOp kernel =
+        lowering::getRuntimeKernel(func, rt::kQuantMatMulGroupsFunction,
+                         calls.front().getCalleeType(), {1, 2});
+    for (func::CallOp call : calls)
+      call.setCallee(kernel.getSymName());
     changed = true;
   }
   if (changed)
@@ -194,10 +280,14 @@ struct LowerToLinalgPass
     populateActSparseToLinalgPatterns(patterns);
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       return signalPassFailure();
-    if (panels)
-      for (auto func : module.getOps<func::FuncOp>())
-        if (!func.isExternal())
-          weightsAsPanels(func);
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      if (panels)
+        weightsAsPanels(func);
+      if (rowGroups)
+        weightsAsRowGroups(func);
+    }
   }
 };
 

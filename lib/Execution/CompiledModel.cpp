@@ -13,6 +13,7 @@
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/runtime/Abi.h"
+#include "actsparse/runtime/Quant.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
@@ -265,6 +266,20 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
     if (auto n = main.getArgAttrOfType<IntegerAttr>(
             i, ActSparseDialect::getWeightPanelsArgAttrName()))
       p->panelColumns = n.getInt();
+    if (auto groups = main.getArgAttrOfType<DictionaryAttr>(
+            i, ActSparseDialect::getWeightRowGroupsArgAttrName())) {
+      auto rows = groups.getAs<IntegerAttr>("rows");
+      auto kindName = groups.getAs<StringAttr>("kind");
+      auto kind = kindName ? rt::parseQuantKind(kindName.getValue().str())
+                           : std::nullopt;
+      if (!rows || !kind) {
+        error = "weight argument '" + p->name +
+                "' has a malformed row-groups attribute";
+        return failure();
+      }
+      p->groupRows = rows.getInt();
+      p->groupKind = int64_t(*kind);
+    }
     if (auto cache = main.getArgAttrOfType<DictionaryAttr>(
             i, ActSparseDialect::getKvCacheArgAttrName())) {
       rt::CacheSpec c;
@@ -303,6 +318,7 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
     main.removeArgAttr(i, ActSparseDialect::getWeightArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getWeightPanelsArgAttrName());
+    main.removeArgAttr(i, ActSparseDialect::getWeightRowGroupsArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getOnnxNameAttrName());
     main.removeArgAttr(i, ActSparseDialect::getKvCacheArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getUnsignedAttrName());
@@ -581,6 +597,9 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
            &_mlir_ciface_actsparse_rt_matmul_panels_f32)},
       {rt::kQuantMatMulSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                    &_mlir_ciface_actsparse_rt_matmul_q_f32)},
+      {rt::kQuantMatMulGroupsSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_matmul_q_groups_f32)},
       {rt::kSoftmaxSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                &_mlir_ciface_actsparse_rt_softmax_f32)},
       {rt::kBatchMatMulSymbol,

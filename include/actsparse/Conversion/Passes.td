@@ -48,10 +48,20 @@ def LowerToLinalg : Pass<"actsparse-lower-to-linalg", "::mlir::ModuleOp"> {
     `tensor<ceil(N/16) x K x 16 x f32>` tagged `{actsparse.weight_panels =
     N}`, and those generics read `W[n floordiv 16, k, n mod 16]` and call
     `actsparse_rt_matmul_panels_f32`.
+
+    With `row-groups` (the default), quantized rows `[N, B] i8` whose every
+    use is the quantized matmul kernel are laid out once, by the loader, in
+    groups of eight rows (runtime/include/actsparse/runtime/Quant.h): the
+    argument becomes `tensor<ceil(N/8) x 8B x i8>` tagged
+    `{actsparse.weight_row_groups = {rows = N, kind = "KIND"}}`, and those
+    calls go to `actsparse_rt_matmul_q_groups_f32`.
   }];
   let options = [
     Option<"panels", "panels", "bool", /*default=*/"true",
-           "Lay out weights that only feed the matmul kernel as GEMM strips">
+           "Lay out weights that only feed the matmul kernel as GEMM strips">,
+    Option<"rowGroups", "row-groups", "bool", /*default=*/"true",
+           "Lay out quantized weights that only feed the quantized matmul "
+           "kernel in groups of eight rows">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",

@@ -62,6 +62,13 @@ def ActSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getWeightPanelsArgAttrName() {
       return "actsparse.weight_panels";
     }
+    /// On a lowered function's weight argument: the weight is N quantized
+    /// rows of B bytes in the pack ([N, B] i8), and the argument those rows
+    /// in groups of eight, [ceil(N / 8), 8 B] (a dictionary `{rows = N,
+    /// kind = "q4_0"}`), which the loader lays out.
+    static constexpr ::llvm::StringLiteral getWeightRowGroupsArgAttrName() {
+      return "actsparse.weight_row_groups";
+    }
     /// On `@main`'s argument added by --actsparse-kv-cache-in-place: a
     /// dictionary `{past = "INPUT", axis = N}`, the past input whose rows
     /// the runtime-owned cache holds and the axis it grows along.

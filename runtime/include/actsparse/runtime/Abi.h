@@ -117,6 +117,16 @@ void _mlir_ciface_actsparse_rt_matmul_q_f32(int64_t kind,
                                             ActSparseMemRef2DI8 *w,
                                             ActSparseMemRef2DF32 *y);
 
+/// The same for W laid out in groups of eight rows (Quant.h,
+/// groupQuantizedRows): W [ceil(N / 8), 8 B], as the weight loader lays out
+/// weights whose signature line says `groups N KIND` (layOutWeight in
+/// Entry.h). Decode reads each group once and takes eight rows' dot
+/// products in the lanes of one vector.
+void _mlir_ciface_actsparse_rt_matmul_q_groups_f32(int64_t kind,
+                                                   ActSparseMemRef2DF32 *x,
+                                                   ActSparseMemRef2DI8 *w,
+                                                   ActSparseMemRef2DF32 *y);
+
 /// y[r, :] = softmax(x[r, :]) for every row of f32 [R, C] memrefs: every
 /// f32 actsparse.softmax over its last axis, the other axes flattened into
 /// rows. Vectorized, exp included (glibc's vector expf).
@@ -207,7 +217,9 @@ namespace actsparse::runtime {
 /// 7: the batched (attention) matmul kernels and the softmax kernel.
 /// 8: the quantized matmul kernel (i8 weights).
 /// 9: the sparse FFN kernel on quantized bundles, and with the gate apart.
-constexpr int kAbiVersion = 10;
+/// 10: weights laid out as GEMM strips (the panels kernel).
+/// 11: quantized weights laid out in groups of rows (the groups kernel).
+constexpr int kAbiVersion = 11;
 
 /// Columns of one strip of a weight laid out for the GEMM
 /// (actsparse_rt_matmul_panels_f32; the runtime's GEMM panel width).
@@ -246,6 +258,10 @@ inline const char *kBatchMatMulNtLibraryCall =
     "actsparse_rt_batch_matmul_nt_f32";
 inline const char *kQuantMatMulFunction = "actsparse_rt_matmul_q_f32";
 inline const char *kQuantMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_q_f32";
+inline const char *kQuantMatMulGroupsFunction =
+    "actsparse_rt_matmul_q_groups_f32";
+inline const char *kQuantMatMulGroupsSymbol =
+    "_mlir_ciface_actsparse_rt_matmul_q_groups_f32";
 inline const char *kSoftmaxFunction = "actsparse_rt_softmax_f32";
 inline const char *kSoftmaxSymbol = "_mlir_ciface_actsparse_rt_softmax_f32";
 inline const char *kBatchMatMulSymbol =

@@ -52,12 +52,14 @@ class WeightPack;
 Status loadWeights(const std::vector<TensorSpec> &weights,
                    const WeightPack &pack, std::vector<Tensor> &buffers);
 
-/// The shape a weight has in the pack: `spec.shape`, or [K, N] for one laid
-/// out as GEMM strips (TensorSpec::panelColumns).
+/// The shape a weight has in the pack: `spec.shape`, [K, N] for one laid
+/// out as GEMM strips (TensorSpec::panelColumns), or [N, B] for quantized
+/// rows laid out in groups (TensorSpec::groupRows).
 std::vector<int64_t> storedShape(const TensorSpec &spec);
 
 /// The buffer of weight `spec` from its values as the pack stores them
-/// (row-major, storedShape(spec)): a copy, or its GEMM strips.
+/// (row-major, storedShape(spec)): a copy, its GEMM strips or its groups
+/// of quantized rows.
 Tensor layOutWeight(const TensorSpec &spec, const void *stored);
 
 /// The entry point: params[0] points to the results struct, params[1..] to

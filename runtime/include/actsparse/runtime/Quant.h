@@ -83,6 +83,46 @@ void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                      int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
                      float *y, int64_t ldy, int impl = 0);
 
+/// Quantized rows laid out for the kernels (the loader does it for weights
+/// whose signature line says `groups`, Entry.h): rows in groups of
+/// kQuantGroupRows, each group quantGroupBytes(kind, K) bytes, the last
+/// group padded with rows of zeros. Within a group, block b of all eight
+/// rows is one run of 8 * quantBlockBytes(kind) bytes:
+///
+///   f16 d[8]                     the eight rows' scales
+///   f16 m[8]                     q4_1 only: their minimums
+///   u8  payload[chunks][8][4]    chunk c, row r: bytes 4c..4c+3 of row
+///                                r's quantized values (q[32] or qs[16])
+///
+/// so the decode kernel loads eight scales as one vector, and each 32-byte
+/// load holds four values (eight nibbles) of every row: products summed
+/// within 4-byte lanes give one row per lane, with no reduction across
+/// lanes (the layout of llama.cpp's repacked q4_0 and of VNNI dot products).
+constexpr int64_t kQuantGroupRows = 8;
+
+constexpr int64_t quantGroupBytes(QuantKind kind, int64_t k) {
+  return kQuantGroupRows * quantRowBytes(kind, k);
+}
+
+/// Writes the N rows of K weights at `rows` (row n at rows + n * ldw) as
+/// ceil(N / 8) groups into `groups`.
+void groupQuantizedRows(QuantKind kind, const uint8_t *rows, int64_t ldw,
+                        int64_t N, int64_t K, uint8_t *groups);
+
+/// Blocks [b0, b0 + count) of row r (< 8) of `group`, as a quantized row
+/// stores them, into `out`.
+void ungroupQuantizedBlocks(QuantKind kind, const uint8_t *group, int64_t r,
+                            int64_t b0, int64_t count, uint8_t *out);
+
+/// quantizedMatMul for weight rows laid out in groups (`w`, ceil(N / 8)
+/// groups of quantGroupBytes(kind, K) bytes). Each block's integer sum is
+/// the same as on plain rows; decode scales it in one step (the plain AVX2
+/// kernel scales eight partial sums), so the float results may differ in
+/// the last bits.
+void quantizedMatMulGrouped(QuantKind kind, const float *x, int64_t ldx,
+                            int64_t M, int64_t K, const uint8_t *w, int64_t N,
+                            float *y, int64_t ldy, int impl = 0);
+
 /// Whether the AVX2 variant can run on this CPU.
 bool quantAvx2Available();
 

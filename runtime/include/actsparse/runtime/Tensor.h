@@ -71,6 +71,12 @@ struct TensorSpec {
   /// [ceil(N / 16), K, 16] (Abi.h, actsparse_rt_matmul_panels_f32). 0: the
   /// buffer is the pack's tensor as stored.
   int64_t panelColumns = 0;
+  /// A quantized weight laid out in groups of rows: N > 0 when the pack
+  /// holds N rows of B bytes ([N, B] i8) of kind `groupKind` (QuantKind in
+  /// Quant.h) and `shape` is [ceil(N / 8), 8 B] (Abi.h,
+  /// actsparse_rt_matmul_q_groups_f32). 0: as stored.
+  int64_t groupRows = 0;
+  int64_t groupKind = 0;
 };
 
 /// A KV cache the model appends to in place (--actsparse-kv-cache-in-place):
