@@ -6,7 +6,8 @@
 #              evaluation text of docs/SmolLM2.md
 #   weights    SmolLM2-135M as exported (the Q4_1 GGUF dequantized to
 #              f32); llama.cpp runs an f32 GGUF of the same weights and
-#              Q8_0 / Q4_0 / Q4_1 requantized from it by llama-quantize
+#              Q8_0 / Q4_0 / Q4_1 / F16 / BF16 requantized from it by
+#              llama-quantize
 #   scoring    windows of 512 tokens, each scoring the tokens after its
 #              first 256 (llama-perplexity -c 512; sparse-run --ctx-window
 #              512 --ctx-stride 256)
@@ -23,7 +24,7 @@ cache=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}
 smol=$cache/smollm2
 dir=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}/smollm2-quant
 chars=${CHARS:-16000}
-kinds="q8_0 q4_0 q4_1"
+kinds="q8_0 q4_0 q4_1 f16 bf16"
 "$root/scripts/build.sh" >/dev/null
 [ -f "$smol/onnx-kv/model.onnx" ] ||
   { echo "bench: no SmolLM2 export in $smol; run scripts/smollm2/make.sh" >&2; exit 1; }
@@ -41,7 +42,7 @@ done
 q41=$smol/SmolLM2-135M-Instruct.Q4_1.gguf
 f32=$dir/SmolLM2-135M-Instruct.F32.gguf
 [ -f "$f32" ] || "$llama/llama-quantize" --allow-requantize "$q41" "$f32" F32 >/dev/null 2>&1
-for t in Q8_0 Q4_0 Q4_1; do
+for t in Q8_0 Q4_0 Q4_1 F16 BF16; do
   [ -f "$dir/$t.gguf" ] || "$llama/llama-quantize" "$f32" "$dir/$t.gguf" "$t" >/dev/null 2>&1
 done
 

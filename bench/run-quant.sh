@@ -3,10 +3,10 @@
 # rounds, 2 threads each:
 #   ActSparse   sparse-run on the KV-cache ONNX export: f32, and after
 #               --actsparse-quantize with type q8_0, q4_0 and q4_1
-#               (classifier q8_0)
-#   llama.cpp   llama-bench on the original Q4_1 GGUF, and on Q8_0 and
-#               Q4_0 GGUFs requantized from an f32 conversion of it (the
-#               weights ActSparse's export holds)
+#               (classifier q8_0), f16 and bf16 (classifier the same)
+#   llama.cpp   llama-bench on the original Q4_1 GGUF, and on Q8_0, Q4_0,
+#               F16 and BF16 GGUFs requantized from an f32 conversion of
+#               it (the weights ActSparse's export holds)
 # Decode: TOKENS greedy tokens from token 1 (llama-bench: tg TOKENS);
 # prefill: 64 tokens from an empty cache (llama-bench: pp 64), each engine
 # warm (sparse-run --warmup; llama-bench and the ORT script time theirs
@@ -38,7 +38,7 @@ if [ "${SIZE:-smollm2}" = full ]; then
 fi
 rounds=${ROUNDS:-3}
 tokens=${TOKENS:-64}
-kinds="q8_0 q4_0 q4_1"
+kinds="q8_0 q4_0 q4_1 f16 bf16"
 mkdir -p "$dir"
 "$root/scripts/build.sh" >/dev/null
 [ -x "$cache/venv-smollm2/bin/python" ] && { [ "${SIZE:-smollm2}" = full ] || [ -f "$model" ]; } ||
@@ -67,7 +67,7 @@ else
   f32=$dir/SmolLM2-135M-Instruct.F32.gguf
   [ -f "$f32" ] || "$llama/llama-quantize" --allow-requantize "$q41" "$f32" F32 >/dev/null 2>&1
 fi
-for t in Q8_0 Q4_0; do
+for t in Q8_0 Q4_0 F16 BF16; do
   [ -f "$dir/$t.gguf" ] || "$llama/llama-quantize" "$f32" "$dir/$t.gguf" "$t" >/dev/null 2>&1
 done
 
@@ -97,13 +97,18 @@ for r in $(seq "$rounds"); do
   read -r a41 p41 < <(as q4_1)
   read -r l41 lp41 < <(tg "$q41")
   read -r lf lpf < <(tg "$f32")
+  read -r a16 p16 < <(as f16)
+  read -r l16 lp16 < <(tg "$dir/F16.gguf")
+  read -r ab16 pb16 < <(as bf16)
+  read -r lb16 lpb16 < <(tg "$dir/BF16.gguf")
   "$python" - "$r" "$a32" "$p32" "$lf" "$lpf" "$a8" "$p8" "$l8" "$lp8" \
-    "$a40" "$p40" "$l40" "$lp40" "$a41" "$p41" "$l41" "$lp41" <<'PY'
+    "$a40" "$p40" "$l40" "$lp40" "$a41" "$p41" "$l41" "$lp41" \
+    "$a16" "$p16" "$l16" "$lp16" "$ab16" "$pb16" "$lb16" "$lpb16" <<'PY'
 import sys
 r = sys.argv[1]
 v = list(map(float, sys.argv[2:]))
 print(f"round {r}:")
-for i, name in enumerate(["f32", "q8_0", "q4_0", "q4_1"]):
+for i, name in enumerate(["f32", "q8_0", "q4_0", "q4_1", "f16", "bf16"]):
     a, ap, l, lp = v[4 * i: 4 * i + 4]
     print(f"  {name:5s} ActSparse {a:6.1f} ({ap:6.1f})  llama.cpp {l:6.1f} ({lp:6.1f})"
           f"  decode {a / l:.2f}x, prefill {ap / lp:.2f}x")

@@ -43,7 +43,50 @@ int quantRound(float v, int lo, int hi) {
 
 /// Bytes of a block's f16 fields (d, and m for q4_1); its values follow.
 constexpr int64_t quantHeaderBytes(QuantKind kind) {
-  return kind == QuantKind::Q4_1 ? 4 : 2;
+  return isFloatKind(kind) ? 0 : kind == QuantKind::Q4_1 ? 4 : 2;
+}
+
+/// bfloat16: the top 16 bits of an f32, rounded to nearest even.
+float bf16ToFloat(uint16_t h) {
+  uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (std::isnan(f))
+    return uint16_t(bits >> 16 | 0x40); // quiet, sign kept
+  return uint16_t((bits + 0x7fff + (bits >> 16 & 1)) >> 16);
+}
+
+/// Weight i of a row of a float kind.
+float floatWeight(QuantKind kind, const uint8_t *row, int64_t i) {
+  if (kind == QuantKind::F16)
+    return halfToFloat(row + 2 * i);
+  uint16_t h;
+  std::memcpy(&h, row + 2 * i, 2);
+  return bf16ToFloat(h);
+}
+
+/// Calls f with `kind` as a compile-time constant (std::integral_constant).
+template <typename F> decltype(auto) withKind(QuantKind kind, F &&f) {
+  using K = QuantKind;
+  switch (kind) {
+  case K::Q8_0:
+    return f(std::integral_constant<K, K::Q8_0>());
+  case K::Q4_0:
+    return f(std::integral_constant<K, K::Q4_0>());
+  case K::Q4_1:
+    return f(std::integral_constant<K, K::Q4_1>());
+  case K::F16:
+    return f(std::integral_constant<K, K::F16>());
+  case K::BF16:
+    break;
+  }
+  return f(std::integral_constant<K, K::BF16>());
 }
 
 /// One full block of activations, as the scalar loop below computes it
@@ -84,6 +127,13 @@ quantizeBlockAvx2(const float *v, int8_t *out, float &scale, int32_t &sum) {
 /// the block's float scale (and offset for q4_1) — the scalar reference.
 float dotRowScalar(QuantKind kind, const uint8_t *row, const QuantizedActivations &x,
                    int64_t m) {
+  if (isFloatKind(kind)) {
+    const float *v = x.source + m * x.ld;
+    float acc = 0;
+    for (int64_t i = 0; i < x.k; ++i)
+      acc += floatWeight(kind, row, i) * v[i];
+    return acc;
+  }
   const int64_t bytes = quantBlockBytes(kind);
   const int8_t *xq = x.rowQ(m);
   const float *dx = x.scale.data() + m * x.blocks;
@@ -117,6 +167,38 @@ hsum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+/// Eight weights of a float kind as f32.
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline __m256
+floatWeights8(const uint8_t *p) {
+  __m128i h = _mm_loadu_si128((const __m128i *)p);
+  if constexpr (kind == QuantKind::F16)
+    return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/// A row of a float kind dotted with K f32 activations: four accumulators
+/// over 32 weights, then eight at a time, then one at a time.
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c"))) float
+floatDotAvx2(const uint8_t *row, const float *x, int64_t K) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= K; i += 32)
+    for (int g = 0; g < 4; ++g)
+      acc[g] = _mm256_fmadd_ps(floatWeights8<kind>(row + 2 * (i + 8 * g)),
+                               _mm256_loadu_ps(x + i + 8 * g), acc[g]);
+  for (; i + 8 <= K; i += 8)
+    acc[0] = _mm256_fmadd_ps(floatWeights8<kind>(row + 2 * i),
+                             _mm256_loadu_ps(x + i), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                                 _mm256_add_ps(acc[2], acc[3])));
+  for (; i < K; ++i)
+    sum += floatWeight(kind, row, i) * x[i];
+  return sum;
 }
 
 /// Block `b` of one weight row against R activation rows from m0: the
@@ -243,6 +325,12 @@ dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out,
   constexpr int64_t step = grouped ? kQuantGroupRows * bytes : bytes;
   for (int64_t b = 0; b < blocks; ++b, out += kQuantBlock) {
     const uint8_t *blk = row + b * step;
+    if constexpr (isFloatKind(kind)) {
+      static_assert(!grouped, "float kinds are not laid out in groups");
+      for (int g = 0; g < 4; ++g)
+        _mm256_storeu_ps(out + 8 * g, floatWeights8<kind>(blk + 16 * g));
+      continue;
+    }
     const __m256 d = _mm256_set1_ps(halfField<grouped>(blk, r, 0));
     auto values = [&](int64_t i) { // 8 bytes from value i
       return _mm_set_epi32(0, 0, valueBytes<kind, grouped>(blk, r, i + 4),
@@ -337,12 +425,11 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
             plain.resize(blocks * blockBytes);
             ungroupQuantizedBlocks(kind, g, r, 0, blocks, plain.data());
             dequantizeRow(kind, plain.data(), kc, row);
-          } else if (kind == QuantKind::Q8_0) {
-            dequantizeRowAvx2<QuantKind::Q8_0, true>(g, blocks, row, r);
-          } else if (kind == QuantKind::Q4_0) {
-            dequantizeRowAvx2<QuantKind::Q4_0, true>(g, blocks, row, r);
           } else {
-            dequantizeRowAvx2<QuantKind::Q4_1, true>(g, blocks, row, r);
+            withKind(kind, [&](auto k) {
+              if constexpr (!isFloatKind(k))
+                dequantizeRowAvx2<k, true>(g, blocks, row, r);
+            });
           }
           continue;
         }
@@ -350,12 +437,8 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
             w + (n + j + r) * ldw + k0 / kQuantBlock * blockBytes;
         if (!avx2)
           dequantizeRow(kind, q, kc, row);
-        else if (kind == QuantKind::Q8_0)
-          dequantizeRowAvx2<QuantKind::Q8_0>(q, blocks, row);
-        else if (kind == QuantKind::Q4_0)
-          dequantizeRowAvx2<QuantKind::Q4_0>(q, blocks, row);
         else
-          dequantizeRowAvx2<QuantKind::Q4_1>(q, blocks, row);
+          withKind(kind, [&](auto k) { dequantizeRowAvx2<k>(q, blocks, row); });
       }
       // j is a multiple of 8: these columns sit in one panel.
       transposeToPanels(rows.data(), kPanelDepth, count, kc,
@@ -447,6 +530,19 @@ groupDotAvx2(const uint8_t *group, const QuantizedActivations &x, int64_t m,
                    _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), offsets));
 }
 
+/// A row of a float kind dotted with K f32 activations.
+float floatDot(QuantKind kind, const uint8_t *row, const float *x, int64_t K,
+               bool avx2) {
+  if (!avx2) {
+    float acc = 0;
+    for (int64_t i = 0; i < K; ++i)
+      acc += floatWeight(kind, row, i) * x[i];
+    return acc;
+  }
+  return kind == QuantKind::F16 ? floatDotAvx2<QuantKind::F16>(row, x, K)
+                                : floatDotAvx2<QuantKind::BF16>(row, x, K);
+}
+
 /// Groups of rows holding rows n0..n1 (n0 on a group) against every
 /// activation row.
 void groupsDecode(QuantKind kind, const uint8_t *w, int64_t K,
@@ -465,12 +561,11 @@ void groupsDecode(QuantKind kind, const uint8_t *w, int64_t K,
           ungroupQuantizedBlocks(kind, group, r, 0, x.blocks, row.data());
           out[r] = dotRowScalar(kind, row.data(), x, m);
         }
-      } else if (kind == QuantKind::Q8_0) {
-        groupDotAvx2<QuantKind::Q8_0>(group, x, m, out);
-      } else if (kind == QuantKind::Q4_0) {
-        groupDotAvx2<QuantKind::Q4_0>(group, x, m, out);
       } else {
-        groupDotAvx2<QuantKind::Q4_1>(group, x, m, out);
+        withKind(kind, [&](auto k) {
+          if constexpr (!isFloatKind(k))
+            groupDotAvx2<k>(group, x, m, out);
+        });
       }
       std::copy_n(out, count, y + m * ldy + n);
     }
@@ -489,27 +584,30 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   QuantizedActivations &xq = buffer;
   bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
   bool f32 = M >= kQuantF32Rows;
-  if (!f32)
+  // The float kinds multiply the activations as they are.
+  if (!f32 && !isFloatKind(kind))
     xq.quantize(x, ldx, M, K, avx2);
   auto body = [&](int64_t n0, int64_t n1) {
     if (f32)
       return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
     if (ldw < 0)
       return groupsDecode(kind, w, K, xq, M, N, n0, n1, y, ldy, avx2);
+    if (isFloatKind(kind)) {
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t m = 0; m < M; ++m)
+          y[m * ldy + n] = floatDot(kind, w + n * ldw, x + m * ldx, K, avx2);
+      return;
+    }
     if (!avx2) {
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t m = 0; m < M; ++m)
           y[m * ldy + n] = dotRowScalar(kind, w + n * ldw, xq, m);
       return;
     }
-    switch (kind) {
-    case QuantKind::Q8_0:
-      return rowsAvx2<QuantKind::Q8_0>(w, ldw, xq, M, n0, n1, y, ldy);
-    case QuantKind::Q4_0:
-      return rowsAvx2<QuantKind::Q4_0>(w, ldw, xq, M, n0, n1, y, ldy);
-    case QuantKind::Q4_1:
-      return rowsAvx2<QuantKind::Q4_1>(w, ldw, xq, M, n0, n1, y, ldy);
-    }
+    withKind(kind, [&](auto k) {
+      if constexpr (!isFloatKind(k))
+        rowsAvx2<k>(w, ldw, xq, M, n0, n1, y, ldy);
+    });
   };
   // Slices start on multiples of 16 rows, so on groups.
   forColumnSlices(M, N, K, body);
@@ -570,6 +668,9 @@ bool quantAvx2Available() {
 
 void QuantizedActivations::quantize(const float *x, int64_t ldx, int64_t M,
                                     int64_t K, bool vectorized) {
+  source = x;
+  ld = ldx;
+  k = K;
   blocks = (K + kQuantBlock - 1) / kQuantBlock;
   q.assign(M * blocks * kQuantBlock, 0);
   scale.resize(M * blocks);
@@ -602,18 +703,13 @@ float quantizedDot(QuantKind kind, const uint8_t *row,
                    const QuantizedActivations &x, int64_t m) {
   if (!quantAvx2Available())
     return dotRowScalar(kind, row, x, m);
+  if (isFloatKind(kind))
+    return floatDot(kind, row, x.source + m * x.ld, x.k, /*avx2=*/true);
   float out = 0;
-  switch (kind) {
-  case QuantKind::Q8_0:
-    dotRowsAvx2<QuantKind::Q8_0, 1>(row, x, m, &out, 0);
-    break;
-  case QuantKind::Q4_0:
-    dotRowsAvx2<QuantKind::Q4_0, 1>(row, x, m, &out, 0);
-    break;
-  case QuantKind::Q4_1:
-    dotRowsAvx2<QuantKind::Q4_1, 1>(row, x, m, &out, 0);
-    break;
-  }
+  withKind(kind, [&](auto k) {
+    if constexpr (!isFloatKind(k))
+      dotRowsAvx2<k, 1>(row, x, m, &out, 0);
+  });
   return out;
 }
 
@@ -630,18 +726,22 @@ void addScaledRow(QuantKind kind, float alpha, const uint8_t *row, int64_t n,
     }
     return;
   }
-  switch (kind) {
-  case QuantKind::Q8_0:
-    return addScaledRowAvx2<QuantKind::Q8_0>(alpha, row, n, y);
-  case QuantKind::Q4_0:
-    return addScaledRowAvx2<QuantKind::Q4_0>(alpha, row, n, y);
-  case QuantKind::Q4_1:
-    return addScaledRowAvx2<QuantKind::Q4_1>(alpha, row, n, y);
-  }
+  withKind(kind, [&](auto k) { addScaledRowAvx2<k>(alpha, row, n, y); });
 }
 
 void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row) {
   const int64_t bytes = quantBlockBytes(kind);
+  if (isFloatKind(kind)) {
+    std::memset(row, 0, quantRowBytes(kind, k));
+    for (int64_t i = 0; i < k; ++i)
+      if (kind == QuantKind::F16) {
+        storeHalf(w[i], row + 2 * i);
+      } else {
+        uint16_t h = floatToBf16(w[i]);
+        std::memcpy(row + 2 * i, &h, 2);
+      }
+    return;
+  }
   for (int64_t b = 0; b * kQuantBlock < k; ++b) {
     float v[kQuantBlock] = {};
     int64_t n = std::min<int64_t>(kQuantBlock, k - b * kQuantBlock);
@@ -687,6 +787,11 @@ void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row) {
 
 void dequantizeRow(QuantKind kind, const uint8_t *row, int64_t k, float *w) {
   const int64_t bytes = quantBlockBytes(kind);
+  if (isFloatKind(kind)) {
+    for (int64_t i = 0; i < k; ++i)
+      w[i] = floatWeight(kind, row, i);
+    return;
+  }
   for (int64_t i = 0; i < k; ++i) {
     const uint8_t *blk = row + (i / kQuantBlock) * bytes;
     int j = int(i % kQuantBlock);
@@ -727,9 +832,12 @@ void quantizedMatMulCall(int64_t kind, ActSparseMemRef2DF32 *x,
       for (int64_t n = 0; n < N; ++n)
         Y[m * y->strides[0] + n * y->strides[1]] = 0;
   };
-  if (kind < 0 || kind > int64_t(QuantKind::Q4_1))
+  if (kind < 0 || kind > int64_t(QuantKind::BF16))
     return fail("unknown quantized kind " + std::to_string(kind));
   auto k = QuantKind(kind);
+  if (grouped && isFloatKind(k))
+    return fail(std::string(quantKindName(k)) + " rows are not laid out in "
+                                                "groups");
   int64_t rows = grouped ? (N + kQuantGroupRows - 1) / kQuantGroupRows : N;
   int64_t rowBytes = grouped ? quantGroupBytes(k, K) : quantRowBytes(k, K);
   if (w->sizes[0] != rows || w->sizes[1] != rowBytes || y->sizes[0] != M)

@@ -97,6 +97,10 @@ const char *layoutName(Layout layout) {
   case Layout::FfnBundleQ8_0: return "ffn-bundle-q8_0";
   case Layout::FfnBundleQ4_0: return "ffn-bundle-q4_0";
   case Layout::FfnBundleQ4_1: return "ffn-bundle-q4_1";
+  case Layout::F16Rows: return "f16-rows";
+  case Layout::BF16Rows: return "bf16-rows";
+  case Layout::FfnBundleF16: return "ffn-bundle-f16";
+  case Layout::FfnBundleBF16: return "ffn-bundle-bf16";
   }
   return "unknown";
 }
@@ -422,7 +426,7 @@ std::unique_ptr<WeightPack> WeightPack::open(const std::string &path,
     if (dtypeSize(dtype) == 0)
       return fail("tensor '" + t.name + "' has unknown dtype " +
                   std::to_string(dtype));
-    if (layout > uint32_t(Layout::FfnBundleQ4_1))
+    if (layout > uint32_t(kLastLayout))
       return fail("tensor '" + t.name + "' has unknown layout " +
                   std::to_string(layout));
     if (layout == uint32_t(Layout::FfnBundle) &&
@@ -430,14 +434,15 @@ std::unique_ptr<WeightPack> WeightPack::open(const std::string &path,
       return fail("tensor '" + t.name +
                   "' is marked as FFN bundles (layout 1) but is not an f32 "
                   "matrix");
-    if (layout >= uint32_t(Layout::FfnBundleQ8_0)) {
+    if (layout != uint32_t(Layout::FfnBundle) &&
+        isFfnBundle(Layout(layout))) {
       if (dtype != uint32_t(DType::I8) || rank != 2 ||
           t.shape[1] % 64 != 0)
         return fail("tensor '" + t.name + "' is marked as quantized FFN "
                     "bundles (layout " + std::to_string(layout) +
                     ") but is not an i8 matrix of 64-byte rows");
     } else if (layout >= uint32_t(Layout::Q8_0Rows)) {
-      auto kind = QuantKind(layout - uint32_t(Layout::Q8_0Rows));
+      auto kind = QuantKind(quantKindOf(Layout(layout)));
       if (dtype != uint32_t(DType::I8) || rank != 2 ||
           t.shape[1] % quantBlockBytes(kind) != 0)
         return fail("tensor '" + t.name + "' is marked as " +

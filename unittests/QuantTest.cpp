@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -21,8 +22,8 @@ using namespace actsparse::runtime;
 
 namespace {
 
-const QuantKind kAllKinds[] = {QuantKind::Q8_0, QuantKind::Q4_0,
-                               QuantKind::Q4_1};
+const QuantKind kIntegerKinds[] = {QuantKind::Q8_0, QuantKind::Q4_0,
+                                   QuantKind::Q4_1};
 
 std::vector<uint8_t> quantize(QuantKind kind, const std::vector<float> &w) {
   std::vector<uint8_t> row(quantRowBytes(kind, w.size()));
@@ -44,9 +45,49 @@ TEST(QuantFormat, SizesAndNames) {
   // A partial last block takes a whole block.
   EXPECT_EQ(quantRowBytes(QuantKind::Q8_0, 172), 6 * 34);
   EXPECT_EQ(quantRowBytes(QuantKind::Q4_1, 1), 20);
-  for (QuantKind k : kAllKinds)
+  EXPECT_EQ(quantRowBytes(QuantKind::F16, 64), 128);
+  EXPECT_EQ(quantRowBytes(QuantKind::BF16, 33), 128);
+  for (QuantKind k : kAllQuantKinds)
     EXPECT_EQ(parseQuantKind(quantKindName(k)), k);
+  EXPECT_EQ(parseQuantKind("bf16"), QuantKind::BF16);
   EXPECT_FALSE(parseQuantKind("q5_0"));
+}
+
+// f16 and bf16 rows by hand: IEEE half and the top half of the f32, each
+// rounded to nearest even, little-endian, the row padded with zeros.
+TEST(QuantFormat, FloatKindsBytesByHand) {
+  auto u16 = [](const std::vector<uint8_t> &row, int i) {
+    return unsigned(row[2 * i] | row[2 * i + 1] << 8);
+  };
+  auto bitsToFloat = [](uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  };
+  std::vector<float> w = {1.0f, -2.5f, 65504.0f, 1.0f / 1024,
+                          bitsToFloat(0x3f808000), // halfway 0x3f80 / 0x3f81
+                          bitsToFloat(0x3f818000), // halfway 0x3f81 / 0x3f82
+                          bitsToFloat(0x3f808001), // just above halfway
+                          std::nanf("")};
+  std::vector<uint8_t> h = quantize(QuantKind::F16, w);
+  ASSERT_EQ(h.size(), 64u);
+  EXPECT_EQ(u16(h, 0), 0x3c00u);
+  EXPECT_EQ(u16(h, 1), 0xc100u);
+  EXPECT_EQ(u16(h, 2), 0x7bffu);
+  EXPECT_EQ(u16(h, 3), 0x1400u);
+  for (int i = 8; i < 32; ++i)
+    EXPECT_EQ(u16(h, i), 0u) << "padding " << i;
+  std::vector<uint8_t> b = quantize(QuantKind::BF16, w);
+  EXPECT_EQ(u16(b, 0), 0x3f80u);
+  EXPECT_EQ(u16(b, 1), 0xc020u);
+  EXPECT_EQ(u16(b, 4), 0x3f80u); // ties to even
+  EXPECT_EQ(u16(b, 5), 0x3f82u);
+  EXPECT_EQ(u16(b, 6), 0x3f81u);
+  EXPECT_EQ(u16(b, 7) & 0x7fc0u, 0x7fc0u); // a quiet NaN
+  std::vector<float> back = dequantize(QuantKind::BF16, b, 4);
+  EXPECT_EQ(back, (std::vector<float>{1.0f, -2.5f, 65536.0f, 1.0f / 1024}));
+  EXPECT_EQ(dequantize(QuantKind::F16, h, 4),
+            (std::vector<float>{1.0f, -2.5f, 65504.0f, 1.0f / 1024}));
 }
 
 TEST(QuantFormat, Q8_0BlockBytesByHand) {
@@ -99,7 +140,7 @@ TEST(QuantFormat, Q4_1BlockBytesByHand) {
 TEST(QuantFormat, RoundToNearestErrorIsBoundedByTheStep) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 0.05f);
-  for (QuantKind kind : kAllKinds)
+  for (QuantKind kind : kIntegerKinds)
     for (int64_t k : {1, 31, 32, 33, 172, 576}) {
       std::vector<float> w(k);
       for (float &f : w)
@@ -202,8 +243,9 @@ void expectMatchesReference(QuantKind kind, int impl, int64_t M, int64_t K,
         exact += double(p.wrows[n][i]) * x[i];
         xmax = std::max<double>(xmax, std::fabs(x[i]));
       }
-      // Prefill (M >= kQuantF32Rows) takes the activations unquantized.
-      if (M >= kQuantF32Rows)
+      // Prefill (M >= kQuantF32Rows) and the float kinds take the
+      // activations unquantized.
+      if (M >= kQuantF32Rows || isFloatKind(kind))
         want = exact;
       float got = p.y[m * N + n];
       EXPECT_NEAR(got, want, 1e-5 * scale + 1e-6)
@@ -221,13 +263,16 @@ void expectEverySizeMatches(bool groups) {
   std::vector<int> impls = {1};
   if (quantAvx2Available())
     impls.push_back(2);
-  for (QuantKind kind : kAllKinds)
+  for (QuantKind kind : kAllQuantKinds) {
+    if (groups && isFloatKind(kind))
+      continue; // only the integer kinds are laid out in groups
     for (int impl : impls)
       for (auto [M, K, N] : {std::tuple{1, 32, 1}, {1, 1, 3}, {1, 172, 17},
                              {2, 64, 5}, {5, 576, 33}, {3, 33, 16},
                              {1, 40, 8}, {7, 40, 3}, {8, 172, 5}, {9, 33, 17},
                              {8, 300, 17}, {8, 300, 24}, {13, 600, 33}})
         expectMatchesReference(kind, impl, M, K, N, groups);
+  }
 }
 
 TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
@@ -245,7 +290,7 @@ TEST(QuantKernel, GroupedRowsMatchTheReference) {
 // The layout Quant.h documents, byte by byte: rows of raw bytes (each byte
 // names its row and offset), grouped, then read back.
 TEST(QuantGroups, LayoutIsTheDocumentedOne) {
-  for (QuantKind kind : kAllKinds) {
+  for (QuantKind kind : kIntegerKinds) {
     const int64_t K = 40, N = 9, blocks = 2;
     const int64_t bytes = quantBlockBytes(kind), row = quantRowBytes(kind, K);
     const int64_t head = kind == QuantKind::Q4_1 ? 4 : 2;

@@ -217,7 +217,9 @@ BlockData asQuantized(const Case &c, const BlockData &b, QuantKind kind,
     roundTrip(q.down.data() + i * c.e, c.e);
     std::copy_n(back.data(), c.e, q.down.data() + i * c.e);
   }
-  for (int64_t t = 0; t < c.t && roundX; ++t)
+  // The integer kinds' kernels quantize the activations per block of 32;
+  // the float kinds multiply them as they are.
+  for (int64_t t = 0; t < c.t && roundX && !isFloatKind(kind); ++t)
     for (int64_t k0 = 0; k0 < c.d; k0 += 32) {
       float *v = q.x.data() + t * c.d + k0;
       int64_t n = std::min<int64_t>(32, c.d - k0);
@@ -515,7 +517,7 @@ TEST(SparseFfnKernel, CheckPredictorCountsRecallAndPrecision) {
 }
 
 TEST(SparseFfnKernel, QuantizedBundlesComputeTheBlockTheyStandFor) {
-  for (QuantKind kind : {QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_1})
+  for (QuantKind kind : kAllQuantKinds)
     for (int threads : {1, 2}) {
       setNumThreads(threads);
       for (const Case &c : exactCases()) {
@@ -542,7 +544,7 @@ TEST(SparseFfnKernel, QuantizedBundlesComputeTheBlockTheyStandFor) {
 
 TEST(SparseFfnKernel, QuantizedBundlesWithEmptyFullAndPartialPredictions) {
   setNumThreads(2);
-  for (QuantKind kind : {QuantKind::Q8_0, QuantKind::Q4_1}) {
+  for (QuantKind kind : {QuantKind::Q8_0, QuantKind::Q4_1, QuantKind::BF16}) {
     Case c{3, 45, 1100, 70}; // D and E not multiples of 32
     c.shift = true;
     BlockData b = randomBlock(c, 17);

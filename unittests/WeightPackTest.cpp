@@ -317,7 +317,7 @@ TEST_F(WeightPackTest, QuantizedRowsLayout) {
     Status s;
     auto w = WeightPackWriter::create(path, s);
     ASSERT_TRUE(w) << s.message();
-    size_t bytes = dtype == DType::I8 ? 2 * 36 : 2 * 36 * 4;
+    size_t bytes = size_t(shape[0] * shape[1]) * (dtype == DType::I8 ? 1 : 4);
     std::vector<char> data(bytes);
     ASSERT_TRUE(w->add("q", dtype, shape, data.data(), bytes, Layout(layout)));
     ASSERT_TRUE(w->finish());
@@ -337,8 +337,25 @@ TEST_F(WeightPackTest, QuantizedRowsLayout) {
       << openError();
   write({2, 36}, DType::F32, 4);
   EXPECT_NE(openError().find("marked as q4_1 rows"), std::string::npos);
+  // The float kinds' rows: 64-byte blocks of 32 16-bit floats.
   write({2, 36}, DType::I8, 8);
-  EXPECT_NE(openError().find("tensor 'q' has unknown layout 8"),
+  EXPECT_NE(openError().find("tensor 'q' is marked as f16 rows (layout 8) "
+                             "but is not an i8 matrix of whole 64-byte blocks"),
+            std::string::npos)
+      << openError();
+  write({2, 128}, DType::I8, 9);
+  pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  EXPECT_STREQ(layoutName(pack->find("q")->layout), "bf16-rows");
+  EXPECT_EQ(quantKindOf(pack->find("q")->layout), int(QuantKind::BF16));
+  EXPECT_FALSE(isFfnBundle(pack->find("q")->layout));
+  write({2, 128}, DType::I8, 11);
+  pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  EXPECT_STREQ(layoutName(pack->find("q")->layout), "ffn-bundle-bf16");
+  EXPECT_TRUE(isFfnBundle(pack->find("q")->layout));
+  write({2, 36}, DType::I8, 12);
+  EXPECT_NE(openError().find("tensor 'q' has unknown layout 12"),
             std::string::npos)
       << openError();
 }

@@ -38,7 +38,9 @@ LogicalResult WeightOp::verify() {
 
 static_assert(int(QuantKind::q8_0) == int(rt::QuantKind::Q8_0) &&
                   int(QuantKind::q4_0) == int(rt::QuantKind::Q4_0) &&
-                  int(QuantKind::q4_1) == int(rt::QuantKind::Q4_1),
+                  int(QuantKind::q4_1) == int(rt::QuantKind::Q4_1) &&
+                  int(QuantKind::f16) == int(rt::QuantKind::F16) &&
+                  int(QuantKind::bf16) == int(rt::QuantKind::BF16),
               "the IR's quantized kinds are the runtime's");
 
 LogicalResult DequantizeOp::verify() {

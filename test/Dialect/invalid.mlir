@@ -495,6 +495,14 @@ func.func @dequantize_row_bytes(%q: tensor<4x36xi8>) {
 
 // -----
 
+func.func @dequantize_row_bytes_f16(%q: tensor<4x64xi8>) {
+  // expected-error @below {{rows of 40 f16 weights take 128 bytes (2 blocks of 64), not 64}}
+  %0 = actsparse.dequantize f16 %q : tensor<4x64xi8> -> tensor<4x40xf32>
+  return
+}
+
+// -----
+
 func.func @dequantize_rows(%q: tensor<4x36xi8>) {
   // expected-error @below {{has 4 rows of blocks for 3 result rows}}
   %0 = actsparse.dequantize q4_0 %q : tensor<4x36xi8> -> tensor<3x64xf32>
@@ -512,7 +520,7 @@ func.func @dequantize_dynamic(%q: tensor<?x36xi8>) {
 // -----
 
 func.func @dequantize_kind(%q: tensor<4x36xi8>) {
-  // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'kind' [q8_0, q4_0, q4_1]}}
+  // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'kind' [q8_0, q4_0, q4_1, f16, bf16]}}
   %0 = actsparse.dequantize q5_0 %q : tensor<4x36xi8> -> tensor<4x64xf32>
   return
 }

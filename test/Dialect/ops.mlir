@@ -185,6 +185,18 @@ func.func @dequantize(%a: tensor<3x40xi8>, %b: tensor<3x34xi8>) -> (tensor<3x64x
 
 // -----
 
+// The float kinds: blocks of 32 16-bit floats, 64 bytes.
+// CHECK-LABEL: func.func @dequantize_floats
+func.func @dequantize_floats(%a: tensor<2x128xi8>) -> (tensor<2x40xf32>, tensor<2x64xf32>) {
+  // CHECK: actsparse.dequantize f16 %{{.*}} : tensor<2x128xi8> -> tensor<2x40xf32>
+  %0 = actsparse.dequantize f16 %a : tensor<2x128xi8> -> tensor<2x40xf32>
+  // CHECK: actsparse.dequantize bf16 %{{.*}} : tensor<2x128xi8> -> tensor<2x64xf32>
+  %1 = actsparse.dequantize bf16 %a : tensor<2x128xi8> -> tensor<2x64xf32>
+  return %0, %1 : tensor<2x40xf32>, tensor<2x64xf32>
+}
+
+// -----
+
 // The ops of the ONNX conformance work (docs/Conformance.md).
 // CHECK-LABEL: func.func @conformance_elementwise
 func.func @conformance_elementwise(%a: tensor<3xf32>, %i: tensor<3xi32>,

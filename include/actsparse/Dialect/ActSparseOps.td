@@ -65,10 +65,12 @@ def ActSparse_WeightOp : ActSparse_Op<"weight", [Pure]> {
 }
 
 def ActSparse_QuantKind : I32EnumAttr<"QuantKind",
-    "block-quantized weight format (runtime/include/actsparse/runtime/Quant.h)", [
+    "quantized weight format (runtime/include/actsparse/runtime/Quant.h)", [
       I32EnumAttrCase<"q8_0", 0>,
       I32EnumAttrCase<"q4_0", 1>,
-      I32EnumAttrCase<"q4_1", 2>
+      I32EnumAttrCase<"q4_1", 2>,
+      I32EnumAttrCase<"f16", 3>,
+      I32EnumAttrCase<"bf16", 4>
     ]> {
   let cppNamespace = "::mlir::actsparse";
 }
@@ -79,7 +81,8 @@ def ActSparse_DequantizeOp : ActSparse_Op<"dequantize", [Pure]> {
     `input` holds `N` rows of `kind` blocks as bytes (the formats of
     `runtime/include/actsparse/runtime/Quant.h`, the same as llama.cpp's
     types of the same names): each row is `ceil(K / 32)` blocks of 32
-    weights, the last one padded with zeros. `result` is the `N x K` f32
+    weights, the last one padded with zeros. `q8_0`, `q4_0` and `q4_1`
+    scale integers per block; `f16` and `bf16` blocks are 32 16-bit floats. `result` is the `N x K` f32
     matrix the rows stand for.
 
     `--actsparse-quantize` writes it: a projection `MatMul(x, W)` with

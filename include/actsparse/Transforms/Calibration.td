@@ -245,25 +245,27 @@ def InsertPredictors : Pass<"actsparse-insert-predictors",
 
 def Quantize : Pass<"actsparse-quantize", "::mlir::ModuleOp"> {
   let summary = "Store the projection weights as block-quantized rows "
-                "(q8_0, q4_0, q4_1)";
+                "(q8_0, q4_0, q4_1) or 16-bit floats (f16, bf16)";
   let description = [{
     Every f32 weight-pack matrix that MatMuls read as their right operand,
     directly, through a `Transpose` (a classifier tied to the embedding) or
     as an `actsparse.ffn` parameter, is quantized round-to-nearest into rows
     of 32-weight blocks (`runtime/include/actsparse/runtime/Quant.h`, the
     formats of llama.cpp's types of the same names) and read through
-    `actsparse.dequantize`: `MatMul(x, W)` becomes
+    `actsparse.dequantize` (`f16` and `bf16` round each weight to the
+    16-bit float, with no scale): `MatMul(x, W)` becomes
     `MatMul(x, Transpose(Dequantize(Q)))`, which the lowering turns into the
     runtime's quantized kernel. The classifier (the projection whose result
     the graph returns) gets `classifier-type`, every other projection
     `type`. Uses of a weight other than as a MatMul operand (an embedding's
-    Gather) keep the f32 tensor. The quantized tensors (layouts 2-4 of
-    `docs/WeightPack.md`) and every tensor the module still uses go to
+    Gather) keep the f32 tensor. The quantized tensors (layouts 2-4 and
+    8-9 of `docs/WeightPack.md`) and every tensor the module still uses go to
     `output-pack`, which the module then names.
 
     Bundled FFN blocks (`actsparse.sparse_ffn`) keep their bundles: each
     bundle row's gate row, up row and down column are quantized in `type`
-    and stored as one byte row (layouts 5-7), scalars kept in f32, and the
+    and stored as one byte row (layouts 5-7 and 10-11), scalars kept in
+    f32, and the
     block gets `quant = type`. The sparse kernel then reads a neuron's
     quantized row, so skipped neurons and smaller rows save together. Run
     it after `--actsparse-bundle-ffn` and `--actsparse-insert-predictors`
@@ -277,11 +279,12 @@ def Quantize : Pass<"actsparse-quantize", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"type", "type", "std::string", /*default=*/"\"q8_0\"",
-           "the projections' format: q8_0 (8.5 bits a weight), q4_0 (4.5) or "
-           "q4_1 (5); int8 and int4 name q8_0 and q4_0">,
+           "the projections' format: q8_0 (8.5 bits a weight), q4_0 (4.5), "
+           "q4_1 (5), f16 or bf16 (16); int8 and int4 name q8_0 and q4_0">,
     Option<"classifierType", "classifier-type", "std::string",
-           /*default=*/"\"q8_0\"",
-           "the classifier's format: one of type's, or f32 to keep it">,
+           /*default=*/"\"\"",
+           "the classifier's format: one of type's, or f32 to keep it "
+           "(default: q8_0, or type when it is f16 or bf16)">,
     Option<"outputPack", "output-pack", "std::string", /*default=*/"\"\"",
            "the weight pack to write (quantized tensors plus the tensors the "
            "module still uses); the module names it as given">,

@@ -198,18 +198,39 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
             Value v = tensor::ExtractOp::create(nb, nl, q, ValueRange{n, at});
             return arith::ExtUIOp::create(nb, nl, i32, v);
           };
-          auto halfAt = [&](int64_t offset) -> Value {
-            Value lo = byteAt(idx(offset)), hi = byteAt(idx(offset + 1));
-            Value bits = arith::OrIOp::create(
+          // The 16 bits at `offset`, little-endian, in an i32.
+          auto bitsAt = [&](Value offset) -> Value {
+            Value lo = byteAt(offset),
+                  hi = byteAt(arith::AddIOp::create(nb, nl, offset, idx(1)));
+            return arith::OrIOp::create(
                 nb, nl, lo,
                 arith::ShLIOp::create(
                     nb, nl, hi, arith::ConstantIntOp::create(nb, nl, 8, 32)));
+          };
+          auto halfAt = [&](Value offset) -> Value {
             Value h = arith::BitcastOp::create(
                 nb, nl, nb.getF16Type(),
-                arith::TruncIOp::create(nb, nl, nb.getI16Type(), bits));
+                arith::TruncIOp::create(nb, nl, nb.getI16Type(),
+                                        bitsAt(offset)));
             return arith::ExtFOp::create(nb, nl, f32, h);
           };
-          Value d = halfAt(0), w;
+          Value w;
+          if (rt::isFloatKind(kind)) {
+            // Weight j is the 16-bit float at byte 2 j of its block; a
+            // bfloat16 is the top half of the f32.
+            Value at = arith::MulIOp::create(nb, nl, j, idx(2));
+            if (kind == rt::QuantKind::F16) {
+              w = halfAt(at);
+            } else {
+              Value top = arith::ShLIOp::create(
+                  nb, nl, bitsAt(at),
+                  arith::ConstantIntOp::create(nb, nl, 16, 32));
+              w = arith::BitcastOp::create(nb, nl, f32, top);
+            }
+            linalg::YieldOp::create(nb, nl, w);
+            return;
+          }
+          Value d = halfAt(idx(0));
           if (kind == rt::QuantKind::Q8_0) {
             Value at = arith::AddIOp::create(
                 nb, nl, base, arith::AddIOp::create(nb, nl, j, idx(2)));
@@ -238,7 +259,7 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
             else
               w = arith::AddFOp::create(nb, nl,
                                         arith::MulFOp::create(nb, nl, d, v),
-                                        halfAt(2));
+                                        halfAt(idx(2)));
           }
           linalg::YieldOp::create(nb, nl, w);
         });

@@ -159,8 +159,7 @@ FailureOr<bool> QuantizePass::quantizeBundle(WeightOp w,
   t.name = name.str();
   t.shape = {h, to.stride};
   t.dtype = rt::DType::I8;
-  t.layout =
-      rt::Layout(uint32_t(rt::Layout::FfnBundleQ8_0) + uint32_t(kind));
+  t.layout = rt::quantizedLayout(int(kind), /*bundles=*/true);
   t.bytes.assign(h * to.stride, 0);
   for (int64_t i = 0; i < h; ++i) {
     const float *row = values->data() + i * from.stride;
@@ -196,7 +195,7 @@ QuantizePass::parseKind(StringRef option, StringRef value, bool allowF32) {
                                        : value.str();
   if (std::optional<rt::QuantKind> k = rt::parseQuantKind(name))
     return std::optional<rt::QuantKind>(*k);
-  (void)fail(option + " must be q8_0, q4_0, q4_1, int8 or int4" +
+  (void)fail(option + " must be q8_0, q4_0, q4_1, f16, bf16, int8 or int4" +
              (allowF32 ? ", or f32" : "") + ", not '" + value + "'");
   return failure();
 }
@@ -211,7 +210,7 @@ Value QuantizePass::addQuantized(OpBuilder &b, Location loc, StringRef name,
   t.name = name.str();
   t.shape = {n, rowBytes};
   t.dtype = rt::DType::I8;
-  t.layout = rt::Layout(uint32_t(rt::Layout::Q8_0Rows) + uint32_t(kind));
+  t.layout = rt::quantizedLayout(int(kind), /*bundles=*/false);
   t.bytes.resize(n * rowBytes);
   std::vector<float> row(k);
   for (int64_t i = 0; i < n; ++i) {
@@ -230,8 +229,16 @@ Value QuantizePass::addQuantized(OpBuilder &b, Location loc, StringRef name,
 void QuantizePass::runOnOperation() {
   ModuleOp module = getOperation();
   auto kind = parseKind("type", type, /*allowF32=*/false);
-  auto classifierKind = parseKind("classifier-type", classifierType, true);
-  if (failed(kind) || failed(classifierKind))
+  if (failed(kind))
+    return signalPassFailure();
+  // The classifier keeps 8 bits under the integer kinds, and takes a float
+  // kind as the rest of the model does.
+  std::string classifierName =
+      !classifierType.empty()     ? classifierType
+      : rt::isFloatKind(**kind) ? std::string(rt::quantKindName(**kind))
+                                  : std::string("q8_0");
+  auto classifierKind = parseKind("classifier-type", classifierName, true);
+  if (failed(classifierKind))
     return signalPassFailure();
 
   // Each f32 matrix with projection uses: those it feeds directly (W [K, N])
@@ -357,7 +364,7 @@ void QuantizePass::runOnOperation() {
         "quantize: {0} matrices, {1:F1} MiB of f32 as {2:F1} MiB ({3}; "
         "classifier {4}), relative RMS error {5:E2}; wrote {6}\n",
         added.size(), f32Bytes / 1048576.0, bytes / 1048576.0, type,
-        classifiers ? classifierType : std::string("none found"),
+        classifiers ? classifierName : std::string("none found"),
         squaredNorm ? std::sqrt(squaredError / squaredNorm) : 0.0,
         outputPack);
   }

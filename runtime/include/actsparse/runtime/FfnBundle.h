@@ -146,7 +146,7 @@ struct FfnKernelConfig {
     return int64_t(fields) | int64_t(activation) << 8 |
            int64_t(reluUp) << 10 | int64_t(thresholdOnNeuron) << 11 |
            int64_t(predictor) << 12 |
-           (quant ? int64_t(*quant) + 1 : 0) << 14 | int64_t(gatePre) << 16;
+           (quant ? int64_t(*quant) + 1 : 0) << 14 | int64_t(gatePre) << 17;
   }
   static FfnKernelConfig decode(int64_t word) {
     FfnKernelConfig c;
@@ -155,9 +155,9 @@ struct FfnKernelConfig {
     c.reluUp = (word >> 10) & 1;
     c.thresholdOnNeuron = (word >> 11) & 1;
     c.predictor = FfnPredictorKind((word >> 12) & 3);
-    if (int64_t q = (word >> 14) & 3)
+    if (int64_t q = (word >> 14) & 7)
       c.quant = QuantKind(q - 1);
-    c.gatePre = (word >> 16) & 1;
+    c.gatePre = (word >> 17) & 1;
     return c;
   }
 };

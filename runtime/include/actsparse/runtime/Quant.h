@@ -13,9 +13,14 @@
 //   q8_0  f16 d, i8 q[32]        w = d * q            34 bytes, 8.5 bits
 //   q4_0  f16 d, u8 qs[16]       w = d * (q - 8)      18 bytes, 4.5 bits
 //   q4_1  f16 d, f16 m, u8 qs[16] w = d * q + m       20 bytes, 5 bits
+//   f16   f16 w[32]              IEEE half             64 bytes, 16 bits
+//   bf16  u16 w[32]              the top half of the   64 bytes, 16 bits
+//                                f32 (bfloat16)
 //
 // In the 4-bit kinds weight j < 16 of a block is the low nibble of qs[j]
-// and weight j + 16 its high nibble.
+// and weight j + 16 its high nibble. The two float kinds (f16, bf16) have
+// no scale: each weight is rounded to nearest even on its own, and the
+// kernels multiply them by the activations in f32.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,13 +37,25 @@ namespace actsparse::runtime {
 
 /// The quantized kinds; the numbers are part of the ABI (the kernel's kind
 /// argument) and of the IR (actsparse.dequantize's kind).
-enum class QuantKind : int64_t { Q8_0 = 0, Q4_0 = 1, Q4_1 = 2 };
+enum class QuantKind : int64_t { Q8_0 = 0, Q4_0 = 1, Q4_1 = 2, F16 = 3, BF16 = 4 };
+
+constexpr QuantKind kAllQuantKinds[] = {QuantKind::Q8_0, QuantKind::Q4_0,
+                                        QuantKind::Q4_1, QuantKind::F16,
+                                        QuantKind::BF16};
+
+/// The kinds whose weights are floats of their own (no block scale).
+constexpr bool isFloatKind(QuantKind kind) {
+  return kind == QuantKind::F16 || kind == QuantKind::BF16;
+}
 
 constexpr int64_t kQuantBlock = 32;
 
 /// Bytes of one block of `kind`.
 constexpr int64_t quantBlockBytes(QuantKind kind) {
-  return kind == QuantKind::Q8_0 ? 34 : kind == QuantKind::Q4_0 ? 18 : 20;
+  return kind == QuantKind::Q8_0   ? 34
+         : kind == QuantKind::Q4_0 ? 18
+         : kind == QuantKind::Q4_1 ? 20
+                                   : 64;
 }
 
 /// Bytes of one quantized row of `k` weights.
@@ -47,13 +64,15 @@ constexpr int64_t quantRowBytes(QuantKind kind, int64_t k) {
 }
 
 constexpr const char *quantKindName(QuantKind kind) {
-  return kind == QuantKind::Q8_0 ? "q8_0"
+  return kind == QuantKind::Q8_0   ? "q8_0"
          : kind == QuantKind::Q4_0 ? "q4_0"
-                                   : "q4_1";
+         : kind == QuantKind::Q4_1 ? "q4_1"
+         : kind == QuantKind::F16  ? "f16"
+                                   : "bf16";
 }
 
 inline std::optional<QuantKind> parseQuantKind(std::string_view name) {
-  for (QuantKind k : {QuantKind::Q8_0, QuantKind::Q4_0, QuantKind::Q4_1})
+  for (QuantKind k : kAllQuantKinds)
     if (name == quantKindName(k))
       return k;
   return std::nullopt;
@@ -61,7 +80,8 @@ inline std::optional<QuantKind> parseQuantKind(std::string_view name) {
 
 /// Quantizes `k` weights into one row of `kind` (quantRowBytes bytes),
 /// round to nearest: q8_0 and q4_0 scale by the largest magnitude, q4_1
-/// spans the block's minimum to maximum.
+/// spans the block's minimum to maximum, f16 and bf16 round each weight
+/// to nearest even (bf16 keeps NaN a quiet NaN).
 void quantizeRow(QuantKind kind, const float *w, int64_t k, uint8_t *row);
 
 /// The f32 weights a row stands for (the reference the kernels match).
@@ -75,18 +95,20 @@ constexpr int64_t kQuantF32Rows = 8;
 /// y[m][n] = sum_k x[m][k] * w_n[k] for quantized rows w_n (row n at
 /// `w + n * ldw`), m < M, n < N, y overwritten. For M < kQuantF32Rows the
 /// activations are quantized to 8 bits per block of 32 (scale
-/// max|x| / 127), as llama.cpp does in decode, and dotted in integers;
-/// for more rows each weight row is dequantized once and dotted in f32. Threaded over the runtime's pool for large products
-/// and vectorized for AVX2 when the CPU has it. `impl` forces a variant:
+/// max|x| / 127), as llama.cpp does in decode, and dotted in integers
+/// (the float kinds: each weight converted and multiplied by the f32
+/// activations); for more rows each weight row is dequantized once and
+/// dotted in f32. Threaded over the runtime's pool for large products and
+/// vectorized for AVX2 when the CPU has it. `impl` forces a variant:
 /// 0 any, 1 scalar, 2 AVX2 (tests compare them).
 void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                      int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
                      float *y, int64_t ldy, int impl = 0);
 
-/// Quantized rows laid out for the kernels (the loader does it for weights
-/// whose signature line says `groups`, Entry.h): rows in groups of
-/// kQuantGroupRows, each group quantGroupBytes(kind, K) bytes, the last
-/// group padded with rows of zeros. Within a group, block b of all eight
+/// Quantized rows laid out for the kernels (q8_0, q4_0, q4_1; the loader
+/// does it for weights whose signature line says `groups`, Entry.h): rows
+/// in groups of kQuantGroupRows, each group quantGroupBytes(kind, K)
+/// bytes, the last group padded with rows of zeros. Within a group, block b of all eight
 /// rows is one run of 8 * quantBlockBytes(kind) bytes:
 ///
 ///   f16 d[8]                     the eight rows' scales
@@ -136,6 +158,10 @@ struct QuantizedActivations {
   std::vector<int8_t> q;
   std::vector<float> scale;
   std::vector<int32_t> sum;
+  /// The rows quantized (K values, `ld` apart), which the float kinds'
+  /// dot products read; valid until they change.
+  const float *source = nullptr;
+  int64_t ld = 0, k = 0;
 
   /// Quantizes rows x[m * ldx .. + K), m < M (`vectorized`: the AVX2
   /// loop for whole blocks, which computes the same values).
@@ -147,7 +173,8 @@ struct QuantizedActivations {
 };
 
 /// The dot product of activation row `m` of `x` with one quantized weight
-/// row of x.blocks blocks (integer products per block, scaled in floats).
+/// row of x.blocks blocks (integer products per block, scaled in floats;
+/// for the float kinds, in f32 with x's unquantized source).
 float quantizedDot(QuantKind kind, const uint8_t *row,
                    const QuantizedActivations &x, int64_t m);
 

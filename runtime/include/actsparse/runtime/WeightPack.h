@@ -60,23 +60,48 @@ enum class Layout : uint32_t {
   FfnBundleQ8_0 = 5,
   FfnBundleQ4_0 = 6,
   FfnBundleQ4_1 = 7,
+  /// Rows and FFN bundles of the float kinds (f16, bf16: Quant.h), as 2-4
+  /// and 5-7 are for the integer kinds.
+  F16Rows = 8,
+  BF16Rows = 9,
+  FfnBundleF16 = 10,
+  FfnBundleBF16 = 11,
 };
+
+/// The last layout this reader knows.
+constexpr Layout kLastLayout = Layout::FfnBundleBF16;
 
 /// "dense", "ffn-bundle", "q8_0-rows", "ffn-bundle-q8_0", ...
 const char *layoutName(Layout layout);
 
 /// Whether `layout` holds FFN bundles, in f32 or quantized.
 inline bool isFfnBundle(Layout layout) {
-  return layout == Layout::FfnBundle || layout >= Layout::FfnBundleQ8_0;
+  return layout == Layout::FfnBundle ||
+         (layout >= Layout::FfnBundleQ8_0 && layout <= Layout::FfnBundleQ4_1) ||
+         layout >= Layout::FfnBundleF16;
 }
-/// The quantized format of rows (layouts 2-4) or bundles (5-7); -1 for
-/// the f32 layouts. Numbered as QuantKind.
+/// The quantized format of rows (layouts 2-4, 8-9) or bundles (5-7,
+/// 10-11); -1 for the f32 layouts. Numbered as QuantKind.
 inline int quantKindOf(Layout layout) {
-  if (layout >= Layout::FfnBundleQ8_0)
-    return int(layout) - int(Layout::FfnBundleQ8_0);
-  if (layout >= Layout::Q8_0Rows)
-    return int(layout) - int(Layout::Q8_0Rows);
+  int l = int(layout);
+  if (l >= int(Layout::FfnBundleF16))
+    return 3 + l - int(Layout::FfnBundleF16);
+  if (l >= int(Layout::F16Rows))
+    return 3 + l - int(Layout::F16Rows);
+  if (l >= int(Layout::FfnBundleQ8_0))
+    return l - int(Layout::FfnBundleQ8_0);
+  if (l >= int(Layout::Q8_0Rows))
+    return l - int(Layout::Q8_0Rows);
   return -1;
+}
+/// The layout of rows, or of FFN bundles, of quantized kind `kind`
+/// (numbered as QuantKind).
+inline Layout quantizedLayout(int kind, bool bundles) {
+  if (kind >= 3)
+    return Layout(int(bundles ? Layout::FfnBundleF16 : Layout::F16Rows) +
+                  kind - 3);
+  return Layout(int(bundles ? Layout::FfnBundleQ8_0 : Layout::Q8_0Rows) +
+                kind);
 }
 
 struct TensorInfo {
