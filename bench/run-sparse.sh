@@ -19,6 +19,14 @@
 #   SIZE=smollm2 bash bench/run-sparse.sh   # SmolLM2-135M (scripts/smollm2/make.sh first)
 #   ROUNDS=3 TOKENS=32 SPARSITY=0.9 RANK=64 bash bench/run-sparse.sh
 #   QUANT=q8_0 SIZE=full bash bench/run-sparse.sh  # also each mode quantized
+#   QUANT=q4_0 PEER=llamacpp bash bench/run-sparse.sh
+#
+# With PEER=llamacpp (synthetic sizes, with QUANT) each round also times
+# llama.cpp (llama-bench, tg TOKENS, 2 threads) on the same-shaped dense
+# model before relufication, written as a GGUF by make-synthetic-llama.py
+# --gguf (the venv of scripts/smollm2/make.sh has the gguf package) and
+# quantized to QUANT by llama-quantize, and prints each quantized mode's
+# ratio to it: sparsity plus quantization against quantization alone.
 #
 # With QUANT the rounds also run the three modes with every weight in that
 # format (bundles included): MODE-QUANT, with its ratio to dense-QUANT, the
@@ -44,6 +52,21 @@ modes=(dense exact-gate lowrank apart)
 prepare_modes=("${modes[@]}")
 source "$root/bench/prepare-sparse-model.sh"
 [ -n "${QUANT:-}" ] && modes+=("dense-$QUANT" "exact-gate-$QUANT" "lowrank-$QUANT" "apart-$QUANT")
+peer=
+if [ "${PEER:-}" = llamacpp ]; then
+  venv_python=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}/venv-smollm2/bin/python
+  [ -n "${QUANT:-}" ] && [ -n "${args+x}" ] && [ -x "$venv_python" ] ||
+    { echo "bench: PEER=llamacpp needs QUANT, a synthetic SIZE and the venv of scripts/smollm2/make.sh" >&2; exit 1; }
+  llama=$("$root/bench/build-llamacpp.sh" | tail -1)
+  peer=$dir/$name-${QUANT^^}.gguf
+  if [ ! -f "$peer" ]; then
+    echo "bench: writing $name as a GGUF for llama.cpp (once)"
+    "$venv_python" "$root/bench/make-synthetic-llama.py" "$dir/$name-gguf-unused" "${args[@]}" \
+      --gguf "$dir/$name-F32.gguf" 2>&1 | grep -v Warning || true
+    rm -f "$dir/$name-gguf-unused"*
+    "$llama/llama-quantize" "$dir/$name-F32.gguf" "$peer" "${QUANT^^}" >/dev/null 2>&1
+  fi
+fi
 # The pack each mode's model names.
 pack_of() {
   case $1 in
@@ -77,6 +100,16 @@ for r in $(seq "$rounds"); do
       printf "%s", s }')
   done
   echo "$line"
+  if [ -n "$peer" ]; then
+    tg=$("$llama/llama-bench" -m "$peer" -p 0 -n "$tokens" -t 2 -r 1 -o json 2>/dev/null |
+      python3 -c 'import json,sys; print([x["avg_ts"] for x in json.load(sys.stdin) if x["n_gen"]>0][0])')
+    line="         llama.cpp ${QUANT^^} dense: $(awk -v t="$tg" 'BEGIN { printf "%.2f ms", 1000 / t }');"
+    for m in "dense-$QUANT" "exact-gate-$QUANT" "lowrank-$QUANT" "apart-$QUANT"; do
+      ms=$(python3 "$root/bench/json-get.py" "$dir/sparse-$m.json" 'd["decode_ms_per_token"]')
+      line+=$(awk -v m="$m" -v ms="$ms" -v t="$tg" 'BEGIN { printf " %s %.2fx", m, 1000 / t / ms }')
+    done
+    echo "$line (ActSparse / llama.cpp speed)"
+  fi
   # Prefill of 64 tokens: dense kernels, the sparse kernel token by token
   # (--sparse-dense-rows 0) and with its default crossover.
   pf=
