@@ -315,33 +315,27 @@ halfField(const uint8_t *blk, int64_t r, int field) {
   return _cvtsh_ss(h);
 }
 
-/// A weight row as f32 (blocks x 32 floats, the padding zero): a plain
-/// row, or (`grouped`) row r of a group, `row` its first block's segment.
-template <QuantKind kind, bool grouped = false>
-__attribute__((target("avx2,fma,f16c"))) void
-dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out,
-                  int64_t r = 0) {
-  constexpr int64_t bytes = quantBlockBytes(kind);
-  constexpr int64_t step = grouped ? kQuantGroupRows * bytes : bytes;
-  for (int64_t b = 0; b < blocks; ++b, out += kQuantBlock) {
-    const uint8_t *blk = row + b * step;
-    if constexpr (isFloatKind(kind)) {
-      static_assert(!grouped, "float kinds are not laid out in groups");
-      for (int g = 0; g < 4; ++g)
-        _mm256_storeu_ps(out + 8 * g, floatWeights8<kind>(blk + 16 * g));
-      continue;
-    }
+/// One block of a row as 32 f32 weights in four registers: a plain row's
+/// block, or (`grouped`) row r's of a group's segment.
+template <QuantKind kind, bool grouped>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void
+dequantizeBlockAvx2(const uint8_t *blk, int64_t r, __m256 v[4]) {
+  if constexpr (isFloatKind(kind)) {
+    static_assert(!grouped, "float kinds are not laid out in groups");
+    for (int g = 0; g < 4; ++g)
+      v[g] = floatWeights8<kind>(blk + 16 * g);
+    return;
+  } else {
     const __m256 d = _mm256_set1_ps(halfField<grouped>(blk, r, 0));
     auto values = [&](int64_t i) { // 8 bytes from value i
       return _mm_set_epi32(0, 0, valueBytes<kind, grouped>(blk, r, i + 4),
                            valueBytes<kind, grouped>(blk, r, i));
     };
     if constexpr (kind == QuantKind::Q8_0) {
-      for (int g = 0; g < 4; ++g) {
-        __m256i q = _mm256_cvtepi8_epi32(values(8 * g));
-        _mm256_storeu_ps(out + 8 * g, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
-      }
-      continue;
+      for (int g = 0; g < 4; ++g)
+        v[g] = _mm256_mul_ps(
+            d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(values(8 * g))));
+      return;
     }
     const __m128i low = _mm_set1_epi8(15);
     __m128i packed = _mm_unpacklo_epi64(values(0), values(8));
@@ -354,17 +348,31 @@ dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out,
     for (int g = 0; g < 4; ++g) {
       __m128i part = g % 2 ? _mm_srli_si128(nibbles[g / 2], 8) : nibbles[g / 2];
       __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
-      __m256 v = kind == QuantKind::Q4_0
-                     ? _mm256_mul_ps(d, _mm256_add_ps(q, m))
-                     : _mm256_fmadd_ps(d, q, m);
-      _mm256_storeu_ps(out + 8 * g, v);
+      v[g] = kind == QuantKind::Q4_0 ? _mm256_mul_ps(d, _mm256_add_ps(q, m))
+                                     : _mm256_fmadd_ps(d, q, m);
     }
   }
 }
 
+/// A weight row as f32 (blocks x 32 floats, the padding zero): a plain
+/// row, or (`grouped`) row r of a group, `row` its first block's segment.
+template <QuantKind kind, bool grouped = false>
+__attribute__((target("avx2,fma,f16c"))) void
+dequantizeRowAvx2(const uint8_t *row, int64_t blocks, float *out,
+                  int64_t r = 0) {
+  constexpr int64_t step =
+      (grouped ? kQuantGroupRows : 1) * quantBlockBytes(kind);
+  for (int64_t b = 0; b < blocks; ++b, out += kQuantBlock) {
+    __m256 v[4];
+    dequantizeBlockAvx2<kind, grouped>(row + b * step, r, v);
+    for (int g = 0; g < 4; ++g)
+      _mm256_storeu_ps(out + 8 * g, v[g]);
+  }
+}
+
 /// y[0..n) += alpha * the row's weights: each block dequantized into
-/// registers' worth of floats (dequantizeRowAvx2), then multiplied and
-/// added; a last partial block goes through a buffer.
+/// registers (dequantizeBlockAvx2), then multiplied and added; a last
+/// partial block goes through a buffer.
 template <QuantKind kind>
 __attribute__((target("avx2,fma,f16c"))) void
 addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
@@ -373,12 +381,12 @@ addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
   alignas(32) float w[kQuantBlock];
   int64_t b = 0;
   for (; (b + 1) * kQuantBlock <= n; ++b) {
-    dequantizeRowAvx2<kind>(row + b * bytes, 1, w);
+    __m256 v[4];
+    dequantizeBlockAvx2<kind, false>(row + b * bytes, 0, v);
     float *out = y + b * kQuantBlock;
     for (int g = 0; g < 4; ++g)
-      _mm256_storeu_ps(out + 8 * g,
-                       _mm256_fmadd_ps(a, _mm256_load_ps(w + 8 * g),
-                                       _mm256_loadu_ps(out + 8 * g)));
+      _mm256_storeu_ps(out + 8 * g, _mm256_fmadd_ps(a, v[g],
+                                                    _mm256_loadu_ps(out + 8 * g)));
   }
   if (b * kQuantBlock < n) {
     dequantizeRowAvx2<kind>(row + b * bytes, 1, w);
