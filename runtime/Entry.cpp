@@ -431,6 +431,14 @@ Status loadWeights(const std::vector<TensorSpec> &weights,
     if (t->dtype != w.dtype || t->shape != storedShape(w))
       return Status::error("weight '" + w.name + "' in the pack has another "
                            "dtype or shape than the IR expects");
+    // Rows laid out in groups are read as the kind the IR names: the pack
+    // must hold rows of that kind.
+    if (w.groupRows && (isFfnBundle(t->layout) ||
+                        quantKindOf(t->layout) != int(w.groupKind)))
+      return Status::error(
+          "weight '" + w.name + "' in the pack is " + layoutName(t->layout) +
+          ", not the " + quantKindName(QuantKind(w.groupKind)) +
+          " rows the IR expects");
     if (w.panelColumns || w.groupRows) {
       // Read into one scratch buffer for all such weights, then laid out.
       stored.resize(t->size);

@@ -444,6 +444,35 @@ TEST_F(WeightPackTest, PanelWeightsAreLaidOutAsStrips) {
   EXPECT_NE(bad.message().find("'a'"), std::string::npos) << bad.message();
 }
 
+// A grouped weight's kind must be the pack's: rows of another kind would
+// be laid out and read with the wrong block format, so they are refused
+// by name.
+TEST_F(WeightPackTest, GroupedWeightOfAnotherKindIsRefused) {
+  Status s;
+  auto w = WeightPackWriter::create(path, s);
+  ASSERT_TRUE(w) << s.message();
+  std::vector<char> data(3 * 36);
+  ASSERT_TRUE(w->add("q", DType::I8, {3, 36}, data.data(), data.size(),
+                     Layout::Q4_0Rows));
+  ASSERT_TRUE(w->finish());
+  ASSERT_TRUE(w->commit());
+  auto pack = WeightPack::open(path, s);
+  ASSERT_TRUE(pack) << s.message();
+  TensorSpec spec{"q", DType::I8, {1, 8 * 36}};
+  spec.groupRows = 3;
+  spec.groupKind = int64_t(QuantKind::Q4_0);
+  std::vector<Tensor> buffers;
+  ASSERT_TRUE(loadWeights({spec}, *pack, buffers));
+  spec.groupKind = int64_t(QuantKind::Q4_1);
+  buffers.clear();
+  Status bad = loadWeights({spec}, *pack, buffers);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.message().find(
+                "weight 'q' in the pack is q4_0-rows, not the q4_1 rows"),
+            std::string::npos)
+      << bad.message();
+}
+
 // Quantized rows the IR wants in groups (TensorSpec::groupRows) are read as
 // the pack stores them, [N, B], and laid out as [ceil(N / 8), 8 B]
 // (groupQuantizedRows, whose layout QuantTest checks byte by byte).
