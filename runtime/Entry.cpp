@@ -85,7 +85,8 @@ std::string EntrySignature::serialize() const {
   for (const TensorSpec &s : weights) {
     line("weight", s);
     if (s.panelColumns)
-      os << " panels " << s.panelColumns;
+      os << " panels " << s.panelColumns
+         << (s.panelsTransposed ? " transposed" : "");
     if (s.groupRows)
       os << " groups " << s.groupRows << ' '
          << quantKindName(QuantKind(s.groupKind));
@@ -157,12 +158,18 @@ Status EntrySignature::parse(const std::string &text, EntrySignature &sig) {
       if (ls >> word) {
         bool ok = false;
         if (word == "panels") {
-          // Strips of a [K, N] weight: [ceil(N / 16), K, 16].
+          // Strips of a [K, N] weight: [ceil(N / 16), K, 16]; the pack
+          // holds [N, K] when `transposed` follows.
           ok = (ls >> s.panelColumns) && rank == 3 && s.panelColumns > 0 &&
                s.shape[2] == kStripWidth &&
                s.shape[0] ==
                    (s.panelColumns + kStripWidth - 1) / kStripWidth &&
                s.dtype == DType::F32;
+          std::string more;
+          if (ok && (ls >> more)) {
+            ok = more == "transposed";
+            s.panelsTransposed = ok;
+          }
         } else if (word == "groups" && (ls >> s.groupRows >> kind)) {
           // Groups of eight quantized rows: [ceil(N / 8), 8 B].
           auto k = parseQuantKind(kind);
@@ -460,6 +467,8 @@ std::vector<int64_t> storedShape(const TensorSpec &spec) {
     return {spec.groupRows, spec.shape[1] / kQuantGroupRows};
   if (!spec.panelColumns || spec.shape.size() != 3)
     return spec.shape;
+  if (spec.panelsTransposed)
+    return {spec.panelColumns, spec.shape[1]};
   return {spec.shape[1], spec.panelColumns};
 }
 
@@ -490,7 +499,10 @@ Tensor layOutWeight(const TensorSpec &spec, const void *stored) {
   const float *w = static_cast<const float *>(stored);
   float *out = static_cast<float *>(buf.data());
   forColumnSlices(1, N, K, [&](int64_t n0, int64_t n1) {
-    packPanelStrips(w + n0, N, K, n1 - n0, out + n0 * K);
+    if (spec.panelsTransposed)
+      packPanelStripsTransposed(w + n0 * K, K, K, n1 - n0, out + n0 * K);
+    else
+      packPanelStrips(w + n0, N, K, n1 - n0, out + n0 * K);
   });
   return buf;
 }

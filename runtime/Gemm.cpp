@@ -158,6 +158,18 @@ void packPanelStrips(const float *w, int64_t ld, int64_t K, int64_t N,
   }
 }
 
+void packPanelStripsTransposed(const float *w, int64_t ld, int64_t K,
+                               int64_t N, float *strips) {
+  for (int64_t n = 0; n < N; n += kPanelWidth) {
+    int64_t width = std::min(kPanelWidth, N - n);
+    float *strip = strips + n * K;
+    if (width < kPanelWidth)
+      std::fill(strip, strip + kPanelWidth * K, 0.0f);
+    // One strip is one panel of depth K: rows n.. become its columns.
+    transposeToPanels(w + n * ld, ld, width, K, strip);
+  }
+}
+
 namespace {
 
 /// Eight rows of eight floats (at r + i * ld) stored as eight columns of

@@ -126,6 +126,11 @@ int64_t panelStripFloats(int64_t K, int64_t N);
 /// `strips` (panelStripFloats(K, N) floats).
 void packPanelStrips(const float *w, int64_t ld, int64_t K, int64_t N,
                      float *strips);
+/// The same strips from the transposed matrix: W [K, N] given as its
+/// rows' transpose Wt [N, K] (row n at w + n * ld), as a classifier tied
+/// to the embedding is stored.
+void packPanelStripsTransposed(const float *w, int64_t ld, int64_t K,
+                               int64_t N, float *strips);
 
 /// C[0:M][n0:n1] += A * W for W prepacked as strips (n0, n1 multiples of
 /// kPanelWidth, or n1 = N), by the GEMM (gemm() below) reading the strips

@@ -496,6 +496,33 @@ TEST(LayOutWeightTest, QuantizedRowsAreLaidOutInGroups) {
   }
 }
 
+// A tied classifier's embedding, stored [N, K], laid out as the strips of
+// its transpose: the same strips as the [K, N] matrix gives, for any
+// split between threads and a partial last strip.
+TEST(LayOutWeightTest, TransposedPanelsAreTheTransposesStrips) {
+  const int64_t N = 37, K = 19;
+  std::vector<float> wt(N * K), w(K * N);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      w[k * N + n] = wt[n * K + k] = float(n * 100 + k);
+  for (int threads : {1, 2, 3}) {
+    setNumThreads(threads);
+    TensorSpec plain{"w", DType::F32, {3, K, 16}};
+    plain.panelColumns = N;
+    TensorSpec tied = plain;
+    tied.panelsTransposed = true;
+    EXPECT_EQ(storedShape(tied), (std::vector<int64_t>{N, K}));
+    Tensor a = layOutWeight(plain, w.data()), b = layOutWeight(tied, wt.data());
+    ASSERT_EQ(a.byteSize(), b.byteSize());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.byteSize()), 0)
+        << "threads=" << threads;
+    // Strip 2 holds columns 32-36 and zeros.
+    const float *p = b.as<float>() + 2 * K * 16;
+    EXPECT_EQ(p[5 * 16 + 4], float(36 * 100 + 5));
+    EXPECT_EQ(p[5 * 16 + 5], 0.0f);
+  }
+}
+
 // Signature lines carry the layout; a malformed one is refused.
 TEST(EntrySignatureTest, PanelWeightsRoundTrip) {
   EntrySignature sig;
@@ -512,13 +539,23 @@ TEST(EntrySignatureTest, PanelWeightsRoundTrip) {
   EXPECT_EQ(back.weights[0].panelColumns, 40);
   EXPECT_EQ(back.weights[0].shape, w.shape);
   EXPECT_EQ(back.weights[1].panelColumns, 0);
+  EXPECT_FALSE(back.weights[0].panelsTransposed);
+  sig.weights[0].panelsTransposed = true;
+  text = sig.serialize();
+  EXPECT_NE(text.find("weight w f32 3 3 64 16 panels 40 transposed\n"),
+            std::string::npos)
+      << text;
+  EntrySignature tied;
+  ASSERT_TRUE(EntrySignature::parse(text, tied));
+  EXPECT_TRUE(tied.weights[0].panelsTransposed);
   for (const char *line : {
            "weight w f32 3 3 64 16 panels 49\n", // 49 columns need 4 strips
            "weight w f32 3 3 64 8 panels 40\n",  // strips are 16 wide
            "weight w f32 2 64 40 panels 40\n",   // strips are rank 3
            "weight w f32 3 3 64 16 columns 40\n",
            "weight w f32 3 3 64 16 panels\n",
-           "weight w i8 3 3 64 16 panels 40\n"}) {
+           "weight w i8 3 3 64 16 panels 40\n",
+           "weight w f32 3 3 64 16 panels 40 sideways\n"}) {
     EntrySignature bad;
     EXPECT_FALSE(EntrySignature::parse(line, bad)) << line;
   }

@@ -104,26 +104,58 @@ void weightsAsPanels(func::FuncOp func) {
   constexpr int64_t width = rt::kStripWidth;
   AffineMap strips = AffineMap::get(
       3, 0, {n.floorDiv(width), k, n % width}, ctx);
+  auto matmulUse = [](OpOperand &use, const char *call) {
+    auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
+    return g && g.getLibraryCallAttr() &&
+           g.getLibraryCallAttr().getValue() == call &&
+           use.getOperandNumber() == 1;
+  };
   bool changed = false;
   for (BlockArgument arg : entry.getArguments()) {
     auto type = matrixWeight(func, arg, Float32Type::get(ctx));
     if (!type)
       continue;
-    bool onlyMatMul = llvm::all_of(arg.getUses(), [](OpOperand &use) {
-      auto g = dyn_cast<linalg::GenericOp>(use.getOwner());
-      return g && g.getLibraryCallAttr() &&
-             g.getLibraryCallAttr().getValue() == rt::kMatMulLibraryCall &&
-             use.getOperandNumber() == 1;
+    // W [K, N] read only by projections; or Wt [N, K] read transposed by
+    // projections (a tied classifier) and element by element otherwise
+    // (the embedding's Gather), which then reads the strips.
+    bool onlyMatMul = llvm::all_of(arg.getUses(), [&](OpOperand &use) {
+      return matmulUse(use, rt::kMatMulLibraryCall);
     });
-    if (!onlyMatMul)
+    bool transposed =
+        !onlyMatMul &&
+        llvm::any_of(arg.getUses(),
+                     [&](OpOperand &use) {
+                       return matmulUse(use, rt::kMatMulNtLibraryCall);
+                     }) &&
+        llvm::all_of(arg.getUses(), [&](OpOperand &use) {
+          return matmulUse(use, rt::kMatMulNtLibraryCall) ||
+                 isa<tensor::ExtractOp>(use.getOwner());
+        });
+    if (!onlyMatMul && !transposed)
       continue;
-    int64_t kDim = type.getDimSize(0), nDim = type.getDimSize(1);
+    int64_t kDim = type.getDimSize(transposed ? 1 : 0),
+            nDim = type.getDimSize(transposed ? 0 : 1);
     arg.setType(RankedTensorType::get(
         {(nDim + width - 1) / width, kDim, width}, type.getElementType()));
     func.setArgAttr(arg.getArgNumber(),
                     ActSparseDialect::getWeightPanelsArgAttrName(),
                     IntegerAttr::get(IntegerType::get(ctx, 64), nDim));
+    if (transposed)
+      func.setArgAttr(arg.getArgNumber(),
+                      ActSparseDialect::getWeightPanelsTransposedArgAttrName(),
+                      UnitAttr::get(ctx));
     for (Operation *user : llvm::to_vector(arg.getUsers())) {
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+        // Wt[i, j] is W[j, i]: strip i / 16, row j, column i mod 16.
+        OpBuilder b(extract);
+        Location loc = extract.getLoc();
+        Value i = extract.getIndices()[0], j = extract.getIndices()[1];
+        Value w = arith::ConstantIndexOp::create(b, loc, width);
+        extract.getIndicesMutable().assign(
+            {arith::DivUIOp::create(b, loc, i, w), j,
+             arith::RemUIOp::create(b, loc, i, w)});
+        continue;
+      }
       auto g = cast<linalg::GenericOp>(user);
       SmallVector<Attribute> maps(g.getIndexingMaps().getValue());
       maps[1] = AffineMapAttr::get(strips);
@@ -146,17 +178,7 @@ void weightsAsRowGroups(func::FuncOp func) {
   MLIRContext *ctx = func.getContext();
   Block &entry = func.getBody().front();
   constexpr int64_t group = rt::kQuantGroupRows;
-  // The generic dequantizing a weight for Transpose(Dequantize(Q)), and
-  // that transpose, are dead once the kernel call replaced the projection:
-  // erased first (users before definitions), or they would keep the rows'
-  // layout.
   Type i8 = IntegerType::get(ctx, 8);
-  if (llvm::any_of(entry.getArguments(), [&](BlockArgument a) {
-        return bool(matrixWeight(func, a, i8));
-      }))
-    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(entry)))
-      if (isOpTriviallyDead(&op))
-        op.erase();
   bool changed = false;
   for (BlockArgument arg : entry.getArguments()) {
     auto type = matrixWeight(func, arg, i8);
@@ -283,6 +305,15 @@ struct LowerToLinalgPass
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
+      // Ops the kernels' calls left dead (the Transpose of a tied
+      // classifier, the generic dequantizing a weight for
+      // Transpose(Dequantize(Q))) would still read the weights in their
+      // stored layout: erased first, users before definitions.
+      if (panels || rowGroups)
+        for (Operation &op : llvm::make_early_inc_range(
+                 llvm::reverse(func.getBody().front())))
+          if (isOpTriviallyDead(&op))
+            op.erase();
       if (panels)
         weightsAsPanels(func);
       if (rowGroups)

@@ -266,6 +266,8 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
     if (auto n = main.getArgAttrOfType<IntegerAttr>(
             i, ActSparseDialect::getWeightPanelsArgAttrName()))
       p->panelColumns = n.getInt();
+    p->panelsTransposed = bool(main.getArgAttr(
+        i, ActSparseDialect::getWeightPanelsTransposedArgAttrName()));
     if (auto groups = main.getArgAttrOfType<DictionaryAttr>(
             i, ActSparseDialect::getWeightRowGroupsArgAttrName())) {
       auto rows = groups.getAs<IntegerAttr>("rows");
@@ -318,6 +320,8 @@ LogicalResult mlir::actsparse::lowerForExecution(ModuleOp module,
   for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
     main.removeArgAttr(i, ActSparseDialect::getWeightArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getWeightPanelsArgAttrName());
+    main.removeArgAttr(
+        i, ActSparseDialect::getWeightPanelsTransposedArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getWeightRowGroupsArgAttrName());
     main.removeArgAttr(i, ActSparseDialect::getOnnxNameAttrName());
     main.removeArgAttr(i, ActSparseDialect::getKvCacheArgAttrName());

@@ -1,4 +1,5 @@
 // RUN: sparse-opt %s --split-input-file --actsparse-lower-to-linalg | FileCheck %s
+// RUN: sparse-opt %s --split-input-file --actsparse-lower-to-linalg="panels=false" | FileCheck %s --check-prefix=NT
 // One case per lowering pattern: what each actsparse op becomes.
 
 // Weights become tagged trailing arguments (one per name); functions get the
@@ -124,14 +125,18 @@ func.func @matmul_weight_dynamic_rows(%x: tensor<?x?x?xf32>, %w: tensor<64x172xf
 
 // A classifier tied to the embedding, MatMul(x, Transpose(E)): the runtime's
 // transposed-weight kernel reads E [N, K] in place (the transpose is left
-// dead, for the canonicalizer that follows in the pipeline).
-// CHECK-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
-// CHECK-DAG: #[[E:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
-// CHECK-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// without users). With panels (the default) E then becomes the strips of
+// its transpose, laid out by the loader (actsparse-weight-panels.mlir).
+// NT-DAG: #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// NT-DAG: #[[E:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// NT-DAG: #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// NT-LABEL: func.func @matmul_tied_classifier
+// NT-SAME: %[[EMB:arg[0-9]+]]: tensor<512x64xf32> {actsparse.weight = "emb"}
+// NT: linalg.generic {indexing_maps = [#[[A]], #[[E]], #[[C]]], iterator_types = ["parallel", "reduction", "parallel"], library_call = "actsparse_rt_matmul_nt_f32"} ins(%{{.*}}, %[[EMB]] : tensor<?x64xf32>, tensor<512x64xf32>)
+// NT: tensor.reshape %{{.*}} : (tensor<?x512xf32>, tensor<3xi64>) -> tensor<?x?x512xf32>
 // CHECK-LABEL: func.func @matmul_tied_classifier
-// CHECK-SAME: %[[EMB:arg[0-9]+]]: tensor<512x64xf32> {actsparse.weight = "emb"}
-// CHECK: linalg.generic {indexing_maps = [#[[A]], #[[E]], #[[C]]], iterator_types = ["parallel", "reduction", "parallel"], library_call = "actsparse_rt_matmul_nt_f32"} ins(%{{.*}}, %[[EMB]] : tensor<?x64xf32>, tensor<512x64xf32>)
-// CHECK: tensor.reshape %{{.*}} : (tensor<?x512xf32>, tensor<3xi64>) -> tensor<?x?x512xf32>
+// CHECK-SAME: tensor<32x64x16xf32> {actsparse.weight = "emb", actsparse.weight_panels = 512 : i64, actsparse.weight_panels_transposed}
+// CHECK: library_call = "actsparse_rt_matmul_panels_f32"
 func.func @matmul_tied_classifier(%x: tensor<?x?x64xf32>) -> tensor<?x?x512xf32> {
   %e = actsparse.weight "emb" : tensor<512x64xf32>
   %t = actsparse.transpose %e, perm = [1, 0] : tensor<512x64xf32> -> tensor<64x512xf32>

@@ -54,12 +54,22 @@ func.func @ffn(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 // -----
 
-// A weight that anything else reads keeps the pack's layout: here an
-// embedding that is also the tied classifier (read transposed, in place).
+// An embedding that is also the tied classifier (read transposed, and
+// element by element by the Gather) becomes the strips of its transpose:
+// the pack's [512, 64] as [32, 64, 16], tagged transposed. The projection
+// reads the strips as any other; the Gather reads E[i, j] at strip i / 16,
+// row j, column i mod 16.
 // CHECK-LABEL: func.func @tied
-// CHECK-SAME: tensor<512x64xf32> {actsparse.weight = "emb"}
-// CHECK-NOT: weight_panels
-// CHECK: library_call = "actsparse_rt_matmul_nt_f32"
+// CHECK-SAME: %[[E:[^:]*]]: tensor<32x64x16xf32> {actsparse.weight = "emb", actsparse.weight_panels = 512 : i64, actsparse.weight_panels_transposed}
+// CHECK: %[[J:.*]] = linalg.index 2 : index
+// CHECK: %[[S:.*]] = arith.divui %[[I:.*]], %[[W:.*]] : index
+// CHECK: %[[R:.*]] = arith.remui %[[I]], %[[W]] : index
+// CHECK: tensor.extract %[[E]][%[[S]], %[[J]], %[[R]]] : tensor<32x64x16xf32>
+// CHECK: library_call = "actsparse_rt_matmul_panels_f32"} ins(%{{.*}}, %[[E]] :
+// CHECK-NOT: linalg.transpose
+// OFF-LABEL: func.func @tied
+// OFF-SAME: tensor<512x64xf32> {actsparse.weight = "emb"}
+// OFF: library_call = "actsparse_rt_matmul_nt_f32"
 func.func @tied(%ids: tensor<1x?xi64>, %x: tensor<?x64xf32>) -> (tensor<1x?x64xf32>, tensor<?x512xf32>) {
   %e = actsparse.weight "emb" : tensor<512x64xf32>
   %0 = actsparse.gather %e, %ids, axis = 0 : (tensor<512x64xf32>, tensor<1x?xi64>) -> tensor<1x?x64xf32>

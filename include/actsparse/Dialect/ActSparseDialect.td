@@ -62,6 +62,13 @@ def ActSparse_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getWeightPanelsArgAttrName() {
       return "actsparse.weight_panels";
     }
+    /// With weight_panels: the pack holds the weight transposed, [N, K]
+    /// (an embedding that is also the tied classifier), and the argument
+    /// is the strips of its transpose.
+    static constexpr ::llvm::StringLiteral
+    getWeightPanelsTransposedArgAttrName() {
+      return "actsparse.weight_panels_transposed";
+    }
     /// On a lowered function's weight argument: the weight is N quantized
     /// rows of B bytes in the pack ([N, B] i8), and the argument those rows
     /// in groups of eight, [ceil(N / 8), 8 B] (a dictionary `{rows = N,

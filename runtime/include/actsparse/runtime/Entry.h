@@ -53,7 +53,8 @@ Status loadWeights(const std::vector<TensorSpec> &weights,
                    const WeightPack &pack, std::vector<Tensor> &buffers);
 
 /// The shape a weight has in the pack: `spec.shape`, [K, N] for one laid
-/// out as GEMM strips (TensorSpec::panelColumns), or [N, B] for quantized
+/// out as GEMM strips (TensorSpec::panelColumns; [N, K] when
+/// panelsTransposed), or [N, B] for quantized
 /// rows laid out in groups (TensorSpec::groupRows).
 std::vector<int64_t> storedShape(const TensorSpec &spec);
 

@@ -71,6 +71,10 @@ struct TensorSpec {
   /// [ceil(N / 16), K, 16] (Abi.h, actsparse_rt_matmul_panels_f32). 0: the
   /// buffer is the pack's tensor as stored.
   int64_t panelColumns = 0;
+  /// With panelColumns: the pack holds the weight transposed, [N, K] (an
+  /// embedding that is also the tied classifier), and `shape` is the
+  /// strips of its transpose.
+  bool panelsTransposed = false;
   /// A quantized weight laid out in groups of rows: N > 0 when the pack
   /// holds N rows of B bytes ([N, B] i8) of kind `groupKind` (QuantKind in
   /// Quant.h) and `shape` is [ceil(N / 8), 8 B] (Abi.h,
