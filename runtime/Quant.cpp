@@ -395,6 +395,121 @@ addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
   }
 }
 
+/// Prefill of bf16 weights with AVX512-BF16 (rowsBf16 below): the
+/// activations rounded to bf16 once per call, two per 32-bit lane, k-major
+/// pairs: row m's pair p (columns 2p, 2p + 1) at xb[m * ld + p], the pair
+/// past an odd K padded with zero.
+struct Bf16Activations {
+  std::vector<uint32_t> pairs;
+  int64_t ld = 0;
+  void round(const float *x, int64_t ldx, int64_t M, int64_t K);
+};
+
+__attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw"))) void
+Bf16Activations::round(const float *x, int64_t ldx, int64_t M, int64_t K) {
+  ld = (K + 1) / 2;
+  pairs.resize(M * ld);
+  for (int64_t m = 0; m < M; ++m) {
+    const float *row = x + m * ldx;
+    auto *out = reinterpret_cast<uint16_t *>(pairs.data() + m * ld);
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+      __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(row + k));
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(out + k),
+                          reinterpret_cast<__m256i &>(h));
+    }
+    for (; k < K; ++k)
+      out[k] = floatToBf16(row[k]);
+    if (K % 2)
+      out[K] = 0;
+  }
+}
+
+/// Rows m < Rows of C[.][0:width] (+)= A * panel, where the panel holds
+/// kc2 pairs of bf16 weights for each of 16 columns (pair p of column j in
+/// lane j of line p) and A the rows' activation pairs: one VDPBF16PS per
+/// row and pair.
+template <int Rows>
+__attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw"))) void
+tileBf16(const uint32_t *A, int64_t lda, const float *panel, int64_t kc2,
+         float *C, int64_t ldc, int64_t width, bool accumulate) {
+  __m512 acc[Rows];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+    acc[r] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc2; ++p) {
+    __m512 w = _mm512_loadu_ps(panel + p * kPanelWidth);
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      __m512i a = _mm512_set1_epi32(int(A[r * lda + p]));
+      acc[r] = _mm512_dpbf16_ps(acc[r], reinterpret_cast<__m512bh &>(a),
+                                reinterpret_cast<__m512bh &>(w));
+    }
+  }
+  const __mmask16 lanes = __mmask16((1u << width) - 1);
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    float *c = C + r * ldc;
+    if (accumulate)
+      acc[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, c), acc[r]);
+    _mm512_mask_storeu_ps(c, lanes, acc[r]);
+  }
+}
+
+using Bf16TileFn = void (*)(const uint32_t *, int64_t, const float *, int64_t,
+                            float *, int64_t, int64_t, bool);
+constexpr int kBf16TileRows = 8;
+constexpr Bf16TileFn kBf16Tiles[] = {tileBf16<1>, tileBf16<2>, tileBf16<3>,
+                                     tileBf16<4>, tileBf16<5>, tileBf16<6>,
+                                     tileBf16<7>, tileBf16<8>};
+
+/// Prefill of bf16 rows, columns [n0, n1): blocks of kBlockColumns columns
+/// and kPanelDepth weights are moved into this thread's panels as 32-bit
+/// pairs (the 8 x 8 transpose, the pairs taken as floats), then every
+/// eight rows of activations meet each panel. Sums are f32, as llama.cpp's
+/// BF16 kernels with AVX512-BF16 (which also round the activations).
+void rowsBf16(const Bf16Activations &x, int64_t M, int64_t K,
+              const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1, float *y,
+              int64_t ldy) {
+  static_assert(kPanelDepth % 2 == 0, "panels start on a pair");
+  float *panels = panelBuffer();
+  if (K == 0)
+    for (int64_t m = 0; m < M; ++m)
+      std::fill(y + m * ldy + n0, y + m * ldy + n1, 0.0f);
+  for (int64_t nb = n0; nb < n1; nb += kBlockColumns) {
+    const int64_t columns = std::min(kBlockColumns, n1 - nb);
+    for (int64_t k0 = 0; k0 < K; k0 += kPanelDepth) {
+      const int64_t kc2 = (std::min(kPanelDepth, K - k0) + 1) / 2;
+      // Rows of bf16 are rows of kc2 32-bit pairs, ldw / 4 of them apart.
+      transposeToPanels(
+          reinterpret_cast<const float *>(w + nb * ldw + k0 * 2), ldw / 4,
+          columns, kc2, panels);
+      // The next block's rows, a share per panel (as gemm() does).
+      int64_t nextN = nb, nextK0 = k0 + kPanelDepth;
+      if (nextK0 >= K) {
+        nextN = nb + kBlockColumns;
+        nextK0 = 0;
+      }
+      const int64_t parts = (columns + kPanelWidth - 1) / kPanelWidth;
+      for (int64_t j = 0; j < columns; j += kPanelWidth) {
+        if (nextN < n1)
+          prefetchRows(w + nextN * ldw + nextK0 * 2, ldw,
+                       std::min(kBlockColumns, n1 - nextN),
+                       std::min(kPanelDepth, K - nextK0) * 2, j / kPanelWidth,
+                       parts);
+        const float *panel = panels + j / kPanelWidth * kPanelStride;
+        const int64_t width = std::min(kPanelWidth, columns - j);
+        for (int64_t m = 0; m < M; m += kBf16TileRows) {
+          const int64_t rows = std::min<int64_t>(kBf16TileRows, M - m);
+          kBf16Tiles[rows - 1](x.pairs.data() + m * x.ld + k0 / 2, x.ld,
+                               panel, kc2, y + m * ldy + nb + j, ldy, width,
+                               k0 > 0);
+        }
+      }
+    }
+  }
+}
+
 /// Prefill: the blocked GEMM (Gemm.h), its panels dequantized from the
 /// weight rows a block of columns at a time, so each weight is dequantized
 /// once per call.
@@ -590,12 +705,22 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   // (Named through a reference: the pool's threads have their own.)
   thread_local QuantizedActivations buffer;
   QuantizedActivations &xq = buffer;
-  bool avx2 = impl == 2 || (impl == 0 && quantAvx2Available());
+  bool avx2 = impl >= 2 || (impl == 0 && quantAvx2Available());
   bool f32 = M >= kQuantF32Rows;
+  // bf16 prefill on a CPU with AVX512-BF16: the activations as bf16 pairs.
+  thread_local Bf16Activations pairs;
+  Bf16Activations &xb = pairs;
+  const bool bf16Dot =
+      f32 && kind == QuantKind::BF16 &&
+      (impl == 3 || (impl == 0 && avx512Bf16Available()));
+  if (bf16Dot)
+    xb.round(x, ldx, M, K);
   // The float kinds multiply the activations as they are.
   if (!f32 && !isFloatKind(kind))
     xq.quantize(x, ldx, M, K, avx2);
   auto body = [&](int64_t n0, int64_t n1) {
+    if (bf16Dot)
+      return rowsBf16(xb, M, K, w, ldw, n0, n1, y, ldy);
     if (f32)
       return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
     if (ldw < 0)
@@ -665,6 +790,12 @@ void quantizedMatMulGrouped(QuantKind kind, const float *x, int64_t ldx,
                             int64_t M, int64_t K, const uint8_t *w, int64_t N,
                             float *y, int64_t ldy, int impl) {
   matMulRows(kind, x, ldx, M, K, w, /*ldw=*/-1, N, y, ldy, impl);
+}
+
+bool avx512Bf16Available() {
+  static const bool available = __builtin_cpu_supports("avx512f") &&
+                                __builtin_cpu_supports("avx512bf16");
+  return available;
 }
 
 bool quantAvx2Available() {

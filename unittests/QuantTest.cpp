@@ -279,6 +279,51 @@ TEST(QuantKernel, EveryKindAndSizeMatchesTheReference) {
   expectEverySizeMatches(/*groups=*/false);
 }
 
+/// bf16 prefill with AVX512-BF16: the bf16 weights times the activations
+/// rounded to bf16 by the documented rule (nearest even), summed in double.
+void expectBf16DotMatches(int impl, int64_t M, int64_t K, int64_t N) {
+  Problem p = makeProblem(QuantKind::BF16, M, K, N, unsigned(M * 7 + K + N));
+  quantizedMatMul(QuantKind::BF16, p.x.data(), K, M, K, p.w.data(), p.ldw, N,
+                  p.y.data(), N, impl);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double want = 0, scale = 0;
+      for (int64_t i = 0; i < K; ++i) {
+        // Nearest even on the top 16 bits (no NaN in the data).
+        uint32_t bits;
+        std::memcpy(&bits, &p.x[m * K + i], 4);
+        bits = (bits + 0x7fff + (bits >> 16 & 1)) & 0xffff0000u;
+        float xr;
+        std::memcpy(&xr, &bits, 4);
+        want += double(p.wrows[n][i]) * xr;
+        scale += std::fabs(p.wrows[n][i] * xr);
+      }
+      EXPECT_NEAR(p.y[m * N + n], want, 1e-6 * scale + 1e-7)
+          << "impl " << impl << " M=" << M << " K=" << K << " N=" << N
+          << " at " << m << "," << n;
+    }
+}
+
+TEST(QuantKernel, Bf16PrefillRoundsTheActivationsWithAvx512Bf16) {
+  if (!avx512Bf16Available())
+    GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  // Fewer rows than a tile and several tiles with a partial one; odd K
+  // (a pair padded with zero), K past one panel depth (256) and not a
+  // multiple of it; N in one partial panel, past a block of 256 columns,
+  // and past the pool's threshold.
+  for (int impl : {3, 0})
+    for (auto [M, K, N] : {std::tuple{8, 32, 1}, {9, 33, 17}, {13, 300, 33},
+                           {16, 64, 16}, {8, 576, 300}, {21, 513, 40},
+                           {64, 576, 260}})
+      expectBf16DotMatches(impl, M, K, N);
+  // Empty products write nothing.
+  std::vector<float> y(4, 3.0f);
+  std::vector<uint8_t> w(quantRowBytes(QuantKind::BF16, 32) * 2, 0);
+  quantizedMatMul(QuantKind::BF16, nullptr, 32, 8, 32, w.data(),
+                  quantRowBytes(QuantKind::BF16, 32), 0, y.data(), 2, 3);
+  EXPECT_EQ(y, std::vector<float>(4, 3.0f));
+}
+
 // Rows in groups of eight (groupQuantizedRows).
 TEST(QuantKernel, GroupedRowsMatchTheReference) {
   expectEverySizeMatches(/*groups=*/true);

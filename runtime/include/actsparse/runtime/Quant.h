@@ -99,8 +99,12 @@ constexpr int64_t kQuantF32Rows = 8;
 /// (the float kinds: each weight converted and multiplied by the f32
 /// activations); for more rows each weight row is dequantized once and
 /// dotted in f32. Threaded over the runtime's pool for large products and
-/// vectorized for AVX2 when the CPU has it. `impl` forces a variant:
-/// 0 any, 1 scalar, 2 AVX2 (tests compare them).
+/// vectorized for AVX2 when the CPU has it. On a CPU with AVX512-BF16,
+/// prefill of bf16 weights rounds the activations to bf16 (nearest even)
+/// and takes VDPBF16PS dot products, two weights per f32 lane, as
+/// llama.cpp does. `impl` forces a variant: 0 any, 1 scalar, 2 AVX2,
+/// 3 AVX512-BF16 for bf16 prefill and AVX2 otherwise (tests compare them;
+/// 3 needs a CPU with AVX512-BF16, avx512Bf16Available()).
 void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                      int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
                      float *y, int64_t ldy, int impl = 0);
@@ -147,6 +151,9 @@ void quantizedMatMulGrouped(QuantKind kind, const float *x, int64_t ldx,
 
 /// Whether the AVX2 variant can run on this CPU.
 bool quantAvx2Available();
+
+/// Whether this CPU has AVX512-BF16 (bf16 prefill's dot products).
+bool avx512Bf16Available();
 
 /// Activations of M rows quantized per block of 32, as the decode kernels
 /// take them: 8-bit values (scale max|x| / 127, round to nearest even),
