@@ -16,6 +16,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -396,116 +398,131 @@ addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
 }
 
 /// Prefill of bf16 weights with AVX512-BF16 (rowsBf16 below): the
-/// activations rounded to bf16 once per call, two per 32-bit lane, k-major
-/// pairs: row m's pair p (columns 2p, 2p + 1) at xb[m * ld + p], the pair
-/// past an odd K padded with zero.
+/// activations rounded to bf16 once per call, two per 32-bit lane, and
+/// transposed: pair p (columns 2p, 2p + 1) of row m at pairs[p * ld + m],
+/// ld = M rounded up to 16, the rows past M and the pair past an odd K
+/// zero. Sixteen rows' pair p are then one vector.
 struct Bf16Activations {
   std::vector<uint32_t> pairs;
+  std::vector<uint16_t> row;
   int64_t ld = 0;
   void round(const float *x, int64_t ldx, int64_t M, int64_t K);
 };
 
 __attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw"))) void
 Bf16Activations::round(const float *x, int64_t ldx, int64_t M, int64_t K) {
-  ld = (K + 1) / 2;
-  pairs.resize(M * ld);
+  ld = (M + 15) / 16 * 16;
+  const int64_t K2 = (K + 1) / 2;
+  // Row-major first (row m's pairs at row[m * K2]), then transposed eight
+  // rows by eight pairs at a time, the pairs moved as floats.
+  row.resize(ld * 2 * K2);
+  std::fill(row.begin() + M * 2 * K2, row.end(), 0);
   for (int64_t m = 0; m < M; ++m) {
-    const float *row = x + m * ldx;
-    auto *out = reinterpret_cast<uint16_t *>(pairs.data() + m * ld);
+    const float *in = x + m * ldx;
+    uint16_t *out = row.data() + m * 2 * K2;
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
-      __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(row + k));
+      __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(in + k));
       _mm256_storeu_si256(reinterpret_cast<__m256i *>(out + k),
                           reinterpret_cast<__m256i &>(h));
     }
     for (; k < K; ++k)
-      out[k] = floatToBf16(row[k]);
+      out[k] = floatToBf16(in[k]);
     if (K % 2)
       out[K] = 0;
   }
+  pairs.resize(K2 * ld);
+  const auto *rows = reinterpret_cast<const float *>(row.data());
+  auto *cols = reinterpret_cast<float *>(pairs.data());
+  int64_t q = 0;
+  for (; q + 8 <= K2; q += 8)
+    for (int64_t m = 0; m < ld; m += 8) {
+      __m256 v[8], t[8];
+      for (int i = 0; i < 8; ++i)
+        v[i] = _mm256_loadu_ps(rows + (m + i) * K2 + q);
+      transposeRegisters8x8(v, t);
+      for (int i = 0; i < 8; ++i)
+        _mm256_storeu_ps(cols + (q + i) * ld + m, t[i]);
+    }
+  for (; q < K2; ++q)
+    for (int64_t m = 0; m < ld; ++m)
+      cols[q * ld + m] = rows[m * K2 + q];
 }
 
-/// Rows m < Rows of C[.][0:width] (+)= A * panel, where the panel holds
-/// kc2 pairs of bf16 weights for each of 16 columns (pair p of column j in
-/// lane j of line p) and A the rows' activation pairs: one VDPBF16PS per
-/// row and pair.
-template <int Rows>
+/// Rows [m0, m0 + mrows) of C[.][n, n + Rows) = A * W^T for Rows bf16
+/// weight rows (w, ldw bytes apart) over K2 pairs, mrows <= 16 * V: per
+/// pair, V vectors of sixteen rows' activations meet each weight row's
+/// pair, broadcast, in one VDPBF16PS each. The weights are read as they
+/// are stored (nothing is packed); a lane holds one row of C, so the tile
+/// is written transposed.
+template <int Rows, int V>
 __attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw"))) void
-tileBf16(const uint32_t *A, int64_t lda, const float *panel, int64_t kc2,
-         float *C, int64_t ldc, int64_t width, bool accumulate) {
-  __m512 acc[Rows];
-#pragma GCC unroll 8
-  for (int r = 0; r < Rows; ++r)
-    acc[r] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < kc2; ++p) {
-    __m512 w = _mm512_loadu_ps(panel + p * kPanelWidth);
-#pragma GCC unroll 8
+tileBf16(const uint32_t *A, int64_t lda, const uint8_t *w, int64_t ldw,
+         int64_t K2, float *C, int64_t ldc, int64_t mrows) {
+  __m512 acc[Rows][V];
+  const uint32_t *rows[Rows];
+#pragma GCC unroll 12
+  for (int r = 0; r < Rows; ++r) {
+    rows[r] = reinterpret_cast<const uint32_t *>(w + r * ldw);
+    for (int v = 0; v < V; ++v)
+      acc[r][v] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < K2; ++p) {
+    __m512 a[V];
+    for (int v = 0; v < V; ++v)
+      a[v] = _mm512_loadu_ps(reinterpret_cast<const float *>(A + p * lda) +
+                             16 * v);
+    if (p % 16 == 0) // a line of each row, 1 KiB ahead
+#pragma GCC unroll 12
+      for (int r = 0; r < Rows; ++r)
+        __builtin_prefetch(rows[r] + p + 256, 0, 3);
+#pragma GCC unroll 12
     for (int r = 0; r < Rows; ++r) {
-      __m512i a = _mm512_set1_epi32(int(A[r * lda + p]));
-      acc[r] = _mm512_dpbf16_ps(acc[r], reinterpret_cast<__m512bh &>(a),
-                                reinterpret_cast<__m512bh &>(w));
+      __m512i b = _mm512_set1_epi32(int(rows[r][p]));
+      for (int v = 0; v < V; ++v)
+        acc[r][v] = _mm512_dpbf16_ps(acc[r][v],
+                                     reinterpret_cast<__m512bh &>(a[v]),
+                                     reinterpret_cast<__m512bh &>(b));
     }
   }
-  const __mmask16 lanes = __mmask16((1u << width) - 1);
-#pragma GCC unroll 8
-  for (int r = 0; r < Rows; ++r) {
-    float *c = C + r * ldc;
-    if (accumulate)
-      acc[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, c), acc[r]);
-    _mm512_mask_storeu_ps(c, lanes, acc[r]);
-  }
+  alignas(64) float tile[Rows][16 * V];
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < V; ++v)
+      _mm512_store_ps(tile[r] + 16 * v, acc[r][v]);
+  for (int64_t m = 0; m < mrows; ++m)
+    for (int r = 0; r < Rows; ++r)
+      C[m * ldc + r] = tile[r][m];
 }
 
-using Bf16TileFn = void (*)(const uint32_t *, int64_t, const float *, int64_t,
-                            float *, int64_t, int64_t, bool);
-constexpr int kBf16TileRows = 8;
-constexpr Bf16TileFn kBf16Tiles[] = {tileBf16<1>, tileBf16<2>, tileBf16<3>,
-                                     tileBf16<4>, tileBf16<5>, tileBf16<6>,
-                                     tileBf16<7>, tileBf16<8>};
+using Bf16TileFn = void (*)(const uint32_t *, int64_t, const uint8_t *,
+                            int64_t, int64_t, float *, int64_t, int64_t);
+constexpr int kBf16TileRows = 12;
+template <int V, size_t... R>
+constexpr std::array<Bf16TileFn, sizeof...(R)>
+bf16Tiles(std::index_sequence<R...>) {
+  return {tileBf16<int(R) + 1, V>...};
+}
+/// [V - 1][rows - 1]: the tiles for 1..kBf16TileRows weight rows.
+constexpr std::array<Bf16TileFn, kBf16TileRows> kBf16Tiles[] = {
+    bf16Tiles<1>(std::make_index_sequence<kBf16TileRows>()),
+    bf16Tiles<2>(std::make_index_sequence<kBf16TileRows>())};
 
-/// Prefill of bf16 rows, columns [n0, n1): blocks of kBlockColumns columns
-/// and kPanelDepth weights are moved into this thread's panels as 32-bit
-/// pairs (the 8 x 8 transpose, the pairs taken as floats), then every
-/// eight rows of activations meet each panel. Sums are f32, as llama.cpp's
-/// BF16 kernels with AVX512-BF16 (which also round the activations).
+/// Prefill of bf16 rows, columns [n0, n1): twelve weight rows at a time
+/// meet every 32 (then 16) rows of activations over all of K. Sums are
+/// f32, as in llama.cpp's BF16 kernels with AVX512-BF16 (which also round
+/// the activations).
 void rowsBf16(const Bf16Activations &x, int64_t M, int64_t K,
               const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1, float *y,
               int64_t ldy) {
-  static_assert(kPanelDepth % 2 == 0, "panels start on a pair");
-  float *panels = panelBuffer();
-  if (K == 0)
-    for (int64_t m = 0; m < M; ++m)
-      std::fill(y + m * ldy + n0, y + m * ldy + n1, 0.0f);
-  for (int64_t nb = n0; nb < n1; nb += kBlockColumns) {
-    const int64_t columns = std::min(kBlockColumns, n1 - nb);
-    for (int64_t k0 = 0; k0 < K; k0 += kPanelDepth) {
-      const int64_t kc2 = (std::min(kPanelDepth, K - k0) + 1) / 2;
-      // Rows of bf16 are rows of kc2 32-bit pairs, ldw / 4 of them apart.
-      transposeToPanels(
-          reinterpret_cast<const float *>(w + nb * ldw + k0 * 2), ldw / 4,
-          columns, kc2, panels);
-      // The next block's rows, a share per panel (as gemm() does).
-      int64_t nextN = nb, nextK0 = k0 + kPanelDepth;
-      if (nextK0 >= K) {
-        nextN = nb + kBlockColumns;
-        nextK0 = 0;
-      }
-      const int64_t parts = (columns + kPanelWidth - 1) / kPanelWidth;
-      for (int64_t j = 0; j < columns; j += kPanelWidth) {
-        if (nextN < n1)
-          prefetchRows(w + nextN * ldw + nextK0 * 2, ldw,
-                       std::min(kBlockColumns, n1 - nextN),
-                       std::min(kPanelDepth, K - nextK0) * 2, j / kPanelWidth,
-                       parts);
-        const float *panel = panels + j / kPanelWidth * kPanelStride;
-        const int64_t width = std::min(kPanelWidth, columns - j);
-        for (int64_t m = 0; m < M; m += kBf16TileRows) {
-          const int64_t rows = std::min<int64_t>(kBf16TileRows, M - m);
-          kBf16Tiles[rows - 1](x.pairs.data() + m * x.ld + k0 / 2, x.ld,
-                               panel, kc2, y + m * ldy + nb + j, ldy, width,
-                               k0 > 0);
-        }
-      }
+  const int64_t K2 = (K + 1) / 2;
+  for (int64_t n = n0; n < n1; n += kBf16TileRows) {
+    const int64_t rows = std::min<int64_t>(kBf16TileRows, n1 - n);
+    for (int64_t m = 0; m < M;) {
+      const int V = M - m > 16 ? 2 : 1;
+      const int64_t mrows = std::min<int64_t>(16 * V, M - m);
+      kBf16Tiles[V - 1][rows - 1](x.pairs.data() + m, x.ld, w + n * ldw, ldw,
+                                  K2, y + m * ldy + n, ldy, mrows);
+      m += mrows;
     }
   }
 }
