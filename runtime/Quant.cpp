@@ -397,6 +397,28 @@ addScaledRowAvx2(float alpha, const uint8_t *row, int64_t n, float *y) {
   }
 }
 
+/// out[q * rows + m] = in[m * cols + q] for m < rows (a multiple of 8),
+/// q < cols: 32-bit lanes moved eight rows by eight at a time, as floats.
+__attribute__((target("avx2"))) void transposeLanes(const uint32_t *in,
+                                                    int64_t rows, int64_t cols,
+                                                    uint32_t *out) {
+  const auto *src = reinterpret_cast<const float *>(in);
+  auto *dst = reinterpret_cast<float *>(out);
+  int64_t q = 0;
+  for (; q + 8 <= cols; q += 8)
+    for (int64_t m = 0; m < rows; m += 8) {
+      __m256 v[8], t[8];
+      for (int i = 0; i < 8; ++i)
+        v[i] = _mm256_loadu_ps(src + (m + i) * cols + q);
+      transposeRegisters8x8(v, t);
+      for (int i = 0; i < 8; ++i)
+        _mm256_storeu_ps(dst + (q + i) * rows + m, t[i]);
+    }
+  for (; q < cols; ++q)
+    for (int64_t m = 0; m < rows; ++m)
+      out[q * rows + m] = in[m * cols + q];
+}
+
 /// Prefill of bf16 weights with AVX512-BF16 (rowsBf16 below): the
 /// activations rounded to bf16 once per call, two per 32-bit lane, and
 /// transposed: pair p (columns 2p, 2p + 1) of row m at pairs[p * ld + m],
@@ -432,21 +454,23 @@ Bf16Activations::round(const float *x, int64_t ldx, int64_t M, int64_t K) {
       out[K] = 0;
   }
   pairs.resize(K2 * ld);
-  const auto *rows = reinterpret_cast<const float *>(row.data());
-  auto *cols = reinterpret_cast<float *>(pairs.data());
-  int64_t q = 0;
-  for (; q + 8 <= K2; q += 8)
-    for (int64_t m = 0; m < ld; m += 8) {
-      __m256 v[8], t[8];
-      for (int i = 0; i < 8; ++i)
-        v[i] = _mm256_loadu_ps(rows + (m + i) * K2 + q);
-      transposeRegisters8x8(v, t);
-      for (int i = 0; i < 8; ++i)
-        _mm256_storeu_ps(cols + (q + i) * ld + m, t[i]);
-    }
-  for (; q < K2; ++q)
-    for (int64_t m = 0; m < ld; ++m)
-      cols[q * ld + m] = rows[m * K2 + q];
+  transposeLanes(reinterpret_cast<const uint32_t *>(row.data()), ld, K2,
+                 pairs.data());
+}
+
+/// C[m][r] = lane m of acc[r] (vector m / 16) for m < mrows, r < Rows:
+/// a tile whose lanes are rows of C.
+template <int Rows, int V>
+__attribute__((target("avx512f"))) inline void
+storeTransposed(const __m512 (&acc)[Rows][V], float *C, int64_t ldc,
+                int64_t mrows) {
+  alignas(64) float tile[Rows][16 * V];
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < V; ++v)
+      _mm512_store_ps(tile[r] + 16 * v, acc[r][v]);
+  for (int64_t m = 0; m < mrows; ++m)
+    for (int r = 0; r < Rows; ++r)
+      C[m * ldc + r] = tile[r][m];
 }
 
 /// Rows [m0, m0 + mrows) of C[.][n, n + Rows) = A * W^T for Rows bf16
@@ -485,13 +509,7 @@ tileBf16(const uint32_t *A, int64_t lda, const uint8_t *w, int64_t ldw,
                                      reinterpret_cast<__m512bh &>(b));
     }
   }
-  alignas(64) float tile[Rows][16 * V];
-  for (int r = 0; r < Rows; ++r)
-    for (int v = 0; v < V; ++v)
-      _mm512_store_ps(tile[r] + 16 * v, acc[r][v]);
-  for (int64_t m = 0; m < mrows; ++m)
-    for (int r = 0; r < Rows; ++r)
-      C[m * ldc + r] = tile[r][m];
+  storeTransposed<Rows, V>(acc, C, ldc, mrows);
 }
 
 using Bf16TileFn = void (*)(const uint32_t *, int64_t, const uint8_t *,
@@ -522,6 +540,174 @@ void rowsBf16(const Bf16Activations &x, int64_t M, int64_t K,
       const int64_t mrows = std::min<int64_t>(16 * V, M - m);
       kBf16Tiles[V - 1][rows - 1](x.pairs.data() + m, x.ld, w + n * ldw, ldw,
                                   K2, y + m * ldy + n, ldy, mrows);
+      m += mrows;
+    }
+  }
+}
+
+/// Prefill of the integer kinds with AVX512-VNNI (rowsVnni below): the
+/// activations quantized per block of 32 as decode quantizes them
+/// (QuantizedActivations), then transposed so that sixteen rows are one
+/// vector: quad c (values 4c..4c+3) of block b of row m at
+/// quads[(b * 8 + c) * ld + m]; the block's scale d and d times the sum of
+/// its values at scale[b * ld + m] and scaledSum[b * ld + m]; ld = M
+/// rounded up to 16, the rows past M zero.
+struct VnniActivations {
+  QuantizedActivations q;
+  std::vector<uint32_t> quads;
+  std::vector<float> scale, scaledSum;
+  int64_t ld = 0, blocks = 0;
+  void quantize(const float *x, int64_t ldx, int64_t M, int64_t K);
+};
+
+void VnniActivations::quantize(const float *x, int64_t ldx, int64_t M,
+                               int64_t K) {
+  q.quantize(x, ldx, M, K, /*vectorized=*/true);
+  ld = (M + 15) / 16 * 16;
+  blocks = q.blocks;
+  const int64_t perRow = blocks * kQuantBlock / 4;
+  // Rows past M are zero; transposeLanes reads ld rows.
+  q.q.resize(ld * blocks * kQuantBlock, 0);
+  quads.resize(perRow * ld);
+  transposeLanes(reinterpret_cast<const uint32_t *>(q.q.data()), ld, perRow,
+                 quads.data());
+  scale.assign(blocks * ld, 0.0f);
+  scaledSum.assign(blocks * ld, 0.0f);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t b = 0; b < blocks; ++b) {
+      scale[b * ld + m] = q.scale[m * blocks + b];
+      scaledSum[b * ld + m] = q.scale[m * blocks + b] * q.sum[m * blocks + b];
+    }
+}
+
+/// Where a weight row's blocks are: block b's scale at d + b * step, its
+/// minimum (q4_1) at m + b * step, its value bytes 4c..4c+3 at
+/// values + b * step + c * chunk (a plain row: step = the block's bytes,
+/// chunk 4; a row of a group of eight: step = the group's segment, chunk
+/// 32).
+struct RowBlocks {
+  const uint8_t *d, *m, *values;
+};
+
+/// The four values of quad c (< 8) of a block as unsigned bytes: q8_0's
+/// plus 128, the 4-bit kinds' nibbles (quads 0-3 the low ones of bytes
+/// 0-15, quads 4-7 the high ones).
+template <QuantKind kind>
+inline uint32_t unsignedQuad(const uint8_t *values, int64_t chunk, int c) {
+  uint32_t v;
+  if constexpr (kind == QuantKind::Q8_0) {
+    std::memcpy(&v, values + c * chunk, 4);
+    return v ^ 0x80808080u;
+  } else {
+    std::memcpy(&v, values + (c & 3) * chunk, 4);
+    return (c < 4 ? v : v >> 4) & 0x0f0f0f0fu;
+  }
+}
+
+/// Rows [m0, m0 + mrows) of C[.][n, n + Rows) for Rows quantized weight
+/// rows, mrows <= 16 * V. Per block and weight row: eight VPDPBUSD (the
+/// row's unsigned quad broadcast, sixteen rows' signed quads a vector)
+/// give the integer sums, then the f32 sum takes them times both scales,
+/// and the activations' scaled sum times the row's offset (q8_0: -128 d,
+/// q4_0: -8 d, for the unsigned values; q4_1: its minimum).
+template <QuantKind kind, int Rows, int V>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void
+tileVnni(const VnniActivations &x, int64_t m0, const RowBlocks *rows,
+         int64_t step, int64_t chunk, float *C, int64_t ldc, int64_t mrows) {
+  __m512 acc[Rows][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+    for (int v = 0; v < V; ++v)
+      acc[r][v] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    __m512i dot[Rows][V];
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r)
+      for (int v = 0; v < V; ++v)
+        dot[r][v] = _mm512_setzero_si512();
+    const uint32_t *a = x.quads.data() + b * 8 * x.ld + m0;
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; ++c) {
+      __m512i xa[V];
+      for (int v = 0; v < V; ++v)
+        xa[v] = _mm512_loadu_si512(a + c * x.ld + 16 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < Rows; ++r) {
+        __m512i w = _mm512_set1_epi32(
+            int(unsignedQuad<kind>(rows[r].values + b * step, chunk, c)));
+        for (int v = 0; v < V; ++v)
+          dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], w, xa[v]);
+      }
+    }
+    __m512 dx[V], sx[V];
+    for (int v = 0; v < V; ++v) {
+      dx[v] = _mm512_loadu_ps(x.scale.data() + b * x.ld + m0 + 16 * v);
+      sx[v] = _mm512_loadu_ps(x.scaledSum.data() + b * x.ld + m0 + 16 * v);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      const float d = halfToFloat(rows[r].d + b * step);
+      const float offset = kind == QuantKind::Q8_0   ? -128.0f * d
+                           : kind == QuantKind::Q4_0 ? -8.0f * d
+                                                     : halfToFloat(rows[r].m + b * step);
+      const __m512 dw = _mm512_set1_ps(d), ow = _mm512_set1_ps(offset);
+      for (int v = 0; v < V; ++v) {
+        // (The masked form: GCC 12 warns on the plain one's undefined
+        // pass-through operand.)
+        acc[r][v] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, dot[r][v]),
+                                    _mm512_mul_ps(dx[v], dw), acc[r][v]);
+        acc[r][v] = _mm512_fmadd_ps(sx[v], ow, acc[r][v]);
+      }
+    }
+  }
+  storeTransposed<Rows, V>(acc, C, ldc, mrows);
+}
+
+constexpr int kVnniTileRows = 6;
+template <QuantKind kind>
+using VnniTileFn = void (*)(const VnniActivations &, int64_t,
+                            const RowBlocks *, int64_t, int64_t, float *,
+                            int64_t, int64_t);
+template <QuantKind kind, int V, size_t... R>
+constexpr std::array<VnniTileFn<kind>, sizeof...(R)>
+vnniTiles(std::index_sequence<R...>) {
+  return {tileVnni<kind, int(R) + 1, V>...};
+}
+
+/// Prefill of q8_0, q4_0 or q4_1 rows (plain, or in groups of eight when
+/// ldw < 0), columns [n0, n1): six weight rows at a time meet every 32
+/// (then 16) rows of quantized activations over all of K, as llama.cpp's
+/// prefill does (it too quantizes the activations of every row).
+template <QuantKind kind>
+void rowsVnni(const VnniActivations &x, int64_t M, int64_t K,
+              const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1, float *y,
+              int64_t ldy) {
+  static constexpr std::array<VnniTileFn<kind>, kVnniTileRows> tiles[] = {
+      vnniTiles<kind, 1>(std::make_index_sequence<kVnniTileRows>()),
+      vnniTiles<kind, 2>(std::make_index_sequence<kVnniTileRows>())};
+  const int64_t bytes = quantBlockBytes(kind), head = quantHeaderBytes(kind);
+  const bool grouped = ldw < 0;
+  const int64_t step = grouped ? kQuantGroupRows * bytes : bytes;
+  const int64_t chunk = grouped ? 4 * kQuantGroupRows : 4;
+  for (int64_t n = n0; n < n1; n += kVnniTileRows) {
+    const int64_t count = std::min<int64_t>(kVnniTileRows, n1 - n);
+    RowBlocks rows[kVnniTileRows];
+    for (int64_t r = 0; r < count; ++r) {
+      if (grouped) {
+        const uint8_t *g = w + (n + r) / kQuantGroupRows * quantGroupBytes(kind, K);
+        const int64_t i = (n + r) % kQuantGroupRows;
+        rows[r] = {g + 2 * i, g + 2 * kQuantGroupRows + 2 * i,
+                   g + head * kQuantGroupRows + 4 * i};
+      } else {
+        const uint8_t *row = w + (n + r) * ldw;
+        rows[r] = {row, row + 2, row + head};
+      }
+    }
+    for (int64_t m = 0; m < M;) {
+      const int V = M - m > 16 ? 2 : 1;
+      const int64_t mrows = std::min<int64_t>(16 * V, M - m);
+      tiles[V - 1][count - 1](x, m, rows, step, chunk, y + m * ldy + n, ldy,
+                              mrows);
       m += mrows;
     }
   }
@@ -732,12 +918,25 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
       (impl == 3 || (impl == 0 && avx512Bf16Available()));
   if (bf16Dot)
     xb.round(x, ldx, M, K);
+  // The integer kinds' prefill on a CPU with AVX512-VNNI: quantized
+  // activations, integer dot products.
+  thread_local VnniActivations quads;
+  VnniActivations &xv = quads;
+  const bool vnni = f32 && !isFloatKind(kind) &&
+                    (impl == 3 || (impl == 0 && avx512VnniAvailable()));
+  if (vnni)
+    xv.quantize(x, ldx, M, K);
   // The float kinds multiply the activations as they are.
   if (!f32 && !isFloatKind(kind))
     xq.quantize(x, ldx, M, K, avx2);
   auto body = [&](int64_t n0, int64_t n1) {
     if (bf16Dot)
       return rowsBf16(xb, M, K, w, ldw, n0, n1, y, ldy);
+    if (vnni)
+      return withKind(kind, [&](auto k) {
+        if constexpr (!isFloatKind(k))
+          rowsVnni<k>(xv, M, K, w, ldw, n0, n1, y, ldy);
+      });
     if (f32)
       return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
     if (ldw < 0)
@@ -807,6 +1006,13 @@ void quantizedMatMulGrouped(QuantKind kind, const float *x, int64_t ldx,
                             int64_t M, int64_t K, const uint8_t *w, int64_t N,
                             float *y, int64_t ldy, int impl) {
   matMulRows(kind, x, ldx, M, K, w, /*ldw=*/-1, N, y, ldy, impl);
+}
+
+bool avx512VnniAvailable() {
+  static const bool available = __builtin_cpu_supports("avx512f") &&
+                                __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vnni");
+  return available;
 }
 
 bool avx512Bf16Available() {

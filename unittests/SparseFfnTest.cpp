@@ -63,6 +63,32 @@ double act(FfnActivation a, double v) {
   return v;
 }
 
+/// Rounds n activations as the quantized kernels' prefill does on a CPU
+/// with AVX-512: to bf16 (nearest even), or the integer kinds' 8 bits per
+/// block of 32 (scale max|v| / 127).
+void roundLikePrefill(QuantKind kind, float *v, int64_t n) {
+  if (kind == QuantKind::BF16) {
+    for (int64_t i = 0; i < n; ++i) {
+      float f = v[i];
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      bits = (bits + 0x7fff + (bits >> 16 & 1)) & 0xffff0000u;
+      std::memcpy(&f, &bits, 4);
+      v[i] = f;
+    }
+    return;
+  }
+  for (int64_t k0 = 0; k0 < n; k0 += 32) {
+    int64_t end = std::min<int64_t>(n, k0 + 32);
+    float amax = 0;
+    for (int64_t j = k0; j < end; ++j)
+      amax = std::max(amax, std::abs(v[j]));
+    float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
+    for (int64_t j = k0; j < end; ++j)
+      v[j] = d * std::nearbyint(v[j] * inv);
+  }
+}
+
 /// The dense block in double; neurons with keep[t * h + i] == 0 are 0.
 std::vector<double> reference(const Case &c, const BlockData &b,
                               const std::vector<char> *keep,
@@ -524,10 +550,22 @@ TEST(SparseFfnKernel, QuantizedBundlesComputeTheBlockTheyStandFor) {
         BlockData b = randomBlock(c, unsigned(c.t * 1000 + c.d + c.h));
         BlockData q = asQuantized(c, b, kind);
         std::vector<double> want = reference(c, q, nullptr);
-        // 12 tokens without predictor: the dense kernels (denseRows).
-        std::vector<double> wantDense =
-            c.t >= 8 ? reference(c, asQuantized(c, b, kind, false), nullptr)
-                     : want;
+        // 12 tokens without predictor: the dense kernels (denseRows),
+        // whose gate and up projections take the activations as they are,
+        // but on a CPU with AVX512-VNNI (the integer kinds) or AVX512-BF16
+        // (bf16) round them (roundLikePrefill); down adds each neuron's
+        // row unrounded.
+        std::vector<double> wantDense = want;
+        if (c.t >= 8) {
+          BlockData exact = asQuantized(c, b, kind, false);
+          bool rounds = kind == QuantKind::BF16 ? avx512Bf16Available()
+                        : isFloatKind(kind)      ? false
+                                                 : avx512VnniAvailable();
+          if (rounds)
+            for (int64_t t = 0; t < c.t; ++t)
+              roundLikePrefill(kind, exact.x.data() + t * c.d, c.d);
+          wantDense = reference(c, exact, nullptr);
+        }
         SCOPED_TRACE(std::string(quantKindName(kind)) +
                      " t=" + std::to_string(c.t) + " d=" +
                      std::to_string(c.d) + " h=" + std::to_string(c.h) +

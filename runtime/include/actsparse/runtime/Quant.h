@@ -155,6 +155,9 @@ bool quantAvx2Available();
 /// Whether this CPU has AVX512-BF16 (bf16 prefill's dot products).
 bool avx512Bf16Available();
 
+/// Whether this CPU has AVX512-VNNI (the integer kinds' prefill).
+bool avx512VnniAvailable();
+
 /// Activations of M rows quantized per block of 32, as the decode kernels
 /// take them: 8-bit values (scale max|x| / 127, round to nearest even),
 /// each block's scale, and the sum of its values (for the 4-bit kinds'
