@@ -555,6 +555,7 @@ void rowsBf16(const Bf16Activations &x, int64_t M, int64_t K,
 struct VnniActivations {
   QuantizedActivations q;
   std::vector<uint32_t> quads;
+  std::vector<int32_t> sum;
   std::vector<float> scale, scaledSum;
   int64_t ld = 0, blocks = 0;
   void quantize(const float *x, int64_t ldx, int64_t M, int64_t K);
@@ -573,8 +574,10 @@ void VnniActivations::quantize(const float *x, int64_t ldx, int64_t M,
                  quads.data());
   scale.assign(blocks * ld, 0.0f);
   scaledSum.assign(blocks * ld, 0.0f);
+  sum.assign(blocks * ld, 0);
   for (int64_t m = 0; m < M; ++m)
     for (int64_t b = 0; b < blocks; ++b) {
+      sum[b * ld + m] = q.sum[m * blocks + b];
       scale[b * ld + m] = q.scale[m * blocks + b];
       scaledSum[b * ld + m] = q.scale[m * blocks + b] * q.sum[m * blocks + b];
     }
@@ -639,24 +642,38 @@ tileVnni(const VnniActivations &x, int64_t m0, const RowBlocks *rows,
           dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], w, xa[v]);
       }
     }
+    // q8_0 and q4_0: the unsigned values' offset (128, 8) times the
+    // activations' integer sum comes off the integer sums, exactly; q4_1:
+    // its minimum times the activations' scaled sum is added in f32.
+    constexpr bool q41 = kind == QuantKind::Q4_1;
+    constexpr int shift = kind == QuantKind::Q8_0 ? 7 : 3;
     __m512 dx[V], sx[V];
     for (int v = 0; v < V; ++v) {
-      dx[v] = _mm512_loadu_ps(x.scale.data() + b * x.ld + m0 + 16 * v);
-      sx[v] = _mm512_loadu_ps(x.scaledSum.data() + b * x.ld + m0 + 16 * v);
+      const int64_t at = b * x.ld + m0 + 16 * v;
+      dx[v] = _mm512_loadu_ps(x.scale.data() + at);
+      if constexpr (q41) {
+        sx[v] = _mm512_loadu_ps(x.scaledSum.data() + at);
+      } else {
+        const __m512i off = _mm512_maskz_slli_epi32(
+            0xffff, _mm512_loadu_si512(x.sum.data() + at), shift);
+#pragma GCC unroll 8
+        for (int r = 0; r < Rows; ++r)
+          dot[r][v] = _mm512_sub_epi32(dot[r][v], off);
+      }
     }
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
-      const float d = halfToFloat(rows[r].d + b * step);
-      const float offset = kind == QuantKind::Q8_0   ? -128.0f * d
-                           : kind == QuantKind::Q4_0 ? -8.0f * d
-                                                     : halfToFloat(rows[r].m + b * step);
-      const __m512 dw = _mm512_set1_ps(d), ow = _mm512_set1_ps(offset);
-      for (int v = 0; v < V; ++v) {
-        // (The masked form: GCC 12 warns on the plain one's undefined
-        // pass-through operand.)
-        acc[r][v] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, dot[r][v]),
-                                    _mm512_mul_ps(dx[v], dw), acc[r][v]);
-        acc[r][v] = _mm512_fmadd_ps(sx[v], ow, acc[r][v]);
+      const __m512 dw = _mm512_set1_ps(halfToFloat(rows[r].d + b * step));
+      // (Masked conversions and shifts: GCC 12 warns on the plain ones'
+      // undefined pass-through operand.)
+      for (int v = 0; v < V; ++v)
+        acc[r][v] =
+            _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, dot[r][v]),
+                            _mm512_mul_ps(dx[v], dw), acc[r][v]);
+      if constexpr (q41) {
+        const __m512 mw = _mm512_set1_ps(halfToFloat(rows[r].m + b * step));
+        for (int v = 0; v < V; ++v)
+          acc[r][v] = _mm512_fmadd_ps(sx[v], mw, acc[r][v]);
       }
     }
   }
