@@ -89,7 +89,8 @@ void dequantizeRow(QuantKind kind, const uint8_t *row, int64_t k, float *w);
 
 /// From this many activation rows on (prefill), the kernel dequantizes each
 /// weight row once to f32 and takes f32 dot products with the activations
-/// as they are; below it (decode), it quantizes the activations.
+/// as they are (but for the AVX-512 kernels of quantizedMatMul); below it
+/// (decode), it quantizes the activations.
 constexpr int64_t kQuantF32Rows = 8;
 
 /// y[m][n] = sum_k x[m][k] * w_n[k] for quantized rows w_n (row n at
@@ -99,12 +100,14 @@ constexpr int64_t kQuantF32Rows = 8;
 /// (the float kinds: each weight converted and multiplied by the f32
 /// activations); for more rows each weight row is dequantized once and
 /// dotted in f32. Threaded over the runtime's pool for large products and
-/// vectorized for AVX2 when the CPU has it. On a CPU with AVX512-BF16,
-/// prefill of bf16 weights rounds the activations to bf16 (nearest even)
-/// and takes VDPBF16PS dot products, two weights per f32 lane, as
-/// llama.cpp does. `impl` forces a variant: 0 any, 1 scalar, 2 AVX2,
-/// 3 AVX512-BF16 for bf16 prefill and AVX2 otherwise (tests compare them;
-/// 3 needs a CPU with AVX512-BF16, avx512Bf16Available()).
+/// vectorized for AVX2 when the CPU has it. Prefill on a CPU with
+/// AVX-512, as llama.cpp does: bf16 weights with AVX512-BF16 round the
+/// activations to bf16 (nearest even) and take VDPBF16PS dot products,
+/// two weights per f32 lane; q8_0, q4_0 and q4_1 with AVX512-VNNI
+/// quantize the activations as decode does and take VPDPBUSD dot
+/// products. `impl` forces a variant: 0 any, 1 scalar, 2 AVX2, 3 the
+/// AVX-512 prefill kernels and AVX2 otherwise (tests compare them; 3
+/// needs a CPU with AVX512-BF16 and AVX512-VNNI).
 void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                      int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
                      float *y, int64_t ldy, int impl = 0);
