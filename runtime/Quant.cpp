@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <utility>
 #include <cmath>
@@ -930,17 +931,17 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   // bf16 prefill on a CPU with AVX512-BF16: the activations as bf16 pairs.
   thread_local Bf16Activations pairs;
   Bf16Activations &xb = pairs;
-  const bool bf16Dot =
-      f32 && kind == QuantKind::BF16 &&
-      (impl == 3 || (impl == 0 && avx512Bf16Available()));
+  const bool avx512 = impl == 3 || (impl == 0 && roundedPrefill());
+  const bool bf16Dot = f32 && kind == QuantKind::BF16 && avx512 &&
+                       (impl == 3 || avx512Bf16Available());
   if (bf16Dot)
     xb.round(x, ldx, M, K);
   // The integer kinds' prefill on a CPU with AVX512-VNNI: quantized
   // activations, integer dot products.
   thread_local VnniActivations quads;
   VnniActivations &xv = quads;
-  const bool vnni = f32 && !isFloatKind(kind) &&
-                    (impl == 3 || (impl == 0 && avx512VnniAvailable()));
+  const bool vnni = f32 && !isFloatKind(kind) && avx512 &&
+                    (impl == 3 || avx512VnniAvailable());
   if (vnni)
     xv.quantize(x, ldx, M, K);
   // The float kinds multiply the activations as they are.
@@ -1024,6 +1025,13 @@ void quantizedMatMulGrouped(QuantKind kind, const float *x, int64_t ldx,
                             float *y, int64_t ldy, int impl) {
   matMulRows(kind, x, ldx, M, K, w, /*ldw=*/-1, N, y, ldy, impl);
 }
+
+namespace {
+std::atomic<bool> roundedPrefillAllowed{true};
+} // namespace
+
+void setRoundedPrefill(bool allowed) { roundedPrefillAllowed.store(allowed); }
+bool roundedPrefill() { return roundedPrefillAllowed.load(); }
 
 bool avx512VnniAvailable() {
   static const bool available = __builtin_cpu_supports("avx512f") &&

@@ -226,7 +226,8 @@ std::vector<uint8_t> grouped(QuantKind kind, const Problem &p) {
 
 /// Whether `impl` quantizes the integer kinds' prefill activations.
 bool vnniPrefill(int impl) {
-  return impl == 3 || (impl == 0 && avx512VnniAvailable());
+  return impl == 3 ||
+         (impl == 0 && roundedPrefill() && avx512VnniAvailable());
 }
 
 void expectMatchesReference(QuantKind kind, int impl, int64_t M, int64_t K,
@@ -336,6 +337,18 @@ TEST(QuantKernel, Bf16PrefillRoundsTheActivationsWithAvx512Bf16) {
   quantizedMatMul(QuantKind::BF16, nullptr, 32, 8, 32, w.data(),
                   quantRowBytes(QuantKind::BF16, 32), 0, y.data(), 2, 3);
   EXPECT_EQ(y, std::vector<float>(4, 3.0f));
+}
+
+// sparse-run --exact-prefill: impl 0 keeps the activations in f32 in
+// prefill, whatever the CPU (the reference is the unquantized product).
+TEST(QuantKernel, ExactPrefillKeepsTheActivations) {
+  setRoundedPrefill(false);
+  for (QuantKind kind : kAllQuantKinds) {
+    expectMatchesReference(kind, 0, 13, 600, 33);
+    expectMatchesReference(kind, 0, 40, 100, 13);
+  }
+  expectMatchesReference(QuantKind::Q4_0, 0, 64, 576, 100, /*groups=*/true);
+  setRoundedPrefill(true);
 }
 
 // Rows in groups of eight (groupQuantizedRows).

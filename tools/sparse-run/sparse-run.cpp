@@ -75,6 +75,7 @@ struct Options {
   /// --warmup: one untimed generation (prefill and a step) first.
   bool warmup = false;
   bool printIds = false, stats = true, chat = false, checkPredictor = false;
+  bool exactPrefill = false;
 };
 
 void usage(FILE *out) {
@@ -162,6 +163,10 @@ void usage(FILE *out) {
       "  --no-cache             compile, and neither read nor write the cache\n"
       "  --threads N            threads of the weight kernels (default: all "
       "cores)\n"
+      "  --exact-prefill        quantized weights: prefill multiplies the\n"
+      "                         activations in f32, as on a CPU without\n"
+      "                         AVX-512 (the AVX-512 kernels round them to\n"
+      "                         8 bits or bf16: faster, less precise)\n"
       "  --check-predictor      sparse FFN blocks with a low-rank predictor\n"
       "                         also compute the exact block, and the\n"
       "                         statistics give the predictor's recall and\n"
@@ -235,6 +240,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     }
     if (a == "--check-predictor") {
       o.checkPredictor = true;
+      continue;
+    }
+    if (a == "--exact-prefill") {
+      o.exactPrefill = true;
       continue;
     }
     if (a == "--flash-prefetch") {
@@ -837,6 +846,7 @@ int main(int argc, char **argv) {
   FfnSparsityStats ffnStats;
   setFfnObserver(&ffnStats);
   setCheckPredictor(o.checkPredictor);
+  setRoundedPrefill(!o.exactPrefill);
   setSparseDenseRows(o.sparseDenseRows);
   const uint64_t storageAtStart = storageReadBytes();
   auto ffnReport = [&] {

@@ -161,6 +161,14 @@ bool avx512Bf16Available();
 /// Whether this CPU has AVX512-VNNI (the integer kinds' prefill).
 bool avx512VnniAvailable();
 
+/// Whether quantizedMatMul (impl 0) may take the AVX-512 prefill kernels,
+/// which round the activations (default true; `sparse-run
+/// --exact-prefill` sets false: every prefill then dequantizes the
+/// weights and multiplies the activations in f32, slower, the numbers of
+/// a CPU without AVX-512). Set it between calls.
+void setRoundedPrefill(bool allowed);
+bool roundedPrefill();
+
 /// Activations of M rows quantized per block of 32, as the decode kernels
 /// take them: 8-bit values (scale max|x| / 127, round to nearest even),
 /// each block's scale, and the sum of its values (for the 4-bit kinds'
