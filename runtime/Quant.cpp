@@ -474,16 +474,18 @@ storeTransposed(const __m512 (&acc)[Rows][V], float *C, int64_t ldc,
       C[m * ldc + r] = tile[r][m];
 }
 
-/// Rows [m0, m0 + mrows) of C[.][n, n + Rows) = A * W^T for Rows bf16
-/// weight rows (w, ldw bytes apart) over K2 pairs, mrows <= 16 * V: per
-/// pair, V vectors of sixteen rows' activations meet each weight row's
-/// pair, broadcast, in one VDPBF16PS each. The weights are read as they
-/// are stored (nothing is packed); a lane holds one row of C, so the tile
-/// is written transposed.
-template <int Rows, int V>
+/// Rows [m0, m0 + mrows) of C[.][n, n + Rows) = A * W^T for Rows weight
+/// rows (w, ldw bytes apart) over K lanes of 32 bits, mrows <= 16 * V:
+/// per lane p, V vectors of sixteen rows' activations meet each weight
+/// row's lane p, broadcast. Pairs: bf16 pairs, one VDPBF16PS each;
+/// otherwise f32, one FMA each. The weights are read as they are stored
+/// (nothing is packed); a lane holds one row of C, so the tile is written
+/// transposed. (Both forms are compiled for AVX512-BF16 and taken only on
+/// CPUs that have it; the f32 one uses none of its instructions.)
+template <int Rows, int V, bool Pairs>
 __attribute__((target("avx512f,avx512bf16,avx512vl,avx512bw"))) void
-tileBf16(const uint32_t *A, int64_t lda, const uint8_t *w, int64_t ldw,
-         int64_t K2, float *C, int64_t ldc, int64_t mrows) {
+tileBroadcast(const uint32_t *A, int64_t lda, const uint8_t *w, int64_t ldw,
+              int64_t K, float *C, int64_t ldc, int64_t mrows) {
   __m512 acc[Rows][V];
   const uint32_t *rows[Rows];
 #pragma GCC unroll 12
@@ -492,7 +494,7 @@ tileBf16(const uint32_t *A, int64_t lda, const uint8_t *w, int64_t ldw,
     for (int v = 0; v < V; ++v)
       acc[r][v] = _mm512_setzero_ps();
   }
-  for (int64_t p = 0; p < K2; ++p) {
+  for (int64_t p = 0; p < K; ++p) {
     __m512 a[V];
     for (int v = 0; v < V; ++v)
       a[v] = _mm512_loadu_ps(reinterpret_cast<const float *>(A + p * lda) +
@@ -505,46 +507,105 @@ tileBf16(const uint32_t *A, int64_t lda, const uint8_t *w, int64_t ldw,
     for (int r = 0; r < Rows; ++r) {
       __m512i b = _mm512_set1_epi32(int(rows[r][p]));
       for (int v = 0; v < V; ++v)
-        acc[r][v] = _mm512_dpbf16_ps(acc[r][v],
-                                     reinterpret_cast<__m512bh &>(a[v]),
-                                     reinterpret_cast<__m512bh &>(b));
+        if constexpr (Pairs)
+          acc[r][v] = _mm512_dpbf16_ps(acc[r][v],
+                                       reinterpret_cast<__m512bh &>(a[v]),
+                                       reinterpret_cast<__m512bh &>(b));
+        else
+          acc[r][v] = _mm512_fmadd_ps(a[v], _mm512_castsi512_ps(b), acc[r][v]);
     }
   }
   storeTransposed<Rows, V>(acc, C, ldc, mrows);
 }
 
-using Bf16TileFn = void (*)(const uint32_t *, int64_t, const uint8_t *,
-                            int64_t, int64_t, float *, int64_t, int64_t);
-constexpr int kBf16TileRows = 12;
-template <int V, size_t... R>
-constexpr std::array<Bf16TileFn, sizeof...(R)>
-bf16Tiles(std::index_sequence<R...>) {
-  return {tileBf16<int(R) + 1, V>...};
+using BroadcastTileFn = void (*)(const uint32_t *, int64_t, const uint8_t *,
+                                 int64_t, int64_t, float *, int64_t, int64_t);
+constexpr int kBroadcastTileRows = 12;
+template <int V, bool Pairs, size_t... R>
+constexpr std::array<BroadcastTileFn, sizeof...(R)>
+broadcastTiles(std::index_sequence<R...>) {
+  return {tileBroadcast<int(R) + 1, V, Pairs>...};
 }
-/// [V - 1][rows - 1]: the tiles for 1..kBf16TileRows weight rows.
-constexpr std::array<Bf16TileFn, kBf16TileRows> kBf16Tiles[] = {
-    bf16Tiles<1>(std::make_index_sequence<kBf16TileRows>()),
-    bf16Tiles<2>(std::make_index_sequence<kBf16TileRows>())};
 
-/// Prefill of bf16 rows, columns [n0, n1): twelve weight rows at a time
-/// meet every 32 (then 16) rows of activations over all of K. Sums are
-/// f32, as in llama.cpp's BF16 kernels with AVX512-BF16 (which also round
-/// the activations).
-void rowsBf16(const Bf16Activations &x, int64_t M, int64_t K,
-              const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1, float *y,
-              int64_t ldy) {
-  const int64_t K2 = (K + 1) / 2;
-  for (int64_t n = n0; n < n1; n += kBf16TileRows) {
-    const int64_t rows = std::min<int64_t>(kBf16TileRows, n1 - n);
+/// C[0:M][n0:n1] for the rows at `w` (row n at w + n * ldw bytes), twelve
+/// at a time, with every 32 (then 16) rows of the transposed activations
+/// `x` (lane p of row m at x[p * ld + m]) over all K lanes.
+template <bool Pairs>
+void rowsBroadcast(const uint32_t *x, int64_t ld, int64_t M, int64_t K,
+                   const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1,
+                   float *y, int64_t ldy) {
+  static constexpr std::array<BroadcastTileFn, kBroadcastTileRows> tiles[] = {
+      broadcastTiles<1, Pairs>(std::make_index_sequence<kBroadcastTileRows>()),
+      broadcastTiles<2, Pairs>(std::make_index_sequence<kBroadcastTileRows>())};
+  for (int64_t n = n0; n < n1; n += kBroadcastTileRows) {
+    const int64_t rows = std::min<int64_t>(kBroadcastTileRows, n1 - n);
     for (int64_t m = 0; m < M;) {
       const int V = M - m > 16 ? 2 : 1;
       const int64_t mrows = std::min<int64_t>(16 * V, M - m);
-      kBf16Tiles[V - 1][rows - 1](x.pairs.data() + m, x.ld, w + n * ldw, ldw,
-                                  K2, y + m * ldy + n, ldy, mrows);
+      tiles[V - 1][rows - 1](x + m, ld, w + n * ldw, ldw, K, y + m * ldy + n,
+                             ldy, mrows);
       m += mrows;
     }
   }
 }
+
+/// Prefill of bf16 rows, columns [n0, n1): sums are f32, as in llama.cpp's
+/// BF16 kernels with AVX512-BF16 (which also round the activations).
+void rowsBf16(const Bf16Activations &x, int64_t M, int64_t K,
+              const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1, float *y,
+              int64_t ldy) {
+  rowsBroadcast<true>(x.pairs.data(), x.ld, M, (K + 1) / 2, w, ldw, n0, n1, y,
+                      ldy);
+}
+
+/// Prefill of f16 rows on a CPU with AVX-512 (and AVX512-BF16, see
+/// tileBroadcast), columns [n0, n1): twelve rows at a time are converted
+/// to f32 into this thread's buffer (one VCVTPH2PS per sixteen weights,
+/// which sixty-four activation rows then share), then multiplied as f32
+/// rows with the activations transposed as they are (`x`, lane k of row
+/// m at x[k * ld + m]): the products of the f32 GEMM, with no panel
+/// transposes.
+__attribute__((target("avx512f"))) void
+rowsF16(const uint32_t *x, int64_t ld, int64_t M, int64_t K, const uint8_t *w,
+        int64_t ldw, int64_t n0, int64_t n1, float *y, int64_t ldy) {
+  thread_local std::vector<float> converted;
+  converted.resize(kBroadcastTileRows * K);
+  for (int64_t n = n0; n < n1; n += kBroadcastTileRows) {
+    const int64_t rows = std::min<int64_t>(kBroadcastTileRows, n1 - n);
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t *in = w + (n + r) * ldw;
+      float *out = converted.data() + r * K;
+      int64_t k = 0;
+      for (; k + 16 <= K; k += 16) // (masked: see tileVnni)
+        _mm512_storeu_ps(out + k, _mm512_maskz_cvtph_ps(
+                                      0xffff, _mm256_loadu_si256(
+                                                  reinterpret_cast<const __m256i *>(
+                                                      in + 2 * k))));
+      for (; k < K; ++k)
+        out[k] = halfToFloat(in + 2 * k);
+    }
+    rowsBroadcast<false>(x, ld, M, K,
+                         reinterpret_cast<const uint8_t *>(converted.data()),
+                         K * sizeof(float), 0, rows, y + n, ldy);
+  }
+}
+
+/// f32 activations transposed for rowsF16: lane k of row m at
+/// lanes[k * ld + m], ld = M rounded up to 16, the rows past M zero.
+struct F32Activations {
+  std::vector<float> rows;
+  std::vector<uint32_t> lanes;
+  int64_t ld = 0;
+  void transpose(const float *x, int64_t ldx, int64_t M, int64_t K) {
+    ld = (M + 15) / 16 * 16;
+    rows.assign(ld * K, 0.0f);
+    for (int64_t m = 0; m < M; ++m)
+      std::copy_n(x + m * ldx, K, rows.data() + m * K);
+    lanes.resize(K * ld);
+    transposeLanes(reinterpret_cast<const uint32_t *>(rows.data()), ld, K,
+                   lanes.data());
+  }
+};
 
 /// Prefill of the integer kinds with AVX512-VNNI (rowsVnni below): the
 /// activations quantized per block of 32 as decode quantizes them
@@ -945,6 +1006,14 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                        (impl == 3 || avx512Bf16Available());
   if (bf16Dot)
     xb.round(x, ldx, M, K);
+  // f16 prefill with AVX-512: the f32 products, no panels (needs no
+  // rounding, so --exact-prefill keeps it).
+  thread_local F32Activations lanes;
+  F32Activations &xf = lanes;
+  const bool f16Rows = f32 && kind == QuantKind::F16 &&
+                       (impl == 3 || (impl == 0 && avx512Bf16Available()));
+  if (f16Rows)
+    xf.transpose(x, ldx, M, K);
   // The integer kinds' prefill on a CPU with AVX512-VNNI: quantized
   // activations, integer dot products.
   thread_local VnniActivations quads;
@@ -959,6 +1028,8 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   auto body = [&](int64_t n0, int64_t n1) {
     if (bf16Dot)
       return rowsBf16(xb, M, K, w, ldw, n0, n1, y, ldy);
+    if (f16Rows)
+      return rowsF16(xf.lanes.data(), xf.ld, M, K, w, ldw, n0, n1, y, ldy);
     if (vnni)
       return withKind(kind, [&](auto k) {
         if constexpr (!isFloatKind(k))

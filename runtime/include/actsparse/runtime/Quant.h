@@ -105,9 +105,11 @@ constexpr int64_t kQuantF32Rows = 8;
 /// activations to bf16 (nearest even) and take VDPBF16PS dot products,
 /// two weights per f32 lane; q8_0, q4_0 and q4_1 with AVX512-VNNI
 /// quantize the activations as decode does and take VPDPBUSD dot
-/// products. `impl` forces a variant: 0 any, 1 scalar, 2 AVX2, 3 the
-/// AVX-512 prefill kernels and AVX2 otherwise (tests compare them; 3
-/// needs a CPU with AVX512-BF16 and AVX512-VNNI).
+/// products; f16 (on the same CPUs as bf16) converts twelve weight rows
+/// at a time to f32 and multiplies the activations as they are. `impl`
+/// forces a variant: 0 any, 1 scalar, 2 AVX2, 3 the AVX-512 prefill
+/// kernels and AVX2 otherwise (tests compare them; 3 needs a CPU with
+/// AVX512-BF16 and AVX512-VNNI).
 void quantizedMatMul(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                      int64_t K, const uint8_t *w, int64_t ldw, int64_t N,
                      float *y, int64_t ldy, int impl = 0);
