@@ -883,6 +883,22 @@ broadcast4(const int8_t *v) {
   return _mm256_set1_epi32(four);
 }
 
+/// A grouped block's eight integer sums times both scales into `acc`, and
+/// (q4_1) the rows' minimums times the activations' scaled sum into
+/// `offsets` (p: the block's segment; i: its activation block).
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c"), always_inline)) inline void
+scaleGroupBlock(const uint8_t *p, const QuantizedActivations &x, int64_t i,
+                __m256i sum, __m256 &acc, __m256 &offsets) {
+  const __m256 dx = _mm256_set1_ps(x.scale[i]);
+  const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(d, dx), acc);
+  if constexpr (kind == QuantKind::Q4_1)
+    offsets = _mm256_fmadd_ps(
+        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))),
+        _mm256_mul_ps(dx, _mm256_set1_ps(float(x.sum[i]))), offsets);
+}
+
 /// Decode on grouped rows: the dot products of activation row m with the
 /// eight rows of `group` into out[0..8). Each 32-byte load holds four
 /// values of every row; the activations those four multiply are broadcast
@@ -931,14 +947,50 @@ groupDotAvx2(const uint8_t *group, const QuantizedActivations &x, int64_t m,
       if constexpr (kind == QuantKind::Q4_0)
         sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * x.sum[i]));
     }
-    const __m256 dx = _mm256_set1_ps(x.scale[i]);
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-    acc[b & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
-                                 _mm256_mul_ps(d, dx), acc[b & 1]);
-    if constexpr (kind == QuantKind::Q4_1)
-      offsets = _mm256_fmadd_ps(
-          _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))),
-          _mm256_mul_ps(dx, _mm256_set1_ps(float(x.sum[i]))), offsets);
+    scaleGroupBlock<kind>(p, x, i, sum, acc[b & 1], offsets);
+  }
+  _mm256_storeu_ps(out,
+                   _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), offsets));
+}
+
+/// groupDotAvx2 with AVX512-VNNI (256-bit, AVX512-VL): each 32-byte load
+/// of four values of every row meets the broadcast activations in one
+/// VPDPBUSD, summed straight into 32-bit lanes (no 16-bit pair sums).
+template <QuantKind kind>
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))) void
+groupDotVnni(const uint8_t *group, const QuantizedActivations &x, int64_t m,
+             float *out) {
+  constexpr int64_t head = kQuantGroupRows * quantHeaderBytes(kind);
+  constexpr int64_t segment = kQuantGroupRows * quantBlockBytes(kind);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 offsets = _mm256_setzero_ps();
+  const int8_t *xq = x.rowQ(m);
+  for (int64_t b = 0; b < x.blocks; ++b) {
+    const uint8_t *p = group + b * segment;
+    const int8_t *v = xq + b * kQuantBlock;
+    const int64_t i = m * x.blocks + b;
+    __m256i sum = _mm256_setzero_si256();
+    if constexpr (kind == QuantKind::Q8_0) {
+      // |w| unsigned, x with w's sign, as for maddubs.
+      for (int c = 0; c < 8; ++c) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(p + head + 32 * c));
+        sum = _mm256_dpbusd_epi32(sum, _mm256_sign_epi8(w, w),
+                                  _mm256_sign_epi8(broadcast4(v + 4 * c), w));
+      }
+    } else {
+      const __m256i low = _mm256_set1_epi8(15);
+      for (int c = 0; c < 4; ++c) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(p + head + 32 * c));
+        sum = _mm256_dpbusd_epi32(sum, _mm256_and_si256(w, low),
+                                  broadcast4(v + 4 * c));
+        sum = _mm256_dpbusd_epi32(
+            sum, _mm256_and_si256(_mm256_srli_epi16(w, 4), low),
+            broadcast4(v + 16 + 4 * c));
+      }
+      if constexpr (kind == QuantKind::Q4_0)
+        sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(8 * x.sum[i]));
+    }
+    scaleGroupBlock<kind>(p, x, i, sum, acc[b & 1], offsets);
   }
   _mm256_storeu_ps(out,
                    _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), offsets));
@@ -961,7 +1013,8 @@ float floatDot(QuantKind kind, const uint8_t *row, const float *x, int64_t K,
 /// activation row.
 void groupsDecode(QuantKind kind, const uint8_t *w, int64_t K,
                   const QuantizedActivations &x, int64_t M, int64_t N,
-                  int64_t n0, int64_t n1, float *y, int64_t ldy, bool avx2) {
+                  int64_t n0, int64_t n1, float *y, int64_t ldy, bool avx2,
+                  bool vnni) {
   const int64_t groupBytes = quantGroupBytes(kind, K);
   thread_local std::vector<uint8_t> row;
   for (int64_t n = n0; n < n1; n += kQuantGroupRows) {
@@ -977,8 +1030,12 @@ void groupsDecode(QuantKind kind, const uint8_t *w, int64_t K,
         }
       } else {
         withKind(kind, [&](auto k) {
-          if constexpr (!isFloatKind(k))
-            groupDotAvx2<k>(group, x, m, out);
+          if constexpr (!isFloatKind(k)) {
+            if (vnni)
+              groupDotVnni<k>(group, x, m, out);
+            else
+              groupDotAvx2<k>(group, x, m, out);
+          }
         });
       }
       std::copy_n(out, count, y + m * ldy + n);
@@ -1020,6 +1077,10 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
   VnniActivations &xv = quads;
   const bool vnni = f32 && !isFloatKind(kind) && avx512 &&
                     (impl == 3 || avx512VnniAvailable());
+  // Decode on grouped rows: the same sums with VPDPBUSD (exact, so
+  // --exact-prefill does not apply).
+  const bool vnniDecode =
+      !f32 && (impl == 3 || (impl == 0 && avx512VnniAvailable()));
   if (vnni)
     xv.quantize(x, ldx, M, K);
   // The float kinds multiply the activations as they are.
@@ -1038,7 +1099,8 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
     if (f32)
       return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
     if (ldw < 0)
-      return groupsDecode(kind, w, K, xq, M, N, n0, n1, y, ldy, avx2);
+      return groupsDecode(kind, w, K, xq, M, N, n0, n1, y, ldy, avx2,
+                          vnniDecode);
     if (isFloatKind(kind)) {
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t m = 0; m < M; ++m)
