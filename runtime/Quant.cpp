@@ -611,8 +611,8 @@ struct F32Activations {
 /// activations quantized per block of 32 as decode quantizes them
 /// (QuantizedActivations), then transposed so that sixteen rows are one
 /// vector: quad c (values 4c..4c+3) of block b of row m at
-/// quads[(b * 8 + c) * ld + m]; the block's scale d and d times the sum of
-/// its values at scale[b * ld + m] and scaledSum[b * ld + m]; ld = M
+/// quads[(b * 8 + c) * ld + m]; the block's scale d, the sum of its values
+/// and d times that sum at scale, sum and scaledSum[b * ld + m]; ld = M
 /// rounded up to 16, the rows past M zero.
 struct VnniActivations {
   QuantizedActivations q;
