@@ -63,9 +63,9 @@ double act(FfnActivation a, double v) {
   return v;
 }
 
-/// Rounds n activations as the quantized kernels' prefill does on a CPU
-/// with AVX-512: to bf16 (nearest even), or the integer kinds' 8 bits per
-/// block of 32 (scale max|v| / 127).
+/// Rounds n activations as the quantized kernels do: the integer kinds'
+/// 8 bits per block of 32 (scale max|v| / 127; decode everywhere, prefill
+/// with AVX512-VNNI), or bf16's nearest even (prefill with AVX512-BF16).
 void roundLikePrefill(QuantKind kind, float *v, int64_t n) {
   if (kind == QuantKind::BF16) {
     for (int64_t i = 0; i < n; ++i) {
@@ -246,16 +246,7 @@ BlockData asQuantized(const Case &c, const BlockData &b, QuantKind kind,
   // The integer kinds' kernels quantize the activations per block of 32;
   // the float kinds multiply them as they are.
   for (int64_t t = 0; t < c.t && roundX && !isFloatKind(kind); ++t)
-    for (int64_t k0 = 0; k0 < c.d; k0 += 32) {
-      float *v = q.x.data() + t * c.d + k0;
-      int64_t n = std::min<int64_t>(32, c.d - k0);
-      float amax = 0;
-      for (int64_t j = 0; j < n; ++j)
-        amax = std::max(amax, std::abs(v[j]));
-      float d = amax / 127.0f, inv = d ? 1.0f / d : 0.0f;
-      for (int64_t j = 0; j < n; ++j)
-        v[j] = d * std::nearbyint(v[j] * inv);
-    }
+    roundLikePrefill(kind, q.x.data() + t * c.d, c.d);
   return q;
 }
 
