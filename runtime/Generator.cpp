@@ -37,6 +37,7 @@ std::unique_ptr<Generator> Generator::create(Executable &model,
     return nullptr;
   }
   g->vocab_ = logits.shape[2];
+  g->lastPositionOnly_ = logits.shape[1] == 1;
   for (size_t i = 0; i < model.inputSpecs().size(); ++i) {
     const std::string &name = model.inputSpecs()[i].name;
     if (name.rfind("past_key_values.", 0) != 0)
@@ -175,7 +176,7 @@ Status Generator::forward(const std::vector<int> &tokens, int start,
       past_[i] = std::move(outputs[presentOutputs_[i]]);
   }
   logits = std::move(outputs[logitsOutput_]);
-  if (logits.shape.size() != 3 || logits.shape[1] != n ||
+  if (logits.shape.size() != 3 || logits.shape[1] != (lastPositionOnly_ ? 1 : n) ||
       logits.shape[2] != vocab_)
     return Status::error("the model returned logits of an unexpected shape");
   return {};
@@ -258,6 +259,10 @@ Status Generator::score(const std::vector<int> &tokens, int window,
     return Status::error("the perplexity stride (" + std::to_string(stride) +
                          ") is longer than the window (" +
                          std::to_string(window) + ")");
+  if (lastPositionOnly_)
+    return Status::error("the model returns the logits of one position only "
+                         "(as --actsparse-last-position-logits compiles "
+                         "it); scoring needs every position's");
   result.window = window;
   result.stride = window < n ? stride : 0;
   int scoredTo = 1; // tokens[0] is never predicted

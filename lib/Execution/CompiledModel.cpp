@@ -10,6 +10,7 @@
 #include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Execution/ObjectCache.h"
 #include "actsparse/Conversion/Passes.h"
+#include "actsparse/Transforms/Passes.h"
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/runtime/Abi.h"
@@ -513,7 +514,10 @@ CompiledModel::compileFile(StringRef path, MLIRContext &context,
   std::string key;
   if (!options.cacheDirectory.empty()) {
     cache.emplace(options.cacheDirectory);
-    key = ObjectCache::key((*file)->getBuffer(), options.optLevel);
+    key = ObjectCache::key((*file)->getBuffer(), options.optLevel,
+                           options.lastPositionLogits
+                               ? "actsparse-last-position-logits"
+                               : "");
     report.cacheEntry = cache->pathOf(key);
     if (auto object = cache->lookup(key, report.warning)) {
       std::string loadError;
@@ -534,6 +538,14 @@ CompiledModel::compileFile(StringRef path, MLIRContext &context,
   if (!module) {
     error = "cannot load model '" + path.str() + "'";
     return nullptr;
+  }
+  if (options.lastPositionLogits) {
+    PassManager pm(&context);
+    pm.addPass(createLastPositionLogits());
+    if (failed(pm.run(*module))) {
+      error = "the last-position logits pass failed";
+      return nullptr;
+    }
   }
   std::unique_ptr<llvm::MemoryBuffer> object =
       lowerAndCompile(*module, options.optLevel, error, &report);

@@ -111,7 +111,8 @@ static std::string codeIdentity(const void *addr) {
   return "file:" + llvm::utohexstr(llvm::xxh3_64bits((*buffer)->getBuffer()));
 }
 
-std::string ObjectCache::key(StringRef ir, unsigned optLevel) {
+std::string ObjectCache::key(StringRef ir, unsigned optLevel,
+                             StringRef passes) {
   // Everything that decides the object code, each with a label.
   static const std::string compiler = [] {
     std::string s = "actsparse-object-cache 1\nabi " +
@@ -133,8 +134,8 @@ std::string ObjectCache::key(StringRef ir, unsigned optLevel) {
   }();
   llvm::BLAKE3 hasher;
   hasher.update(compiler);
-  hasher.update("opt-level " + std::to_string(optLevel) + "\nir " +
-                std::to_string(ir.size()) + "\n");
+  hasher.update("opt-level " + std::to_string(optLevel) + "\npasses " +
+                passes.str() + "\nir " + std::to_string(ir.size()) + "\n");
   hasher.update(ir);
   llvm::BLAKE3Result<16> digest;
   hasher.final(digest);

@@ -76,6 +76,7 @@ struct Options {
   bool warmup = false;
   bool printIds = false, stats = true, chat = false, checkPredictor = false;
   bool exactPrefill = false;
+  bool allLogits = false; ///< --all-logits
 };
 
 void usage(FILE *out) {
@@ -117,6 +118,11 @@ void usage(FILE *out) {
       "                         are refused, generation stops there\n"
       "  --print-ids            print token ids instead of text\n"
       "  --dump-logits FILE     write every step's logits (one line each)\n"
+      "  --all-logits           compute the logits of every prompt position "
+      "(by\n"
+      "                         default generation compiles MODEL.mlir to "
+      "compute\n"
+      "                         the last one only, all it samples from)\n"
       "  --warmup               first run the prompt and one step untimed and\n"
       "                         unprinted, so that the statistics describe a\n"
       "                         warm process (buffers, caches), as a server's\n"
@@ -244,6 +250,10 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
     }
     if (a == "--exact-prefill") {
       o.exactPrefill = true;
+      continue;
+    }
+    if (a == "--all-logits") {
+      o.allLogits = true;
       continue;
     }
     if (a == "--flash-prefetch") {
@@ -745,6 +755,11 @@ int main(int argc, char **argv) {
   } else {
     mlir::actsparse::CompileOptions compileOptions;
     compileOptions.optLevel = unsigned(o.optLevel);
+    // Generation samples from the last position only; the other modes
+    // compare or score every position.
+    compileOptions.lastPositionLogits =
+        !o.allLogits && o.perplexity.empty() && o.checkRef.empty() &&
+        o.checkOnnx.empty();
     if (!o.noCache)
       compileOptions.cacheDirectory = o.cacheDir.empty()
                                           ? ObjectCache::defaultDirectory()

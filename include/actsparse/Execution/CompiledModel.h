@@ -50,6 +50,9 @@ struct CompileOptions {
   unsigned optLevel = 3;
   /// The object cache (ObjectCache.h) to look in and fill; empty: none.
   std::string cacheDirectory;
+  /// Run --actsparse-last-position-logits first: `logits` of the last
+  /// position only, all that generation reads.
+  bool lastPositionLogits = false;
 };
 
 /// What CompiledModel::compileFile did, for the user.

@@ -41,11 +41,13 @@ public:
   /// $HOME/.cache/actsparse/objects; empty when neither is set.
   static std::string defaultDirectory();
 
-  /// The key of `ir` compiled at `optLevel`: a hash of the IR text, the
-  /// option, the host CPU's name and features, the runtime interface
-  /// version, the LLVM version and the build IDs of the code that compiles
-  /// (this library, libMLIR, libLLVM). 32 hex digits.
-  static std::string key(llvm::StringRef ir, unsigned optLevel);
+  /// The key of `ir` compiled at `optLevel` with the graph passes named in
+  /// `passes` (CompileOptions): a hash of the IR text, the options, the
+  /// host CPU's name and features, the runtime interface version, the LLVM
+  /// version and the build IDs of the code that compiles (this library,
+  /// libMLIR, libLLVM). 32 hex digits.
+  static std::string key(llvm::StringRef ir, unsigned optLevel,
+                         llvm::StringRef passes = {});
 
   const std::string &directory() const { return dir_; }
   /// The file an entry is kept in.

@@ -257,4 +257,54 @@ def GroupQueryAttention : Pass<"actsparse-group-query-attention"> {
   let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
 }
 
+def LastPositionLogits : Pass<"actsparse-last-position-logits",
+                              "::mlir::ModuleOp"> {
+  let summary = "Compute the logits of the last position only, as "
+                "generation needs";
+  let description = [{
+    A decoder export computes `logits` for every position of its input,
+    but generation samples from the last one only: in a prompt of T tokens,
+    the classifier's other T - 1 rows are thrown away. The classifier is a
+    large product (SmolLM2: 49,152 x 576, a fifth of the model's
+    multiply-adds per token).
+
+    When result `logits` of `@main` is `actsparse.matmul %x, %w` with `%x`
+    of shape `[B, S, K]` and `%w` of shape `[K, V]`, and nothing else reads
+    the product, this pass multiplies only the last position:
+    `%x` becomes `actsparse.gather %x, [-1], axis = 1` (ONNX Gather: the
+    last row, `[B, 1, K]`; an input without positions is an index error at
+    run time, not a read out of bounds) and the result becomes `[B, 1, V]`.
+    The values of that row are the same sums of the same products as
+    before.
+
+    The static `1` in the result type is how a runtime tells such a model
+    from one that returns every position: sparse-run applies this pass
+    when it compiles IR for generation, not for `--perplexity` or the
+    `--check-*` modes, which read every position (`--all-logits` turns it
+    off), and refuses to score perplexity with a model compiled with it.
+    Other logits (no such product, another reader, another rank) are left
+    as they are.
+
+    Example:
+
+    ```mlir
+    %logits = actsparse.matmul %h, %w
+        : (tensor<?x?x64xf32>, tensor<64x512xf32>) -> tensor<?x?x512xf32>
+    return %logits : tensor<?x?x512xf32>
+    ```
+
+    becomes
+
+    ```mlir
+    %last = actsparse.constant dense<-1> : tensor<1xi64>
+    %row = actsparse.gather %h, %last, axis = 1
+        : (tensor<?x?x64xf32>, tensor<1xi64>) -> tensor<?x1x64xf32>
+    %logits = actsparse.matmul %row, %w
+        : (tensor<?x1x64xf32>, tensor<64x512xf32>) -> tensor<?x1x512xf32>
+    return %logits : tensor<?x1x512xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::actsparse::ActSparseDialect"];
+}
+
 #endif // ACTSPARSE_TRANSFORMS_PASSES_TD

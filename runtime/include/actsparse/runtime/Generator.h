@@ -61,6 +61,10 @@ public:
 
   bool usesKvCache() const { return !pastInputs_.empty(); }
   int vocabSize() const { return vocab_; }
+  /// Whether the model returns the logits of the last position only
+  /// (`[batch, 1, vocab]`, --actsparse-last-position-logits): enough to
+  /// generate, not to score.
+  bool lastPositionLogits() const { return lastPositionOnly_; }
 
   /// Feeds `prompt` (which should start with BOS), then samples up to
   /// options.steps tokens, stopping early at BOS as llama2.c's run.c does.
@@ -87,7 +91,8 @@ private:
   explicit Generator(Executable &model) : model_(model) {}
   void reset();
   /// Runs the model on `tokens` placed at positions start.., returning the
-  /// logits of every fed position.
+  /// logits of every fed position (of the last one with
+  /// lastPositionLogits()).
   Status forward(const std::vector<int> &tokens, int start, Tensor &logits);
 
   /// Makes room for `rows` more positions in every in-place cache.
@@ -96,6 +101,7 @@ private:
   Executable &model_;
   int idsInput_ = -1, posInput_ = -1, maskInput_ = -1, logitsOutput_ = -1,
       vocab_ = 0;
+  bool lastPositionOnly_ = false;
   std::vector<int> pastInputs_, presentOutputs_;
   std::vector<Tensor> past_;
   /// With in-place caches (Executable::cacheSpecs()): one buffer per
