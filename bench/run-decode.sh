@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Decode benchmark on a synthetic Llama-shaped model, in interleaved rounds:
 # ActSparse (sparse-run, KV-cache graph compiled once by sparse-opt
-# --emit=shared-lib) against ONNX Runtime's CPU library on the same ONNX
+# --emit=shared-lib, with --actsparse-last-position-logits as sparse-run
+# compiles IR for generation) against ONNX Runtime's CPU library on the same ONNX
 # file (PyPI onnxruntime 1.20.1 in a virtual environment made on first use:
 # bench/ort-decode.py) and against the memory-bandwidth limit measured in the same round
 # (bench/stream-read over the model's weight bytes). Both engines use
@@ -12,7 +13,11 @@
 #   SIZE=stories bash bench/run-decode.sh     # the shipped stories260K (decode graph)
 #   SIZE=smollm2 bash bench/run-decode.sh     # SmolLM2-135M (scripts/smollm2/make.sh first)
 # Each round also times a 64-token prefill from an empty cache (1, 5, 5, ...),
-# each engine warm: sparse-run --warmup, ORT after its decode run.
+# each engine warm (sparse-run --warmup, ORT after an untimed one), the
+# median of PREFILLS (default 5) runs of each. ORT runs
+# the export as it is, which computes the logits of all 64 positions;
+# ActSparse's prefill is also timed that way (a second library compiled
+# without the pass, "every position's logits").
 #   ROUNDS=3 TOKENS=32 bash bench/run-decode.sh
 #
 # Needs python3-torch and python3-onnx (Debian) to generate the model once;
@@ -51,9 +56,11 @@ if [ ! -f "$prefix-decode.onnx" ]; then
   /usr/bin/python3 "$root/bench/make-synthetic-llama.py" "$prefix" "${args[@]}" 2>&1 | grep -v Warning
 fi
 [ -f "$prefix-decode.mlir" ] || "$build/bin/sparse-opt" "$prefix-decode.onnx" -o "$prefix-decode.mlir" --quiet
-if [ ! -f "$prefix-decode.so" ] || [ "$prefix-decode.so" -ot "$build/bin/sparse-opt" ]; then
-  echo "bench: compiling $prefix-decode.so"
-  "$build/bin/sparse-opt" "$prefix-decode.mlir" --emit=shared-lib -o "$prefix-decode.so"
+if [ ! -f "$prefix-all.so" ] || [ ! -f "$prefix-decode.so" ] || [ "$prefix-decode.so" -ot "$build/bin/sparse-opt" ]; then
+  echo "bench: compiling $prefix-decode.so and $prefix-all.so"
+  "$build/bin/sparse-opt" "$prefix-decode.mlir" --actsparse-last-position-logits \
+    --emit=shared-lib -o "$prefix-decode.so"
+  "$build/bin/sparse-opt" "$prefix-decode.mlir" --emit=shared-lib -o "$prefix-all.so"
 fi
 bytes=$(stat -c %s "$prefix-decode.weights")
 venv=$dir/ort-venv
@@ -63,24 +70,31 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import onnxruntime' 2
   "$venv/bin/pip" install --quiet --disable-pip-version-check onnxruntime==1.20.1 numpy==1.26.4
 fi
 
+prefills=${PREFILLS:-5}
+prefill() { # median tok/s of PREFILLS warm 64-token prefills of one library
+  for i in $(seq "$prefills"); do
+    "$build/bin/sparse-run" "$1" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
+      --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
+    python3 "$root/bench/json-get.py" "$dir/prefill.json" 'd["prefill_tokens_per_second"]'
+  done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 echo "model: $name, weight pack $((bytes / 1048576)) MiB; $tokens tokens per round, $rounds rounds"
 for r in $(seq "$rounds"); do
   gbs=$("$build/bin/stream-read" "$bytes" 2 3)
-  "$venv/bin/python" "$root/bench/ort-decode.py" "$prefix-decode.onnx" "$tokens" 2 64 > "$dir/ort.json"
+  "$venv/bin/python" "$root/bench/ort-decode.py" "$prefix-decode.onnx" "$tokens" 2 64 "$prefills" > "$dir/ort.json"
   ort_ms=$(python3 "$root/bench/json-get.py" "$dir/ort.json" 'd["decode_ms_per_token"]')
   ort_pf=$(python3 "$root/bench/json-get.py" "$dir/ort.json" 'd["prefill_tokens_per_second"]')
-  "$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
-    --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
-  as_pf=$(python3 "$root/bench/json-get.py" "$dir/prefill.json" 'd["prefill_tokens_per_second"]')
+  as_pf=$(prefill "$prefix-decode.so"); as_all=$(prefill "$prefix-all.so")
   ort_ids=$(python3 "$root/bench/json-get.py" "$dir/ort.json" '" ".join(map(str, d["tokens"]))')
   as_ids=$("$build/bin/sparse-run" "$prefix-decode.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none --print-ids \
     --threads 2 --no-stats --stats-json "$dir/stats.json")
   ms=$(python3 "$root/bench/json-get.py" "$dir/stats.json" 'd["decode_ms_per_token"]')
   same=$([ "$(echo $as_ids)" = "$(echo $ort_ids)" ] && echo same || echo DIFFERENT)
-  awk -v b="$bytes" -v ms="$ms" -v om="$ort_ms" -v g="$gbs" -v r="$r" -v same="$same" -v apf="$as_pf" -v opf="$ort_pf" 'BEGIN {
+  awk -v b="$bytes" -v ms="$ms" -v om="$ort_ms" -v g="$gbs" -v r="$r" -v same="$same" -v apf="$as_pf" -v aall="$as_all" -v opf="$ort_pf" 'BEGIN {
     tps = 1000 / ms; otps = 1000 / om; implied = b * tps / 1e9; limit = g * 1e9 / b
     printf "round %d: ActSparse %.2f ms/token (%.2f tok/s, %.2f GB/s); ONNX Runtime %.2f ms/token (%.2f tok/s); stream-read %.2f GB/s = limit %.2f tok/s\n", r, ms, tps, implied, om, otps, g, limit
     printf "         ActSparse / ORT %.2fx; ActSparse / bandwidth limit %.2f; greedy tokens %s\n", tps / otps, tps / limit, same
-    printf "         prefill (64 tokens): ActSparse %.1f tok/s, ORT %.1f tok/s, ratio %.2fx\n", apf, opf, apf / opf
+    printf "         prefill (64 tokens): ActSparse %.1f tok/s, ORT %.1f tok/s, ratio %.2fx; ActSparse with every position'"'"'s logits %.1f tok/s, %.2fx\n", apf, opf, apf / opf, aall, aall / opf
   }'
 done
