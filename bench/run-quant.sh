@@ -9,10 +9,14 @@
 #               it (the weights ActSparse's export holds)
 # Decode: TOKENS greedy tokens from token 1 (llama-bench: tg TOKENS);
 # prefill: 64 tokens from an empty cache (llama-bench: pp 64), each engine
-# warm (sparse-run --warmup; llama-bench and the ORT script time theirs
-# after warm-up runs too).
+# warm (sparse-run --warmup; llama-bench times its runs after a warm-up
+# run too), the median of PREFILLS (default 3) sparse-run prefills and
+# llama-bench's mean of as many repetitions. Both compute the logits of
+# the prompt's last position only (the libraries are compiled with
+# --actsparse-last-position-logits, as sparse-run compiles IR for
+# generation; llama.cpp's batches ask for the last row by default).
 #
-#   bash bench/run-quant.sh                   # ROUNDS=3 TOKENS=64
+#   bash bench/run-quant.sh                   # ROUNDS=3 TOKENS=64 PREFILLS=3
 #   SIZE=full bash bench/run-quant.sh         # the 1.9 GB synthetic model
 # Needs scripts/smollm2/make.sh (model, venv) and builds llama.cpp once
 # (bench/build-llamacpp.sh). SIZE=full needs the model of
@@ -38,6 +42,7 @@ if [ "${SIZE:-smollm2}" = full ]; then
 fi
 rounds=${ROUNDS:-3}
 tokens=${TOKENS:-64}
+prefills=${PREFILLS:-3}
 kinds="q8_0 q4_0 q4_1 f16 bf16"
 mkdir -p "$dir"
 "$root/scripts/build.sh" >/dev/null
@@ -52,9 +57,11 @@ if [ ! -f "$dir/f32.so" ] || [ "$dir/f32.so" -ot "$build/bin/sparse-opt" ]; then
   for k in $kinds; do
     "$build/bin/sparse-opt" "$dir/f32.mlir" -o "$dir/$k.mlir" \
       --actsparse-quantize="type=$k output-pack=$dir/$k.pack"
-    "$build/bin/sparse-opt" "$dir/$k.mlir" --emit=shared-lib -o "$dir/$k.so"
+    "$build/bin/sparse-opt" "$dir/$k.mlir" --actsparse-last-position-logits \
+      --emit=shared-lib -o "$dir/$k.so"
   done
-  "$build/bin/sparse-opt" "$dir/f32.mlir" --emit=shared-lib -o "$dir/f32.so"
+  "$build/bin/sparse-opt" "$dir/f32.mlir" --actsparse-last-position-logits \
+    --emit=shared-lib -o "$dir/f32.so"
 fi
 if [ "${SIZE:-smollm2}" = full ]; then
   f32=$dir/F32.gguf
@@ -72,7 +79,7 @@ for t in Q8_0 Q4_0 F16 BF16; do
 done
 
 tg() { # llama-bench decode and prefill tokens/s for one GGUF: "tg pp"
-  "$llama/llama-bench" -m "$1" -p 64 -n "$tokens" -t 2 -r 1 -o json 2>/dev/null |
+  "$llama/llama-bench" -m "$1" -p 64 -n "$tokens" -t 2 -r "$prefills" -o json 2>/dev/null |
     "$python" -c 'import json,sys; r=json.load(sys.stdin)
 tg=[x["avg_ts"] for x in r if x["n_gen"]>0][0]; pp=[x["avg_ts"] for x in r if x["n_prompt"]>0][0]
 print(tg, pp)'
@@ -80,10 +87,13 @@ print(tg, pp)'
 as() { # sparse-run decode and prefill tokens/s for one variant: "tg pp"
   "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none \
     --print-ids --threads 2 --no-stats --stats-json "$dir/as.json" >/dev/null
-  "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
-    --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
-  "$python" -c 'import json,sys; a=json.load(open(sys.argv[1])); p=json.load(open(sys.argv[2]))
-print(1000 / a["decode_ms_per_token"], p["prefill_tokens_per_second"])' "$dir/as.json" "$dir/as-prefill.json"
+  pp=$(for i in $(seq "$prefills"); do
+    "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
+      --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
+    "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prefill_tokens_per_second"])' "$dir/as-prefill.json"
+  done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  "$python" -c 'import json,sys; a=json.load(open(sys.argv[1]))
+print(1000 / a["decode_ms_per_token"], sys.argv[2])' "$dir/as.json" "$pp"
 }
 
 echo "$title: $tokens tokens decoded per round, 64-token prefill, 2 threads, $rounds rounds"
