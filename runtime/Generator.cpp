@@ -242,12 +242,16 @@ Status Generator::generate(const std::vector<int> &prompt,
 }
 
 Status Generator::score(const std::vector<int> &tokens, int window,
-                        int stride, ScoreResult &result) {
+                        int stride, ScoreResult &result, int scoreFrom) {
   result = {};
   const int n = int(tokens.size());
   if (n < 2)
     return Status::error("perplexity needs at least two tokens, got " +
                          std::to_string(n));
+  if (scoreFrom > 0 && window > n)
+    return Status::error("the text has " + std::to_string(n) +
+                         " tokens, less than one window of " +
+                         std::to_string(window));
   if (window <= 0 || window >= n)
     window = n;
   if (window < 2)
@@ -263,11 +267,22 @@ Status Generator::score(const std::vector<int> &tokens, int window,
     return Status::error("the model returns the logits of one position only "
                          "(as --actsparse-last-position-logits compiles "
                          "it); scoring needs every position's");
+  if (scoreFrom < 0 || (scoreFrom > 0 && scoreFrom > window - 2))
+    return Status::error("a window of " + std::to_string(window) +
+                         " tokens scores from positions 0 to " +
+                         std::to_string(window - 2) + ", not " +
+                         std::to_string(scoreFrom));
   result.window = window;
   result.stride = window < n ? stride : 0;
+  result.scoreFrom = scoreFrom;
   int scoredTo = 1; // tokens[0] is never predicted
   for (int begin = 0;; begin += stride) {
     int end = std::min(begin + window, n);
+    // Whole windows only when each scores its second part.
+    if (scoreFrom > 0 && end - begin < window)
+      break;
+    if (scoreFrom > 0)
+      scoredTo = begin + scoreFrom + 1;
     reset();
     Tensor logits;
     std::vector<int> in(tokens.begin() + begin, tokens.begin() + end - 1);

@@ -10,9 +10,10 @@ own but the first token), so every token but the first is scored once.
 Writes, into test/tools/sparse-run/Inputs/:
   perplexity-long-llama.txt / .ref   stories260K (context 512), 1600 ids
   perplexity-long-gpt2.txt / .ref    the gpt2 fixture (context 128), 400 ids
-Each .ref line: "IDS WINDOW STRIDE PERPLEXITY TOKENS WINDOWS": the first IDS
-ids of the text scored with those windows (the whole text, exactly the
-context, and one token more). The models are the fixtures' own (scripts/make-fixtures.py);
+Each .ref line: "IDS WINDOW STRIDE PERPLEXITY TOKENS WINDOWS [SCORE-FROM]":
+the first IDS ids of the text scored with those windows (the whole text,
+exactly the context, and one token more; with SCORE-FROM, as llama.cpp's
+perplexity tool scores, sparse-run --ctx-score-from). The models are the fixtures' own (scripts/make-fixtures.py);
 the script checks that they still reproduce the committed fixture
 references before writing anything.
 Run with Debian's interpreter: /usr/bin/python3 scripts/make-perplexity-refs.py
@@ -35,9 +36,25 @@ INPUTS = os.path.join(ROOT, "test", "Import", "Inputs")
 OUT = os.path.join(ROOT, "test", "tools", "sparse-run", "Inputs")
 
 
-def windowed_nll(model, ids, window, stride):
-    """Summed NLL (float64), tokens scored, windows."""
+def windowed_nll(model, ids, window, stride, score_from=0):
+    """Summed NLL (float64), tokens scored, windows.
+
+    With score_from > 0, llama.cpp's perplexity tool instead: whole windows
+    only, each scoring the tokens its logits at positions score_from ..
+    window - 2 predict."""
     n = len(ids)
+    if score_from:
+        nll, count, windows = 0.0, 0, 0
+        for begin in range(0, n - window + 1, stride):
+            with torch.no_grad():
+                logits = model(torch.tensor([ids[begin:begin + window]],
+                                            dtype=torch.int64))[0]
+            logp = torch.log_softmax(logits.double(), dim=-1)
+            for j in range(score_from, window - 1):
+                nll -= float(logp[j, ids[begin + j + 1]])
+                count += 1
+            windows += 1
+        return nll, count, windows
     if window <= 0 or window >= n:
         window = n
     nll, count, windows, scored_to = 0.0, 0, 0, 1
@@ -89,23 +106,28 @@ def main():
         copy[at:at + 6] = [rng.randrange(3, 512) for _ in range(6)]
         ids += copy
     ids = ids[:1600]
+    # (ids, window, stride[, score_from]): the last ones score as
+    # llama-perplexity -c WINDOW does (sparse-run --ctx-score-from).
     cases = {"llama": (llama, ids, [(1600, 512, 256), (1600, 512, 512),
                                     (1600, 300, 100), (512, 512, 256),
-                                    (513, 512, 256)]),
+                                    (513, 512, 256), (1600, 512, 512, 256),
+                                    (1600, 300, 300, 150)]),
              # gpt2 fixture: vocabulary 128, random weights, random ids.
              "gpt2": (gpt2, [rng.randrange(0, 128) for _ in range(400)],
                       [(400, 128, 64), (400, 128, 128), (400, 100, 30),
-                       (128, 128, 64), (129, 128, 64)])}
+                       (128, 128, 64), (129, 128, 64), (400, 128, 128, 64)])}
     os.makedirs(OUT, exist_ok=True)
     for name, (model, tokens, windows) in cases.items():
         with open(os.path.join(OUT, f"perplexity-long-{name}.txt"), "w") as f:
             f.write(" ".join(map(str, tokens)) + "\n")
         with open(os.path.join(OUT, f"perplexity-long-{name}.ref"), "w") as f:
-            f.write("# ids window stride perplexity tokens windows "
+            f.write("# ids window stride perplexity tokens windows [score-from] "
                     "(scripts/make-perplexity-refs.py, PyTorch float64 log-softmax)\n")
-            for n, window, stride in windows:
-                nll, count, nwin = windowed_nll(model, tokens[:n], window, stride)
-                f.write(f"{n} {window} {stride} {math.exp(nll / count):.6f} {count} {nwin}\n")
+            for n, window, stride, *score_from in windows:
+                nll, count, nwin = windowed_nll(model, tokens[:n], window, stride,
+                                                *score_from)
+                extra = f" {score_from[0]}" if score_from else ""
+                f.write(f"{n} {window} {stride} {math.exp(nll / count):.6f} {count} {nwin}{extra}\n")
                 print(f"{name}: {n} ids, window {window} stride {stride}: "
                       f"perplexity {math.exp(nll / count):.4f} over {count} tokens, "
                       f"{nwin} windows")

@@ -71,6 +71,8 @@ struct Options {
   /// --perplexity windows: length (0: the model's context) and stride (0:
   /// half the window).
   int ctxWindow = 0, ctxStride = 0;
+  /// --ctx-score-from: each window scores its predictions from there on.
+  int ctxScoreFrom = 0;
   size_t values = 20;
   /// --warmup: one untimed generation (prefill and a step) first.
   bool warmup = false;
@@ -138,6 +140,13 @@ void usage(FILE *out) {
       "each\n"
       "                         scores the tokens after the previous one's "
       "end\n"
+      "  --ctx-score-from P     each window scores what its logits at "
+      "positions P..\n"
+      "                         predict instead, whole windows only "
+      "(llama.cpp's\n"
+      "                         perplexity -c W: --ctx-window W --ctx-stride "
+      "W\n"
+      "                         --ctx-score-from W/2)\n"
       "  --check-ref FILE       run the inputs of a reference file, compare "
       "every output\n"
       "  --tolerance X          max abs error allowed by --check-ref (default "
@@ -281,6 +290,7 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
         "--weights", "--tokenizer", "--prompt", "--input-ids", "--check-ref",
         "--check-onnx", "--rtol",
         "--perplexity", "--stats-json", "--dump-logits", "--inspect-weights",
+        "--ctx-score-from",
         "-n", "--temperature", "--top-p", "--seed", "--context",
         "--tolerance", "--threads", "--values", "--stop-ids", "--system",
         "--sparse-dense-rows", "--opt-level", "--dram-budget", "--flash-mode",
@@ -347,6 +357,14 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       }
     }
     else if (a == "--values") ok = num(o.values);
+    else if (a == "--ctx-score-from") {
+      ok = num(o.ctxScoreFrom);
+      if (ok && o.ctxScoreFrom < 1) {
+        std::fprintf(stderr, "sparse-run: --ctx-score-from must be at least 1\n");
+        exitCode = 2;
+        return false;
+      }
+    }
     else if (a == "--ctx-window" || a == "--ctx-stride") {
       int &field = a == "--ctx-window" ? o.ctxWindow : o.ctxStride;
       ok = num(field);
@@ -956,7 +974,11 @@ int main(int argc, char **argv) {
                   " is longer than the model's context of " +
                   std::to_string(o.gen.context) + " positions");
     ScoreResult r;
-    if (Status p = generator->score(ids, window, o.ctxStride, r); !p)
+    if (o.ctxScoreFrom && !o.ctxWindow)
+      return fail("--ctx-score-from needs --ctx-window");
+    if (Status p = generator->score(ids, window, o.ctxStride, r,
+                                    o.ctxScoreFrom);
+        !p)
       return fail(p.message());
     double mean = r.nll / r.count;
     std::printf("perplexity %.4f over %d tokens (mean NLL %.4f)", std::exp(mean),
@@ -964,6 +986,8 @@ int main(int argc, char **argv) {
     if (r.stride)
       std::printf(" in %d windows of %d tokens, stride %d", r.windows,
                   r.window, r.stride);
+    if (r.scoreFrom)
+      std::printf(", each scored from position %d", r.scoreFrom);
     std::printf("\n");
     ffnReport();
     if (!writeStatsJson({{"perplexity", std::exp(mean)},
@@ -971,7 +995,8 @@ int main(int argc, char **argv) {
                          {"mean_nll", mean},
                          {"windows", r.windows},
                          {"window", r.window},
-                         {"stride", r.stride}}))
+                         {"stride", r.stride},
+                         {"score_from", r.scoreFrom}}))
       return fail("cannot write '" + o.statsJson + "'");
     return 0;
   }

@@ -52,6 +52,7 @@ struct ScoreResult {
   int windows = 0;
   /// The window and stride used: the whole text and 0 in one pass.
   int window = 0, stride = 0;
+  int scoreFrom = 0; ///< as passed to Generator::score
 };
 
 class Generator {
@@ -81,8 +82,14 @@ public:
   /// previous window's end (the first scores all of its own), so every
   /// token is scored once, with at least window - stride tokens before it
   /// (the first window's excepted). Otherwise one pass.
+  ///
+  /// With `scoreFrom` > 0 (llama.cpp's perplexity tool: scoreFrom =
+  /// window / 2, stride = window), each window instead scores the tokens
+  /// its logits at positions scoreFrom .. window - 2 predict, whatever the
+  /// other windows scored, and only whole windows are run: the tokens past
+  /// the last whole window are not scored.
   Status score(const std::vector<int> &tokens, int window, int stride,
-               ScoreResult &result);
+               ScoreResult &result, int scoreFrom = 0);
 
   /// Called with the logits of every step (vocabSize() floats).
   std::function<void(const float *)> onLogits;
