@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Perplexity change of each quantized format against f32, ActSparse and
 # llama.cpp measured the same way on the same text and weights:
-#   text       the first CHARS characters of the GPL-3 text
-#              (/usr/share/common-licenses/GPL-3, base-files), the
-#              evaluation text of docs/SmolLM2.md
+#   text       five licence texts of base-files (/usr/share/common-licenses:
+#              GPL-2, MPL-2.0, Apache-2.0, GFDL-1.3, LGPL-2.1; 95,661
+#              characters, about 21,000 tokens), or the first CHARS
+#              characters of them
 #   weights    SmolLM2-135M as exported (the Q4_1 GGUF dequantized to
 #              f32); llama.cpp runs an f32 GGUF of the same weights and
 #              Q8_0 / Q4_0 / Q4_1 / F16 / BF16 requantized from it by
 #              llama-quantize
-#   scoring    windows of 512 tokens, each scoring the tokens after its
-#              first 256 (llama-perplexity -c 512; sparse-run --ctx-window
-#              512 --ctx-stride 256)
+#   scoring    the same tokens in both: whole windows of 512 tokens,
+#              each scoring what its logits at positions 256..510 predict
+#              (llama-perplexity -c 512; sparse-run --ctx-window 512
+#              --ctx-stride 512 --ctx-score-from 256)
 # Each engine tokenizes the text itself (the same byte-level BPE). The
 # figure to compare is each engine's ratio quantized / f32.
 #
-#   bash bench/quant-accuracy.sh              # CHARS=16000
+#   bash bench/quant-accuracy.sh              # the whole text (CHARS=all)
 # Needs scripts/smollm2/make.sh, bench/run-quant.sh's models (it makes them
 # when missing) and llama.cpp (bench/build-llamacpp.sh).
 set -euo pipefail
@@ -23,14 +25,17 @@ build=${ACTSPARSE_BUILD_DIR:-$root/build}
 cache=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}
 smol=$cache/smollm2
 dir=${ACTSPARSE_BENCH_DIR:-/tmp/actsparse-bench}/smollm2-quant
-chars=${CHARS:-16000}
+chars=${CHARS:-all}
 kinds="q8_0 q4_0 q4_1 f16 bf16"
 "$root/scripts/build.sh" >/dev/null
 [ -f "$smol/onnx-kv/model.onnx" ] ||
   { echo "bench: no SmolLM2 export in $smol; run scripts/smollm2/make.sh" >&2; exit 1; }
 llama=$("$root/bench/build-llamacpp.sh" | tail -1)
 mkdir -p "$dir"
-head -c "$chars" /usr/share/common-licenses/GPL-3 > "$dir/eval.txt"
+licences=/usr/share/common-licenses
+cat "$licences"/{GPL-2,MPL-2.0,Apache-2.0,GFDL-1.3,LGPL-2.1} > "$dir/eval-all.txt"
+if [ "$chars" = all ]; then cp "$dir/eval-all.txt" "$dir/eval.txt"
+else head -c "$chars" "$dir/eval-all.txt" > "$dir/eval.txt"; fi
 
 [ -f "$dir/f32.mlir" ] ||
   "$build/bin/sparse-opt" "$smol/onnx-kv/model.onnx" -o "$dir/f32.mlir" --quiet
@@ -48,7 +53,7 @@ done
 
 ours() { # perplexity of one ActSparse variant
   "$build/bin/sparse-run" "$dir/$1.mlir" --perplexity "$dir/eval.txt" \
-    --tokenizer "$smol/tokenizer.json" --ctx-window 512 --ctx-stride 256 \
+    --tokenizer "$smol/tokenizer.json" --ctx-window 512 --ctx-stride 512 --ctx-score-from 256 \
     --threads 2 --no-stats 2>/dev/null | awk '{ print $2 }'
 }
 theirs() { # perplexity of one GGUF: llama-perplexity's final estimate
@@ -56,7 +61,7 @@ theirs() { # perplexity of one GGUF: llama-perplexity's final estimate
     sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p'
 }
 
-echo "SmolLM2-135M-Instruct, first $chars characters of GPL-3, windows of 512"
+echo "SmolLM2-135M-Instruct, $(wc -c < "$dir/eval.txt") characters of licence texts, windows of 512 scored from 256"
 a32=$(ours f32)
 l32=$(theirs "$f32")
 printf "%-5s ActSparse %8.4f           llama.cpp %8.4f\n" f32 "$a32" "$l32"
