@@ -760,6 +760,10 @@ int main(int argc, char **argv) {
   mlir::actsparse::registerLoweringDialects(registry);
   mlir::MLIRContext context(registry);
   if (llvm::StringRef(o.model).ends_with(".so")) {
+    if (o.allLogits)
+      std::fprintf(stderr, "sparse-run: warning: --all-logits applies to "
+                           "MODEL.mlir; a library computes the logits as "
+                           "sparse-opt compiled it\n");
     Status s;
     auto lib = SharedLibraryModel::load(
         o.model.find('/') == std::string::npos ? "./" + o.model : o.model, s);
