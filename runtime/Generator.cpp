@@ -278,8 +278,10 @@ Status Generator::score(const std::vector<int> &tokens, int window,
   int scoredTo = 1; // tokens[0] is never predicted
   for (int begin = 0;; begin += stride) {
     int end = std::min(begin + window, n);
-    // Whole windows only when each scores its second part.
-    if (scoreFrom > 0 && end - begin < window)
+    // Whole windows only when each scores its second part; and a last
+    // window of one token has nothing to predict (its token was the
+    // previous window's end, which no window scores when stride = window).
+    if ((scoreFrom > 0 && end - begin < window) || end - begin < 2)
       break;
     if (scoreFrom > 0)
       scoredTo = begin + scoreFrom + 1;
@@ -290,13 +292,7 @@ Status Generator::score(const std::vector<int> &tokens, int window,
       return s;
     for (int p = std::max(scoredTo, begin + 1); p < end; ++p) {
       const float *row = logits.as<float>() + (p - 1 - begin) * int64_t(vocab_);
-      double max = row[0];
-      for (int v = 1; v < vocab_; ++v)
-        max = std::max<double>(max, row[v]);
-      double sum = 0;
-      for (int v = 0; v < vocab_; ++v)
-        sum += std::exp(row[v] - max);
-      result.nll += -(row[tokens[p]] - max - std::log(sum));
+      result.nll += logSumExp(row, vocab_) - double(row[tokens[p]]);
       ++result.count;
     }
     scoredTo = end;

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <immintrin.h>
 #include <limits>
+#include <vector>
 
 extern "C" {
 // glibc's libmvec: expf on 16 lanes (AVX-512) and on 8 lanes (AVX2).
@@ -123,8 +124,9 @@ float rowMax(const float *x, int64_t n) {
   return m;
 }
 
+/// The sum of y[0:n] in double, in sixteen partial sums.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-void normalize(float *y, int64_t n) {
+double sumInDouble(const float *y, int64_t n) {
   double lanes[16] = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -135,11 +137,27 @@ void normalize(float *y, int64_t n) {
     sum += l;
   for (; i < n; ++i)
     sum += y[i];
+  return sum;
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void normalize(float *y, int64_t n) {
+  double sum = sumInDouble(y, n);
   for (int64_t k = 0; k < n; ++k)
     y[k] = float(double(y[k]) / sum);
 }
 
 } // namespace
+
+double actsparse::runtime::logSumExp(const float *x, int64_t n) {
+  if (n == 0)
+    return -std::numeric_limits<double>::infinity();
+  thread_local std::vector<float> buffer;
+  buffer.resize(size_t(n));
+  float m = rowMax(x, n);
+  expShifted(x, buffer.data(), n, m);
+  return double(m) + std::log(sumInDouble(buffer.data(), n));
+}
 
 extern "C" void _mlir_ciface_actsparse_rt_softmax_f32(ActSparseMemRef2DF32 *x,
                                                       ActSparseMemRef2DF32 *y) {

@@ -564,3 +564,32 @@ TEST(SoftmaxKernel, RowsOfEveryLengthMatchADoubleReference) {
     }
   }
 }
+
+// --perplexity's log-sum-exp of a logits row: a double reference, on
+// lengths around the vector widths and a vocabulary's, with a dominant
+// value, values far below the maximum (exp underflows in f32) and logits
+// of a large magnitude.
+TEST(LogSumExp, RowsOfEveryLengthMatchADoubleReference) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-30.0f, 30.0f);
+  for (int64_t n : {1, 2, 7, 8, 15, 16, 17, 31, 33, 1000, 49152}) {
+    std::vector<float> x(n);
+    for (float &v : x)
+      v = dist(rng);
+    if (n > 2) {
+      x[1] = 95.0f;
+      x[2] = -200.0f;
+    }
+    double m = -INFINITY, sum = 0;
+    for (float v : x)
+      m = std::max<double>(m, v);
+    for (float v : x)
+      sum += std::exp(double(v) - m);
+    double expect = m + std::log(sum);
+    EXPECT_NEAR(logSumExp(x.data(), n), expect, 1e-6 * std::fabs(expect) + 1e-6)
+        << "n " << n;
+  }
+  std::vector<float> big(100, 3000.0f);
+  EXPECT_NEAR(logSumExp(big.data(), 100), 3000.0 + std::log(100.0), 1e-3);
+  EXPECT_EQ(logSumExp(big.data(), 0), -INFINITY);
+}

@@ -269,6 +269,11 @@ inline const char *kBatchMatMulSymbol =
 inline const char *kBatchMatMulNtSymbol =
     "_mlir_ciface_actsparse_rt_batch_matmul_nt_f32";
 
+/// log(sum_i exp(x[i])) over a row of n floats, shifted by its maximum, with
+/// the softmax kernel's vector expf and a double sum: a row's negative
+/// log-likelihood is logSumExp(row, n) - row[token] (--perplexity).
+double logSumExp(const float *x, int64_t n);
+
 /// Threads the runtime's kernels use (default: all cores).
 void setNumThreads(int threads);
 int numThreads();
