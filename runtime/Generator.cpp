@@ -176,7 +176,8 @@ Status Generator::forward(const std::vector<int> &tokens, int start,
       past_[i] = std::move(outputs[presentOutputs_[i]]);
   }
   logits = std::move(outputs[logitsOutput_]);
-  if (logits.shape.size() != 3 || logits.shape[1] != (lastPositionOnly_ ? 1 : n) ||
+  const int64_t rows = lastPositionOnly_ ? 1 : n;
+  if (logits.shape.size() != 3 || logits.shape[1] != rows ||
       logits.shape[2] != vocab_)
     return Status::error("the model returned logits of an unexpected shape");
   return {};

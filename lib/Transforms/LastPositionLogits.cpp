@@ -47,8 +47,8 @@ struct LastPositionLogitsPass
     if (!func || func.isExternal() || !func.getBody().hasOneBlock())
       return;
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-    StringAttr nameKey = StringAttr::get(
-        &getContext(), ActSparseDialect::getOnnxNameAttrName());
+    StringAttr nameKey =
+        StringAttr::get(&getContext(), ActSparseDialect::getOnnxNameAttrName());
     for (unsigned i = 0; i < func.getNumResults(); ++i) {
       auto name = func.getResultAttrOfType<StringAttr>(i, nameKey);
       if (!name || name.getValue() != "logits")
@@ -74,8 +74,8 @@ struct LastPositionLogitsPass
           resultType.getElementType()));
       SmallVector<Type> results(func.getResultTypes());
       results[i] = matmul.getType();
-      func.setType(FunctionType::get(&getContext(), func.getArgumentTypes(),
-                                     results));
+      func.setType(
+          FunctionType::get(&getContext(), func.getArgumentTypes(), results));
       return;
     }
   }

@@ -274,8 +274,9 @@ def LastPositionLogits : Pass<"actsparse-last-position-logits",
     `%x` becomes `actsparse.gather %x, [-1], axis = 1` (ONNX Gather: the
     last row, `[B, 1, K]`; an input without positions is an index error at
     run time, not a read out of bounds) and the result becomes `[B, 1, V]`.
-    The values of that row are the same sums of the same products as
-    before.
+    That row is the sum of the same products as before; the kernel that
+    multiplies one row may add them in another order than the prefill
+    GEMM (float rounding).
 
     The static `1` in the result type is how a runtime tells such a model
     from one that returns every position: sparse-run applies this pass
