@@ -64,6 +64,7 @@ theirs() { # perplexity of one GGUF: llama-perplexity's final estimate
 echo "SmolLM2-135M-Instruct, $(wc -c < "$dir/eval.txt") characters of licence texts, windows of 512 scored from 256"
 a32=$(ours f32)
 l32=$(theirs "$f32")
+[ -n "$l32" ] || { echo "bench: llama-perplexity gave no estimate: it needs at least two windows (1,024 tokens) of text; raise CHARS" >&2; exit 1; }
 printf "%-5s ActSparse %8.4f           llama.cpp %8.4f\n" f32 "$a32" "$l32"
 for k in $kinds; do
   t=$(echo "$k" | tr a-z A-Z)
