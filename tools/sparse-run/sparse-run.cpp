@@ -241,40 +241,24 @@ bool parseArgs(int argc, char **argv, Options &o, int &exitCode) {
       exitCode = 0;
       return false;
     }
-    if (a == "--chat") {
-      o.chat = true;
-      continue;
-    }
-    if (a == "--print-ids") {
-      o.printIds = true;
-      continue;
-    }
-    if (a == "--no-stats") {
-      o.stats = false;
-      continue;
-    }
-    if (a == "--check-predictor") {
-      o.checkPredictor = true;
-      continue;
-    }
-    if (a == "--exact-prefill") {
-      o.exactPrefill = true;
-      continue;
-    }
-    if (a == "--all-logits") {
-      o.allLogits = true;
-      continue;
-    }
-    if (a == "--flash-prefetch") {
-      o.flash.prefetch = true;
-      continue;
-    }
-    if (a == "--no-cache") {
-      o.noCache = true;
-      continue;
-    }
-    if (a == "--warmup") {
-      o.warmup = true;
+    // Flags without a value: each sets one field.
+    const struct {
+      const char *name;
+      bool *field;
+      bool value;
+    } switches[] = {{"--chat", &o.chat, true},
+                    {"--print-ids", &o.printIds, true},
+                    {"--no-stats", &o.stats, false},
+                    {"--check-predictor", &o.checkPredictor, true},
+                    {"--exact-prefill", &o.exactPrefill, true},
+                    {"--all-logits", &o.allLogits, true},
+                    {"--flash-prefetch", &o.flash.prefetch, true},
+                    {"--no-cache", &o.noCache, true},
+                    {"--warmup", &o.warmup, true}};
+    auto flag = std::find_if(std::begin(switches), std::end(switches),
+                             [&](const auto &f) { return a == f.name; });
+    if (flag != std::end(switches)) {
+      *flag->field = flag->value;
       continue;
     }
     if (a.rfind("-", 0) != 0) {
