@@ -71,13 +71,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import onnxruntime' 2
 fi
 
 prefills=${PREFILLS:-5}
-prefill() { # median tok/s of PREFILLS warm 64-token prefills of one library
-  for i in $(seq "$prefills"); do
-    "$build/bin/sparse-run" "$1" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
-      --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/prefill.json" >/dev/null
-    python3 "$root/bench/json-get.py" "$dir/prefill.json" 'd["prefill_tokens_per_second"]'
-  done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
+prefill() { bash "$root/bench/as-prefill.sh" "$1" "$prefills" "$dir/prefill.json"; }
 
 echo "model: $name, weight pack $((bytes / 1048576)) MiB; $tokens tokens per round, $rounds rounds"
 for r in $(seq "$rounds"); do

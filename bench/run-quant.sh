@@ -87,11 +87,7 @@ print(tg, pp)'
 as() { # sparse-run decode and prefill tokens/s for one variant: "tg pp"
   "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1 -n "$((tokens + 1))" --stop-ids none \
     --print-ids --threads 2 --no-stats --stats-json "$dir/as.json" >/dev/null
-  pp=$(for i in $(seq "$prefills"); do
-    "$build/bin/sparse-run" "$dir/$1.so" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup \
-      --stop-ids none --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
-    "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prefill_tokens_per_second"])' "$dir/as-prefill.json"
-  done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  pp=$(bash "$root/bench/as-prefill.sh" "$dir/$1.so" "$prefills" "$dir/as-prefill.json")
   "$python" -c 'import json,sys; a=json.load(open(sys.argv[1]))
 print(1000 / a["decode_ms_per_token"], sys.argv[2])' "$dir/as.json" "$pp"
 }

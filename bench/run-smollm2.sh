@@ -48,13 +48,7 @@ f32=$dir/SmolLM2-135M-Instruct.F32.gguf
 [ -f "$f32" ] || "$llama/llama-quantize" --allow-requantize "$q41" "$f32" F32 >/dev/null 2>&1
 
 prefills=${PREFILLS:-5}
-prefill() { # median tok/s of PREFILLS warm 64-token prefills of one library
-  for i in $(seq "$prefills"); do
-    "$build/bin/sparse-run" "$1" --input-ids 1$(printf ',5%.0s' $(seq 63)) -n 1 --warmup --stop-ids none \
-      --print-ids --threads 2 --no-stats --stats-json "$dir/as-prefill.json" >/dev/null
-    "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prefill_tokens_per_second"])' "$dir/as-prefill.json"
-  done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
+prefill() { bash "$root/bench/as-prefill.sh" "$1" "$prefills" "$dir/as-prefill.json"; }
 
 tg() { # llama-bench decode and prefill tokens/s for one GGUF: "tg pp"
   "$llama/llama-bench" -m "$1" -p 64 -n "$tokens" -t 2 -r "$prefills" -o json 2>/dev/null |
