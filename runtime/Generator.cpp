@@ -135,6 +135,10 @@ void Generator::reserveCacheRows(int64_t rows) {
 Status Generator::forward(const std::vector<int> &tokens, int start,
                           Tensor &logits) {
   int64_t n = tokens.size();
+  // (An empty call would reach the in-place caches with no rows to append,
+  // before any view of them exists.)
+  if (n == 0)
+    return Status::error("no tokens to run the model on");
   Tensor ids(DType::I64, {1, n}), pos(DType::I64, {1, n});
   for (int64_t i = 0; i < n; ++i) {
     if (tokens[i] < 0 || tokens[i] >= vocab_)
