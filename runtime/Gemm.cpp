@@ -240,9 +240,9 @@ inline const float *stripAt(const float *strips, int64_t K, int64_t n,
 
 void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
                 const float *strips, float *C, int64_t ldc, int64_t n0,
-                int64_t n1) {
+                int64_t n1, bool accumulate) {
   gemm(
-      A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
+      A, lda, M, K, C, ldc, n0, n1, accumulate,
       [&](int64_t n, int64_t, int64_t k0, int64_t, int64_t &stride) {
         stride = kPanelWidth * K;
         return stripAt(strips, K, n, k0);

@@ -215,12 +215,28 @@ void stridedFallback(const ActSparseMemRef2DF32 &a,
             W[k * w.strides[0] + n * w.strides[1]];
 }
 
-/// C[0:M][0:N] += A * W by the blocked GEMM over the pool's column slices,
-/// for W stored [K, N], or [N, K] when `transposed` (the only difference
-/// is how a block of weights is packed and prefetched).
+/// Zeroes columns [n0, n1) of rows [0, M) of C (rows ldc floats apart):
+/// a "set" kernel's slice, before the kernels that add into C.
+void zeroColumns(float *C, int64_t ldc, int64_t M, int64_t n0, int64_t n1) {
+  for (int64_t m = 0; m < M; ++m)
+    std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
+}
+
+/// Zeroes a strided C (the fallbacks' layouts).
+void zeroStrided(const ActSparseMemRef2DF32 &c) {
+  float *C = c.aligned + c.offset;
+  for (int64_t m = 0; m < c.sizes[0]; ++m)
+    for (int64_t n = 0; n < c.sizes[1]; ++n)
+      C[m * c.strides[0] + n * c.strides[1]] = 0.0f;
+}
+
+/// C[0:M][0:N] (+)= A * W by the blocked GEMM over the pool's column
+/// slices, for W stored [K, N], or [N, K] when `transposed` (the only
+/// difference is how a block of weights is packed and prefetched); C is
+/// overwritten unless `accumulate`.
 void pooledGemm(const float *A, int64_t lda, int64_t M, int64_t K,
                 const float *W, int64_t ldw, bool transposed, float *C,
-                int64_t ldc, int64_t N) {
+                int64_t ldc, int64_t N, bool accumulate) {
   // Row j of a block's weights: a row of W ([K, N]: k0 + j, from column n)
   // or a row of W^T ([N, K]: n + j, from column k0).
   auto rowsOf = [&](int64_t n, int64_t k0) {
@@ -228,7 +244,7 @@ void pooledGemm(const float *A, int64_t lda, int64_t M, int64_t K,
   };
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     gemm(
-        A, lda, M, K, C, ldc, n0, n1, /*accumulate=*/true,
+        A, lda, M, K, C, ldc, n0, n1, accumulate,
         packedOnTheFly([&](float *panels, int64_t n, int64_t width,
                            int64_t k0, int64_t kc) {
           if (transposed)
@@ -273,21 +289,33 @@ int numThreads() { return pool().size(); }
 
 using namespace actsparse::runtime;
 
-extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
-                                                     ActSparseMemRef2DF32 *w,
-                                                     ActSparseMemRef2DF32 *c) {
+namespace {
+
+/// The three f32 matmul kernels; C += A W when `accumulate`, C = A W
+/// otherwise (the "set" entry points, for a product into a fresh buffer:
+/// no zero fill in the generated code before the call). Adding to a
+/// zeroed C and setting it give the same bits: the first partial sum is
+/// added to 0.
+void matmulF32(ActSparseMemRef2DF32 *a, ActSparseMemRef2DF32 *w,
+               ActSparseMemRef2DF32 *c, bool accumulate) {
   int64_t M = a->sizes[0], K = a->sizes[1], N = w->sizes[1];
   if (M == 0 || N == 0)
     return;
-  if (a->strides[1] != 1 || w->strides[1] != 1 || c->strides[1] != 1)
+  if (a->strides[1] != 1 || w->strides[1] != 1 || c->strides[1] != 1) {
+    if (!accumulate)
+      zeroStrided(*c);
     return stridedFallback(*a, *w, *c);
+  }
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
-    return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/false, C, ldc, N);
+    return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/false, C, ldc, N,
+                      accumulate);
   bool narrow = N <= 8 && gemmAvx2Available();
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+    if (!accumulate)
+      zeroColumns(C, ldc, M, n0, n1);
     if (narrow)
       return narrowBlockAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
     // Column blocks sized so that the block of C (M rows) stays in L2.
@@ -299,10 +327,8 @@ extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
   });
 }
 
-extern "C" void
-_mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
-                                        ActSparseMemRef2DF32 *w,
-                                        ActSparseMemRef2DF32 *c) {
+void matmulNtF32(ActSparseMemRef2DF32 *a, ActSparseMemRef2DF32 *w,
+                 ActSparseMemRef2DF32 *c, bool accumulate) {
   int64_t M = a->sizes[0], K = a->sizes[1], N = w->sizes[0];
   if (M == 0 || N == 0)
     return;
@@ -311,15 +337,20 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
     ActSparseMemRef2DF32 wt = *w;
     std::swap(wt.sizes[0], wt.sizes[1]);
     std::swap(wt.strides[0], wt.strides[1]);
+    if (!accumulate)
+      zeroStrided(*c);
     return stridedFallback(*a, wt, *c);
   }
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
   if (M >= kGemmRows)
-    return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/true, C, ldc, N);
+    return pooledGemm(A, lda, M, K, W, ldw, /*transposed=*/true, C, ldc, N,
+                      accumulate);
   bool avx2 = gemmAvx2Available();
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
+    if (!accumulate)
+      zeroColumns(C, ldc, M, n0, n1);
     if (avx2 && K <= 8)
       shortRowDotAvx2(A, lda, W, ldw, C, ldc, M, K, n0, n1);
     else if (avx2)
@@ -329,10 +360,8 @@ _mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
   });
 }
 
-extern "C" void
-_mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
-                                            ActSparseMemRef3DF32 *w,
-                                            ActSparseMemRef2DF32 *c) {
+void matmulPanelsF32(ActSparseMemRef2DF32 *a, ActSparseMemRef3DF32 *w,
+                     ActSparseMemRef2DF32 *c, bool accumulate) {
   int64_t M = a->sizes[0], K = a->sizes[1], N = c->sizes[1];
   if (w->sizes[0] != (N + kPanelWidth - 1) / kPanelWidth ||
       w->sizes[1] != K || w->sizes[2] != kPanelWidth) {
@@ -352,6 +381,8 @@ _mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
       w->strides[2] != 1 || w->strides[1] != kPanelWidth ||
       w->strides[0] != kPanelWidth * K) {
     // Not generated today (weights are dense buffers); kept correct anyway.
+    if (!accumulate)
+      zeroStrided(*c);
     for (int64_t m = 0; m < M; ++m)
       for (int64_t k = 0; k < K; ++k)
         for (int64_t n = 0; n < N; ++n)
@@ -364,10 +395,49 @@ _mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
   int64_t lda = a->strides[0], ldc = c->strides[0];
   forColumnSlices(M, N, K, [&](int64_t n0, int64_t n1) {
     if (M >= kGemmRows)
-      gemmStrips(A, lda, M, K, W, C, ldc, n0, n1);
-    else
-      stripRows(A, lda, M, K, W, C, ldc, n0, n1);
+      return gemmStrips(A, lda, M, K, W, C, ldc, n0, n1, accumulate);
+    if (!accumulate)
+      zeroColumns(C, ldc, M, n0, n1);
+    stripRows(A, lda, M, K, W, C, ldc, n0, n1);
   });
+}
+
+} // namespace
+
+extern "C" void _mlir_ciface_actsparse_rt_matmul_f32(ActSparseMemRef2DF32 *a,
+                                                     ActSparseMemRef2DF32 *w,
+                                                     ActSparseMemRef2DF32 *c) {
+  matmulF32(a, w, c, /*accumulate=*/true);
+}
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_set_f32(ActSparseMemRef2DF32 *a,
+                                         ActSparseMemRef2DF32 *w,
+                                         ActSparseMemRef2DF32 *c) {
+  matmulF32(a, w, c, /*accumulate=*/false);
+}
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_nt_f32(ActSparseMemRef2DF32 *a,
+                                        ActSparseMemRef2DF32 *w,
+                                        ActSparseMemRef2DF32 *c) {
+  matmulNtF32(a, w, c, /*accumulate=*/true);
+}
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_nt_set_f32(ActSparseMemRef2DF32 *a,
+                                            ActSparseMemRef2DF32 *w,
+                                            ActSparseMemRef2DF32 *c) {
+  matmulNtF32(a, w, c, /*accumulate=*/false);
+}
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
+                                            ActSparseMemRef3DF32 *w,
+                                            ActSparseMemRef2DF32 *c) {
+  matmulPanelsF32(a, w, c, /*accumulate=*/true);
+}
+extern "C" void
+_mlir_ciface_actsparse_rt_matmul_panels_set_f32(ActSparseMemRef2DF32 *a,
+                                                ActSparseMemRef3DF32 *w,
+                                                ActSparseMemRef2DF32 *c) {
+  matmulPanelsF32(a, w, c, /*accumulate=*/false);
 }
 
 namespace {

@@ -72,21 +72,47 @@ void checkShape(int64_t M, int64_t K, int64_t N, int threads,
         s += double(a[m * K + k]) * weight(k, n);
       expect[m * N + n] = float(s);
     }
-  auto av = view(a, M, K, K), cv = view(c, M, N, N);
-  if (layout == Layout::Panels) {
-    std::vector<float> strips = stripsOf(w, K, N);
-    auto sv = stripsView(strips, K, N);
-    _mlir_ciface_actsparse_rt_matmul_panels_f32(&av, &sv, &cv);
-  } else if (transposed) {
-    auto wv = view(w, N, K, K);
-    _mlir_ciface_actsparse_rt_matmul_nt_f32(&av, &wv, &cv);
-  } else {
-    auto wv = view(w, K, N, N);
-    _mlir_ciface_actsparse_rt_matmul_f32(&av, &wv, &cv);
-  }
+  std::vector<float> strips = stripsOf(w, K, N);
+  auto av = view(a, M, K, K);
+  // C (+)= A W by the kernel under test, or its "set" variant.
+  auto multiply = [&](std::vector<float> &out, bool accumulate) {
+    auto cv = view(out, M, N, N);
+    if (layout == Layout::Panels) {
+      auto sv = stripsView(strips, K, N);
+      (accumulate ? _mlir_ciface_actsparse_rt_matmul_panels_f32
+                  : _mlir_ciface_actsparse_rt_matmul_panels_set_f32)(&av, &sv,
+                                                                     &cv);
+    } else if (transposed) {
+      auto wv = view(w, N, K, K);
+      (accumulate ? _mlir_ciface_actsparse_rt_matmul_nt_f32
+                  : _mlir_ciface_actsparse_rt_matmul_nt_set_f32)(&av, &wv, &cv);
+    } else {
+      auto wv = view(w, K, N, N);
+      (accumulate ? _mlir_ciface_actsparse_rt_matmul_f32
+                  : _mlir_ciface_actsparse_rt_matmul_set_f32)(&av, &wv, &cv);
+    }
+  };
+  multiply(c, /*accumulate=*/true);
   for (int64_t i = 0; i < M * N; ++i)
     ASSERT_NEAR(c[i], expect[i], 1e-4 * (1 + std::fabs(expect[i])))
         << "M=" << M << " K=" << K << " N=" << N << " at " << i;
+
+  // The set variant never reads C (NaN here) and gives the bits of the
+  // accumulating kernel on a zeroed C, which are A W.
+  std::vector<float> zeroed(M * N, 0.0f), set(M * N, std::nanf(""));
+  multiply(zeroed, /*accumulate=*/true);
+  multiply(set, /*accumulate=*/false);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = 0;
+      for (int64_t k = 0; k < K; ++k)
+        s += double(a[m * K + k]) * weight(k, n);
+      int64_t i = m * N + n;
+      ASSERT_EQ(set[i], zeroed[i])
+          << "M=" << M << " K=" << K << " N=" << N << " at " << i;
+      ASSERT_NEAR(set[i], s, 1e-4 * (1 + std::fabs(s)))
+          << "M=" << M << " K=" << K << " N=" << N << " at " << i;
+    }
 }
 
 TEST(MatMulKernel, DecodeRow) { checkShape(1, 1024, 2816, 2); }
@@ -181,6 +207,42 @@ TEST(MatMulPanelsKernel, StridedOperandsUseTheFallback) {
   _mlir_ciface_actsparse_rt_matmul_panels_f32(&av, &sv, &cv);
   // [1 2 3] W = [22 28], [4 5 6] W = [49 64], each plus C's 1.
   EXPECT_EQ(c, (std::vector<float>{23, 29, 50, 65}));
+  // The set variant, on a C of NaNs, through the same fallback.
+  std::fill(c.begin(), c.end(), std::nanf(""));
+  _mlir_ciface_actsparse_rt_matmul_panels_set_f32(&av, &sv, &cv);
+  EXPECT_EQ(c, (std::vector<float>{22, 28, 49, 64}));
+}
+
+// A product over no depth sets C to zeros (the sum of nothing) on every
+// path: decode rows, the GEMM, the strips; the accumulating kernels leave
+// C as it was.
+TEST(MatMulKernel, SetVariantsOverNoDepthWriteZeros) {
+  setNumThreads(2);
+  for (int64_t M : {1, 5}) {
+    std::vector<float> a(1), w(1), strips(2 * 0 * 16 + 1);
+    std::vector<float> c(M * 20, std::nanf(""));
+    ActSparseMemRef2DF32 av{a.data(), a.data(), 0, {M, 0}, {0, 1}};
+    auto cv = view(c, M, 20, 20);
+    ActSparseMemRef2DF32 wv{w.data(), w.data(), 0, {0, 20}, {20, 1}};
+    _mlir_ciface_actsparse_rt_matmul_set_f32(&av, &wv, &cv);
+    for (float x : c)
+      ASSERT_EQ(x, 0.0f) << "M=" << M;
+    std::fill(c.begin(), c.end(), std::nanf(""));
+    ActSparseMemRef2DF32 wtv{w.data(), w.data(), 0, {20, 0}, {0, 1}};
+    _mlir_ciface_actsparse_rt_matmul_nt_set_f32(&av, &wtv, &cv);
+    for (float x : c)
+      ASSERT_EQ(x, 0.0f) << "M=" << M;
+    std::fill(c.begin(), c.end(), std::nanf(""));
+    ActSparseMemRef3DF32 sv{strips.data(), strips.data(), 0, {2, 0, 16},
+                            {0, 16, 1}};
+    _mlir_ciface_actsparse_rt_matmul_panels_set_f32(&av, &sv, &cv);
+    for (float x : c)
+      ASSERT_EQ(x, 0.0f) << "M=" << M;
+    std::fill(c.begin(), c.end(), 2.5f);
+    _mlir_ciface_actsparse_rt_matmul_panels_f32(&av, &sv, &cv);
+    for (float x : c)
+      ASSERT_EQ(x, 2.5f) << "M=" << M;
+  }
 }
 
 // The loader's packing writes exactly the documented layout, from rows

@@ -611,6 +611,14 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
       {rt::kMatMulPanelsSymbol,
        llvm::orc::ExecutorAddr::fromPtr(
            &_mlir_ciface_actsparse_rt_matmul_panels_f32)},
+      {rt::kMatMulSetSymbol, llvm::orc::ExecutorAddr::fromPtr(
+                                 &_mlir_ciface_actsparse_rt_matmul_set_f32)},
+      {rt::kMatMulNtSetSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_matmul_nt_set_f32)},
+      {rt::kMatMulPanelsSetSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_matmul_panels_set_f32)},
       {rt::kQuantMatMulSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                    &_mlir_ciface_actsparse_rt_matmul_q_f32)},
       {rt::kQuantMatMulGroupsSymbol,

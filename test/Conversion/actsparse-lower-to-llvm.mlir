@@ -12,8 +12,9 @@
 // CHECK-DAG: llvm.func @_mlir_ciface_main(
 // CHECK-DAG: llvm.call @_mlir_memref_to_llvm_alloc(
 // The weight projection is a call into the runtime kernel for weights laid
-// out as GEMM strips.
-// CHECK-DAG: llvm.call @_mlir_ciface_actsparse_rt_matmul_panels_f32(
+// out as GEMM strips, its "set" variant (C = A W), which needs no zero fill
+// of the fresh output before it.
+// CHECK-DAG: llvm.call @_mlir_ciface_actsparse_rt_matmul_panels_set_f32(
 func.func @main(%x: tensor<?x4xf32> {actsparse.name = "x"}) -> (tensor<?x5xf32> {actsparse.name = "y"}) {
   %w = actsparse.weight "w" : tensor<4x5xf32>
   %0 = actsparse.matmul %x, %w : (tensor<?x4xf32>, tensor<4x5xf32>) -> tensor<?x5xf32>

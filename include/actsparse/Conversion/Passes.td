@@ -84,6 +84,12 @@ def LowerLibraryCalls : Pass<"actsparse-lower-library-calls",
     declared with `llvm.emit_c_interface` so that it receives memref
     descriptors (runtime/include/actsparse/runtime/Abi.h). Unlike upstream
     `convert-linalg-to-std`, ops without such a tag are left alone.
+
+    A `matmul`, `matmul_nt` or `matmul_panels` product whose output buffer
+    (a `memref.alloc`) was filled with `+0.0` earlier in the same block,
+    with no other op mentioning the buffer in between, calls the kernel's
+    `_set` variant (`C = A * W`) instead, and the fill is erased: the same
+    result without a pass over `C` before the call.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];

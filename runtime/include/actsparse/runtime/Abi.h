@@ -93,6 +93,22 @@ void _mlir_ciface_actsparse_rt_matmul_panels_f32(ActSparseMemRef2DF32 *a,
                                                  ActSparseMemRef3DF32 *w,
                                                  ActSparseMemRef2DF32 *c);
 
+/// C = A * W instead of C += A * W, for each of the three kernels above
+/// ("set" variants, same operands; C's prior contents are never read).
+/// --actsparse-lower-library-calls calls them for a product into a buffer
+/// the generated code had just filled with zeros, and drops the fill: the
+/// same bits (the first partial sum is added to 0), without a pass over C
+/// on the calling thread.
+void _mlir_ciface_actsparse_rt_matmul_set_f32(ActSparseMemRef2DF32 *a,
+                                              ActSparseMemRef2DF32 *w,
+                                              ActSparseMemRef2DF32 *c);
+void _mlir_ciface_actsparse_rt_matmul_nt_set_f32(ActSparseMemRef2DF32 *a,
+                                                 ActSparseMemRef2DF32 *w,
+                                                 ActSparseMemRef2DF32 *c);
+void _mlir_ciface_actsparse_rt_matmul_panels_set_f32(ActSparseMemRef2DF32 *a,
+                                                     ActSparseMemRef3DF32 *w,
+                                                     ActSparseMemRef2DF32 *c);
+
 /// C[b, h] += A[b, h] * W[b, h] for every batch and head of rank-4 f32
 /// memrefs, C [B, H, M, N], A [., ., M, K], W [., ., K, N]: attention's P·V
 /// (library call "actsparse_rt_batch_matmul_f32"). A batch or head
@@ -219,7 +235,8 @@ namespace actsparse::runtime {
 /// 9: the sparse FFN kernel on quantized bundles, and with the gate apart.
 /// 10: weights laid out as GEMM strips (the panels kernel).
 /// 11: quantized weights laid out in groups of rows (the groups kernel).
-constexpr int kAbiVersion = 11;
+/// 12: the f32 matmul kernels' "set" variants (C = A W).
+constexpr int kAbiVersion = 12;
 
 /// Columns of one strip of a weight laid out for the GEMM
 /// (actsparse_rt_matmul_panels_f32; the runtime's GEMM panel width).
@@ -238,6 +255,11 @@ inline const char *kMatMulNtSymbol =
     "_mlir_ciface_actsparse_rt_matmul_nt_f32";
 inline const char *kMatMulPanelsSymbol =
     "_mlir_ciface_actsparse_rt_matmul_panels_f32";
+inline const char *kMatMulSetSymbol = "_mlir_ciface_actsparse_rt_matmul_set_f32";
+inline const char *kMatMulNtSetSymbol =
+    "_mlir_ciface_actsparse_rt_matmul_nt_set_f32";
+inline const char *kMatMulPanelsSetSymbol =
+    "_mlir_ciface_actsparse_rt_matmul_panels_set_f32";
 inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
 inline const char *kSparseFfnSymbol =
     "_mlir_ciface_actsparse_rt_sparse_ffn_f32";
@@ -253,6 +275,12 @@ inline const char *kFfnProbeFunction = "actsparse_rt_ffn_probe";
 inline const char *kMatMulLibraryCall = "actsparse_rt_matmul_f32";
 inline const char *kMatMulNtLibraryCall = "actsparse_rt_matmul_nt_f32";
 inline const char *kMatMulPanelsLibraryCall = "actsparse_rt_matmul_panels_f32";
+/// The functions --actsparse-lower-library-calls calls instead of those three
+/// when the product's output was just filled with zeros.
+inline const char *kMatMulSetFunction = "actsparse_rt_matmul_set_f32";
+inline const char *kMatMulNtSetFunction = "actsparse_rt_matmul_nt_set_f32";
+inline const char *kMatMulPanelsSetFunction =
+    "actsparse_rt_matmul_panels_set_f32";
 inline const char *kBatchMatMulLibraryCall = "actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtLibraryCall =
     "actsparse_rt_batch_matmul_nt_f32";
