@@ -14,6 +14,7 @@
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -282,6 +283,24 @@ void forColumnSlices(int64_t M, int64_t N, int64_t K,
   });
 }
 
+namespace {
+/// Whether this thread is running a chunk of actsparse_rt_parallel_for (a
+/// nested call runs whole: the pool runs one parallel-for at a time).
+thread_local bool gInParallelFor = false;
+
+int64_t minParallelKernelWork() {
+  static const int64_t work = [] {
+    const char *env = std::getenv("ACTSPARSE_PARALLEL_KERNEL_WORK");
+    char *end = nullptr;
+    long long v = env ? std::strtoll(env, &end, 10) : 0;
+    return env && end != env && *end == '\0' && v >= 0
+               ? int64_t(v)
+               : kMinParallelKernelWork;
+  }();
+  return work;
+}
+} // namespace
+
 void setNumThreads(int threads) { pool().resize(threads); }
 int numThreads() { return pool().size(); }
 
@@ -480,4 +499,17 @@ _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
                                               ActSparseMemRef4DF32 *w,
                                               ActSparseMemRef4DF32 *c) {
   forEachSlice(*a, *w, *c, _mlir_ciface_actsparse_rt_matmul_nt_f32);
+}
+
+extern "C" void actsparse_rt_parallel_for(void (*task)(void *, int64_t,
+                                                       int64_t),
+                                          void *ctx, int64_t work) {
+  int threads = pool().size();
+  if (threads == 1 || work < minParallelKernelWork() || gInParallelFor)
+    return task(ctx, 0, 1);
+  pool().run([&](int t) {
+    gInParallelFor = true;
+    task(ctx, t, threads);
+    gInParallelFor = false;
+  });
 }

@@ -11,8 +11,10 @@
 #include "actsparse/runtime/Abi.h"
 #include "Gemm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <gtest/gtest.h>
 #include <random>
 #include <string>
@@ -654,4 +656,61 @@ TEST(LogSumExp, RowsOfEveryLengthMatchADoubleReference) {
   std::vector<float> big(100, 3000.0f);
   EXPECT_NEAR(logSumExp(big.data(), 100), 3000.0 + std::log(100.0), 1e-3);
   EXPECT_EQ(logSumExp(big.data(), 0), -INFINITY);
+}
+
+namespace {
+/// What actsparse_rt_parallel_for asked of a task: its chunks, by index.
+struct Chunks {
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> seen;
+  int64_t nestedWork = -1;
+  std::vector<std::pair<int64_t, int64_t>> nested;
+};
+
+void recordChunk(void *ctx, int64_t t, int64_t parts) {
+  auto *c = static_cast<Chunks *>(ctx);
+  std::lock_guard<std::mutex> lock(c->mu);
+  c->seen.push_back({t, parts});
+}
+
+void recordNested(void *ctx, int64_t t, int64_t parts) {
+  auto *c = static_cast<Chunks *>(ctx);
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->seen.push_back({t, parts});
+  }
+  Chunks inner;
+  actsparse_rt_parallel_for(recordChunk, &inner, c->nestedWork);
+  std::lock_guard<std::mutex> lock(c->mu);
+  c->nested.insert(c->nested.end(), inner.seen.begin(), inner.seen.end());
+}
+} // namespace
+
+// From the minimum of work on, every chunk of the pool runs once; below
+// it, the whole kernel runs once on the caller; a parallel-for inside a
+// chunk (the pool runs one at a time) runs whole on its thread.
+TEST(ParallelFor, ChunksFromTheMinimumOfWork) {
+  setNumThreads(2);
+  Chunks big;
+  actsparse_rt_parallel_for(recordChunk, &big, kMinParallelKernelWork);
+  std::sort(big.seen.begin(), big.seen.end());
+  EXPECT_EQ(big.seen, (std::vector<std::pair<int64_t, int64_t>>{{0, 2}, {1, 2}}));
+
+  Chunks small;
+  actsparse_rt_parallel_for(recordChunk, &small, kMinParallelKernelWork - 1);
+  EXPECT_EQ(small.seen, (std::vector<std::pair<int64_t, int64_t>>{{0, 1}}));
+
+  Chunks outer;
+  outer.nestedWork = kMinParallelKernelWork * 4;
+  actsparse_rt_parallel_for(recordNested, &outer, kMinParallelKernelWork);
+  std::sort(outer.seen.begin(), outer.seen.end());
+  EXPECT_EQ(outer.seen, (std::vector<std::pair<int64_t, int64_t>>{{0, 2}, {1, 2}}));
+  EXPECT_EQ(outer.nested,
+            (std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {0, 1}}));
+
+  setNumThreads(1);
+  Chunks one;
+  actsparse_rt_parallel_for(recordChunk, &one, kMinParallelKernelWork * 4);
+  EXPECT_EQ(one.seen, (std::vector<std::pair<int64_t, int64_t>>{{0, 1}}));
+  setNumThreads(2);
 }

@@ -84,6 +84,9 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   // One function per distinct loop nest: LLVM's time grows faster than the
   // size of a function, and layers repeat the same ops.
   pm.addPass(createOutlineKernels());
+  // Kernels whose leading loops are parallel run in chunks on the
+  // runtime's threads (the calls become parallel-fors at the end).
+  pm.addPass(createParallelKernels());
   // Then one function per layer: the glue between kernels repeats too.
   pm.addPass(createOutlineLayers());
 
@@ -105,6 +108,7 @@ void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createParallelKernelCalls());
 }
 
 void mlir::actsparse::registerLoweringPipelines() {

@@ -611,6 +611,8 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
       {rt::kMatMulPanelsSymbol,
        llvm::orc::ExecutorAddr::fromPtr(
            &_mlir_ciface_actsparse_rt_matmul_panels_f32)},
+      {rt::kParallelForFunction,
+       llvm::orc::ExecutorAddr::fromPtr(&actsparse_rt_parallel_for)},
       {rt::kMatMulSetSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                  &_mlir_ciface_actsparse_rt_matmul_set_f32)},
       {rt::kMatMulNtSetSymbol,

@@ -36,6 +36,9 @@ namespace func {
 class FuncDialect;
 class FuncOp;
 }
+namespace LLVM {
+class LLVMDialect;
+}
 
 namespace actsparse {
 

@@ -225,6 +225,51 @@ def OutlineKernels : Pass<"actsparse-outline-kernels", "::mlir::ModuleOp"> {
                            "::mlir::linalg::LinalgDialect"];
 }
 
+def ParallelKernels : Pass<"actsparse-parallel-kernels", "::mlir::ModuleOp"> {
+  let summary = "Let the runtime's threads share an outlined kernel's "
+                "leading parallel loops";
+  let description = [{
+    After `actsparse-outline-kernels`, the loop nests between the runtime's
+    kernels (norms, RoPE, activations, residual adds, attention's scaling
+    and masking) ran on the calling thread while the pool's other threads
+    waited. For every `actsparse_kernel_N` holding one linalg op whose
+    first loop is parallel (and whose outputs index every leading parallel
+    loop, so no two iterations write one element), this pass moves the op
+    into `actsparse_kernel_N_chunk(args..., %work, %t, %T)`: the op as
+    `scf.parallel` loops (`linalg-to-parallel-loops`) whose leading parallel
+    loops are collapsed into one (all but the innermost when every loop is
+    parallel, so that the innermost stays contiguous for the vectorizer)
+    and cut to chunk `t` of `T`, `[n t / T, n (t + 1) / T)`. The kernel
+    keeps its signature: it computes `%work`, the product of the op's loop
+    ranges, and calls the chunk function with `t = 0, T = 1`, which is the
+    whole op, so the IR means what it meant.
+
+    `actsparse-parallel-kernel-calls`, on the LLVM dialect, then turns those
+    calls into `actsparse_rt_parallel_for` calls, which run the chunks on
+    the runtime's threads when the work is large enough.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def ParallelKernelCalls : Pass<"actsparse-parallel-kernel-calls",
+                               "::mlir::ModuleOp"> {
+  let summary = "Dispatch the chunk functions of parallel kernels through "
+                "the runtime's thread pool";
+  let description = [{
+    On the LLVM dialect, after `actsparse-parallel-kernels` and the lowering:
+    each call `@actsparse_kernel_N_chunk(args..., %work, 0, 1)` stores its
+    arguments into a stack slot of the caller and becomes
+    `actsparse_rt_parallel_for(@actsparse_kernel_N_task, %slot, %work)`;
+    `actsparse_kernel_N_task(%slot, %t, %T)` loads them back and calls the
+    chunk function for chunk `t` of `T`. The runtime runs every chunk, on
+    its threads or, below a minimum of work, on the calling thread alone
+    (runtime/include/actsparse/runtime/Abi.h).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def OutlineLayers : Pass<"actsparse-outline-layers", "::mlir::ModuleOp"> {
   let summary = "Move the repeated layers of a model into one function "
                 "called once per layer";

@@ -109,6 +109,16 @@ void _mlir_ciface_actsparse_rt_matmul_panels_set_f32(ActSparseMemRef2DF32 *a,
                                                      ActSparseMemRef3DF32 *w,
                                                      ActSparseMemRef2DF32 *c);
 
+/// Runs task(ctx, t, T) for every chunk t < T of an outlined kernel
+/// (--actsparse-parallel-kernel-calls): T is the thread pool's size and the
+/// chunks run on its threads, the caller taking chunk 0, when `work` (the
+/// product of the kernel's loop ranges) is at least
+/// kMinParallelKernelWork and the caller is not itself one of the pool's
+/// chunks; otherwise task(ctx, 0, 1), the whole kernel, on the calling
+/// thread. The chunks write disjoint elements.
+void actsparse_rt_parallel_for(void (*task)(void *, int64_t, int64_t),
+                               void *ctx, int64_t work);
+
 /// C[b, h] += A[b, h] * W[b, h] for every batch and head of rank-4 f32
 /// memrefs, C [B, H, M, N], A [., ., M, K], W [., ., K, N]: attention's P·V
 /// (library call "actsparse_rt_batch_matmul_f32"). A batch or head
@@ -236,7 +246,14 @@ namespace actsparse::runtime {
 /// 10: weights laid out as GEMM strips (the panels kernel).
 /// 11: quantized weights laid out in groups of rows (the groups kernel).
 /// 12: the f32 matmul kernels' "set" variants (C = A W).
-constexpr int kAbiVersion = 12;
+/// 13: outlined kernels in chunks on the pool (actsparse_rt_parallel_for).
+constexpr int kAbiVersion = 13;
+
+/// Work (loop iterations) from which an outlined kernel runs in chunks on
+/// the pool: below it, waking the other threads costs about what they
+/// would save. The environment variable ACTSPARSE_PARALLEL_KERNEL_WORK
+/// overrides it (tests set 1 to split every kernel).
+constexpr int64_t kMinParallelKernelWork = 1 << 15;
 
 /// Columns of one strip of a weight laid out for the GEMM
 /// (actsparse_rt_matmul_panels_f32; the runtime's GEMM panel width).
@@ -260,6 +277,7 @@ inline const char *kMatMulNtSetSymbol =
     "_mlir_ciface_actsparse_rt_matmul_nt_set_f32";
 inline const char *kMatMulPanelsSetSymbol =
     "_mlir_ciface_actsparse_rt_matmul_panels_set_f32";
+inline const char *kParallelForFunction = "actsparse_rt_parallel_for";
 inline const char *kFfnProbeSymbol = "_mlir_ciface_actsparse_rt_ffn_probe";
 inline const char *kSparseFfnSymbol =
     "_mlir_ciface_actsparse_rt_sparse_ffn_f32";
