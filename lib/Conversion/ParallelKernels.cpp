@@ -104,11 +104,14 @@ struct ParallelKernelsPass
         kernels.push_back(f);
     for (func::FuncOp kernel : kernels)
       if (linalg::LinalgOp op = chunkableOp(kernel))
-        if (failed(split(kernel, op)))
-          return signalPassFailure();
+        split(kernel, op);
   }
 
-  LogicalResult split(func::FuncOp kernel, linalg::LinalgOp op) {
+  /// Splits `kernel` as the pass describes. The kernel is only changed at
+  /// the end; a loop nest of a form not foreseen (no leading scf.parallel,
+  /// a first loop not from 0 in steps of 1) leaves it whole and runs as it
+  /// did.
+  void split(func::FuncOp kernel, linalg::LinalgOp op) {
     MLIRContext *ctx = kernel.getContext();
     Location loc = op.getLoc();
     IRRewriter rewriter(ctx);
@@ -140,14 +143,15 @@ struct ParallelKernelsPass
 
     // The clone as scf.parallel loops over its leading parallel loops.
     rewriter.setInsertionPoint(clone);
+    auto giveUp = [&] { rewriter.eraseOp(chunk); };
     FailureOr<linalg::LinalgLoops> loops =
         linalg::linalgOpToParallelLoops(rewriter, cast<linalg::LinalgOp>(clone));
     if (failed(loops) || loops->empty())
-      return clone->emitOpError("cannot be lowered to parallel loops");
+      return giveUp();
     rewriter.eraseOp(clone);
     auto parallel = dyn_cast<scf::ParallelOp>((*loops)[0]);
     if (!parallel)
-      return op.emitOpError("has no leading parallel loop");
+      return giveUp();
     // Collapse the leading loops into one: all of them when a reduction
     // follows, all but the innermost when every loop is parallel (the
     // innermost stays a contiguous loop for the vectorizer).
@@ -168,13 +172,13 @@ struct ParallelKernelsPass
           parallel = p;
       });
       if (!parallel)
-        return op.emitOpError("lost its parallel loop");
+        return giveUp();
     }
     // Chunk t of T of the first loop, which starts at 0 in steps of 1
     // (linalg's loops, or the collapsed one).
     if (!matchPattern(parallel.getLowerBound()[0], m_Zero()) ||
         !matchPattern(parallel.getStep()[0], m_One()))
-      return op.emitOpError("has a leading loop not from 0 in steps of 1");
+      return giveUp();
     rewriter.setInsertionPoint(parallel);
     Value total = parallel.getUpperBound()[0];
     Value t = entry->getArgument(kernel.getNumArguments() + 1);
@@ -202,7 +206,6 @@ struct ParallelKernelsPass
     args.append({work, zero, whole});
     func::CallOp::create(rewriter, loc, chunk, args);
     rewriter.eraseOp(op);
-    return success();
   }
 };
 
