@@ -19,7 +19,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
@@ -37,6 +36,8 @@
 #include "llvm/IR/Module.h"
 #include "llvm/IR/SystemLibraries.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Transforms/Scalar/DCE.h"
+#include "llvm/Transforms/Scalar/EarlyCSE.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
@@ -392,10 +393,16 @@ static constexpr const char *kVectorMath = "libmvec.so.1";
 ///  - no unrolling and no interleaving of vectorized loops: they tripled
 ///    the code the vectorizer emits (code generation 0.7 s -> 2.4 s) for
 ///    loops bound by memory or by the libmvec call.
+///
+/// At level 0 only the memref descriptors' bookkeeping is cleaned up:
+/// every call of a kernel or layer takes descriptors apart (extractvalue)
+/// and builds them again (insertvalue), which LLVM's fast instruction
+/// selector does not handle, so such blocks fell back to the slow one.
+/// EarlyCSE folds most of them and DCE drops the rest: on a stories260K
+/// fixture (8 interleaved compiles each) code generation 0.185 -> 0.158 s
+/// for 0.010 s of the two passes.
 static llvm::Error optimize(llvm::Module &module, llvm::TargetMachine *tm,
                             unsigned optLevel) {
-  if (optLevel == 0)
-    return makeOptimizingTransformer(0, 0, tm)(&module);
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -422,6 +429,16 @@ static llvm::Error optimize(llvm::Module &module, llvm::TargetMachine *tm,
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
+  if (optLevel == 0) {
+    llvm::ModulePassManager mpm =
+        pb.buildO0DefaultPipeline(llvm::OptimizationLevel::O0);
+    llvm::FunctionPassManager cleanup;
+    cleanup.addPass(llvm::EarlyCSEPass());
+    cleanup.addPass(llvm::DCEPass());
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(cleanup)));
+    mpm.run(module, mam);
+    return llvm::Error::success();
+  }
   llvm::OptimizationLevel level = optLevel == 1   ? llvm::OptimizationLevel::O1
                                   : optLevel == 2 ? llvm::OptimizationLevel::O2
                                                   : llvm::OptimizationLevel::O3;
