@@ -166,8 +166,10 @@ struct ParallelKernelsPass
         combined.push_back({d});
       rewriter.setInsertionPoint(parallel);
       collapseParallelLoops(rewriter, parallel, combined);
+      // The collapsed loop: the outermost scf.parallel (a nest with a
+      // reduction between parallel loops has others inside it).
       parallel = nullptr;
-      chunk.walk([&](scf::ParallelOp p) {
+      chunk.walk<WalkOrder::PreOrder>([&](scf::ParallelOp p) {
         if (!parallel)
           parallel = p;
       });

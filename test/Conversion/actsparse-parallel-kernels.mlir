@@ -116,3 +116,29 @@ func.func private @actsparse_kernel_5(%a: memref<4x8xf32>, %b: memref<4x8xf32>) 
   linalg.copy ins(%b : memref<4x8xf32>) outs(%a : memref<4x8xf32>)
   return
 }
+
+// -----
+
+// Parallel, reduction, parallel (a product's loops): the chunks cut the
+// outermost loop, not the parallel loop inside the reduction.
+// CHECK-LABEL: func.func private @actsparse_kernel_6_chunk(
+// CHECK-SAME: %[[T:[^:]*]]: index, %[[TT:[^:]*]]: index)
+// CHECK: %[[LO:.*]] = arith.muli %{{.*}}, %[[T]]
+// CHECK: %[[LB:.*]] = arith.divui %[[LO]], %[[TT]]
+// CHECK: %[[UB:.*]] = arith.divui %{{.*}}, %[[TT]]
+// CHECK: scf.parallel (%{{.*}}) = (%[[LB]]) to (%[[UB]])
+// CHECK: scf.for
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%{{.*}})
+#a6 = affine_map<(m, k, n) -> (m, k)>
+#b6 = affine_map<(m, k, n) -> (k, n)>
+#c6 = affine_map<(m, k, n) -> (m, n)>
+func.func private @actsparse_kernel_6(%a: memref<?x4xf32>, %b: memref<4x8xf32>, %c: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#a6, #b6, #c6], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<?x4xf32>, memref<4x8xf32>) outs(%c : memref<?x8xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
