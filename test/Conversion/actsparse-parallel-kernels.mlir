@@ -121,6 +121,7 @@ func.func private @actsparse_kernel_5(%a: memref<4x8xf32>, %b: memref<4x8xf32>) 
 
 // Parallel, reduction, parallel (a product's loops): the chunks cut the
 // outermost loop, not the parallel loop inside the reduction.
+// CHECK-LABEL: func.func private @actsparse_kernel_6(
 // CHECK-LABEL: func.func private @actsparse_kernel_6_chunk(
 // CHECK-SAME: %[[T:[^:]*]]: index, %[[TT:[^:]*]]: index)
 // CHECK: %[[LO:.*]] = arith.muli %{{.*}}, %[[T]]
