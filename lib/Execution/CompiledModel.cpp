@@ -517,21 +517,28 @@ std::unique_ptr<CompiledModel>
 CompiledModel::compileFile(StringRef path, MLIRContext &context,
                            const CompileOptions &options,
                            CompileReport &report, std::string &error) {
-  auto start = std::chrono::steady_clock::now();
-  auto done = [&](std::unique_ptr<CompiledModel> model) {
-    report.seconds = secondsSince(start);
-    return model;
-  };
   auto file = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (!file) {
     error = "cannot read '" + path.str() + "': " + file.getError().message();
     return nullptr;
   }
+  return compileBuffer(std::move(*file), context, options, report, error);
+}
+
+std::unique_ptr<CompiledModel> CompiledModel::compileBuffer(
+    std::unique_ptr<llvm::MemoryBuffer> file, MLIRContext &context,
+    const CompileOptions &options, CompileReport &report, std::string &error) {
+  auto start = std::chrono::steady_clock::now();
+  auto done = [&](std::unique_ptr<CompiledModel> model) {
+    report.seconds = secondsSince(start);
+    return model;
+  };
+  std::string path = file->getBufferIdentifier().str();
   std::optional<ObjectCache> cache;
   std::string key;
   if (!options.cacheDirectory.empty()) {
     cache.emplace(options.cacheDirectory);
-    key = ObjectCache::key((*file)->getBuffer(), options.optLevel,
+    key = ObjectCache::key(file->getBuffer(), options.optLevel,
                            options.lastPositionLogits
                                ? "actsparse-last-position-logits"
                                : "");
@@ -549,11 +556,11 @@ CompiledModel::compileFile(StringRef path, MLIRContext &context,
     }
   }
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(*file), llvm::SMLoc());
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module) {
-    error = "cannot load model '" + path.str() + "'";
+    error = "cannot load model '" + path + "'";
     return nullptr;
   }
   if (options.lastPositionLogits) {

@@ -92,6 +92,13 @@ public:
   compileFile(StringRef path, MLIRContext &context,
               const CompileOptions &options, CompileReport &report,
               std::string &error);
+  /// The same for IR text already in memory (its buffer identifier names
+  /// it in messages): calibration compiles the models it records through
+  /// the object cache this way.
+  static std::unique_ptr<CompiledModel>
+  compileBuffer(std::unique_ptr<llvm::MemoryBuffer> ir, MLIRContext &context,
+                const CompileOptions &options, CompileReport &report,
+                std::string &error);
 
   const ModelSignature &signature() const { return signature_; }
 

@@ -119,6 +119,10 @@ def Calibrate : Pass<"actsparse-calibrate", "::mlir::ModuleOp"> {
     Option<"optLevel", "opt-level", "unsigned", /*default=*/"0",
            "LLVM optimisation level (0-3) of the calibration runs' code: "
            "it runs briefly, so compile time matters more than speed">,
+    Option<"cache", "cache", "bool", /*default=*/"true",
+           "compile the recording runs' code through the object cache "
+           "($ACTSPARSE_CACHE/objects, else ~/.cache/actsparse/objects, as "
+           "sparse-run), so that the same models are not compiled twice">,
     Option<"quiet", "quiet", "bool", /*default=*/"false",
            "no progress or report on stderr">
   ];
@@ -238,6 +242,10 @@ def InsertPredictors : Pass<"actsparse-insert-predictors",
            "write the per-layer table to this file">,
     Option<"optLevel", "opt-level", "unsigned", /*default=*/"0",
            "LLVM optimisation level (0-3) of the recording run's code">,
+    Option<"cache", "cache", "bool", /*default=*/"true",
+           "compile the recording runs' code through the object cache "
+           "($ACTSPARSE_CACHE/objects, else ~/.cache/actsparse/objects, as "
+           "sparse-run), so that the same models are not compiled twice">,
     Option<"quiet", "quiet", "bool", /*default=*/"false",
            "no progress or table on stderr">
   ];

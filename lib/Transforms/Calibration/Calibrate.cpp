@@ -318,7 +318,7 @@ CalibratePass::recordInputs(ModuleOp module, StringRef what,
                             const std::vector<std::vector<int>> &sequences,
                             InputRecorder &recorder) {
   return calibration::recordFfnInputs(
-      module, what, sequences, optLevel,
+      module, what, sequences, optLevel, cache,
       [this](const std::vector<rt::TensorSpec> &specs,
              std::vector<rt::Tensor> &buffers) {
         return loadWeightsWithRepaired(specs, buffers);

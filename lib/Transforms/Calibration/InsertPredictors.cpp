@@ -299,7 +299,7 @@ void InsertPredictorsPass::runOnOperation() {
     return rt::loadWeights(specs, packs.pack(), buffers);
   };
   if (failed(recordFfnInputs(
-          module, "the model", sequences, optLevel, load,
+          module, "the model", sequences, optLevel, cache, load,
           [this](const Twine &m) { progress(m); }, failFn(), recorder)))
     return signalPassFailure();
 

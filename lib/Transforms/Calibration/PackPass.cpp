@@ -5,6 +5,7 @@
 #include "actsparse/Conversion/Passes.h"
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Execution/CompiledModel.h"
+#include "actsparse/Execution/ObjectCache.h"
 #include "actsparse/Transforms/Calibration.h"
 #include "actsparse/runtime/Generator.h"
 
@@ -75,8 +76,8 @@ calibration::readTokenFile(StringRef path,
 LogicalResult calibration::recordFfnInputs(
     ModuleOp module, StringRef what,
     const std::vector<std::vector<int>> &sequences, unsigned optLevel,
-    const WeightLoader &load, const ProgressFn &progress, const FailFn &fail,
-    InputRecorder &recorder) {
+    bool cache, const WeightLoader &load, const ProgressFn &progress,
+    const FailFn &fail, InputRecorder &recorder) {
   // Compile a copy in a context of its own, as sparse-run would load it:
   // the pass must not load dialects into the context it is running in.
   std::string text;
@@ -86,19 +87,28 @@ LogicalResult calibration::recordFfnInputs(
   registry.insert<ActSparseDialect, func::FuncDialect>();
   registerLoweringDialects(registry);
   MLIRContext context(registry);
-  auto copy = parseSourceString<ModuleOp>(text, &context);
-  if (!copy)
-    return fail("cannot copy the module for compilation");
   progress("compiling " + what);
-  auto start = std::chrono::steady_clock::now();
+  // Through the object cache, as sparse-run compiles: a calibration run
+  // again, or another one of the same model, finds the original model and
+  // the blocks already calibrated the same way compiled.
+  CompileOptions options;
+  options.optLevel = optLevel;
+  if (cache)
+    options.cacheDirectory = ObjectCache::defaultDirectory();
+  CompileReport report;
   std::string error;
-  auto model = CompiledModel::compile(*copy, error, optLevel);
+  auto model = CompiledModel::compileBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(text, "the module to calibrate"),
+      context, options, report, error);
+  if (!report.warning.empty())
+    progress("  " + report.warning);
   if (!model)
     return fail("compiling the model failed: " + error);
-  double compileSeconds = std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
-  start = std::chrono::steady_clock::now();
+  std::string compiled =
+      report.cacheHit
+          ? std::string("code from the cache")
+          : llvm::formatv("compile {0:F1} s", report.seconds).str();
+  auto start = std::chrono::steady_clock::now();
   std::vector<rt::Tensor> weightBuffers;
   if (rt::Status s = load(model->signature().weights, weightBuffers); !s)
     return fail(s.message());
@@ -136,8 +146,8 @@ LogicalResult calibration::recordFfnInputs(
                        std::chrono::steady_clock::now() - start)
                        .count();
   progress(llvm::formatv("  recorded FFN inputs of {0} tokens in {1:F1} s "
-                         "(compile {2:F1} s; perplexity {3:F4})",
-                         count + sequences.size(), seconds, compileSeconds,
+                         "({2}; perplexity {3:F4})",
+                         count + sequences.size(), seconds, compiled,
                          std::exp(nll / count)));
   return success();
 }

@@ -74,11 +74,13 @@ using WeightLoader = std::function<rt::Status(
     const std::vector<rt::TensorSpec> &, std::vector<rt::Tensor> &)>;
 
 /// Compiles a copy of `module` exactly as sparse-run would (JIT at
-/// `optLevel`), scores every sequence and records every FFN block's inputs
+/// `optLevel`; through the object cache in its default place when
+/// `cache`), scores every sequence and records every FFN block's inputs
 /// into `recorder`. `what` names the model in progress messages.
 LogicalResult recordFfnInputs(ModuleOp module, StringRef what,
                               const std::vector<std::vector<int>> &sequences,
-                              unsigned optLevel, const WeightLoader &load,
+                              unsigned optLevel, bool cache,
+                              const WeightLoader &load,
                               const ProgressFn &progress, const FailFn &fail,
                               InputRecorder &recorder);
 
