@@ -272,7 +272,7 @@ Status Generator::score(const std::vector<int> &tokens, int window,
     return Status::error("the model returns the logits of one position only "
                          "(as --actsparse-last-position-logits compiles "
                          "it); scoring needs every position's");
-  if (scoreFrom < 0 || (scoreFrom > 0 && scoreFrom > window - 2))
+  if (scoreFrom < 0 || scoreFrom > window - 2)
     return Status::error("a window of " + std::to_string(window) +
                          " tokens scores from positions 0 to " +
                          std::to_string(window - 2) + ", not " +

@@ -203,9 +203,21 @@ narrowBlockAvx2(const float *A, int64_t lda, const float *W, int64_t ldw,
   }
 }
 
+/// Zeroes a strided C (the fallbacks' layouts).
+void zeroStrided(const ActSparseMemRef2DF32 &c) {
+  float *C = c.aligned + c.offset;
+  for (int64_t m = 0; m < c.sizes[0]; ++m)
+    for (int64_t n = 0; n < c.sizes[1]; ++n)
+      C[m * c.strides[0] + n * c.strides[1]] = 0.0f;
+}
+
+/// C (+)= A W element by element, for operands of any strides; C is
+/// overwritten unless `accumulate`.
 void stridedFallback(const ActSparseMemRef2DF32 &a,
                      const ActSparseMemRef2DF32 &w,
-                     const ActSparseMemRef2DF32 &c) {
+                     const ActSparseMemRef2DF32 &c, bool accumulate) {
+  if (!accumulate)
+    zeroStrided(c);
   const float *A = a.aligned + a.offset, *W = w.aligned + w.offset;
   float *C = c.aligned + c.offset;
   for (int64_t m = 0; m < a.sizes[0]; ++m)
@@ -221,14 +233,6 @@ void stridedFallback(const ActSparseMemRef2DF32 &a,
 void zeroColumns(float *C, int64_t ldc, int64_t M, int64_t n0, int64_t n1) {
   for (int64_t m = 0; m < M; ++m)
     std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
-}
-
-/// Zeroes a strided C (the fallbacks' layouts).
-void zeroStrided(const ActSparseMemRef2DF32 &c) {
-  float *C = c.aligned + c.offset;
-  for (int64_t m = 0; m < c.sizes[0]; ++m)
-    for (int64_t n = 0; n < c.sizes[1]; ++n)
-      C[m * c.strides[0] + n * c.strides[1]] = 0.0f;
 }
 
 /// C[0:M][0:N] (+)= A * W by the blocked GEMM over the pool's column
@@ -320,11 +324,8 @@ void matmulF32(ActSparseMemRef2DF32 *a, ActSparseMemRef2DF32 *w,
   int64_t M = a->sizes[0], K = a->sizes[1], N = w->sizes[1];
   if (M == 0 || N == 0)
     return;
-  if (a->strides[1] != 1 || w->strides[1] != 1 || c->strides[1] != 1) {
-    if (!accumulate)
-      zeroStrided(*c);
-    return stridedFallback(*a, *w, *c);
-  }
+  if (a->strides[1] != 1 || w->strides[1] != 1 || c->strides[1] != 1)
+    return stridedFallback(*a, *w, *c, accumulate);
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;
   int64_t lda = a->strides[0], ldw = w->strides[0], ldc = c->strides[0];
@@ -356,9 +357,7 @@ void matmulNtF32(ActSparseMemRef2DF32 *a, ActSparseMemRef2DF32 *w,
     ActSparseMemRef2DF32 wt = *w;
     std::swap(wt.sizes[0], wt.sizes[1]);
     std::swap(wt.strides[0], wt.strides[1]);
-    if (!accumulate)
-      zeroStrided(*c);
-    return stridedFallback(*a, wt, *c);
+    return stridedFallback(*a, wt, *c, accumulate);
   }
   const float *A = a->aligned + a->offset, *W = w->aligned + w->offset;
   float *C = c->aligned + c->offset;

@@ -26,6 +26,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <numeric>
 
@@ -235,6 +236,17 @@ struct ParallelKernelCallsPass
     if (failed(parallelFor))
       return signalPassFailure();
 
+    // The chunk functions' callers (their kernels), found in one walk
+    // before any task function, whose own calls must stay, exists.
+    llvm::StringMap<SmallVector<LLVM::CallOp>> callsOf;
+    for (LLVM::LLVMFuncOp chunk : chunks)
+      callsOf[chunk.getSymName()];
+    module.walk([&](LLVM::CallOp call) {
+      if (std::optional<StringRef> callee = call.getCallee())
+        if (auto it = callsOf.find(*callee); it != callsOf.end())
+          it->second.push_back(call);
+    });
+
     for (LLVM::LLVMFuncOp chunk : chunks) {
       LLVM::LLVMFunctionType type = chunk.getFunctionType();
       unsigned nargs = type.getNumParams();
@@ -246,14 +258,7 @@ struct ParallelKernelCallsPass
       auto frame = LLVM::LLVMStructType::getLiteral(
           ctx, type.getParams().drop_back(3));
       LLVM::LLVMFuncOp task = makeTask(b, chunk, frame);
-
-      SmallVector<LLVM::CallOp> calls;
-      module.walk([&](LLVM::CallOp call) {
-        if (call.getCallee() == chunk.getSymName() &&
-            call->getParentOfType<LLVM::LLVMFuncOp>() != task)
-          calls.push_back(call);
-      });
-      for (LLVM::CallOp call : calls) {
+      for (LLVM::CallOp call : callsOf[chunk.getSymName()]) {
         auto caller = call->getParentOfType<LLVM::LLVMFuncOp>();
         Location loc = call.getLoc();
         // One slot per call, in the caller's entry block (not in a loop).

@@ -534,14 +534,21 @@ std::unique_ptr<CompiledModel> CompiledModel::compileBuffer(
     return model;
   };
   std::string path = file->getBufferIdentifier().str();
+  // The graph passes the options add, run on the parsed IR below; the
+  // cache key names them as their pipeline prints.
+  PassManager graphPasses(&context);
+  if (options.lastPositionLogits)
+    graphPasses.addPass(createLastPositionLogits());
+  std::string pipeline;
+  if (graphPasses.size() != 0) {
+    llvm::raw_string_ostream os(pipeline);
+    graphPasses.printAsTextualPipeline(os);
+  }
   std::optional<ObjectCache> cache;
   std::string key;
   if (!options.cacheDirectory.empty()) {
     cache.emplace(options.cacheDirectory);
-    key = ObjectCache::key(file->getBuffer(), options.optLevel,
-                           options.lastPositionLogits
-                               ? "actsparse-last-position-logits"
-                               : "");
+    key = ObjectCache::key(file->getBuffer(), options.optLevel, pipeline);
     report.cacheEntry = cache->pathOf(key);
     if (auto object = cache->lookup(key, report.warning)) {
       std::string loadError;
@@ -563,13 +570,9 @@ std::unique_ptr<CompiledModel> CompiledModel::compileBuffer(
     error = "cannot load model '" + path + "'";
     return nullptr;
   }
-  if (options.lastPositionLogits) {
-    PassManager pm(&context);
-    pm.addPass(createLastPositionLogits());
-    if (failed(pm.run(*module))) {
-      error = "the last-position logits pass failed";
-      return nullptr;
-    }
+  if (failed(graphPasses.run(*module))) {
+    error = "the graph passes (" + pipeline + ") failed";
+    return nullptr;
   }
   std::unique_ptr<llvm::MemoryBuffer> object =
       lowerAndCompile(*module, options.optLevel, error, &report);

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MainGraph.h"
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -56,13 +57,10 @@ ConcatOp appendedResult(func::FuncOp func, func::ReturnOp ret,
 struct KvCacheInPlacePass
     : mlir::actsparse::impl::KvCacheInPlaceBase<KvCacheInPlacePass> {
   void runOnOperation() override {
-    auto func = getOperation().lookupSymbol<func::FuncOp>("main");
-    if (!func || func.isExternal() || !func.getBody().hasOneBlock())
+    auto [func, ret, nameKey] = MainGraph::of(getOperation());
+    if (!func)
       return;
-    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
     MLIRContext *ctx = &getContext();
-    StringAttr nameKey =
-        StringAttr::get(ctx, ActSparseDialect::getOnnxNameAttrName());
     BitVector dropped(func.getNumResults());
     for (unsigned i = 0; i < func.getNumResults(); ++i) {
       ConcatOp concat = appendedResult(func, ret, i);

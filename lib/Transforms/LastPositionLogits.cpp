@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MainGraph.h"
 #include "actsparse/Dialect/ActSparseOps.h"
 #include "actsparse/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -43,12 +44,9 @@ MatMulOp classifierProduct(func::ReturnOp ret, unsigned index) {
 struct LastPositionLogitsPass
     : mlir::actsparse::impl::LastPositionLogitsBase<LastPositionLogitsPass> {
   void runOnOperation() override {
-    auto func = getOperation().lookupSymbol<func::FuncOp>("main");
-    if (!func || func.isExternal() || !func.getBody().hasOneBlock())
+    auto [func, ret, nameKey] = MainGraph::of(getOperation());
+    if (!func)
       return;
-    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-    StringAttr nameKey =
-        StringAttr::get(&getContext(), ActSparseDialect::getOnnxNameAttrName());
     for (unsigned i = 0; i < func.getNumResults(); ++i) {
       auto name = func.getResultAttrOfType<StringAttr>(i, nameKey);
       if (!name || name.getValue() != "logits")
