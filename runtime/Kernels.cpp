@@ -500,6 +500,20 @@ _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
   forEachSlice(*a, *w, *c, _mlir_ciface_actsparse_rt_matmul_nt_f32);
 }
 
+extern "C" void
+_mlir_ciface_actsparse_rt_batch_matmul_set_f32(ActSparseMemRef4DF32 *a,
+                                               ActSparseMemRef4DF32 *w,
+                                               ActSparseMemRef4DF32 *c) {
+  forEachSlice(*a, *w, *c, _mlir_ciface_actsparse_rt_matmul_set_f32);
+}
+
+extern "C" void
+_mlir_ciface_actsparse_rt_batch_matmul_nt_set_f32(ActSparseMemRef4DF32 *a,
+                                                  ActSparseMemRef4DF32 *w,
+                                                  ActSparseMemRef4DF32 *c) {
+  forEachSlice(*a, *w, *c, _mlir_ciface_actsparse_rt_matmul_nt_set_f32);
+}
+
 extern "C" void actsparse_rt_parallel_for(void (*task)(void *, int64_t,
                                                        int64_t),
                                           void *ctx, int64_t work) {

@@ -501,7 +501,8 @@ namespace {
 /// The batched kernels on [B, H, M, K] x [., ., K, N] (or [., ., N, K])
 /// against a double-precision loop, with A's batch broadcast (size 1), a
 /// strided W whose heads are `capacity` rows apart (an in-place KV cache
-/// holding fewer rows than it has room for), and C accumulated into.
+/// holding fewer rows than it has room for), and C accumulated into; then
+/// the set variants against the accumulating kernels.
 void checkBatched(bool transposed, int64_t M, int64_t K, int64_t N,
                   int64_t capacity) {
   setNumThreads(2);
@@ -542,6 +543,22 @@ void checkBatched(bool transposed, int64_t M, int64_t K, int64_t N,
     _mlir_ciface_actsparse_rt_batch_matmul_f32(&ad, &wd, &cd);
   for (size_t i = 0; i < c.size(); ++i)
     ASSERT_NEAR(c[i], expect[i], 1e-4 * (1 + std::fabs(expect[i]))) << i;
+
+  // The set variants (C = A W) never read C (NaN here) and give the bits
+  // of the accumulating kernels on a zeroed C.
+  std::vector<float> zeroed(c.size(), 0.0f), set(c.size(), std::nanf(""));
+  ActSparseMemRef4DF32 zd = cd, sd = cd;
+  zd.allocated = zd.aligned = zeroed.data();
+  sd.allocated = sd.aligned = set.data();
+  if (transposed) {
+    _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(&ad, &wd, &zd);
+    _mlir_ciface_actsparse_rt_batch_matmul_nt_set_f32(&ad, &wd, &sd);
+  } else {
+    _mlir_ciface_actsparse_rt_batch_matmul_f32(&ad, &wd, &zd);
+    _mlir_ciface_actsparse_rt_batch_matmul_set_f32(&ad, &wd, &sd);
+  }
+  for (size_t i = 0; i < c.size(); ++i)
+    ASSERT_EQ(set[i], zeroed[i]) << "set variant at " << i;
 }
 
 } // namespace

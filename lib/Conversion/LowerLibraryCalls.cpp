@@ -50,6 +50,10 @@ StringRef setVariantOf(StringRef call) {
     return rt::kMatMulNtSetFunction;
   if (call == rt::kMatMulPanelsLibraryCall)
     return rt::kMatMulPanelsSetFunction;
+  if (call == rt::kBatchMatMulLibraryCall)
+    return rt::kBatchMatMulSetFunction;
+  if (call == rt::kBatchMatMulNtLibraryCall)
+    return rt::kBatchMatMulNtSetFunction;
   return {};
 }
 

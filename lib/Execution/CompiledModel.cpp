@@ -661,6 +661,12 @@ CompiledModel::fromObject(std::unique_ptr<llvm::MemoryBuffer> object,
       {rt::kBatchMatMulNtSymbol,
        llvm::orc::ExecutorAddr::fromPtr(
            &_mlir_ciface_actsparse_rt_batch_matmul_nt_f32)},
+      {rt::kBatchMatMulSetSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_batch_matmul_set_f32)},
+      {rt::kBatchMatMulNtSetSymbol,
+       llvm::orc::ExecutorAddr::fromPtr(
+           &_mlir_ciface_actsparse_rt_batch_matmul_nt_set_f32)},
       {rt::kFfnProbeSymbol, llvm::orc::ExecutorAddr::fromPtr(
                                 &_mlir_ciface_actsparse_rt_ffn_probe)},
       {rt::kSparseFfnSymbol, llvm::orc::ExecutorAddr::fromPtr(

@@ -82,6 +82,68 @@ func.func @variants(%x: memref<2x4xf32>, %wt: memref<8x4xf32>, %s: memref<1x4x16
 
 // -----
 
+#q = affine_map<(b, h, m, k, n) -> (b, h, m, k)>
+#kt = affine_map<(b, h, m, k, n) -> (b, h, n, k)>
+#v = affine_map<(b, h, m, k, n) -> (b, h, k, n)>
+#o = affine_map<(b, h, m, k, n) -> (b, h, m, n)>
+
+// Attention's batched products: the scores Q Kᵀ and the output P V into
+// fresh zero-filled buffers call the batched set variants; the score
+// buffer filled with another value (no such lowering today, but a bias
+// would look so) keeps its fill and accumulates.
+// CHECK-LABEL: func.func @batched
+// CHECK-NOT: linalg.fill ins(%cst
+// CHECK: call @actsparse_rt_batch_matmul_nt_set_f32(
+// CHECK: call @actsparse_rt_batch_matmul_set_f32(
+// CHECK: linalg.fill
+// CHECK-NEXT: memref.cast
+// CHECK: call @actsparse_rt_batch_matmul_nt_f32(
+func.func @batched(%q: memref<1x2x3x4xf32>, %k: memref<1x2x5x4xf32>,
+                   %v: memref<1x2x5x4xf32>)
+    -> (memref<1x2x3x4xf32>, memref<1x2x3x5xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %bias = arith.constant 2.0 : f32
+  %scores = memref.alloc() : memref<1x2x3x5xf32>
+  linalg.fill ins(%zero : f32) outs(%scores : memref<1x2x3x5xf32>)
+  linalg.generic {indexing_maps = [#q, #kt, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"],
+                  library_call = "actsparse_rt_batch_matmul_nt_f32"}
+      ins(%q, %k : memref<1x2x3x4xf32>, memref<1x2x5x4xf32>)
+      outs(%scores : memref<1x2x3x5xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  %out = memref.alloc() : memref<1x2x3x4xf32>
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x2x3x4xf32>)
+  linalg.generic {indexing_maps = [#q, #v, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"],
+                  library_call = "actsparse_rt_batch_matmul_f32"}
+      ins(%scores, %v : memref<1x2x3x5xf32>, memref<1x2x5x4xf32>)
+      outs(%out : memref<1x2x3x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  %biased = memref.alloc() : memref<1x2x3x5xf32>
+  linalg.fill ins(%bias : f32) outs(%biased : memref<1x2x3x5xf32>)
+  linalg.generic {indexing_maps = [#q, #kt, #o],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"],
+                  library_call = "actsparse_rt_batch_matmul_nt_f32"}
+      ins(%q, %k : memref<1x2x3x4xf32>, memref<1x2x5x4xf32>)
+      outs(%biased : memref<1x2x3x5xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %p : f32
+    linalg.yield %r : f32
+  }
+  return %out, %biased : memref<1x2x3x4xf32>, memref<1x2x3x5xf32>
+}
+
+// -----
+
 #a = affine_map<(m, k, n) -> (m, k)>
 #w = affine_map<(m, k, n) -> (k, n)>
 #c = affine_map<(m, k, n) -> (m, n)>

@@ -134,6 +134,16 @@ void _mlir_ciface_actsparse_rt_batch_matmul_nt_f32(ActSparseMemRef4DF32 *a,
                                                    ActSparseMemRef4DF32 *w,
                                                    ActSparseMemRef4DF32 *c);
 
+/// C = A * W for the two batched kernels above ("set" variants, as for the
+/// matmul kernels): attention's scores and its output, whose buffers the
+/// generated code would otherwise fill with zeros first, a pass over a
+/// [B, H, T, T] buffer per layer in a prefill.
+void _mlir_ciface_actsparse_rt_batch_matmul_set_f32(ActSparseMemRef4DF32 *a,
+                                                    ActSparseMemRef4DF32 *w,
+                                                    ActSparseMemRef4DF32 *c);
+void _mlir_ciface_actsparse_rt_batch_matmul_nt_set_f32(
+    ActSparseMemRef4DF32 *a, ActSparseMemRef4DF32 *w, ActSparseMemRef4DF32 *c);
+
 /// Y[M, N] = X[M, K] * dequantize(W)ᵀ for W [N, B] the quantized rows of
 /// kind `kind` (Quant.h: 0 q8_0, 1 q4_0, 2 q4_1; B = quantRowBytes(kind,
 /// K)): every projection by an actsparse.dequantize'd weight. Y is
@@ -247,7 +257,7 @@ namespace actsparse::runtime {
 /// 11: quantized weights laid out in groups of rows (the groups kernel).
 /// 12: the f32 matmul kernels' "set" variants (C = A W).
 /// 13: outlined kernels in chunks on the pool (actsparse_rt_parallel_for).
-constexpr int kAbiVersion = 13;
+constexpr int kAbiVersion = 14;
 
 /// Work (loop iterations) from which an outlined kernel runs in chunks on
 /// the pool: below it, waking the other threads costs about what they
@@ -302,6 +312,10 @@ inline const char *kMatMulPanelsSetFunction =
 inline const char *kBatchMatMulLibraryCall = "actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtLibraryCall =
     "actsparse_rt_batch_matmul_nt_f32";
+inline const char *kBatchMatMulSetFunction =
+    "actsparse_rt_batch_matmul_set_f32";
+inline const char *kBatchMatMulNtSetFunction =
+    "actsparse_rt_batch_matmul_nt_set_f32";
 inline const char *kQuantMatMulFunction = "actsparse_rt_matmul_q_f32";
 inline const char *kQuantMatMulSymbol = "_mlir_ciface_actsparse_rt_matmul_q_f32";
 inline const char *kQuantMatMulGroupsFunction =
@@ -314,6 +328,10 @@ inline const char *kBatchMatMulSymbol =
     "_mlir_ciface_actsparse_rt_batch_matmul_f32";
 inline const char *kBatchMatMulNtSymbol =
     "_mlir_ciface_actsparse_rt_batch_matmul_nt_f32";
+inline const char *kBatchMatMulSetSymbol =
+    "_mlir_ciface_actsparse_rt_batch_matmul_set_f32";
+inline const char *kBatchMatMulNtSetSymbol =
+    "_mlir_ciface_actsparse_rt_batch_matmul_nt_set_f32";
 
 /// log(sum_i exp(x[i])) over a row of n floats, shifted by its maximum, with
 /// the softmax kernel's vector expf and a double sum: a row's negative
