@@ -51,6 +51,8 @@ void mlir::actsparse::buildLowerToTensorsPipeline(OpPassManager &pm) {
   pm.addPass(createLowerToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // After CSE, which shares equal producers between consumers.
+  pm.addPass(createFuseElementwise());
 }
 
 void mlir::actsparse::buildTensorsToLLVMPipeline(OpPassManager &pm) {

@@ -95,6 +95,46 @@ def LowerLibraryCalls : Pass<"actsparse-lower-library-calls",
                            "::mlir::memref::MemRefDialect"];
 }
 
+def FuseElementwise : Pass<"actsparse-fuse-elementwise",
+                            "::mlir::ModuleOp"> {
+  let summary = "Fuse chains of elementwise linalg.generic ops on tensors "
+                "into their consumers, where nothing is computed twice";
+  let description = [{
+    The lowering to linalg gives every ONNX op its own `linalg.generic`:
+    RMSNorm is a square, a sum, a division, an addition, a square root, a
+    reciprocal and two products; attention scales its scores, then adds the
+    mask, each a pass over a `[B, H, T, T]` buffer. Each such generic
+    becomes its own loop nest, intermediate buffer and outlined kernel
+    function, which costs memory traffic when the model runs and code
+    generation time when it compiles.
+
+    This pass fuses an elementwise producer (all loops parallel) into the
+    `linalg.generic` that reads it, with upstream's elementwise fusion
+    (`linalg::fuseElementwiseOps`), when
+    - the producer's result has no other use (it would be computed twice);
+    - the consumer reads it through a permutation of its loops (a broadcast
+      would compute each producer element once per broadcast position:
+      RMSNorm's square root once per hidden unit instead of once per row);
+    - neither op is tagged with a runtime kernel (`library_call`), whose
+      operands `actsparse-lower-library-calls` passes to the kernel as
+      they are;
+    - neither body has side effects (a Gather's bounds report calls the
+      runtime).
+
+    The fused op computes each element with the same operations in the same
+    order, so results are bit for bit those of the unfused ops.
+
+    ```mlir
+    %s = linalg.generic {...} ins(%x, %scale) outs(%e0) { divf }
+    %m = linalg.generic {...} ins(%s, %mask) outs(%e1) { addf }
+    ```
+
+    becomes one generic over `%x, %scale, %mask` whose body divides, then
+    adds.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def UnshareDestinations : Pass<"actsparse-unshare-destinations",
                                 "::mlir::ModuleOp"> {
   let summary = "Give every destination-passing op its own tensor.empty / "
