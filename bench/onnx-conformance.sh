@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The ONNX conformance suite: builds ActSparse, then runs all 932 ONNX
-# backend node tests (Debian's libonnx-testdata) through sparse-opt and
-# sparse-run --check-onnx, and writes the per-op table into
-# docs/Conformance.md. About 100 s on 2 cores.
+# backend node tests (Debian's libonnx-testdata) through sparse-run
+# MODEL.onnx --check-onnx (sparse-opt where that import fails), and writes
+# the per-op table into docs/Conformance.md. About 40 s on 2 cores.
 #
 #   bash bench/onnx-conformance.sh                   the full suite
 #   bash bench/onnx-conformance.sh --write-expected  also rewrite the list

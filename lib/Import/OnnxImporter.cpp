@@ -979,6 +979,24 @@ const llvm::StringMap<Handler> &Importer::handlers() {
 
 } // namespace mlir::actsparse::onnx_import
 
+void mlir::actsparse::printImportDiagnostic(Diagnostic &d,
+                                            llvm::raw_ostream &os) {
+  std::string node, file;
+  d.getLocation()->walk([&](Location l) {
+    if (auto name = dyn_cast<NameLoc>(l); name && node.empty())
+      node = name.getName().str();
+    if (auto flc = dyn_cast<FileLineColLoc>(l))
+      file = flc.getFilename().str();
+    return WalkResult::advance();
+  });
+  os << file << ": ";
+  if (!node.empty())
+    os << "node '" << node << "': ";
+  os << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
+                                                      : "warning: ")
+     << d.str() << "\n";
+}
+
 bool mlir::actsparse::isOnnxPath(StringRef path) {
   return path.ends_with(".onnx") || path.ends_with(".onnxtxt");
 }

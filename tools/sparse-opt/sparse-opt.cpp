@@ -248,23 +248,8 @@ int main(int argc, char **argv) {
       options.boundInputs.emplace_back(b.substr(0, eq), b.substr(eq + 1));
     }
     MLIRContext context(registry);
-    // Import errors name the file and the ONNX node, not a text position:
-    // the input is usually a binary protobuf.
     ScopedDiagnosticHandler diagnostics(&context, [](Diagnostic &d) {
-      std::string node, file;
-      d.getLocation()->walk([&](Location l) {
-        if (auto name = dyn_cast<NameLoc>(l); name && node.empty())
-          node = name.getName().str();
-        if (auto flc = dyn_cast<FileLineColLoc>(l))
-          file = flc.getFilename().str();
-        return WalkResult::advance();
-      });
-      llvm::errs() << file << ": ";
-      if (!node.empty())
-        llvm::errs() << "node '" << node << "': ";
-      llvm::errs() << (d.getSeverity() == DiagnosticSeverity::Error ? "error: "
-                                                                   : "warning: ")
-                   << d.str() << "\n";
+      mlir::actsparse::printImportDiagnostic(d, llvm::errs());
       return success();
     });
     auto imported = mlir::actsparse::importOnnxFile(context, inputFile, options);

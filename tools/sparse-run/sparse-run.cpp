@@ -11,6 +11,7 @@
 #include "actsparse/Dialect/ActSparseDialect.h"
 #include "actsparse/Execution/CompiledModel.h"
 #include "actsparse/Execution/ObjectCache.h"
+#include "actsparse/Import/OnnxImporter.h"
 #include "actsparse/Import/OnnxTensorFile.h"
 #include "actsparse/runtime/Abi.h"
 #include "actsparse/runtime/Entry.h"
@@ -27,6 +28,7 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <nlohmann/json.hpp>
@@ -84,11 +86,14 @@ struct Options {
 void usage(FILE *out) {
   std::fprintf(
       out,
-      "USAGE: sparse-run MODEL.mlir|MODEL.so [options]\n"
+      "USAGE: sparse-run MODEL.mlir|MODEL.so|MODEL.onnx [options]\n"
       "       sparse-run --inspect-weights PACK [--values N]\n\n"
       "Runs a model imported by sparse-opt: JIT-compiles it for this CPU (or\n"
       "loads the shared library of sparse-opt --emit=shared-lib), loads its\n"
-      "weight pack, then generates (default), scores or checks.\n\n"
+      "weight pack, then generates (default), scores or checks. An ONNX\n"
+      "model (.onnx, .onnxtxt) is imported first, as sparse-opt imports it,\n"
+      "with its weights in a temporary pack removed at exit: every run\n"
+      "imports again, so import large models once with sparse-opt.\n\n"
       "Generation:\n"
       "  --prompt TEXT          prompt text (needs --tokenizer); BOS alone "
       "when absent\n"
@@ -737,6 +742,9 @@ int main(int argc, char **argv) {
   // The model: a shared library from sparse-opt --emit=shared-lib (no
   // compiler needed), or imported IR that is JIT-compiled here.
   std::unique_ptr<Executable> model;
+  // The weights of an imported ONNX model, under a temporary name that the
+  // writer removes when it goes.
+  std::unique_ptr<WeightPackWriter> importedPack;
   const EntrySignature *signature = nullptr;
   std::function<void(std::vector<const void *>)> bindWeights;
   mlir::actsparse::CompileReport compileReport;
@@ -760,6 +768,47 @@ int main(int argc, char **argv) {
     };
     model = std::move(lib);
   } else {
+    // An ONNX model is imported here, its weights into a temporary pack
+    // beside nothing the user owns; the IR names the pack after the model,
+    // so that a second run of the same model finds its code in the cache.
+    std::unique_ptr<llvm::MemoryBuffer> ir;
+    if (mlir::actsparse::isOnnxPath(o.model)) {
+      if (!o.weights.empty())
+        return fail("--weights: an ONNX model's weights are its own");
+      llvm::SmallString<256> tmp;
+      llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, tmp);
+      llvm::sys::path::append(
+          tmp, "sparse-run-" + llvm::sys::path::stem(o.model).str() + ".pack");
+      mlir::actsparse::OnnxImportOptions importOptions;
+      importOptions.weightPackPath = std::string(tmp);
+      importOptions.weightPackReference =
+          llvm::sys::path::stem(o.model).str() + ".pack";
+      importOptions.progress = o.stats;
+      mlir::ScopedDiagnosticHandler diagnostics(
+          &context, [](mlir::Diagnostic &d) {
+            mlir::actsparse::printImportDiagnostic(d, llvm::errs());
+            return mlir::success();
+          });
+      auto imported =
+          mlir::actsparse::importOnnxFile(context, o.model, importOptions);
+      if (mlir::failed(imported))
+        return fail("cannot import '" + o.model + "'");
+      if (imported->pack) {
+        llvm::sys::RemoveFileOnSignal(imported->pack->temporaryPath());
+        o.weights = imported->pack->temporaryPath();
+        importedPack = std::move(imported->pack);
+      }
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      imported->module->print(os);
+      ir = llvm::MemoryBuffer::getMemBufferCopy(text, o.model);
+    } else {
+      auto file = llvm::MemoryBuffer::getFileOrSTDIN(o.model, /*IsText=*/true);
+      if (!file)
+        return fail("cannot read '" + o.model +
+                    "': " + file.getError().message());
+      ir = std::move(*file);
+    }
     mlir::actsparse::CompileOptions compileOptions;
     compileOptions.optLevel = unsigned(o.optLevel);
     // Generation samples from the last position only; the other modes
@@ -772,8 +821,8 @@ int main(int argc, char **argv) {
                                           ? ObjectCache::defaultDirectory()
                                           : o.cacheDir;
     std::string error;
-    auto jit = mlir::actsparse::CompiledModel::compileFile(
-        o.model, context, compileOptions, compileReport, error);
+    auto jit = mlir::actsparse::CompiledModel::compileBuffer(
+        std::move(ir), context, compileOptions, compileReport, error);
     if (!compileReport.warning.empty())
       std::fprintf(stderr, "sparse-run: warning: %s\n",
                    compileReport.warning.c_str());

@@ -60,6 +60,11 @@ FailureOr<OnnxImportResult> importOnnxFile(MLIRContext &context,
                                            StringRef path,
                                            const OnnxImportOptions &options);
 
+/// Prints an import diagnostic as the tools report them: the input usually
+/// is a binary protobuf, so the message names the file and the ONNX node
+/// (`model.onnx: node 'Add_3': error: ...`), not a text position.
+void printImportDiagnostic(Diagnostic &diagnostic, llvm::raw_ostream &os);
+
 /// One op type of a model's graph.
 struct OnnxOpUse {
   std::string op;     ///< "Add"; other domains as "com.microsoft.Attention"
