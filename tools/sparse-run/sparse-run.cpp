@@ -717,6 +717,41 @@ int checkOnnxTest(Executable &model, const Options &o) {
   return allOk ? 0 : 1;
 }
 
+/// Imports the ONNX model `o.model` as sparse-opt would, its weights into a
+/// temporary pack (kept in `pack`, which removes it when it goes; `o.weights`
+/// then names it), and returns the IR as text, or null after reporting the
+/// importer's errors. The IR names the pack after the model, not after the
+/// temporary file, so that a second run of the same model finds its code in
+/// the object cache.
+std::unique_ptr<llvm::MemoryBuffer>
+importOnnx(Options &o, mlir::MLIRContext &context,
+           std::unique_ptr<WeightPackWriter> &pack) {
+  std::string stem = llvm::sys::path::stem(o.model).str();
+  llvm::SmallString<256> tmp;
+  llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, tmp);
+  llvm::sys::path::append(tmp, "sparse-run-" + stem + ".pack");
+  mlir::actsparse::OnnxImportOptions options;
+  options.weightPackPath = std::string(tmp);
+  options.weightPackReference = stem + ".pack";
+  options.progress = o.stats;
+  mlir::ScopedDiagnosticHandler diagnostics(&context, [](mlir::Diagnostic &d) {
+    mlir::actsparse::printImportDiagnostic(d, llvm::errs());
+    return mlir::success();
+  });
+  auto imported = mlir::actsparse::importOnnxFile(context, o.model, options);
+  if (mlir::failed(imported))
+    return nullptr;
+  if (imported->pack) {
+    llvm::sys::RemoveFileOnSignal(imported->pack->temporaryPath());
+    o.weights = imported->pack->temporaryPath();
+    pack = std::move(imported->pack);
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  imported->module->print(os);
+  return llvm::MemoryBuffer::getMemBufferCopy(text, o.model);
+}
+
 bool readIds(const std::string &text, std::vector<int> &ids) {
   std::string error;
   return parseTokenIds(text, ids, error) && !ids.empty();
@@ -768,47 +803,6 @@ int main(int argc, char **argv) {
     };
     model = std::move(lib);
   } else {
-    // An ONNX model is imported here, its weights into a temporary pack
-    // beside nothing the user owns; the IR names the pack after the model,
-    // so that a second run of the same model finds its code in the cache.
-    std::unique_ptr<llvm::MemoryBuffer> ir;
-    if (mlir::actsparse::isOnnxPath(o.model)) {
-      if (!o.weights.empty())
-        return fail("--weights: an ONNX model's weights are its own");
-      llvm::SmallString<256> tmp;
-      llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, tmp);
-      llvm::sys::path::append(
-          tmp, "sparse-run-" + llvm::sys::path::stem(o.model).str() + ".pack");
-      mlir::actsparse::OnnxImportOptions importOptions;
-      importOptions.weightPackPath = std::string(tmp);
-      importOptions.weightPackReference =
-          llvm::sys::path::stem(o.model).str() + ".pack";
-      importOptions.progress = o.stats;
-      mlir::ScopedDiagnosticHandler diagnostics(
-          &context, [](mlir::Diagnostic &d) {
-            mlir::actsparse::printImportDiagnostic(d, llvm::errs());
-            return mlir::success();
-          });
-      auto imported =
-          mlir::actsparse::importOnnxFile(context, o.model, importOptions);
-      if (mlir::failed(imported))
-        return fail("cannot import '" + o.model + "'");
-      if (imported->pack) {
-        llvm::sys::RemoveFileOnSignal(imported->pack->temporaryPath());
-        o.weights = imported->pack->temporaryPath();
-        importedPack = std::move(imported->pack);
-      }
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      imported->module->print(os);
-      ir = llvm::MemoryBuffer::getMemBufferCopy(text, o.model);
-    } else {
-      auto file = llvm::MemoryBuffer::getFileOrSTDIN(o.model, /*IsText=*/true);
-      if (!file)
-        return fail("cannot read '" + o.model +
-                    "': " + file.getError().message());
-      ir = std::move(*file);
-    }
     mlir::actsparse::CompileOptions compileOptions;
     compileOptions.optLevel = unsigned(o.optLevel);
     // Generation samples from the last position only; the other modes
@@ -821,8 +815,19 @@ int main(int argc, char **argv) {
                                           ? ObjectCache::defaultDirectory()
                                           : o.cacheDir;
     std::string error;
-    auto jit = mlir::actsparse::CompiledModel::compileBuffer(
-        std::move(ir), context, compileOptions, compileReport, error);
+    std::unique_ptr<mlir::actsparse::CompiledModel> jit;
+    if (mlir::actsparse::isOnnxPath(o.model)) {
+      if (!o.weights.empty())
+        return fail("--weights: an ONNX model's weights are its own");
+      auto ir = importOnnx(o, context, importedPack);
+      if (!ir)
+        return fail("cannot import '" + o.model + "'");
+      jit = mlir::actsparse::CompiledModel::compileBuffer(
+          std::move(ir), context, compileOptions, compileReport, error);
+    } else {
+      jit = mlir::actsparse::CompiledModel::compileFile(
+          o.model, context, compileOptions, compileReport, error);
+    }
     if (!compileReport.warning.empty())
       std::fprintf(stderr, "sparse-run: warning: %s\n",
                    compileReport.warning.c_str());
