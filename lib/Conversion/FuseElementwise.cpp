@@ -27,12 +27,12 @@ namespace {
 
 /// True when every op of `op`'s body is free of memory effects.
 bool hasPureBody(linalg::GenericOp op) {
-  return op.getBody()
-      ->walk([](Operation *inner) {
-        return isMemoryEffectFree(inner) ? WalkResult::advance()
-                                         : WalkResult::interrupt();
-      })
-      .wasInterrupted() == false;
+  return !op.getBody()
+              ->walk([](Operation *inner) {
+                return isMemoryEffectFree(inner) ? WalkResult::advance()
+                                                 : WalkResult::interrupt();
+              })
+              .wasInterrupted();
 }
 
 /// Whether to fuse the producer of `operand` (an input of a generic) into
