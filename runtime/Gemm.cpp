@@ -84,6 +84,98 @@ tileAvx2(const float *A, int64_t lda, const float *P, int64_t kc, float *C,
 using TileFn = void (*)(const float *, int64_t, const float *, int64_t, float *,
                         int64_t, int64_t, bool);
 
+/// Rows of the AVX-512 tile: 8 rows x 2 panels are sixteen zmm
+/// accumulators; per k, two weight loads and eight broadcasts feed sixteen
+/// FMAs (the AVX2 tile: two loads and six broadcasts for twelve FMAs of
+/// half the width).
+constexpr int kTileRows512 = 8;
+
+/// The mask of the first `count` (at most 16) lanes.
+inline __mmask16 lanes16(int64_t count) {
+  return count >= 16  ? __mmask16(0xFFFF)
+         : count <= 0 ? __mmask16(0)
+                      : __mmask16((1u << count) - 1);
+}
+
+/// Lines [first, last) of the panels `next` describes: line i is the
+/// (i mod lines-per-panel)-th line of panel i / lines-per-panel.
+struct PrefetchLines {
+  const char *base;
+  int64_t panelBytes, linesPerPanel, first, last;
+
+  const char *line(int64_t i) const {
+    return base + i / linesPerPanel * panelBytes + i % linesPerPanel * 64;
+  }
+};
+
+/// The AVX-512 micro-kernel: a tile of Rows rows over Panels (1 or 2)
+/// adjacent panels, the second `stride` floats after the first; `width`
+/// output columns in all (the lanes past it are neither read nor written).
+/// Every element takes the AVX2 tile's operations in its order (a sum from
+/// zero by one FMA per k, then added to C), so the two give the same bits.
+///
+/// While it computes, it prefetches `pf`'s lines, one every kc / lines
+/// iterations: spread so, the weights of the next panels arrive while
+/// these are multiplied, without the stalls a burst of prefetches costs
+/// once the core's line fill buffers are full.
+template <int Rows, int Panels>
+__attribute__((target("avx512f"))) void
+tileAvx512(const float *A, int64_t lda, const float *P, int64_t stride,
+           int64_t kc, float *C, int64_t ldc, int64_t width, bool accumulate,
+           PrefetchLines pf) {
+  __m512 acc[Panels][Rows];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r)
+    for (int p = 0; p < Panels; ++p)
+      acc[p][r] = _mm512_setzero_ps();
+  const int64_t every = pf.last > pf.first
+                            ? std::max<int64_t>(1, kc / (pf.last - pf.first))
+                            : kc + 1;
+  int64_t countdown = every;
+  for (int64_t k = 0; k < kc; ++k) {
+    if (--countdown == 0) {
+      countdown = every;
+      if (pf.first < pf.last)
+        __builtin_prefetch(pf.line(pf.first++), 0, 2);
+    }
+    __m512 w[Panels];
+    for (int p = 0; p < Panels; ++p)
+      w[p] = _mm512_loadu_ps(P + p * stride + k * kPanelWidth);
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      for (int p = 0; p < Panels; ++p)
+        acc[p][r] = _mm512_fmadd_ps(a, w[p], acc[p][r]);
+    }
+  }
+  // More lines than iterations (a short kc): the rest at once.
+  for (; pf.first < pf.last; ++pf.first)
+    __builtin_prefetch(pf.line(pf.first), 0, 2);
+  __mmask16 mask[Panels];
+  for (int p = 0; p < Panels; ++p)
+    mask[p] = lanes16(width - p * kPanelWidth);
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r)
+    for (int p = 0; p < Panels; ++p) {
+      float *c = C + r * ldc + p * kPanelWidth;
+      __m512 v = acc[p][r];
+      if (accumulate)
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[p], c), v);
+      _mm512_mask_storeu_ps(c, mask[p], v);
+    }
+}
+
+using TileFn512 = void (*)(const float *, int64_t, const float *, int64_t,
+                           int64_t, float *, int64_t, int64_t, bool,
+                           PrefetchLines);
+
+/// The AVX-512 micro-kernels, [panels - 1][rows - 1].
+constexpr TileFn512 kAvx512Tiles[2][kTileRows512] = {
+    {tileAvx512<1, 1>, tileAvx512<2, 1>, tileAvx512<3, 1>, tileAvx512<4, 1>,
+     tileAvx512<5, 1>, tileAvx512<6, 1>, tileAvx512<7, 1>, tileAvx512<8, 1>},
+    {tileAvx512<1, 2>, tileAvx512<2, 2>, tileAvx512<3, 2>, tileAvx512<4, 2>,
+     tileAvx512<5, 2>, tileAvx512<6, 2>, tileAvx512<7, 2>, tileAvx512<8, 2>}};
+
 /// The micro-kernels for 1..kTileRows rows, indexed by rows - 1.
 constexpr TileFn kAvx2Tiles[] = {tileAvx2<1>, tileAvx2<2>, tileAvx2<3>,
                                  tileAvx2<4>, tileAvx2<5>, tileAvx2<6>};
@@ -216,15 +308,46 @@ void transposeToPanels(const float *rows, int64_t ld, int64_t width, int64_t kc,
   }
 }
 
-void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
-               int64_t kc, float *C, int64_t ldc, int64_t width,
-               bool accumulate, int impl) {
+bool gemmAvx512Available() {
+  static const bool available = __builtin_cpu_supports("avx512f");
+  return available;
+}
+
+bool gemmPanelsPrefetch(int impl) {
+  return impl == 3 || (impl == 0 && gemmAvx512Available());
+}
+
+void gemmPanels(const float *A, int64_t lda, int64_t M, const float *panels,
+                int64_t stride, int64_t kc, float *C, int64_t ldc,
+                int64_t width, bool accumulate, int impl,
+                const PanelPrefetch &next) {
+  if (gemmPanelsPrefetch(impl)) {
+    const TileFn512 *tiles = kAvx512Tiles[width > kPanelWidth ? 1 : 0];
+    // Tiles of near-equal height (9 rows: 5 + 4, not 8 + 1), each
+    // prefetching its share of the next panels' lines.
+    int64_t count = (M + kTileRows512 - 1) / kTileRows512;
+    int64_t lines = next.first ? next.kc * kPanelWidth * 4 / 64 : 0;
+    for (int64_t t = 0, m = 0; t < count; ++t) {
+      int64_t rows = M / count + (t < M % count ? 1 : 0);
+      PrefetchLines pf{reinterpret_cast<const char *>(next.first),
+                       next.stride * int64_t(sizeof(float)), lines,
+                       lines * next.panels * t / count,
+                       lines * next.panels * (t + 1) / count};
+      tiles[rows - 1](A + m * lda, lda, panels, stride, kc, C + m * ldc, ldc,
+                      width, accumulate, pf);
+      m += rows;
+    }
+    return;
+  }
   bool avx2 = impl == 2 || (impl == 0 && gemmAvx2Available());
   const TileFn *tiles = avx2 ? kAvx2Tiles : kPortableTiles;
-  for (int64_t m = 0; m < M; m += kTileRows) {
-    int64_t rows = std::min<int64_t>(kTileRows, M - m);
-    tiles[rows - 1](A + m * lda, lda, panel, kc, C + m * ldc, ldc, width,
-                    accumulate);
+  for (int64_t j = 0; j < width; j += kPanelWidth) {
+    int64_t columns = std::min(kPanelWidth, width - j);
+    for (int64_t m = 0; m < M; m += kTileRows) {
+      int64_t rows = std::min<int64_t>(kTileRows, M - m);
+      tiles[rows - 1](A + m * lda, lda, panels + j / kPanelWidth * stride, kc,
+                      C + m * ldc + j, ldc, columns, accumulate);
+    }
   }
 }
 
@@ -253,7 +376,8 @@ void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
                      kPanelWidth * K * sizeof(float),
                      (width + kPanelWidth - 1) / kPanelWidth,
                      kc * kPanelWidth * sizeof(float), part, parts);
-      });
+      },
+      /*impl=*/0, /*prepacked=*/true);
 }
 
 namespace {

@@ -10,9 +10,10 @@
 // (k-major, 16 KiB: one stays in L1 while every activation row meets it),
 // a block of 16 panels at a time; the caller's packer reads its own layout
 // (row-major [K, N], transposed [N, K], or quantized rows it dequantizes). A
-// micro-kernel then keeps a 6 x 16 tile of the output in registers over the
-// panel's depth: per k, two loads of weights and six broadcasts feed twelve
-// FMAs.
+// micro-kernel then keeps a tile of the output in registers over the
+// panel's depth: with AVX2, 6 x 16 (per k, two loads of weights and six
+// broadcasts feed twelve FMAs); with AVX-512, 8 x 32 over two panels (two
+// loads, eight broadcasts, sixteen FMAs of twice the width).
 //
 // Every output element is the sum over one panel depth, accumulated in
 // order, added to C: a blocked sum, no less accurate than a row's dot
@@ -54,12 +55,35 @@ constexpr int64_t kBlockColumns = 16 * kPanelWidth;
 /// kPanelWidth panels, kPanelStride floats apart), 64-byte aligned.
 float *panelBuffer();
 
-/// C[m][j] (+)= sum_{k < kc} A[m * lda + k] * panel[k * kPanelWidth + j]
-/// for m < M, j < width (at most kPanelWidth); C is overwritten unless
-/// `accumulate`. `impl`: 0 best for this CPU, 1 portable, 2 AVX2 (tests).
-void gemmPanel(const float *A, int64_t lda, int64_t M, const float *panel,
-               int64_t kc, float *C, int64_t ldc, int64_t width,
-               bool accumulate, int impl = 0);
+/// Panels a micro-kernel covers at once: the AVX-512 tile spans two
+/// (32 columns), the AVX2 and portable ones one, called per panel.
+constexpr int64_t kPanelsAtOnce = 2;
+
+/// Panels a micro-kernel call brings towards the cache while it computes
+/// (the next call's): `panels` panels of `kc` rows, the first at `first`,
+/// `stride` floats apart; none when `first` is null.
+struct PanelPrefetch {
+  const float *first = nullptr;
+  int64_t stride = 0, kc = 0, panels = 0;
+};
+
+/// C[m][j] (+)= sum_{k < kc} A[m * lda + k] * W(k, j) for m < M, j < width
+/// (at most kPanelsAtOnce * kPanelWidth), W(k, j) at panels[(j /
+/// kPanelWidth) * stride + k * kPanelWidth + j % kPanelWidth]; C is
+/// overwritten unless `accumulate`, and its columns past `width` are left
+/// alone. `impl`: 0 best for this CPU, 1 portable, 2 AVX2, 3 AVX-512
+/// (tests). Every element is the same sum in the same order in the AVX2
+/// and AVX-512 kernels (one FMA per k from zero, then added to C), so they
+/// give the same bits. Kernels for which gemmPanelsPrefetch(impl) holds
+/// prefetch `next` spread over their iterations; the others ignore it.
+void gemmPanels(const float *A, int64_t lda, int64_t M, const float *panels,
+                int64_t stride, int64_t kc, float *C, int64_t ldc,
+                int64_t width, bool accumulate, int impl = 0,
+                const PanelPrefetch &next = {});
+
+/// Whether gemmPanels' kernel for `impl` prefetches the panels it is given
+/// (the AVX-512 one).
+bool gemmPanelsPrefetch(int impl);
 
 /// Packs weights stored [K, N] (a row per input): columns j < width of
 /// rows k < kc (at w + k * ld) become column j % kPanelWidth of panel
@@ -105,9 +129,11 @@ firstLanes(int64_t count) {
 }
 
 /// Whether this CPU has AVX2 and FMA: the one test for every AVX2 kernel
-/// of the f32 weights (gemmPanel's micro-kernel, the strips, the short-row
+/// of the f32 weights (gemmPanels' micro-kernel, the strips, the short-row
 /// and narrow-column kernels of Kernels.cpp).
 bool gemmAvx2Available();
+/// Whether this CPU has AVX-512F, for gemmPanels' wider micro-kernel.
+bool gemmAvx512Available();
 
 /// Prefetches (towards L2) the lines of rows [rows * part / parts,
 /// rows * (part + 1) / parts) of `rowBytes` bytes each, `stride` bytes
@@ -120,7 +146,7 @@ void prefetchRows(const void *base, int64_t stride, int64_t rows,
 /// holding columns [s * kPanelWidth, (s + 1) * kPanelWidth) of every row,
 /// k-major: W(k, n) at strips[(n / kPanelWidth) * kPanelWidth * K +
 /// k * kPanelWidth + n % kPanelWidth], the columns past N zero. Any
-/// kPanelDepth rows of a strip are a panel as gemmPanel reads it.
+/// kPanelDepth rows of a strip are a panel as gemmPanels reads it.
 int64_t panelStripFloats(int64_t K, int64_t N);
 /// Writes W [K, N] (row-major, rows `ld` floats apart) as strips into
 /// `strips` (panelStripFloats(K, N) floats).
@@ -168,18 +194,26 @@ template <typename Packer> auto packedOnTheFly(Packer pack) {
 /// W(k0 + k, n + j) at [(j / kPanelWidth) * stride + k * kPanelWidth +
 /// j % kPanelWidth] for k < kc and j < width <= kBlockColumns (the kernel
 /// ignores the columns of the last panel past width): packed into
-/// panelBuffer() on the fly, or the prepacked strips themselves. While a
-/// block is multiplied, `prefetch(n, width, k0, kc, part, parts)` is called
-/// once per panel (parts of them) to bring the next block's weights in:
-/// with many rows the weights are read from memory once per call, and this
-/// hides that read behind the arithmetic.
+/// panelBuffer() on the fly, or the prepacked strips themselves
+/// (`prepacked`: then `panels` only computes an address and may be called
+/// for any block). With many rows the weights are read from memory once
+/// per call, and their read is hidden behind the arithmetic by one of two
+/// prefetches:
+/// - prepacked, with a kernel that prefetches (AVX-512): each call of the
+///   micro-kernels is given the next two panels (of this block, or the
+///   first two of the next), and spreads their lines over its iterations;
+/// - otherwise, `prefetch(n, width, k0, kc, part, parts)` is called once
+///   per panel (parts of them) to bring the next block's weights in: the
+///   packer's source, read a slice at a time.
 template <typename Panels, typename Prefetcher>
 void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
           int64_t ldc, int64_t n0, int64_t n1, bool accumulate, Panels panels,
-          Prefetcher prefetch, int impl = 0) {
+          Prefetcher prefetch, int impl = 0, bool prepacked = false) {
   if (K == 0 && !accumulate)
     for (int64_t m = 0; m < M; ++m)
       std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
+  const bool inKernel = prepacked && gemmPanelsPrefetch(impl);
+  constexpr int64_t kStep = kPanelsAtOnce * kPanelWidth;
   // Column blocks outside: the block of C stays in cache over all of K.
   for (int64_t nb = n0; nb < n1; nb += kBlockColumns) {
     int64_t columns = std::min(kBlockColumns, n1 - nb);
@@ -196,12 +230,28 @@ void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
       int64_t nextWidth = std::min(kBlockColumns, n1 - nextN),
               nextKc = std::min(kPanelDepth, K - nextK0);
       int64_t parts = (columns + kPanelWidth - 1) / kPanelWidth;
-      for (int64_t j = 0; j < columns; j += kPanelWidth) {
-        if (nextN < n1)
-          prefetch(nextN, nextWidth, nextK0, nextKc, j / kPanelWidth, parts);
-        gemmPanel(A + k0, lda, M, block + j / kPanelWidth * stride, kc,
-                  C + nb + j, ldc, std::min(kPanelWidth, columns - j),
-                  accumulate || k0 > 0, impl);
+      for (int64_t j = 0; j < columns; j += kStep) {
+        PanelPrefetch next;
+        if (inKernel && j + kStep < columns) {
+          next = {block + (j + kStep) / kPanelWidth * stride, stride, kc,
+                  std::min(kPanelsAtOnce, parts - (j + kStep) / kPanelWidth)};
+        } else if (inKernel && nextN < n1) {
+          int64_t nextStride = 0;
+          const float *first =
+              panels(nextN, nextWidth, nextK0, nextKc, nextStride);
+          next = {first, nextStride, nextKc,
+                  std::min(kPanelsAtOnce,
+                           (nextWidth + kPanelWidth - 1) / kPanelWidth)};
+        } else if (!inKernel) {
+          for (int64_t p = j / kPanelWidth;
+               nextN < n1 &&
+               p < std::min(parts, j / kPanelWidth + kPanelsAtOnce);
+               ++p)
+            prefetch(nextN, nextWidth, nextK0, nextKc, p, parts);
+        }
+        gemmPanels(A + k0, lda, M, block + j / kPanelWidth * stride, stride, kc,
+                   C + nb + j, ldc, std::min(kStep, columns - j),
+                   accumulate || k0 > 0, impl, next);
       }
     }
   }

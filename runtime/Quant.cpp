@@ -872,7 +872,7 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                  blocks * blockBytes, part, parts);
   };
   gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false,
-       packedOnTheFly(pack), prefetch, avx2 ? 2 : 1);
+       packedOnTheFly(pack), prefetch, avx2 ? 0 : 1);
 }
 
 /// Four activation bytes in every 32-bit lane.

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <gtest/gtest.h>
@@ -303,40 +304,85 @@ TEST(StripRows, PortableAndAvx2MatchADoubleReference) {
   }
 }
 
-/// gemmPanel's micro-kernels, portable and AVX2, on one panel: overwrite
-/// or accumulate, every tile height, columns past `width` untouched.
+/// Random operands of a gemmPanels call: A (M rows, lda apart), two
+/// panels of K rows `stride` floats apart, C (M rows, ldc apart).
+struct PanelOperands {
+  std::vector<float> a, panels, c;
+  PanelOperands(std::mt19937 &rng, int64_t M, int64_t K, int64_t lda,
+                int64_t stride, int64_t ldc)
+      : a(M * lda), panels(stride + K * kPanelWidth), c(M * ldc) {
+    std::uniform_real_distribution<float> dist(-1, 1);
+    for (std::vector<float> *v : {&a, &panels, &c})
+      for (float &x : *v)
+        x = dist(rng);
+  }
+};
+
+/// gemmPanels' micro-kernels, portable, AVX2 and AVX-512, on one or two
+/// panels (the second `stride` floats after the first): overwrite or
+/// accumulate, every tile height of both tiles (6 and 8 rows) and past
+/// them, ragged widths in either panel, columns past `width` untouched.
 TEST(GemmPanel, MicroKernelsMatchADoubleReference) {
   std::vector<int> impls = {1};
   if (gemmAvx2Available())
     impls.push_back(2);
+  if (gemmAvx512Available())
+    impls.push_back(3);
   std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-1, 1);
-  const int64_t K = 100, lda = 103, ldc = 21;
+  const int64_t K = 100, lda = 103, ldc = 37, stride = K * kPanelWidth + 5;
   for (int impl : impls)
-    for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 11})
-      for (int64_t width : {1, 8, 13, 16})
+    for (int64_t M : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 17})
+      for (int64_t width : {1, 8, 13, 16, 17, 29, 32})
         for (bool accumulate : {false, true}) {
-          std::vector<float> a(M * lda), panel(K * kPanelWidth), c(M * ldc);
-          for (float &x : a) x = dist(rng);
-          for (float &x : panel) x = dist(rng);
-          for (float &x : c) x = dist(rng);
-          std::vector<float> before = c;
-          gemmPanel(a.data(), lda, M, panel.data(), K, c.data(), ldc, width,
-                    accumulate, impl);
+          PanelOperands ops(rng, M, K, lda, stride, ldc);
+          std::vector<float> c = ops.c;
+          gemmPanels(ops.a.data(), lda, M, ops.panels.data(), stride, K,
+                     c.data(), ldc, width, accumulate, impl);
           for (int64_t m = 0; m < M; ++m)
             for (int64_t j = 0; j < ldc; ++j) {
-              float got = c[m * ldc + j];
+              float got = c[m * ldc + j], before = ops.c[m * ldc + j];
               if (j >= width) {
-                EXPECT_EQ(got, before[m * ldc + j]) << m << "," << j;
+                EXPECT_EQ(got, before) << m << "," << j;
                 continue;
               }
-              double want = accumulate ? before[m * ldc + j] : 0.0;
+              const float *w = ops.panels.data() + j / kPanelWidth * stride +
+                               j % kPanelWidth;
+              double want = accumulate ? before : 0.0;
               for (int64_t k = 0; k < K; ++k)
-                want += double(a[m * lda + k]) * panel[k * kPanelWidth + j];
+                want += double(ops.a[m * lda + k]) * w[k * kPanelWidth];
               EXPECT_NEAR(got, want, 1e-5) << "impl " << impl << " M=" << M
                                            << " width " << width << " at "
                                            << m << "," << j;
             }
+        }
+}
+
+/// The AVX-512 tile sums every element as the AVX2 tile does (one FMA per
+/// k from zero, then added to C): the same bits, whichever kernel a CPU
+/// picks, so a model's logits do not depend on the vector width. The
+/// AVX-512 calls also prefetch (one or two panels; with K = 3, more lines
+/// than iterations), which must not change a bit.
+TEST(GemmPanel, Avx512TileGivesTheAvx2TilesBits) {
+  if (!gemmAvx2Available() || !gemmAvx512Available())
+    GTEST_SKIP() << "needs AVX2 and AVX-512F";
+  std::mt19937 rng(11);
+  const int64_t lda = 260, ldc = 40;
+  for (int64_t K : {3, 256})
+    for (int64_t M : {1, 5, 8, 13, 64})
+      for (int64_t width : {7, 16, 20, 32})
+        for (bool accumulate : {false, true}) {
+          const int64_t stride = K * kPanelWidth + 16;
+          PanelOperands ops(rng, M, K, lda, stride, ldc);
+          std::vector<float> avx2 = ops.c, avx512 = ops.c;
+          gemmPanels(ops.a.data(), lda, M, ops.panels.data(), stride, K,
+                     avx2.data(), ldc, width, accumulate, /*impl=*/2);
+          PanelPrefetch next{ops.panels.data(), stride, K, width > 16 ? 2 : 1};
+          gemmPanels(ops.a.data(), lda, M, ops.panels.data(), stride, K,
+                     avx512.data(), ldc, width, accumulate, /*impl=*/3, next);
+          ASSERT_EQ(0, std::memcmp(avx2.data(), avx512.data(),
+                                   avx2.size() * sizeof(float)))
+              << "K=" << K << " M=" << M << " width " << width
+              << " accumulate " << accumulate;
         }
 }
 
