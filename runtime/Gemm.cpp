@@ -363,7 +363,7 @@ inline const float *stripAt(const float *strips, int64_t K, int64_t n,
 
 void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
                 const float *strips, float *C, int64_t ldc, int64_t n0,
-                int64_t n1, bool accumulate) {
+                int64_t n1, bool accumulate, int impl) {
   gemm(
       A, lda, M, K, C, ldc, n0, n1, accumulate,
       [&](int64_t n, int64_t, int64_t k0, int64_t, int64_t &stride) {
@@ -377,7 +377,7 @@ void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
                      (width + kPanelWidth - 1) / kPanelWidth,
                      kc * kPanelWidth * sizeof(float), part, parts);
       },
-      /*impl=*/0, /*prepacked=*/true);
+      impl, /*prepacked=*/true);
 }
 
 namespace {

@@ -161,10 +161,10 @@ void packPanelStripsTransposed(const float *w, int64_t ld, int64_t K,
 /// C[0:M][n0:n1] (+)= A * W for W prepacked as strips (n0, n1 multiples
 /// of kPanelWidth, or n1 = N), by the GEMM (gemm() below) reading the
 /// strips as its panels: nothing is packed per call. C is overwritten
-/// unless `accumulate`.
+/// unless `accumulate`. `impl` as gemmPanels'.
 void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
                 const float *strips, float *C, int64_t ldc, int64_t n0,
-                int64_t n1, bool accumulate);
+                int64_t n1, bool accumulate, int impl = 0);
 
 /// The same for a few rows (decode): each strip is read once,
 /// contiguously, for all M rows; per row, four partial sums over k (k mod

@@ -165,6 +165,31 @@ TEST(MatMulPanelsKernel, PrefillGemmPooled) {
   checkShape(64, 576, 1536, 2, false, Layout::Panels);
   checkShape(9, 300, 700, 2, false, Layout::Panels);
 }
+// The AVX-512 path over prepacked strips (its micro-kernels prefetching
+// the next panels: of the same block, then the first of the next block,
+// over several panel depths) gives the AVX2 path's bits.
+TEST(MatMulPanelsKernel, Avx512StripsGiveTheAvx2Bits) {
+  if (!gemmAvx2Available() || !gemmAvx512Available())
+    GTEST_SKIP() << "needs AVX2 and AVX-512F";
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (int64_t M : {4, 9, 64})
+    for (int64_t K : {200, 600})
+      for (int64_t N : {40, 700}) {
+        std::vector<float> a(M * K), w(K * N);
+        for (float &x : a) x = dist(rng);
+        for (float &x : w) x = dist(rng);
+        std::vector<float> strips = stripsOf(w, K, N);
+        std::vector<float> avx2(M * N, 0.5f), avx512 = avx2;
+        gemmStrips(a.data(), K, M, K, strips.data(), avx2.data(), N, 0, N,
+                   /*accumulate=*/true, /*impl=*/2);
+        gemmStrips(a.data(), K, M, K, strips.data(), avx512.data(), N, 0, N,
+                   /*accumulate=*/true, /*impl=*/3);
+        ASSERT_EQ(0, std::memcmp(avx2.data(), avx512.data(),
+                                 avx2.size() * sizeof(float)))
+            << "M=" << M << " K=" << K << " N=" << N;
+      }
+}
 TEST(MatMulPanelsKernel, MoreThreadsThanStrips) {
   checkShape(2, 64, 20, 8, false, Layout::Panels);
   checkShape(5, 64, 20, 8, false, Layout::Panels);
