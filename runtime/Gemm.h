@@ -168,9 +168,10 @@ void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
 
 /// The same for a few rows (decode): each strip is read once,
 /// contiguously, for all M rows; per row, four partial sums over k (k mod
-/// 4, the last K % 4 in the first) of two vectors each keep eight FMAs in
-/// flight, added as (s0 + s1) + (s2 + s3). `impl`: 0 best for this CPU,
-/// 1 portable, 2 AVX2 (tests).
+/// 4, the last K % 4 in the first) of a strip's 16 columns (two AVX2
+/// vectors or one AVX-512 vector each) keep several FMAs in flight, added
+/// as (s0 + s1) + (s2 + s3): the same bits with either width. `impl`: 0
+/// best for this CPU, 1 portable, 2 AVX2, 3 AVX-512 (tests).
 void stripRows(const float *A, int64_t lda, int64_t M, int64_t K,
                const float *strips, float *C, int64_t ldc, int64_t n0,
                int64_t n1, int impl = 0);

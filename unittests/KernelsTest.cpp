@@ -294,14 +294,15 @@ TEST(PanelStrips, PackingWritesTheDocumentedLayout) {
     }
 }
 
-// stripRows, portable and AVX2, against a double reference: 1-3 rows, K
-// not a multiple of 4 (the tail goes to the first sum), a ragged last
-// strip whose columns past n1 are left alone.
-TEST(StripRows, PortableAndAvx2MatchADoubleReference) {
+// stripRows, portable, AVX2 and AVX-512, against a double reference: 1-3
+// rows, K not a multiple of 4 (the tail goes to the first sum), a ragged
+// last strip whose columns past n1 are left alone.
+TEST(StripRows, EveryKernelMatchesADoubleReference) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1, 1);
-  for (int impl : {1, 2}) {
-    if (impl == 2 && !gemmAvx2Available())
+  for (int impl : {1, 2, 3}) {
+    if ((impl == 2 && !gemmAvx2Available()) ||
+        (impl == 3 && !gemmAvx512Available()))
       continue;
     for (int64_t M : {1, 2, 3})
       for (int64_t K : {1, 3, 4, 9, 130})
@@ -327,6 +328,29 @@ TEST(StripRows, PortableAndAvx2MatchADoubleReference) {
                 << " at " << i;
         }
   }
+}
+
+// The AVX-512 strip kernel sums each lane as the AVX2 one does: the same
+// bits (decode's logits do not depend on the vector width).
+TEST(StripRows, Avx512GivesTheAvx2Bits) {
+  if (!gemmAvx2Available() || !gemmAvx512Available())
+    GTEST_SKIP() << "needs AVX2 and AVX-512F";
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (int64_t M : {1, 3})
+    for (int64_t K : {5, 576, 2050})
+      for (int64_t N : {7, 16, 100}) {
+        std::vector<float> a(M * K), w(K * N);
+        for (float &x : a) x = dist(rng);
+        for (float &x : w) x = dist(rng);
+        std::vector<float> strips = stripsOf(w, K, N);
+        std::vector<float> avx2(M * N, 0.25f), avx512 = avx2;
+        stripRows(a.data(), K, M, K, strips.data(), avx2.data(), N, 0, N, 2);
+        stripRows(a.data(), K, M, K, strips.data(), avx512.data(), N, 0, N, 3);
+        ASSERT_EQ(0, std::memcmp(avx2.data(), avx512.data(),
+                                 avx2.size() * sizeof(float)))
+            << "M=" << M << " K=" << K << " N=" << N;
+      }
 }
 
 /// Random operands of a gemmPanels call: A (M rows, lda apart), two
