@@ -97,14 +97,13 @@ inline __mmask16 lanes16(int64_t count) {
                       : __mmask16((1u << count) - 1);
 }
 
-/// Lines [first, last) of the panels `next` describes: line i is the
-/// (i mod lines-per-panel)-th line of panel i / lines-per-panel.
+/// Lines [first, last) of a RowLines, counted row by row.
 struct PrefetchLines {
   const char *base;
-  int64_t panelBytes, linesPerPanel, first, last;
+  int64_t stride, linesPerRow, first, last;
 
   const char *line(int64_t i) const {
-    return base + i / linesPerPanel * panelBytes + i % linesPerPanel * 64;
+    return base + i / linesPerRow * stride + i % linesPerRow * 64;
   }
 };
 
@@ -115,9 +114,9 @@ struct PrefetchLines {
 /// zero by one FMA per k, then added to C), so the two give the same bits.
 ///
 /// While it computes, it prefetches `pf`'s lines, one every kc / lines
-/// iterations: spread so, the weights of the next panels arrive while
-/// these are multiplied, without the stalls a burst of prefetches costs
-/// once the core's line fill buffers are full.
+/// iterations: spread so, the weights later calls read arrive while these
+/// are multiplied, without the stalls a burst of prefetches costs once the
+/// core's line fill buffers are full.
 template <int Rows, int Panels>
 __attribute__((target("avx512f"))) void
 tileAvx512(const float *A, int64_t lda, const float *P, int64_t stride,
@@ -276,16 +275,16 @@ __attribute__((target("avx2"))) void transpose8x8(const float *r, int64_t ld,
     _mm256_storeu_ps(out + k * kPanelWidth, cols[k]);
 }
 
-} // namespace
-
-void prefetchRows(const void *base, int64_t stride, int64_t rows,
-                  int64_t rowBytes, int64_t part, int64_t parts) {
-  const char *p = static_cast<const char *>(base);
-  for (int64_t r = rows * part / parts, end = rows * (part + 1) / parts;
-       r < end; ++r)
-    for (int64_t b = 0; b < rowBytes; b += 64)
-      __builtin_prefetch(p + r * stride + b, 0, 2);
+/// Prefetches (towards L2) every line of `lines`, at once: the AVX2 and
+/// portable kernels' way.
+void prefetchRows(const RowLines &lines) {
+  const char *p = static_cast<const char *>(lines.base);
+  for (int64_t r = 0; r < lines.rows; ++r)
+    for (int64_t b = 0; b < lines.rowBytes; b += 64)
+      __builtin_prefetch(p + r * lines.stride + b, 0, 2);
 }
+
+} // namespace
 
 void transposeToPanels(const float *rows, int64_t ld, int64_t width, int64_t kc,
                        float *panels) {
@@ -313,32 +312,27 @@ bool gemmAvx512Available() {
   return available;
 }
 
-bool gemmPanelsPrefetch(int impl) {
-  return impl == 3 || (impl == 0 && gemmAvx512Available());
-}
-
 void gemmPanels(const float *A, int64_t lda, int64_t M, const float *panels,
                 int64_t stride, int64_t kc, float *C, int64_t ldc,
                 int64_t width, bool accumulate, int impl,
-                const PanelPrefetch &next) {
-  if (gemmPanelsPrefetch(impl)) {
+                const RowLines &next) {
+  if (impl == 3 || (impl == 0 && gemmAvx512Available())) {
     const TileFn512 *tiles = kAvx512Tiles[width > kPanelWidth ? 1 : 0];
     // Tiles of near-equal height (9 rows: 5 + 4, not 8 + 1), each
-    // prefetching its share of the next panels' lines.
+    // prefetching its share of `next`'s lines.
     int64_t count = (M + kTileRows512 - 1) / kTileRows512;
-    int64_t lines = next.first ? next.kc * kPanelWidth * 4 / 64 : 0;
+    int64_t perRow = (next.rowBytes + 63) / 64, lines = next.rows * perRow;
     for (int64_t t = 0, m = 0; t < count; ++t) {
       int64_t rows = M / count + (t < M % count ? 1 : 0);
-      PrefetchLines pf{reinterpret_cast<const char *>(next.first),
-                       next.stride * int64_t(sizeof(float)), lines,
-                       lines * next.panels * t / count,
-                       lines * next.panels * (t + 1) / count};
+      PrefetchLines pf{static_cast<const char *>(next.base), next.stride,
+                       perRow, lines * t / count, lines * (t + 1) / count};
       tiles[rows - 1](A + m * lda, lda, panels, stride, kc, C + m * ldc, ldc,
                       width, accumulate, pf);
       m += rows;
     }
     return;
   }
+  prefetchRows(next);
   bool avx2 = impl == 2 || (impl == 0 && gemmAvx2Available());
   const TileFn *tiles = avx2 ? kAvx2Tiles : kPortableTiles;
   for (int64_t j = 0; j < width; j += kPanelWidth) {
@@ -370,14 +364,13 @@ void gemmStrips(const float *A, int64_t lda, int64_t M, int64_t K,
         stride = kPanelWidth * K;
         return stripAt(strips, K, n, k0);
       },
-      [&](int64_t n, int64_t width, int64_t k0, int64_t kc, int64_t part,
-          int64_t parts) {
-        prefetchRows(stripAt(strips, K, n, k0),
-                     kPanelWidth * K * sizeof(float),
-                     (width + kPanelWidth - 1) / kPanelWidth,
-                     kc * kPanelWidth * sizeof(float), part, parts);
+      [&](int64_t n, int64_t width, int64_t k0, int64_t kc) {
+        return RowLines{stripAt(strips, K, n, k0),
+                        kPanelWidth * K * int64_t(sizeof(float)),
+                        (width + kPanelWidth - 1) / kPanelWidth,
+                        kc * kPanelWidth * int64_t(sizeof(float))};
       },
-      impl, /*prepacked=*/true);
+      impl, /*inPlace=*/true);
 }
 
 namespace {

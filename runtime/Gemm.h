@@ -59,12 +59,21 @@ float *panelBuffer();
 /// (32 columns), the AVX2 and portable ones one, called per panel.
 constexpr int64_t kPanelsAtOnce = 2;
 
-/// Panels a micro-kernel call brings towards the cache while it computes
-/// (the next call's): `panels` panels of `kc` rows, the first at `first`,
-/// `stride` floats apart; none when `first` is null.
-struct PanelPrefetch {
-  const float *first = nullptr;
-  int64_t stride = 0, kc = 0, panels = 0;
+/// Weight bytes to bring towards the cache: `rows` rows of `rowBytes`
+/// bytes, `stride` bytes apart from `base` (none when `rows` is 0). What a
+/// block of the GEMM will read: strips of panels, or a packer's source
+/// rows.
+struct RowLines {
+  const void *base = nullptr;
+  int64_t stride = 0, rows = 0, rowBytes = 0;
+
+  /// Rows [rows * part / parts, rows * end / parts): the share of parts
+  /// [part, end) of `parts`.
+  RowLines slice(int64_t part, int64_t end, int64_t parts) const {
+    int64_t r0 = rows * part / parts, r1 = rows * end / parts;
+    return {static_cast<const char *>(base) + r0 * stride, stride, r1 - r0,
+            rowBytes};
+  }
 };
 
 /// C[m][j] (+)= sum_{k < kc} A[m * lda + k] * W(k, j) for m < M, j < width
@@ -74,16 +83,13 @@ struct PanelPrefetch {
 /// alone. `impl`: 0 best for this CPU, 1 portable, 2 AVX2, 3 AVX-512
 /// (tests). Every element is the same sum in the same order in the AVX2
 /// and AVX-512 kernels (one FMA per k from zero, then added to C), so they
-/// give the same bits. Kernels for which gemmPanelsPrefetch(impl) holds
-/// prefetch `next` spread over their iterations; the others ignore it.
+/// give the same bits. The call also prefetches `next` (towards L2): the
+/// AVX-512 kernel spreads its lines over its iterations, one every few,
+/// the others ask for them all first.
 void gemmPanels(const float *A, int64_t lda, int64_t M, const float *panels,
                 int64_t stride, int64_t kc, float *C, int64_t ldc,
                 int64_t width, bool accumulate, int impl = 0,
-                const PanelPrefetch &next = {});
-
-/// Whether gemmPanels' kernel for `impl` prefetches the panels it is given
-/// (the AVX-512 one).
-bool gemmPanelsPrefetch(int impl);
+                const RowLines &next = {});
 
 /// Packs weights stored [K, N] (a row per input): columns j < width of
 /// rows k < kc (at w + k * ld) become column j % kPanelWidth of panel
@@ -135,11 +141,6 @@ bool gemmAvx2Available();
 /// Whether this CPU has AVX-512F, for gemmPanels' wider micro-kernel.
 bool gemmAvx512Available();
 
-/// Prefetches (towards L2) the lines of rows [rows * part / parts,
-/// rows * (part + 1) / parts) of `rowBytes` bytes each, `stride` bytes
-/// apart from `base`: a packer's next block, a slice at a time.
-void prefetchRows(const void *base, int64_t stride, int64_t rows,
-                  int64_t rowBytes, int64_t part, int64_t parts);
 
 /// Weights laid out once for the GEMM (prepacked, as the loader does for
 /// `panels` weights): W [K, N] as ceil(N / kPanelWidth) strips, strip s
@@ -196,25 +197,29 @@ template <typename Packer> auto packedOnTheFly(Packer pack) {
 /// j % kPanelWidth] for k < kc and j < width <= kBlockColumns (the kernel
 /// ignores the columns of the last panel past width): packed into
 /// panelBuffer() on the fly, or the prepacked strips themselves
-/// (`prepacked`: then `panels` only computes an address and may be called
-/// for any block). With many rows the weights are read from memory once
-/// per call, and their read is hidden behind the arithmetic by one of two
-/// prefetches:
-/// - prepacked, with a kernel that prefetches (AVX-512): each call of the
-///   micro-kernels is given the next two panels (of this block, or the
-///   first two of the next), and spreads their lines over its iterations;
-/// - otherwise, `prefetch(n, width, k0, kc, part, parts)` is called once
-///   per panel (parts of them) to bring the next block's weights in: the
-///   packer's source, read a slice at a time.
-template <typename Panels, typename Prefetcher>
+/// (`inPlace`). `source(n, width, k0, kc)` says which weight bytes the
+/// block (n, width, k0, kc) reads, as a RowLines. With many rows the
+/// weights are read from memory once per call, and each micro-kernel call
+/// prefetches weights that later calls read, which hides that read behind
+/// the arithmetic:
+/// - strips read in place, with the AVX-512 kernel (which spreads its
+///   prefetches over its iterations): the next call's panels (this
+///   block's next two, or the next block's first two);
+/// - otherwise its panels' share of the next block's source: a packer's
+///   rows are read once, when the block is packed, so they must be
+///   prefetched a block ahead. The AVX2 kernel asks for its share at
+///   once, the AVX-512 kernel spreads it; on this path the two measured
+///   the same (SmolLM2 in f16, session 22).
+template <typename Panels, typename Source>
 void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
           int64_t ldc, int64_t n0, int64_t n1, bool accumulate, Panels panels,
-          Prefetcher prefetch, int impl = 0, bool prepacked = false) {
+          Source source, int impl = 0, bool inPlace = false) {
   if (K == 0 && !accumulate)
     for (int64_t m = 0; m < M; ++m)
       std::fill(C + m * ldc + n0, C + m * ldc + n1, 0.0f);
-  const bool inKernel = prepacked && gemmPanelsPrefetch(impl);
   constexpr int64_t kStep = kPanelsAtOnce * kPanelWidth;
+  const bool nextPanels =
+      inPlace && (impl == 3 || (impl == 0 && gemmAvx512Available()));
   // Column blocks outside: the block of C stays in cache over all of K.
   for (int64_t nb = n0; nb < n1; nb += kBlockColumns) {
     int64_t columns = std::min(kBlockColumns, n1 - nb);
@@ -230,27 +235,22 @@ void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
       }
       int64_t nextWidth = std::min(kBlockColumns, n1 - nextN),
               nextKc = std::min(kPanelDepth, K - nextK0);
+      RowLines nextBlock;
+      if (nextN < n1)
+        nextBlock = source(nextN, nextWidth, nextK0, nextKc);
       int64_t parts = (columns + kPanelWidth - 1) / kPanelWidth;
       for (int64_t j = 0; j < columns; j += kStep) {
-        PanelPrefetch next;
-        if (inKernel && j + kStep < columns) {
-          next = {block + (j + kStep) / kPanelWidth * stride, stride, kc,
-                  std::min(kPanelsAtOnce, parts - (j + kStep) / kPanelWidth)};
-        } else if (inKernel && nextN < n1) {
-          int64_t nextStride = 0;
-          const float *first =
-              panels(nextN, nextWidth, nextK0, nextKc, nextStride);
-          next = {first, nextStride, nextKc,
-                  std::min(kPanelsAtOnce,
-                           (nextWidth + kPanelWidth - 1) / kPanelWidth)};
-        } else if (!inKernel) {
-          for (int64_t p = j / kPanelWidth;
-               nextN < n1 &&
-               p < std::min(parts, j / kPanelWidth + kPanelsAtOnce);
-               ++p)
-            prefetch(nextN, nextWidth, nextK0, nextKc, p, parts);
-        }
-        gemmPanels(A + k0, lda, M, block + j / kPanelWidth * stride, stride, kc,
+        int64_t part = j / kPanelWidth;
+        RowLines next;
+        if (!nextPanels)
+          next = nextBlock.slice(part, std::min(parts, part + kPanelsAtOnce),
+                                 parts);
+        else if (j + kStep < columns)
+          next = source(nb + j + kStep, std::min(kStep, columns - j - kStep),
+                        k0, kc);
+        else if (nextN < n1)
+          next = source(nextN, std::min(kStep, nextWidth), nextK0, nextKc);
+        gemmPanels(A + k0, lda, M, block + part * stride, stride, kc,
                    C + nb + j, ldc, std::min(kStep, columns - j),
                    accumulate || k0 > 0, impl, next);
       }

@@ -257,11 +257,10 @@ void pooledGemm(const float *A, int64_t lda, int64_t M, int64_t K,
           else
             copyToPanels(rowsOf(n, k0), ldw, width, kc, panels);
         }),
-        [&](int64_t n, int64_t width, int64_t k0, int64_t kc, int64_t part,
-            int64_t parts) {
+        [&](int64_t n, int64_t width, int64_t k0, int64_t kc) {
           int64_t rows = transposed ? width : kc, cols = transposed ? kc : width;
-          prefetchRows(rowsOf(n, k0), ldw * sizeof(float), rows,
-                       cols * sizeof(float), part, parts);
+          return RowLines{rowsOf(n, k0), ldw * int64_t(sizeof(float)), rows,
+                          cols * int64_t(sizeof(float))};
         });
   });
 }

@@ -860,19 +860,17 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                             j % kPanelWidth);
     }
   };
-  auto prefetch = [&](int64_t n, int64_t width, int64_t k0, int64_t kc,
-                      int64_t part, int64_t parts) {
+  auto source = [&](int64_t n, int64_t width, int64_t k0, int64_t kc) {
     int64_t blocks = (kc + kQuantBlock - 1) / kQuantBlock;
     if (grouped)
-      return prefetchRows(w + n / kRows * groupBytes +
-                              k0 / kQuantBlock * segment,
-                          groupBytes, (width + kRows - 1) / kRows,
-                          blocks * segment, part, parts);
-    prefetchRows(w + n * ldw + k0 / kQuantBlock * blockBytes, ldw, width,
-                 blocks * blockBytes, part, parts);
+      return RowLines{w + n / kRows * groupBytes + k0 / kQuantBlock * segment,
+                      groupBytes, (width + kRows - 1) / kRows,
+                      blocks * segment};
+    return RowLines{w + n * ldw + k0 / kQuantBlock * blockBytes, ldw, width,
+                    blocks * blockBytes};
   };
   gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false,
-       packedOnTheFly(pack), prefetch, avx2 ? 0 : 1);
+       packedOnTheFly(pack), source, avx2 ? 0 : 1);
 }
 
 /// Four activation bytes in every 32-bit lane.
