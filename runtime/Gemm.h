@@ -141,7 +141,6 @@ bool gemmAvx2Available();
 /// Whether this CPU has AVX-512F, for gemmPanels' wider micro-kernel.
 bool gemmAvx512Available();
 
-
 /// Weights laid out once for the GEMM (prepacked, as the loader does for
 /// `panels` weights): W [K, N] as ceil(N / kPanelWidth) strips, strip s
 /// holding columns [s * kPanelWidth, (s + 1) * kPanelWidth) of every row,
