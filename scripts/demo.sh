@@ -68,7 +68,7 @@ smol=${ACTSPARSE_CACHE:-$HOME/.cache/actsparse}/smollm2
 ( set -x; "$build/bin/sparse-opt" "$smol/onnx-kv/model.onnx" -o "$out/smollm2.mlir" --quiet )
 echo "IR: $(grep -c ' = actsparse\.' "$out/smollm2.mlir") actsparse ops"
 echo
-echo "== compile it once to native code (about 3 minutes on 2 cores)"
+echo "== compile it once to native code (about 6 s on 2 cores)"
 if [ ! -f "$out/smollm2.so" ] || [ "$out/smollm2.so" -ot "$out/smollm2.mlir" ]; then
   ( set -x; "$build/bin/sparse-opt" "$out/smollm2.mlir" --emit=shared-lib -o "$out/smollm2.so" )
 fi
