@@ -235,7 +235,7 @@ void gemm(const float *A, int64_t lda, int64_t M, int64_t K, float *C,
       int64_t nextWidth = std::min(kBlockColumns, n1 - nextN),
               nextKc = std::min(kPanelDepth, K - nextK0);
       RowLines nextBlock;
-      if (nextN < n1)
+      if (!nextPanels && nextN < n1)
         nextBlock = source(nextN, nextWidth, nextK0, nextKc);
       int64_t parts = (columns + kPanelWidth - 1) / kPanelWidth;
       for (int64_t j = 0; j < columns; j += kStep) {

@@ -809,7 +809,7 @@ void rowsVnni(const VnniActivations &x, int64_t M, int64_t K,
 /// group's blocks are first put back as plain rows.
 void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
              int64_t K, const uint8_t *w, int64_t ldw, int64_t n0, int64_t n1,
-             float *y, int64_t ldy, bool avx2) {
+             float *y, int64_t ldy, bool avx2, int gemmImpl) {
   static_assert(kPanelDepth % kQuantBlock == 0,
                 "panels must start on a quantized block");
   // Eight rows at a time are dequantized, then moved into the panels by
@@ -870,7 +870,7 @@ void rowsF32(QuantKind kind, const float *x, int64_t ldx, int64_t M,
                     blocks * blockBytes};
   };
   gemm(x, ldx, M, K, y, ldy, n0, n1, /*accumulate=*/false,
-       packedOnTheFly(pack), source, avx2 ? 0 : 1);
+       packedOnTheFly(pack), source, gemmImpl);
 }
 
 /// Four activation bytes in every 32-bit lane.
@@ -1095,7 +1095,8 @@ void matMulRows(QuantKind kind, const float *x, int64_t ldx, int64_t M,
           rowsVnni<k>(xv, M, K, w, ldw, n0, n1, y, ldy);
       });
     if (f32)
-      return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2);
+      return rowsF32(kind, x, ldx, M, K, w, ldw, n0, n1, y, ldy, avx2,
+                     avx2 ? impl : 1);
     if (ldw < 0)
       return groupsDecode(kind, w, K, xq, M, N, n0, n1, y, ldy, avx2,
                           vnniDecode);

@@ -257,6 +257,7 @@ namespace actsparse::runtime {
 /// 11: quantized weights laid out in groups of rows (the groups kernel).
 /// 12: the f32 matmul kernels' "set" variants (C = A W).
 /// 13: outlined kernels in chunks on the pool (actsparse_rt_parallel_for).
+/// 14: the batched matmul kernels' "set" variants.
 constexpr int kAbiVersion = 14;
 
 /// Work (loop iterations) from which an outlined kernel runs in chunks on
